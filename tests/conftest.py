@@ -24,5 +24,7 @@ def _isolated_dirs(tmp_path_factory, monkeypatch):
     """Never read the developer's own config or write into their data directory from a test."""
     base = tmp_path_factory.mktemp("liqtui-home")
     monkeypatch.setenv("LIQTUI_DATA", str(base / "data"))
-    monkeypatch.setenv("LIQTUI_CONFIG", str(base / "config.toml"))
+    cfg = base / "config.toml"
+    cfg.write_text("# empty test config\n")
+    monkeypatch.setenv("LIQTUI_CONFIG", str(cfg))
     yield

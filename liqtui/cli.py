@@ -1,0 +1,193 @@
+"""Command-line parsing: flags are validated here and turned into config overrides.
+
+Every bad flag exits with status 2 and a message that names the flag and the allowed values. Parsing is pure
+(no textual import), so ``liqtui zones`` and ``liqtui record`` start fast and run without a terminal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any, NoReturn
+
+from liqtui import __version__
+from liqtui.core.events import VENUES
+from liqtui.core.model import LOOKBACKS
+
+COMMANDS = ("run", "replay", "record", "zones")
+COLOR_CHOICES = ("auto", "truecolor", "256", "16")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:  # argparse's default is fine, but name the program once
+        self.print_usage(sys.stderr)
+        self.exit(2, f"liqtui: error: {message}\n")
+
+
+def _venues(text: str) -> list[str]:
+    out: list[str] = []
+    for part in text.split(","):
+        v = part.strip().lower()
+        if not v:
+            continue
+        if v not in VENUES:
+            raise argparse.ArgumentTypeError(f"unknown exchange {part.strip()!r}; allowed: {', '.join(VENUES)}")
+        if v not in out:
+            out.append(v)
+    if not out:
+        raise argparse.ArgumentTypeError(f"name at least one exchange of: {', '.join(VENUES)}")
+    return out
+
+
+def _endpoint(text: str) -> tuple[str, str]:
+    key, sep, url = text.partition("=")
+    venue, _, kind = key.strip().partition(".")
+    if not sep or not url.strip():
+        raise argparse.ArgumentTypeError(f"expected VENUE=URL or VENUE.rest=URL, got {text!r}")
+    if venue not in VENUES or kind not in ("", "ws", "rest"):
+        raise argparse.ArgumentTypeError(
+            f"unknown endpoint {key!r}; use VENUE=URL (websocket) or VENUE.rest=URL with VENUE one of "
+            f"{', '.join(VENUES)}"
+        )
+    url = url.strip()
+    want = ("http://", "https://") if kind == "rest" else ("ws://", "wss://")
+    if not url.startswith(want):
+        raise argparse.ArgumentTypeError(f"{key} must be a {' or '.join(want)} URL, got {url!r}")
+    return (venue if kind in ("", "ws") else f"{venue}.rest"), url
+
+
+def _lookback(text: str) -> str:
+    for lb in LOOKBACKS:
+        if text == lb or (text.lower() == lb and not lb.endswith("M")):
+            return lb
+    raise argparse.ArgumentTypeError(f"unknown lookback {text!r}; allowed: {' '.join(LOOKBACKS)}")
+
+
+def _positive(kind: type, name: str, *, allow_zero: bool = False):  # type: ignore[no-untyped-def]
+    def conv(text: str) -> Any:
+        try:
+            val = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be a number, got {text!r}") from None
+        if val < 0 or (val == 0 and not allow_zero):
+            raise argparse.ArgumentTypeError(f"{name} must be {'≥' if allow_zero else '>'} 0, got {text!r}")
+        return val
+
+    return conv
+
+
+def _symbol(text: str) -> str:
+    s = text.strip().upper()
+    for suffix in ("-USDT-SWAP", "USDT", "-PERP", "PERP"):
+        if s.endswith(suffix) and len(s) > len(suffix):
+            s = s[: -len(suffix)]
+            break
+    if not s.isalnum() or len(s) > 20:
+        raise argparse.ArgumentTypeError(f"--symbol takes a ticker such as BTC, ETH or SOL, got {text!r}")
+    return s
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", metavar="FILE", help="TOML config file (default: $LIQTUI_CONFIG, then the user config dir)")
+    p.add_argument("--symbol", type=_symbol, help="ticker, e.g. BTC (default BTC)")
+    p.add_argument(
+        "--exchange", "--exchanges", dest="exchange", type=_venues, metavar="LIST",
+        help=f"comma-separated venues: {','.join(VENUES)} (default binance)",
+    )
+    p.add_argument(
+        "--endpoint", action="append", type=_endpoint, default=[], metavar="VENUE[.rest]=URL",
+        help="override a venue's websocket URL, or with .rest its REST base (repeatable)",
+    )
+    p.add_argument("--lookback", type=_lookback, help=f"one of {' '.join(LOOKBACKS)} (default 1d)")
+    p.add_argument("--no-store", action="store_true", help="do not read or write the local history store")
+    p.add_argument("--no-backfill", action="store_true", help="skip the REST history backfill on start")
+    p.add_argument("--log-file", metavar="FILE", help="write the log here (default: the data dir's liqtui.log)")
+
+
+def _ui(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--theme", help="theme name from themes/ or the user config dir (default dark)")
+    p.add_argument("--colors", choices=COLOR_CHOICES, help="colour system (default auto: detect)")
+    p.add_argument("--fps", type=_positive(float, "--fps"), help="UI refresh rate, at most (default 10)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = _Parser(
+        prog="liqtui",
+        description="Live terminal heatmap of estimated crypto liquidation levels.",
+        epilog="Commands: run (default), replay FILE, record FILE, zones. 'liqtui COMMAND --help' for each.",
+    )
+    ap.add_argument("--version", action="version", version=f"liqtui {__version__}")
+    sub = ap.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    run = sub.add_parser("run", help="the live monitor (default command)")
+    _common(run)
+    _ui(run)
+    run.add_argument("--demo", action="store_true", help="offline: a simulated exchange on 127.0.0.1")
+    run.add_argument("--seed", type=int, default=None, help="demo: random seed (reproducible market)")
+    run.add_argument("--speed", type=_positive(float, "--speed"), default=1.0, help="demo: market speed factor")
+
+    rep = sub.add_parser("replay", help="drive the UI from a recording (ours, hftbacktest, cryptofeed)")
+    rep.add_argument("file", metavar="FILE")
+    _common(rep)
+    _ui(rep)
+    rep.add_argument(
+        "--speed", type=_positive(float, "--speed", allow_zero=True), default=1.0,
+        help="replay speed factor; 0 = as fast as possible",
+    )
+
+    rec = sub.add_parser("record", help="record raw exchange frames as JSON lines (.gz to compress)")
+    rec.add_argument("file", metavar="FILE")
+    _common(rec)
+    rec.add_argument("--duration", type=_positive(float, "--duration"), help="seconds to record (default: until Ctrl-C)")
+    rec.add_argument("--demo", action="store_true", help="record the offline demo exchange")
+    rec.add_argument("--seed", type=int, default=None)
+    rec.add_argument("--speed", type=_positive(float, "--speed"), default=1.0)
+
+    zn = sub.add_parser("zones", help="headless: collect, then print the ranked zones")
+    _common(zn)
+    src = zn.add_mutually_exclusive_group()
+    src.add_argument("--replay", metavar="FILE", help="read a recording to its end")
+    src.add_argument("--demo", action="store_true", help="the offline demo exchange")
+    src.add_argument("--live", action="store_true", help="the live exchanges (default)")
+    zn.add_argument("--top", type=_positive(int, "--top"), default=5, help="zones per side (default 5)")
+    zn.add_argument("--seconds", type=_positive(float, "--seconds"), default=30.0, help="live/demo collection time")
+    zn.add_argument("--json", action="store_true", help="print one JSON document (default: a text table)")
+    zn.add_argument("--seed", type=int, default=None)
+    zn.add_argument("--speed", type=_positive(float, "--speed", allow_zero=True), default=1.0)
+    return ap
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Parse ``argv``; with no command (or only flags) the live monitor ``run`` is meant."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or (args[0] not in COMMANDS and args[0] not in ("-h", "--help", "--version")):
+        args.insert(0, "run")
+    ns = build_parser().parse_args(args)
+    if ns.command is None:
+        ns.command = "run"
+    return ns
+
+
+def overrides_from_args(ns: argparse.Namespace) -> dict[str, Any]:
+    """Config overrides (dotted keys) from the flags that were given."""
+    o: dict[str, Any] = {}
+    if getattr(ns, "symbol", None):
+        o["symbol"] = ns.symbol
+    if getattr(ns, "exchange", None):
+        o["venues"] = ns.exchange
+        o["reference"] = ns.exchange[0]
+    for key, url in getattr(ns, "endpoint", None) or []:
+        o[f"endpoints.{key}"] = url
+    if getattr(ns, "lookback", None):
+        o["ui.lookback"] = ns.lookback
+    if getattr(ns, "theme", None):
+        o["ui.theme"] = ns.theme
+    if getattr(ns, "colors", None):
+        o["ui.colors"] = ns.colors
+    if getattr(ns, "fps", None):
+        o["ui.fps"] = ns.fps
+    if getattr(ns, "no_store", False):
+        o["store.enabled"] = False
+    if getattr(ns, "no_backfill", False):
+        o["backfill.enabled"] = False
+    return o
