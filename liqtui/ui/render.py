@@ -1,0 +1,351 @@
+"""Pure drawing functions: numbers in, rich Segments / Text out. No app, no widget, no engine.
+
+Everything here is testable by asserting the exact segments (see tests/ui/test_render.py). The widgets
+wrap these results in Strips and cache them.
+
+The heatmap packs two price rows into one character cell with the upper half block ``▀`` (foreground =
+upper row's colour, background = lower row's colour); equal halves become a space on the background colour;
+equal neighbouring cells are merged into one Segment.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+import numpy as np
+from rich.color import Color
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
+
+from liqtui.ui.themes import HeatPalette
+
+__all__ = [
+    "HeatScale",
+    "heat_scale",
+    "fmt_usd",
+    "fmt_price",
+    "fmt_pct",
+    "price_rows",
+    "bin_profile",
+    "CandleCols",
+    "candle_columns",
+    "candle_overlay",
+    "Overlay",
+    "heatmap_rows",
+    "naive_heatmap_rows",
+    "bar_segments",
+    "axis_labels",
+    "usd_glyph",
+]
+
+Overlay = dict[tuple[int, int], tuple[str, Style]]
+"""(char row, column) → (character, Style) drawn over the heat cell."""
+
+
+# ------------------------------------------------------------------------------------------------ scaling
+@dataclass(frozen=True)
+class HeatScale:
+    """Maps USD values to heat levels: ``((v / ref) ** gamma)`` spread over levels 1..n-1; below floor → 0.
+
+    ``ref`` is a high percentile of the positive values (relative intensity, robust to one outlier);
+    ``floor`` hides weak noise (the liquidity threshold); ``gamma`` < 1 is "more heat".
+    """
+
+    ref: float
+    floor: float
+    gamma: float
+
+    def levels(self, values: np.ndarray, n_levels: int) -> np.ndarray:
+        """Heat level (uint8, 0..n_levels-1) of every value."""
+        v = np.asarray(values, dtype=np.float64)
+        if self.ref <= 0:
+            return np.zeros(v.shape, dtype=np.uint8)
+        x = np.clip(v / self.ref, 0.0, 1.0)
+        if self.gamma != 1.0:
+            x = x**self.gamma
+        lv = 1 + np.rint(x * (n_levels - 2)).astype(np.int64)
+        lv[(v <= 0) | (v < self.floor) | ~np.isfinite(v)] = 0
+        return lv.astype(np.uint8)
+
+
+def heat_scale(values: np.ndarray, *, threshold_pct: float, gamma: float, ref_pct: float = 99.7) -> HeatScale:
+    """Scale for ``values``: ref = ``ref_pct`` percentile and floor = ``threshold_pct`` percentile of the
+    positive finite values (threshold 0 shows everything)."""
+    if not 0.0 <= threshold_pct <= 100.0:
+        raise ValueError(f"threshold_pct must be within 0..100, got {threshold_pct}")
+    if not gamma > 0:
+        raise ValueError(f"heat gamma must be > 0, got {gamma}")
+    v = np.asarray(values, dtype=np.float64).ravel()
+    pos = v[(v > 0) & np.isfinite(v)]
+    if pos.size == 0:
+        return HeatScale(ref=0.0, floor=0.0, gamma=gamma)
+    ref, floor = np.percentile(pos, [ref_pct, threshold_pct]) if threshold_pct > 0 else (
+        np.percentile(pos, ref_pct), 0.0)
+    return HeatScale(ref=float(ref), floor=float(floor), gamma=gamma)
+
+
+# --------------------------------------------------------------------------------------------- formatting
+def fmt_usd(usd: float) -> str:
+    """Compact dollars: ``$950``, ``$12.3K``, ``$12.3M``, ``$1.23B``."""
+    if not math.isfinite(usd):
+        return "$—"
+    sign = "-" if usd < 0 else ""
+    a = abs(usd)
+    for div, suf in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if a >= div * 0.9995:
+            x = a / div
+            return f"{sign}${x:.2f}{suf}" if x < 10 else f"{sign}${x:.1f}{suf}" if x < 100 else f"{sign}${x:.0f}{suf}"
+    return f"{sign}${a:.0f}"
+
+
+def _decimals(step: float) -> int:
+    return max(0, min(8, -math.floor(math.log10(step)) + 1)) if step > 0 else 2
+
+
+def fmt_price(price: float, step: float | None = None) -> str:
+    """A price with thousands separators and as many decimals as ``step`` (a price difference) needs."""
+    if not math.isfinite(price):
+        return "—"
+    if step is None:
+        step = abs(price) * 1e-4 if price else 1.0
+    d = _decimals(step)
+    return f"{price:,.{d}f}"
+
+
+def fmt_pct(x: float | None, digits: int = 2) -> str:
+    """Signed percent, ``+1.23%``; ``—`` when unknown."""
+    if x is None or not math.isfinite(x):
+        return "—"
+    return f"{x:+.{digits}f}%"
+
+
+def usd_glyph(usd: float) -> str:
+    """A glyph sized by USD for the liquidation tape (one more dot per decade above $10K)."""
+    if usd < 10_000:
+        return "·"
+    if usd < 100_000:
+        return "•"
+    if usd < 1_000_000:
+        return "●"
+    if usd < 10_000_000:
+        return "●●"
+    return "●●●"
+
+
+# ------------------------------------------------------------------------------------------ price → rows
+def price_rows(price_lo: float, price_hi: float, n_rows: int) -> np.ndarray:
+    """Edges (n_rows + 1, descending: top = high) of ``n_rows`` equal price rows."""
+    if not price_hi > price_lo:
+        raise ValueError(f"price_hi must exceed price_lo, got {price_lo}..{price_hi}")
+    if n_rows < 1:
+        raise ValueError(f"need at least one row, got {n_rows}")
+    return np.linspace(price_hi, price_lo, n_rows + 1)
+
+
+def row_of(price: float, price_lo: float, price_hi: float, n_rows: int) -> int | None:
+    """Index of the row (0 = top) holding ``price``, or None outside the window."""
+    if not (price_lo <= price <= price_hi) or not price_hi > price_lo:
+        return None
+    r = int((price_hi - price) / (price_hi - price_lo) * n_rows)
+    return min(r, n_rows - 1)
+
+
+def bin_profile(centers: np.ndarray, values: np.ndarray, price_lo: float, price_hi: float, n_rows: int) -> np.ndarray:
+    """Sum bucket ``values`` (..., n_buckets) into ``n_rows`` display rows (top = high) → (..., n_rows)."""
+    c = np.asarray(centers, dtype=np.float64)
+    vals = np.asarray(values, dtype=np.float64)
+    inside = (c >= price_lo) & (c < price_hi)
+    rows = ((price_hi - c[inside]) / (price_hi - price_lo) * n_rows).astype(np.int64)
+    np.clip(rows, 0, n_rows - 1, out=rows)
+    flat = vals.reshape(-1, vals.shape[-1])[:, inside]
+    out = np.zeros((flat.shape[0], n_rows), dtype=np.float64)
+    for i in range(flat.shape[0]):
+        out[i] = np.bincount(rows, weights=flat[i], minlength=n_rows)
+    return out.reshape(vals.shape[:-1] + (n_rows,))
+
+
+# ---------------------------------------------------------------------------------------------- candles
+@dataclass(frozen=True)
+class CandleCols:
+    """Candles aggregated to heatmap columns (only columns that have one)."""
+
+    cols: np.ndarray
+    open: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+
+
+def candle_columns(ohlc: np.ndarray, ts: np.ndarray, t0: int, t1: int, n_cols: int) -> CandleCols:
+    """Aggregate bars (``ohlc`` (n, 4), ``ts`` open times ms, ascending) into ``n_cols`` columns over
+    [t0, t1): per column first open, max high, min low, last close."""
+    empty = np.zeros(0)
+    ts = np.asarray(ts, dtype=np.int64)
+    if ts.size == 0 or t1 <= t0 or n_cols < 1:
+        return CandleCols(np.zeros(0, dtype=np.int64), empty, empty, empty, empty)
+    keep = (ts >= t0) & (ts < t1)
+    ts, o = ts[keep], np.asarray(ohlc, dtype=np.float64)[keep]
+    if ts.size == 0:
+        return CandleCols(np.zeros(0, dtype=np.int64), empty, empty, empty, empty)
+    col = ((ts - t0) * n_cols // (t1 - t0)).astype(np.int64)
+    starts = np.flatnonzero(np.r_[True, col[1:] != col[:-1]])
+    ends = np.r_[starts[1:], col.size] - 1
+    return CandleCols(
+        cols=col[starts],
+        open=o[starts, 0],
+        high=np.maximum.reduceat(o[:, 1], starts),
+        low=np.minimum.reduceat(o[:, 2], starts),
+        close=o[ends, 3],
+    )
+
+
+def candle_overlay(cc: CandleCols, price_lo: float, price_hi: float, upper: np.ndarray, lower: np.ndarray,
+                   pal: HeatPalette) -> Overlay:
+    """Half-block candles over the heat: body ``█``/``▀``/``▄`` in the up/down colour, wick ``│``.
+
+    ``upper``/``lower`` are the heat levels (char rows × columns) under the candles (for the background).
+    """
+    n_char = upper.shape[0]
+    n_half = 2 * n_char
+    span = price_hi - price_lo
+    out: Overlay = {}
+
+    def half(p: float) -> int:
+        return int(np.clip((price_hi - p) / span * n_half, 0, n_half - 1))
+
+    for col, o, h, lo, c in zip(cc.cols.tolist(), cc.open.tolist(), cc.high.tolist(), cc.low.tolist(),
+                                cc.close.tolist()):
+        if col >= upper.shape[1] or h < price_lo or lo > price_hi:
+            continue
+        fg = pal.candle_up if c >= o else pal.candle_down
+        b0, b1 = sorted((half(o), half(c)))
+        w0, w1 = half(h), half(lo)
+        for r in range(w0 // 2, w1 // 2 + 1):
+            top_in, bot_in = b0 <= 2 * r <= b1, b0 <= 2 * r + 1 <= b1
+            u, l_ = int(upper[r, col]), int(lower[r, col])
+            if top_in and bot_in:
+                out[(r, col)] = ("█", pal.over(fg, l_))
+            elif top_in:
+                out[(r, col)] = ("▀", pal.over(fg, l_))
+            elif bot_in:
+                out[(r, col)] = ("▄", pal.over(fg, u))
+            else:
+                out[(r, col)] = ("│", pal.over(fg, max(u, l_)))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- heatmap
+def heatmap_rows(upper: np.ndarray, lower: np.ndarray, pal: HeatPalette,
+                 overlay: Overlay | None = None) -> list[list[Segment]]:
+    """Segments of every character row of a half-block heatmap.
+
+    ``upper``/``lower``: heat levels (char rows × columns) of the upper and lower price row of each cell.
+    Equal neighbouring cells share one Segment; ``overlay`` cells are drawn on top, each its own Segment.
+    The whole frame is diffed in one numpy pass; Python only loops over the runs.
+    """
+    n_rows, n_cols = upper.shape
+    if n_rows == 0 or n_cols == 0:
+        return [[] for _ in range(n_rows)]
+    code = upper.astype(np.int32) * 256 + lower.astype(np.int32)
+    brk = np.empty((n_rows, n_cols), dtype=bool)
+    brk[:, 0] = True
+    np.not_equal(code[:, 1:], code[:, :-1], out=brk[:, 1:])
+    if overlay:
+        for r, c in overlay:
+            brk[r, c] = True
+            if c + 1 < n_cols:
+                brk[r, c + 1] = True
+    starts = np.flatnonzero(brk)
+    lengths = np.diff(np.r_[starts, n_rows * n_cols])
+    # a run never crosses a row boundary because column 0 always starts a run
+    rows_of = (starts // n_cols).tolist()
+    flat_code = code.ravel()[starts].tolist()
+    out: list[list[Segment]] = [[] for _ in range(n_rows)]
+    pair = pal.pair
+    upper_ch, blank = HeatPalette.UPPER, " "
+    ov = overlay or {}
+    for s, n, r, k in zip(starts.tolist(), lengths.tolist(), rows_of, flat_code):
+        if ov and n == 1:
+            hit = ov.get((r, s - r * n_cols))
+            if hit is not None:
+                out[r].append(Segment(hit[0], hit[1]))
+                continue
+        u, lo = k >> 8, k & 0xFF
+        out[r].append(Segment((blank if u == lo else upper_ch) * n, pair[u][lo]))
+    return out
+
+
+def naive_heatmap_rows(upper: np.ndarray, lower: np.ndarray) -> list[list[Segment]]:
+    """Baseline for the benchmark: one Segment per cell with a Style built per cell (what not to do)."""
+    out: list[list[Segment]] = []
+    for ur, lr in zip(upper.tolist(), lower.tolist()):
+        row = []
+        for u, lo in zip(ur, lr):
+            row.append(Segment("▀", Style(color=Color.from_rgb(u, u, u), bgcolor=Color.from_rgb(lo, lo, lo))))
+        out.append(row)
+    return out
+
+
+# --------------------------------------------------------------------------------------- bars and axis
+_EIGHTHS = " ▏▎▍▌▋▊▉"
+
+
+def bar_segments(parts: Sequence[float], scale: float, width: int, styles: Sequence[Style],
+                 blank: Style) -> list[Segment]:
+    """A horizontal bar ``width`` cells wide, stacked from ``parts`` (one per style), in eighths of a cell.
+
+    ``scale`` is the value of a full-width bar. Always returns exactly ``width`` cells.
+    """
+    if width <= 0:
+        return []
+    total = float(sum(p for p in parts if p > 0))
+    if scale <= 0 or total <= 0:
+        return [Segment(" " * width, blank)]
+    eighths = min(width * 8, int(round(total / scale * width * 8)))
+    segs: list[Segment] = []
+    acc, prev_cell, last = 0.0, 0, 0
+    for i, (p, st) in enumerate(zip(parts, styles)):
+        if p <= 0:
+            continue
+        acc += p
+        last = i
+        cell = int(round(acc / total * eighths)) // 8
+        if cell > prev_cell:
+            segs.append(Segment("█" * (cell - prev_cell), st))
+            prev_cell = cell
+    cells = eighths // 8
+    if eighths % 8:
+        segs.append(Segment(_EIGHTHS[eighths % 8], styles[last]))
+        cells += 1
+    if cells < width:
+        segs.append(Segment(" " * (width - cells), blank))
+    return segs
+
+
+def axis_labels(price_lo: float, price_hi: float, n_rows: int, width: int, every: int = 4) -> list[str]:
+    """Right-aligned price labels at the centre of every ``every``-th row (others blank), ``width`` wide."""
+    step = (price_hi - price_lo) / max(1, n_rows)
+    out = []
+    for r in range(n_rows):
+        if r % every == every // 2:
+            mid = price_hi - (r + 0.5) * step
+            out.append(_fit(fmt_price(mid, step), width))
+        else:
+            out.append(" " * width)
+    return out
+
+
+def _fit(s: str, width: int) -> str:
+    s = s if len(s) <= width else s.replace(",", "")[:width]
+    return s.rjust(width)
+
+
+def join_text(parts: Iterable[tuple[str, str | Style]]) -> Text:
+    """A Text from (string, style) parts."""
+    t = Text()
+    for s, st in parts:
+        t.append(s, st)
+    return t
