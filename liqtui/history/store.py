@@ -1,0 +1,569 @@
+"""The local history store: SQLite (standard library) in WAL mode.
+
+What survives a restart, per venue and instrument: bars (OHLCV, taker-buy volume, open interest in USD,
+funding, realized liquidations long/short in USD) at 1-minute resolution from the live feeds and at whatever
+resolution the REST backfill used, plus model checkpoints (``HeatModel.to_bytes()``).
+
+Writes are batched into one transaction each (atomic: a batch is all there or not at all). WAL with
+``synchronous=NORMAL`` survives a killed process (kill -9) without losing committed transactions; the live
+writer (:class:`StoreWriter`) commits at least once a second, so a crash loses at most the last second.
+
+Bars travel as numpy structured arrays of :data:`BAR_DTYPE` (NaN = unknown), sorted by ``ts`` (open time, ms).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import os
+import sqlite3
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from liqtui.core.events import (
+    Candle,
+    FundingRate,
+    Liquidation,
+    MarkPrice,
+    MarketEvent,
+    OpenInterest,
+    PositionSide,
+    TakerSide,
+    Trade,
+)
+
+__all__ = [
+    "BAR_DTYPE",
+    "BAR_FIELDS",
+    "SRC_TRADES",
+    "SRC_KLINE",
+    "Store",
+    "StoreError",
+    "StoreWriter",
+    "default_store_path",
+    "empty_bars",
+    "checkpoint_key",
+]
+
+SCHEMA_VERSION = 1
+DAY_MS = 86_400_000
+
+#: Value columns of a bar, in table order (after series, interval_s, ts).
+BAR_FIELDS: tuple[str, ...] = (
+    "open",
+    "high",
+    "low",
+    "close",
+    "volume",
+    "quote_volume",
+    "taker_buy_volume",
+    "oi_usd",
+    "funding",
+    "liq_long_usd",
+    "liq_short_usd",
+)
+BAR_DTYPE = np.dtype([("ts", "<i8"), ("interval_s", "<i4")] + [(f, "<f8") for f in BAR_FIELDS])
+
+#: Where a bar's OHLCV came from: aggregated from live trades (partial, merged) or an exchange kline (final).
+SRC_TRADES = 0
+SRC_KLINE = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS series (
+    id INTEGER PRIMARY KEY, venue TEXT NOT NULL, symbol TEXT NOT NULL, UNIQUE (venue, symbol));
+CREATE TABLE IF NOT EXISTS bars (
+    series INTEGER NOT NULL, interval_s INTEGER NOT NULL, ts INTEGER NOT NULL,
+    open REAL, high REAL, low REAL, close REAL, volume REAL, quote_volume REAL, taker_buy_volume REAL,
+    oi_usd REAL, funding REAL, liq_long_usd REAL NOT NULL DEFAULT 0, liq_short_usd REAL NOT NULL DEFAULT 0,
+    src INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (series, interval_s, ts)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS checkpoints (
+    key TEXT NOT NULL, ts INTEGER NOT NULL, created_ms INTEGER NOT NULL, data BLOB NOT NULL,
+    PRIMARY KEY (key, ts));
+"""
+
+# One upsert for every writer. A kline (src 1) replaces OHLCV; trade aggregates (src 0) merge into a partial
+# bar (first open, max high, min low, last close, volumes added) unless a kline already made it final.
+# OI and funding keep the newest known value; realized liquidations add up.
+_UPSERT = """
+INSERT INTO bars (series, ts, interval_s, open, high, low, close, volume, quote_volume, taker_buy_volume,
+                  oi_usd, funding, liq_long_usd, liq_short_usd, src)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (series, interval_s, ts) DO UPDATE SET
+  open = CASE WHEN excluded.src = 1 AND excluded.open IS NOT NULL THEN excluded.open
+              ELSE COALESCE(bars.open, excluded.open) END,
+  high = CASE WHEN excluded.src = 1 AND excluded.high IS NOT NULL THEN excluded.high
+              WHEN bars.src = 1 THEN bars.high
+              ELSE max(COALESCE(bars.high, excluded.high), COALESCE(excluded.high, bars.high)) END,
+  low = CASE WHEN excluded.src = 1 AND excluded.low IS NOT NULL THEN excluded.low
+             WHEN bars.src = 1 THEN bars.low
+             ELSE min(COALESCE(bars.low, excluded.low), COALESCE(excluded.low, bars.low)) END,
+  close = CASE WHEN excluded.src = 1 AND excluded.close IS NOT NULL THEN excluded.close
+               WHEN bars.src = 1 THEN bars.close
+               ELSE COALESCE(excluded.close, bars.close) END,
+  volume = CASE WHEN excluded.src = 1 AND excluded.close IS NOT NULL THEN excluded.volume
+                WHEN bars.src = 1 THEN bars.volume
+                ELSE COALESCE(bars.volume, 0) + COALESCE(excluded.volume, 0) END,
+  quote_volume = CASE WHEN excluded.src = 1 AND excluded.close IS NOT NULL THEN excluded.quote_volume
+                      WHEN bars.src = 1 THEN bars.quote_volume
+                      ELSE COALESCE(bars.quote_volume, 0) + COALESCE(excluded.quote_volume, 0) END,
+  taker_buy_volume = CASE WHEN excluded.src = 1 AND excluded.close IS NOT NULL THEN excluded.taker_buy_volume
+                          WHEN bars.src = 1 THEN bars.taker_buy_volume
+                          ELSE COALESCE(bars.taker_buy_volume, 0) + COALESCE(excluded.taker_buy_volume, 0) END,
+  oi_usd = COALESCE(excluded.oi_usd, bars.oi_usd),
+  funding = COALESCE(excluded.funding, bars.funding),
+  liq_long_usd = bars.liq_long_usd + excluded.liq_long_usd,
+  liq_short_usd = bars.liq_short_usd + excluded.liq_short_usd,
+  src = max(bars.src, CASE WHEN excluded.close IS NULL THEN 0 ELSE excluded.src END)
+"""
+
+_SELECT_COLS = "ts, interval_s, " + ", ".join(BAR_FIELDS)
+
+
+class StoreError(RuntimeError):
+    """The store cannot be opened or used (with the path and the reason)."""
+
+
+def default_store_path() -> Path:
+    """``$LIQTUI_DATA/liqtui.sqlite3``, else the platform's user data directory."""
+    env = os.environ.get("LIQTUI_DATA")
+    if env:
+        base = Path(env).expanduser()
+    else:
+        import platformdirs
+
+        base = Path(platformdirs.user_data_dir("liqtui"))
+    return base / "liqtui.sqlite3"
+
+
+def empty_bars(n: int = 0) -> np.ndarray:
+    """An array of ``n`` bars, every value unknown (NaN), liquidations 0."""
+    a = np.zeros(n, dtype=BAR_DTYPE)
+    for f in BAR_FIELDS:
+        a[f] = np.nan
+    a["liq_long_usd"] = 0.0
+    a["liq_short_usd"] = 0.0
+    return a
+
+
+def checkpoint_key(symbol: str, venues: Sequence[str], config: Any = None) -> str:
+    """A checkpoint key for a model of ``symbol`` fed by ``venues`` with ``config`` (a msgspec Struct or any
+    object with a stable repr): a checkpoint made under another configuration is never restored."""
+    import msgspec
+
+    try:
+        blob = msgspec.json.encode(config) if config is not None else b""
+    except TypeError:
+        blob = repr(config).encode()
+    digest = hashlib.sha256(blob).hexdigest()[:12]
+    return f"{symbol.upper()}|{','.join(sorted(venues))}|{digest}"
+
+
+def _none_if_nan(x: float) -> float | None:
+    return None if x != x else float(x)
+
+
+class Store:
+    """The SQLite history store. Open with a path (default :func:`default_store_path`), close when done.
+
+    All methods are synchronous and short; a single connection is used (call from one thread at a time).
+    """
+
+    def __init__(self, path: str | os.PathLike[str] | None = None, *, retention_days: int | None = None) -> None:
+        self.path = Path(path) if path else default_store_path()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, timeout=10.0, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(_SCHEMA)
+            self._check_version()
+        except (sqlite3.DatabaseError, OSError) as exc:
+            raise StoreError(f"cannot open the history store {str(self.path)!r}: {exc}") from None
+        self._series: dict[tuple[str, str], int] = {}
+        if retention_days is not None:
+            self.prune(retention_days)
+
+    # ------------------------------------------------------------------------------------------ plumbing
+
+    def _check_version(self) -> None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+        if row is None:
+            self._db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+        elif int(row[0]) != SCHEMA_VERSION:
+            raise sqlite3.DatabaseError(f"schema version {row[0]}, this liqtui reads version {SCHEMA_VERSION}")
+
+    @contextlib.contextmanager
+    def transaction(self) -> Any:
+        """One atomic write batch: everything inside commits together or not at all."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def close(self) -> None:
+        """Close the connection (a WAL checkpoint folds the log back into the main file)."""
+        with contextlib.suppress(sqlite3.Error):
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self._db.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def integrity_ok(self) -> bool:
+        """``PRAGMA integrity_check`` says ok."""
+        return bool(self._db.execute("PRAGMA integrity_check").fetchone()[0] == "ok")
+
+    def series_id(self, venue: str, symbol: str) -> int:
+        """The id of a venue+instrument series, created on first use."""
+        key = (str(venue), symbol.upper())
+        sid = self._series.get(key)
+        if sid is None:
+            self._db.execute("INSERT OR IGNORE INTO series (venue, symbol) VALUES (?, ?)", key)
+            sid = int(self._db.execute("SELECT id FROM series WHERE venue=? AND symbol=?", key).fetchone()[0])
+            self._series[key] = sid
+        return sid
+
+    def series(self) -> list[tuple[str, str]]:
+        """Every (venue, instrument) the store holds bars of."""
+        return [tuple(r) for r in self._db.execute("SELECT venue, symbol FROM series ORDER BY id")]  # type: ignore[misc]
+
+    # ------------------------------------------------------------------------------------------ bars
+
+    def write_bars(self, venue: str, symbol: str, bars: np.ndarray, *, src: int = SRC_KLINE) -> int:
+        """Upsert bars (one transaction). ``src`` SRC_KLINE: exchange klines (final OHLCV; NaN OI keeps the
+        stored OI); SRC_TRADES: partial aggregates merged into what is stored. Returns the row count."""
+        if bars.dtype != BAR_DTYPE:
+            raise ValueError(f"bars must have dtype BAR_DTYPE, got {bars.dtype}")
+        if len(bars) == 0:
+            return 0
+        sid = self.series_id(venue, symbol)
+        rows = self._rows(sid, bars, src)
+        with self.transaction() as db:
+            db.executemany(_UPSERT, rows)
+        return len(rows)
+
+    @staticmethod
+    def _rows(sid: int, bars: np.ndarray, src: int) -> list[tuple[Any, ...]]:
+        # SQLite stores a NaN parameter as NULL, which is exactly "unknown".
+        cols = [bars["ts"].tolist(), bars["interval_s"].tolist()] + [bars[f].tolist() for f in BAR_FIELDS]
+        liq_l = np.nan_to_num(bars["liq_long_usd"]).tolist()
+        liq_s = np.nan_to_num(bars["liq_short_usd"]).tolist()
+        cols[-2], cols[-1] = liq_l, liq_s
+        return [(sid, *r, src) for r in zip(*cols)]
+
+    def read_bars(
+        self, venue: str, symbol: str, start_ms: int, end_ms: int, *, interval_s: int | None = None
+    ) -> np.ndarray:
+        """Bars with ``start_ms <= ts < end_ms`` and a known close, sorted by time.
+
+        With ``interval_s`` only that resolution; without it, every resolution merged: the finest bars win and
+        a coarser bar is used only where no finer bar falls inside it.
+        """
+        sid = self.series_id(venue, symbol)
+        q = f"SELECT {_SELECT_COLS} FROM bars WHERE series=? AND ts>=? AND ts<? AND close IS NOT NULL"
+        args: list[Any] = [sid, int(start_ms), int(end_ms)]
+        if interval_s is not None:
+            q += " AND interval_s=?"
+            args.append(int(interval_s))
+        rows = self._db.execute(q + " ORDER BY interval_s, ts", args).fetchall()
+        out = _to_array(rows)
+        if interval_s is None and len(out):
+            out = merge_resolutions(out)
+        return out
+
+    def bar_times(self, venue: str, symbol: str, interval_s: int, start_ms: int, end_ms: int) -> np.ndarray:
+        """Open times of the closed-price bars of one resolution in ``[start_ms, end_ms)`` (sorted int64)."""
+        sid = self.series_id(venue, symbol)
+        rows = self._db.execute(
+            "SELECT ts FROM bars WHERE series=? AND interval_s=? AND ts>=? AND ts<? AND close IS NOT NULL "
+            "ORDER BY ts",
+            (sid, int(interval_s), int(start_ms), int(end_ms)),
+        ).fetchall()
+        return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+
+    def oi_times(self, venue: str, symbol: str, interval_s: int, start_ms: int, end_ms: int) -> np.ndarray:
+        """Open times of bars of one resolution in the range that carry an open-interest value."""
+        sid = self.series_id(venue, symbol)
+        rows = self._db.execute(
+            "SELECT ts FROM bars WHERE series=? AND interval_s=? AND ts>=? AND ts<? AND oi_usd IS NOT NULL "
+            "ORDER BY ts",
+            (sid, int(interval_s), int(start_ms), int(end_ms)),
+        ).fetchall()
+        return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+
+    def missing_ranges(
+        self, venue: str, symbol: str, interval_s: int, start_ms: int, end_ms: int, *, oi: bool = False
+    ) -> list[tuple[int, int]]:
+        """Half-open ``[a, b)`` ranges of bar open times (aligned to ``interval_s``) in ``[start_ms, end_ms)``
+        the store has no bar for (``oi=True``: no bar with open interest)."""
+        step = int(interval_s) * 1000
+        first = -(-int(start_ms) // step) * step
+        want = np.arange(first, int(end_ms), step, dtype=np.int64)
+        if len(want) == 0:
+            return []
+        have = (self.oi_times if oi else self.bar_times)(venue, symbol, interval_s, first, int(end_ms))
+        missing = want[~np.isin(want, have, assume_unique=True)]
+        return _runs(missing, step)
+
+    def last_bar_ts(self, venue: str, symbol: str) -> int | None:
+        """Open time of the newest bar with a price, any resolution."""
+        sid = self.series_id(venue, symbol)
+        row = self._db.execute(
+            "SELECT max(ts) FROM bars WHERE series=? AND close IS NOT NULL", (sid,)
+        ).fetchone()
+        return None if row is None or row[0] is None else int(row[0])
+
+    def count_bars(self, venue: str | None = None, symbol: str | None = None) -> int:
+        """Number of stored bars (of one series, or all)."""
+        if venue is None or symbol is None:
+            return int(self._db.execute("SELECT count(*) FROM bars").fetchone()[0])
+        sid = self.series_id(venue, symbol)
+        return int(self._db.execute("SELECT count(*) FROM bars WHERE series=?", (sid,)).fetchone()[0])
+
+    def prune(self, retention_days: int, now_ms: int | None = None) -> int:
+        """Delete bars older than ``retention_days`` and all but the newest checkpoint of each key."""
+        if retention_days < 1:
+            raise ValueError(f"retention_days must be at least 1, got {retention_days}")
+        now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+        cutoff = now_ms - retention_days * DAY_MS
+        with self.transaction() as db:
+            n = db.execute("DELETE FROM bars WHERE ts < ?", (cutoff,)).rowcount
+            db.execute(
+                "DELETE FROM checkpoints WHERE ts < (SELECT max(ts) FROM checkpoints c WHERE c.key = checkpoints.key)"
+            )
+        return int(n)
+
+    # ------------------------------------------------------------------------------------------ checkpoints
+
+    def save_checkpoint(self, key: str, ts: int, data: bytes, *, keep: int = 2) -> None:
+        """Store a model checkpoint (``HeatModel.to_bytes()``) taken at bar time ``ts``; keep the newest
+        ``keep`` per key. Atomic: a crash leaves the previous checkpoint intact."""
+        now = int(time.time() * 1000)
+        with self.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO checkpoints VALUES (?, ?, ?, ?)", (key, int(ts), now, bytes(data)))
+            db.execute(
+                "DELETE FROM checkpoints WHERE key=? AND ts NOT IN "
+                "(SELECT ts FROM checkpoints WHERE key=? ORDER BY ts DESC LIMIT ?)",
+                (key, key, max(1, keep)),
+            )
+
+    def load_checkpoint(self, key: str) -> tuple[int, bytes] | None:
+        """The newest checkpoint of ``key`` as ``(ts, data)``, or None."""
+        row = self._db.execute(
+            "SELECT ts, data FROM checkpoints WHERE key=? ORDER BY ts DESC LIMIT 1", (key,)
+        ).fetchone()
+        return None if row is None else (int(row[0]), bytes(row[1]))
+
+
+def _to_array(rows: Sequence[tuple[Any, ...]]) -> np.ndarray:
+    out = empty_bars(len(rows))
+    if not rows:
+        return out
+    cols = list(zip(*rows))
+    out["ts"] = np.asarray(cols[0], dtype=np.int64)
+    out["interval_s"] = np.asarray(cols[1], dtype=np.int32)
+    for i, f in enumerate(BAR_FIELDS):
+        out[f] = np.asarray(cols[2 + i], dtype=np.float64)  # None -> NaN
+    return out
+
+
+def merge_resolutions(bars: np.ndarray) -> np.ndarray:
+    """Merge bars of several resolutions into one non-overlapping series sorted by time: every bar of the
+    finest resolution, and a coarser bar only where no finer bar opens inside it."""
+    intervals = np.unique(bars["interval_s"])
+    if len(intervals) <= 1:
+        return bars[np.argsort(bars["ts"], kind="stable")]
+    kept = bars[bars["interval_s"] == intervals[0]]
+    for iv in intervals[1:]:
+        coarse = bars[bars["interval_s"] == iv]
+        fine_ts = np.sort(kept["ts"])
+        lo = np.searchsorted(fine_ts, coarse["ts"], side="left")
+        hi = np.searchsorted(fine_ts, coarse["ts"] + int(iv) * 1000, side="left")
+        kept = np.concatenate([kept, coarse[hi == lo]])
+    return kept[np.argsort(kept["ts"], kind="stable")]
+
+
+def _runs(ts: np.ndarray, step: int) -> list[tuple[int, int]]:
+    """Contiguous runs of aligned times as half-open ranges ``[first, last + step)``."""
+    if len(ts) == 0:
+        return []
+    breaks = np.nonzero(np.diff(ts) != step)[0]
+    starts = np.concatenate([[0], breaks + 1])
+    ends = np.concatenate([breaks, [len(ts) - 1]])
+    return [(int(ts[a]), int(ts[b]) + step) for a, b in zip(starts, ends)]
+
+
+# ---------------------------------------------------------------------------------------------- live writer
+
+
+@dataclass
+class _Minute:
+    """What the live feeds said about one venue+instrument minute since the last flush."""
+
+    open: float = float("nan")
+    high: float = float("nan")
+    low: float = float("nan")
+    close: float = float("nan")
+    volume: float = 0.0
+    quote: float = 0.0
+    taker_buy: float = 0.0
+    oi_usd: float = float("nan")
+    funding: float = float("nan")
+    liq_long: float = 0.0
+    liq_short: float = 0.0
+    kline: Candle | None = None
+    trades: int = 0
+
+    def add_trade(self, price: float, qty: float, buy: bool) -> None:
+        if self.trades == 0:
+            self.open = self.high = self.low = price
+        elif price > self.high:
+            self.high = price
+        elif price < self.low:
+            self.low = price
+        self.close = price
+        self.volume += qty
+        self.quote += qty * price
+        if buy:
+            self.taker_buy += qty
+        self.trades += 1
+
+
+@dataclass
+class WriterStats:
+    """Counters of a :class:`StoreWriter`."""
+
+    events: int = 0
+    flushes: int = 0
+    rows: int = 0
+    errors: int = 0
+    last_error: str = ""
+    pending: int = 0
+    extra: dict[str, int] = field(default_factory=dict)
+
+
+class StoreWriter:
+    """Cheap per-event sink that turns live events into 1-minute bars in the store.
+
+    ``on_event(ev)`` only updates in-memory accumulators (O(1)); every ``flush_s`` (checked on each event and
+    by :meth:`run`) the accumulated deltas go to SQLite in one transaction. Closed 1m candles are final;
+    trades build partial bars where no kline is available; OI and funding keep the newest value per minute;
+    realized liquidations are summed per side. A failing disk is counted in ``stats``, never raised at the
+    caller.
+    """
+
+    def __init__(self, store: Store, *, flush_s: float = 1.0) -> None:
+        if flush_s <= 0:
+            raise ValueError(f"flush_s must be > 0, got {flush_s}")
+        self.store = store
+        self.flush_s = flush_s
+        self.stats = WriterStats()
+        self._pending: dict[tuple[str, str, int], _Minute] = {}
+        self._last_flush = time.monotonic()
+
+    def __call__(self, ev: MarketEvent) -> None:
+        self.on_event(ev)
+
+    def on_event(self, ev: MarketEvent) -> None:
+        """Account one event (any type; unknown ones are ignored)."""
+        self.stats.events += 1
+        if isinstance(ev, Trade):
+            self._minute(ev).add_trade(ev.price, ev.qty, ev.side is TakerSide.BUY)
+        elif isinstance(ev, Candle):
+            if ev.closed and ev.interval_s == 60:
+                self._minute(ev).kline = ev
+        elif isinstance(ev, OpenInterest):
+            self._minute(ev).oi_usd = ev.usd
+        elif isinstance(ev, MarkPrice):
+            if ev.funding_rate is not None:
+                self._minute(ev).funding = ev.funding_rate
+        elif isinstance(ev, FundingRate):
+            self._minute(ev).funding = ev.rate
+        elif isinstance(ev, Liquidation):
+            m = self._minute(ev)
+            if ev.side is PositionSide.LONG:
+                m.liq_long += ev.usd
+            else:
+                m.liq_short += ev.usd
+        if time.monotonic() - self._last_flush >= self.flush_s:
+            self.flush()
+
+    def _minute(self, ev: MarketEvent) -> _Minute:
+        key = (ev.venue.value, ev.symbol, ev.ts - ev.ts % 60_000)
+        m = self._pending.get(key)
+        if m is None:
+            m = self._pending[key] = _Minute()
+        return m
+
+    def flush(self) -> int:
+        """Write everything accumulated since the last flush in one transaction; returns rows written."""
+        self._last_flush = time.monotonic()
+        if not self._pending:
+            return 0
+        pending, self._pending = self._pending, {}
+        rows: list[tuple[Any, ...]] = []
+        try:
+            for (venue, symbol, ts), m in pending.items():
+                rows.append(_minute_row(self.store.series_id(venue, symbol), ts, m))
+            with self.store.transaction() as db:
+                db.executemany(_UPSERT, rows)
+        except sqlite3.Error as exc:
+            self.stats.errors += 1
+            self.stats.last_error = f"{type(exc).__name__}: {exc}"
+            return 0
+        self.stats.flushes += 1
+        self.stats.rows += len(rows)
+        return len(rows)
+
+    async def run(self, interval_s: float | None = None) -> None:
+        """Flush periodically until cancelled; a final flush on the way out."""
+        try:
+            while True:
+                await asyncio.sleep(interval_s or self.flush_s / 2)
+                self.flush()
+        finally:
+            self.flush()
+
+    def close(self) -> None:
+        """Flush what is pending (the store stays open)."""
+        self.flush()
+
+
+def _minute_row(sid: int, ts: int, m: _Minute) -> tuple[Any, ...]:
+    k = m.kline
+    if k is not None:
+        ohlcv: tuple[Any, ...] = (
+            k.open, k.high, k.low, k.close, k.volume,
+            k.quote_volume if k.quote_volume is not None else k.volume * k.vwap,
+            k.taker_buy_volume,
+        )
+        src = SRC_KLINE
+    elif m.trades:
+        ohlcv = (m.open, m.high, m.low, m.close, m.volume, m.quote, m.taker_buy)
+        src = SRC_TRADES
+    else:
+        ohlcv = (None,) * 7
+        src = SRC_TRADES
+    return (
+        sid, ts, 60, *ohlcv,
+        _none_if_nan(m.oi_usd), _none_if_nan(m.funding), m.liq_long, m.liq_short, src,
+    )
+
+
+def bars_from_rows(rows: Iterable[tuple[Any, ...]]) -> np.ndarray:
+    """Bars from ``(ts, interval_s, *BAR_FIELDS)`` tuples (None = unknown)."""
+    return _to_array(list(rows))
