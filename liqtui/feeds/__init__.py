@@ -1,0 +1,54 @@
+"""Live market-data feeds: per-venue decoders, the connection manager, endpoints and symbols.
+
+Never imports textual or rich. The registry below is what replay, record and the benchmarks use::
+
+    dec = make_decoder("okx", "BTC")        # a Decoder for BTC-USDT-SWAP
+    events = dec.decode(frame, recv_ts_ms)  # list[MarketEvent], never raises
+"""
+
+from __future__ import annotations
+
+from liqtui.core.events import Venue
+from liqtui.feeds.base import BaseDecoder, ConnSpec, Decoder
+from liqtui.feeds.binance import BinanceDecoder
+from liqtui.feeds.bybit import BybitDecoder
+from liqtui.feeds.endpoints import Endpoints, parse_endpoint
+from liqtui.feeds.hyperliquid import HyperliquidDecoder
+from liqtui.feeds.okx import ContractSpec, OkxDecoder
+from liqtui.feeds.symbols import instrument, to_venue
+
+__all__ = [
+    "make_decoder",
+    "conn_specs",
+    "Decoder",
+    "BaseDecoder",
+    "ConnSpec",
+    "Endpoints",
+    "parse_endpoint",
+    "instrument",
+    "BinanceDecoder",
+    "BybitDecoder",
+    "OkxDecoder",
+    "HyperliquidDecoder",
+    "ContractSpec",
+]
+
+_DECODERS: dict[Venue, type[BaseDecoder]] = {
+    Venue.BINANCE: BinanceDecoder,
+    Venue.BYBIT: BybitDecoder,
+    Venue.OKX: OkxDecoder,
+    Venue.HYPERLIQUID: HyperliquidDecoder,
+}
+
+
+def make_decoder(venue: str | Venue, symbol: str) -> BaseDecoder:
+    """A fresh decoder for ``venue`` and ``symbol`` (a ticker such as ``BTC`` or the venue's instrument)."""
+    return _DECODERS[to_venue(venue)](symbol)
+
+
+def conn_specs(venue: str | Venue, symbol: str, endpoints: Endpoints | None = None) -> list[ConnSpec]:
+    """The websocket connections (URL, subscriptions, keepalive) liqtui opens for ``venue`` and ``symbol``."""
+    from liqtui.feeds import binance, bybit, hyperliquid, okx
+
+    mods = {Venue.BINANCE: binance, Venue.BYBIT: bybit, Venue.OKX: okx, Venue.HYPERLIQUID: hyperliquid}
+    return mods[to_venue(venue)].conn_specs(symbol, endpoints or Endpoints())

@@ -1,0 +1,202 @@
+"""What every venue decoder shares: error accounting, logging, duplicate detection, connection specs.
+
+A decoder is pure and synchronous: ``decode(frame, recv_ts) -> list[MarketEvent]`` never raises. Bad input
+(malformed JSON, wrong types, unexpected event types, exchange error replies) is counted per kind in
+``error_kinds`` and in ``errors``, and logged on logger ``liqtui.feeds`` with the venue and a short excerpt.
+Valid frames that are simply not ours (another symbol, a channel we did not ask for) are counted in
+``ignored``. A refusal of our subscription by the exchange (unknown symbol...) is kept in ``refusal`` so the
+connection manager can report a clear failure.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter, deque
+from collections.abc import Hashable
+from typing import Protocol, runtime_checkable
+
+import msgspec
+
+from liqtui.core.events import MarketEvent, Venue
+
+__all__ = [
+    "Decoder",
+    "BaseDecoder",
+    "ConnSpec",
+    "RecentKeys",
+    "excerpt",
+    "interval_seconds",
+    "log",
+    "MAX_FRAME_BYTES",
+]
+
+log = logging.getLogger("liqtui.feeds")
+
+#: Frames larger than this are refused by the websocket client and by ``decode`` (counted as ``oversized``).
+#: The largest legitimate frame we subscribe to is a Bybit publicTrade batch (<= 1024 trades, ~200 KiB).
+MAX_FRAME_BYTES = 4 * 1024 * 1024
+
+_LOG_FIRST = 20  # log every bad frame up to this many per kind, then one in _LOG_EVERY
+_LOG_EVERY = 1000
+
+
+@runtime_checkable
+class Decoder(Protocol):
+    """One per venue and symbol, pure and synchronous."""
+
+    venue: Venue
+    errors: int
+
+    def decode(self, frame: str | bytes, recv_ts: int) -> list[MarketEvent]:
+        """Normalised events of one raw frame; never raises (bad input is counted in ``errors``)."""
+        ...
+
+
+def excerpt(frame: str | bytes, n: int = 120) -> str:
+    """A short printable excerpt of a frame, for logs and error messages."""
+    if isinstance(frame, (bytes, bytearray, memoryview)):
+        text = bytes(frame[: n * 4]).decode("utf-8", "replace")
+    else:
+        text = frame[: n * 4]
+    text = text.replace("\n", "\\n").replace("\r", "\\r")
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "M": 2592000}
+
+
+def interval_seconds(interval: str) -> int:
+    """``"1m"`` -> 60, ``"4h"`` -> 14400, ``"1d"``/``"1D"``/``"D"`` -> 86400; Bybit minutes ``"15"`` -> 900."""
+    s = interval.strip()
+    if s.isdigit():  # Bybit: minutes
+        return int(s) * 60
+    if s in ("D", "W", "M"):  # Bybit day/week/month
+        s = "1" + s
+    unit = s[-1:]
+    if unit in ("D", "W", "H"):  # OKX upper-case 1D / 1W / 1H
+        unit = unit.lower()
+    num = s[:-1]
+    if unit not in _UNITS or not num.isdigit():
+        raise ValueError(f"unknown candle interval {interval!r}")
+    return int(num) * _UNITS[unit]
+
+
+class RecentKeys:
+    """A bounded set of recently seen keys (trade ids...), to drop duplicated messages cheaply."""
+
+    __slots__ = ("_set", "_order", "_cap")
+
+    def __init__(self, capacity: int = 8192) -> None:
+        self._set: set[Hashable] = set()
+        self._order: deque[Hashable] = deque()
+        self._cap = capacity
+
+    def seen(self, key: Hashable) -> bool:
+        """True when ``key`` was seen recently; otherwise remember it and return False."""
+        if key in self._set:
+            return True
+        self._set.add(key)
+        self._order.append(key)
+        if len(self._order) > self._cap:
+            self._set.discard(self._order.popleft())
+        return False
+
+    def clear(self) -> None:
+        """Forget everything."""
+        self._set.clear()
+        self._order.clear()
+
+
+class ConnSpec(msgspec.Struct, frozen=True):
+    """One websocket connection of a venue: where, what to send after connecting, and how to keep it alive.
+
+    ``ping`` is the venue's application-level keepalive text (``None``: the server pings and websockets
+    answers). ``stale_s`` is how long without any frame counts as a stall; ``max_age_s`` forces a seamless
+    replacement of a connection before the venue's lifetime cap (Binance: 24 h).
+    """
+
+    name: str
+    url: str
+    subscribe: tuple[str, ...] = ()
+    ping: str | None = None
+    ping_interval_s: float = 20.0
+    stale_s: float = 30.0
+    max_age_s: float | None = None
+
+
+class BaseDecoder:
+    """Shared bookkeeping for the venue decoders; subclasses implement ``_decode``."""
+
+    venue: Venue
+
+    def __init__(self, symbol: str) -> None:
+        self.symbol = symbol
+        self.errors = 0
+        self.error_kinds: Counter[str] = Counter()
+        self.ignored = 0
+        self.duplicates = 0
+        self.out_of_order = 0
+        self.control = 0  # acks, pongs and other protocol frames without market data
+        self.refusal: str | None = None
+        self._trade_ids = RecentKeys()
+        self._misc_keys = RecentKeys(1024)
+
+    def decode(self, frame: str | bytes, recv_ts: int) -> list[MarketEvent]:
+        """Normalised events of one frame; bad input is counted and logged, never raised."""
+        try:
+            if len(frame) > MAX_FRAME_BYTES:
+                self.bad("oversized", frame, f"{len(frame)} bytes > {MAX_FRAME_BYTES}")
+                return []
+            return self._decode(frame, recv_ts)
+        except msgspec.DecodeError as exc:
+            kind = "wrong_type" if isinstance(exc, msgspec.ValidationError) else "malformed"
+            self.bad(kind, frame, str(exc))
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError) as exc:
+            self.bad("wrong_type", frame, f"{type(exc).__name__}: {exc}")
+        return []
+
+    def reset(self) -> None:
+        """Forget per-connection state (called on reconnect); counters are kept."""
+        self.refusal = None
+
+    def _decode(self, frame: str | bytes, recv_ts: int) -> list[MarketEvent]:
+        raise NotImplementedError
+
+    # -- helpers for subclasses -------------------------------------------------------------------------
+    def bad(self, kind: str, frame: str | bytes, detail: str) -> None:
+        """Count and (rate-limited) log one bad frame."""
+        self.errors += 1
+        self.error_kinds[kind] += 1
+        n = self.error_kinds[kind]
+        if n <= _LOG_FIRST or n % _LOG_EVERY == 0:
+            log.warning("%s: %s frame #%d (%s): %s", self.venue.value, kind, n, detail[:200], excerpt(frame))
+
+    def refused(self, frame: str | bytes, message: str) -> None:
+        """The exchange refused our subscription: remember a clear message naming the symbol."""
+        self.refusal = f"{self.venue.value} refused the subscription for {self.symbol}: {message}"
+        self.bad("exchange_error", frame, message)
+
+    def dup_trade(self, key: Hashable) -> bool:
+        """True (and counted) when a trade with this id was already emitted."""
+        if self._trade_ids.seen(key):
+            self.duplicates += 1
+            return True
+        return False
+
+    def dup_misc(self, key: Hashable) -> bool:
+        """True (and counted) for a repeated liquidation or other id-less message."""
+        if self._misc_keys.seen(key):
+            self.duplicates += 1
+            return True
+        return False
+
+    def stats(self) -> dict[str, int]:
+        """Counters of this decoder, for status displays and tests."""
+        return {
+            "errors": self.errors,
+            "ignored": self.ignored,
+            "duplicates": self.duplicates,
+            "out_of_order": self.out_of_order,
+            "control": self.control,
+            **{f"error_{k}": v for k, v in self.error_kinds.items()},
+        }

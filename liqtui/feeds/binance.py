@@ -1,0 +1,297 @@
+"""Binance USDⓈ-M futures: combined-stream URL, typed msgspec decoding, OI from REST polling.
+
+Streams: ``<sym>@aggTrade``, ``<sym>@markPrice@1s``, ``<sym>@kline_1m``, ``<sym>@forceOrder`` on
+``{ws}/stream?streams=...`` (``{ws}`` defaults to ``wss://fstream.binance.com/market``). ``<sym>@trade`` frames
+(older recordings) and bare, non-combined payloads decode too. There is no open-interest stream: the REST
+body of ``GET /fapi/v1/openInterest`` is fed to the same decoder (``decode``) and priced at the latest mark.
+
+Side conventions: aggTrade/trade ``m`` true ⇒ the buyer was the maker ⇒ the taker sold. forceOrder ``S`` is
+the forced *order* side: ``SELL`` closes (liquidates) a long.
+"""
+
+from __future__ import annotations
+
+from typing import Union
+
+import msgspec
+
+from liqtui.core.events import (
+    Candle,
+    FundingRate,
+    Liquidation,
+    MarketEvent,
+    MarkPrice,
+    OpenInterest,
+    PositionSide,
+    TakerSide,
+    Trade,
+    Venue,
+)
+from liqtui.feeds.base import BaseDecoder, ConnSpec, interval_seconds
+from liqtui.feeds.endpoints import Endpoints
+from liqtui.feeds.symbols import instrument
+
+__all__ = ["BinanceDecoder", "conn_specs", "streams", "OI_PATH", "MAX_AGE_S"]
+
+OI_PATH = "/fapi/v1/openInterest"
+#: Binance closes a connection after 24 h; replace it a little before.
+MAX_AGE_S = 23.5 * 3600
+
+
+class _AggTrade(msgspec.Struct, tag_field="e", tag="aggTrade", gc=False):
+    s: str
+    p: float
+    q: float
+    T: int
+    m: bool
+    a: int = -1
+
+
+class _RawTrade(msgspec.Struct, tag_field="e", tag="trade", gc=False):
+    s: str
+    p: float
+    q: float
+    T: int
+    m: bool
+    t: int = -1
+    X: str = "MARKET"
+
+
+class _Mark(msgspec.Struct, tag_field="e", tag="markPriceUpdate", gc=False):
+    E: int
+    s: str
+    p: float
+    i: float | None = None
+    r: str = ""  # funding rate; "" on delivery contracts
+    T: int = 0
+
+
+class _K(msgspec.Struct, gc=False):
+    t: int
+    i: str
+    o: float
+    h: float
+    l: float  # noqa: E741 - Binance's field name
+    c: float
+    v: float
+    x: bool
+    q: float | None = None
+    V: float | None = None
+    Q: float | None = None
+
+
+class _Kline(msgspec.Struct, tag_field="e", tag="kline", gc=False):
+    s: str
+    k: _K
+
+
+class _FO(msgspec.Struct, gc=False):
+    s: str
+    S: str
+    q: float
+    p: float
+    T: int
+    ap: float = 0.0
+    z: float = 0.0
+
+
+class _ForceOrder(msgspec.Struct, tag_field="e", tag="forceOrder", gc=False):
+    o: _FO
+
+
+_Payload = Union[_AggTrade, _RawTrade, _Mark, _Kline, _ForceOrder]
+
+
+class _Combined(msgspec.Struct, gc=False):
+    stream: str
+    data: _Payload
+
+
+_ABSENT = msgspec.Raw(b"")
+
+
+class _Generic(msgspec.Struct, gc=False):
+    """Anything else: error replies, subscribe acks, the REST open-interest body, other event types."""
+
+    stream: str | None = None
+    data: msgspec.Raw = _ABSENT
+    e: str | None = None
+    result: msgspec.Raw = _ABSENT
+    id: int | str | None = None
+    error: msgspec.Raw = _ABSENT
+    code: int | None = None
+    msg: str | None = None
+    openInterest: float | None = None
+    symbol: str | None = None
+    time: int | None = None
+
+
+_COMBINED = msgspec.json.Decoder(_Combined, strict=False)
+_BARE = msgspec.json.Decoder(_Payload, strict=False)
+_GENERIC = msgspec.json.Decoder(_Generic, strict=False)
+_INNER = msgspec.json.Decoder(_Generic, strict=False)
+
+
+def streams(symbol: str) -> list[str]:
+    """The stream names liqtui subscribes to for ``symbol`` (any spelling: ``BTC``, ``BTCUSDT``)."""
+    s = instrument(Venue.BINANCE, symbol).lower()
+    return [f"{s}@aggTrade", f"{s}@markPrice@1s", f"{s}@kline_1m", f"{s}@forceOrder"]
+
+
+def conn_specs(symbol: str, endpoints: Endpoints) -> list[ConnSpec]:
+    """One combined-stream connection; the server pings (websockets answers), markPrice@1s keeps it busy."""
+    url = f"{endpoints.ws_url(Venue.BINANCE)}/stream?streams={'/'.join(streams(symbol))}"
+    return [ConnSpec(name="market", url=url, ping=None, stale_s=15.0, max_age_s=MAX_AGE_S)]
+
+
+class BinanceDecoder(BaseDecoder):
+    """Decoder of Binance USDⓈ-M market frames (combined or bare) and of the REST open-interest body."""
+
+    venue = Venue.BINANCE
+
+    def __init__(self, symbol: str) -> None:
+        super().__init__(instrument(Venue.BINANCE, symbol))
+        self._mark_price: float | None = None
+        self._trade_price: float | None = None
+        self._last_trade_id = -1
+        self._pending_oi: tuple[float, int] | None = None  # OI polled before any price was known
+        self._last_mark_ts = -1
+
+    @property
+    def last_price(self) -> float | None:
+        """Latest mark price, else latest trade price: what prices the polled open interest in USD."""
+        return self._mark_price if self._mark_price is not None else self._trade_price
+
+    def _decode(self, frame: str | bytes, recv_ts: int) -> list[MarketEvent]:
+        try:
+            payload = _COMBINED.decode(frame).data
+        except msgspec.DecodeError:
+            try:
+                payload = _BARE.decode(frame)
+            except msgspec.DecodeError:
+                return self._other(frame, recv_ts)
+        return self._payload(payload, frame, recv_ts)
+
+    def _payload(self, d: _Payload, frame: str | bytes, recv_ts: int) -> list[MarketEvent]:
+        cls = type(d)
+        if cls is _AggTrade or cls is _RawTrade:
+            return self._trade(d, d.a if cls is _AggTrade else d.t, recv_ts)  # type: ignore[union-attr]
+        if d.s != self.symbol if cls is not _ForceOrder else d.o.s != self.symbol:  # type: ignore[union-attr]
+            self.ignored += 1
+            return []
+        if cls is _Mark:
+            return self._mark(d, recv_ts)  # type: ignore[arg-type]
+        if cls is _Kline:
+            return [self._kline(d.k, recv_ts)]  # type: ignore[union-attr]
+        return self._liquidation(d.o, recv_ts)  # type: ignore[union-attr]
+
+    def _trade(self, d: _AggTrade | _RawTrade, tid: int, recv_ts: int) -> list[MarketEvent]:
+        if d.s != self.symbol:
+            self.ignored += 1
+            return []
+        if tid >= 0:
+            if self.dup_trade(tid):
+                return []
+            if tid < self._last_trade_id:
+                self.out_of_order += 1
+            else:
+                self._last_trade_id = tid
+        if d.p <= 0.0 or d.q < 0.0:
+            raise ValueError(f"non-positive price/size {d.p}/{d.q}")
+        self._trade_price = d.p
+        side = TakerSide.SELL if d.m else TakerSide.BUY
+        return [Trade(venue=Venue.BINANCE, symbol=self.symbol, ts=d.T, recv_ts=recv_ts, price=d.p, qty=d.q,
+                      side=side)]
+
+    def _mark(self, d: _Mark, recv_ts: int) -> list[MarketEvent]:
+        if d.E <= self._last_mark_ts:
+            if d.E == self._last_mark_ts:
+                self.duplicates += 1
+            else:
+                self.out_of_order += 1
+            return []
+        self._last_mark_ts = d.E
+        if d.p <= 0.0:
+            raise ValueError(f"non-positive mark price {d.p}")
+        self._mark_price = d.p
+        rate = float(d.r) if d.r else None
+        nxt = d.T or None
+        out: list[MarketEvent] = [MarkPrice(venue=Venue.BINANCE, symbol=self.symbol, ts=d.E, recv_ts=recv_ts,
+                                            mark=d.p, index=d.i, funding_rate=rate, next_funding_ts=nxt)]
+        if rate is not None:
+            out.append(FundingRate(venue=Venue.BINANCE, symbol=self.symbol, ts=d.E, recv_ts=recv_ts, rate=rate,
+                                   next_funding_ts=nxt))
+        if self._pending_oi is not None:
+            base, ts = self._pending_oi
+            self._pending_oi = None
+            out.append(self._oi_event(base, ts, recv_ts))
+        return out
+
+    def _kline(self, k: _K, recv_ts: int) -> Candle:
+        if not (k.l <= min(k.o, k.c) and k.h >= max(k.o, k.c)) or k.l <= 0.0:
+            raise ValueError(f"inconsistent kline o={k.o} h={k.h} l={k.l} c={k.c}")
+        return Candle(venue=Venue.BINANCE, symbol=self.symbol, ts=k.t, recv_ts=recv_ts,
+                      interval_s=interval_seconds(k.i), open=k.o, high=k.h, low=k.l, close=k.c, volume=k.v,
+                      quote_volume=k.q, taker_buy_volume=k.V, taker_buy_quote=k.Q, closed=k.x)
+
+    def _liquidation(self, o: _FO, recv_ts: int) -> list[MarketEvent]:
+        if o.S == "SELL":
+            side = PositionSide.LONG
+        elif o.S == "BUY":
+            side = PositionSide.SHORT
+        else:
+            raise ValueError(f"unknown forceOrder side {o.S!r}")
+        price = o.ap if o.ap > 0.0 else o.p
+        qty = o.z if o.z > 0.0 else o.q
+        if price <= 0.0 or qty <= 0.0:
+            raise ValueError(f"non-positive liquidation price/size {price}/{qty}")
+        if self.dup_misc((o.T, o.S, price, qty)):
+            return []
+        return [Liquidation(venue=Venue.BINANCE, symbol=self.symbol, ts=o.T, recv_ts=recv_ts, side=side,
+                            price=price, qty=qty, usd=price * qty)]
+
+    # -- everything that is not a market payload ------------------------------------------------------
+    def _other(self, frame: str | bytes, recv_ts: int) -> list[MarketEvent]:
+        g = _GENERIC.decode(frame)  # malformed JSON raises here -> counted by decode()
+        if g.openInterest is not None:
+            return self._rest_oi(g, frame, recv_ts)
+        if g.error or (g.code is not None and g.code < 0):
+            msg = g.msg or bytes(g.error).decode("utf-8", "replace")
+            if g.code == -1121 or "symbol" in msg.lower():
+                self.refused(frame, msg)
+            else:
+                self.bad("exchange_error", frame, msg)
+            return []
+        if g.result or g.id is not None:
+            self.control += 1
+            return []
+        event = g.e
+        if g.data:
+            event = _INNER.decode(g.data).e
+        if event is None:
+            self.bad("unexpected", frame, "not a Binance market frame")
+        elif event in ("aggTrade", "trade", "markPriceUpdate", "kline", "forceOrder"):
+            # one of our event types that failed its typed decode: a field has the wrong type or is missing
+            _BARE.decode(g.data if g.data else frame)
+            self.bad("wrong_type", frame, f"{event} frame did not validate")
+        else:
+            self.bad("unexpected", frame, f"unexpected event type {event!r}")
+        return []
+
+    def _rest_oi(self, g: _Generic, frame: str | bytes, recv_ts: int) -> list[MarketEvent]:
+        if g.symbol is not None and g.symbol != self.symbol:
+            self.ignored += 1
+            return []
+        base = float(g.openInterest or 0.0)
+        if base < 0.0:
+            raise ValueError(f"negative open interest {base}")
+        ts = g.time or recv_ts
+        if self.last_price is None:
+            self._pending_oi = (base, ts)
+            return []
+        return [self._oi_event(base, ts, recv_ts)]
+
+    def _oi_event(self, base: float, ts: int, recv_ts: int) -> OpenInterest:
+        price = self.last_price or 0.0
+        return OpenInterest(venue=Venue.BINANCE, symbol=self.symbol, ts=ts, recv_ts=recv_ts, base=base,
+                            usd=base * price)

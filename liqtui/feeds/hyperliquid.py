@@ -1,0 +1,188 @@
+"""Hyperliquid perpetuals: trades, activeAssetCtx (mark, funding, open interest), 1m candles.
+
+Subscriptions ``{"method":"subscribe","subscription":{"type":"trades","coin":"BTC"}}``, ``activeAssetCtx``
+and ``candle`` (interval ``1m``); keepalive ``{"method":"ping"}`` answered by ``{"channel":"pong"}``.
+``side`` ``B``/``A`` is the taker side (B = buyer lifted the ask). ``ctx.openInterest`` is in coins; USD =
+coins × ``markPx``. The context has no timestamp: its events use the receive time. Candles carry no
+"closed" flag: a candle is emitted as closed when the next interval's first update arrives.
+Hyperliquid publishes no liquidation stream.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from liqtui.core.events import (
+    Candle,
+    FundingRate,
+    MarketEvent,
+    MarkPrice,
+    OpenInterest,
+    TakerSide,
+    Trade,
+    Venue,
+)
+from liqtui.feeds.base import BaseDecoder, ConnSpec, interval_seconds
+from liqtui.feeds.endpoints import Endpoints
+from liqtui.feeds.symbols import instrument
+
+__all__ = ["HyperliquidDecoder", "conn_specs", "subscriptions", "PING"]
+
+PING = '{"method":"ping"}'
+_ABSENT = msgspec.Raw(b"")
+
+
+class _Env(msgspec.Struct, gc=False):
+    channel: str = ""
+    data: msgspec.Raw = _ABSENT
+
+
+class _HTrade(msgspec.Struct, gc=False):
+    coin: str
+    side: str
+    px: float
+    sz: float
+    time: int
+    tid: int = -1
+
+
+class _Ctx(msgspec.Struct, gc=False):
+    markPx: float
+    openInterest: float
+    funding: float
+    oraclePx: float | None = None
+
+
+class _AssetCtx(msgspec.Struct, gc=False):
+    coin: str
+    ctx: _Ctx
+
+
+class _HCandle(msgspec.Struct, gc=False):
+    t: int
+    s: str
+    i: str
+    o: float
+    c: float
+    h: float
+    l: float  # noqa: E741 - Hyperliquid's field name
+    v: float
+
+
+_ENV = msgspec.json.Decoder(_Env)
+_TRADES = msgspec.json.Decoder(list[_HTrade], strict=False)
+_CTX = msgspec.json.Decoder(_AssetCtx, strict=False)
+_CANDLE = msgspec.json.Decoder(_HCandle, strict=False)
+
+
+def subscriptions(symbol: str) -> list[dict[str, str]]:
+    """The subscription objects liqtui sends for ``symbol``."""
+    coin = instrument(Venue.HYPERLIQUID, symbol)
+    return [
+        {"type": "trades", "coin": coin},
+        {"type": "activeAssetCtx", "coin": coin},
+        {"type": "candle", "coin": coin, "interval": "1m"},
+    ]
+
+
+def conn_specs(symbol: str, endpoints: Endpoints) -> list[ConnSpec]:
+    """One connection; ``{"method":"ping"}`` every 20 s (the server closes after 60 s idle)."""
+    subs = tuple(msgspec.json.encode({"method": "subscribe", "subscription": s}).decode()
+                 for s in subscriptions(symbol))
+    return [ConnSpec(name="ws", url=endpoints.ws_url(Venue.HYPERLIQUID), subscribe=subs, ping=PING,
+                     ping_interval_s=20.0, stale_s=45.0)]
+
+
+class HyperliquidDecoder(BaseDecoder):
+    """Decoder of Hyperliquid websocket frames for one coin."""
+
+    venue = Venue.HYPERLIQUID
+
+    def __init__(self, symbol: str) -> None:
+        super().__init__(instrument(Venue.HYPERLIQUID, symbol))
+        self._last_oi: float | None = None
+        self._last_funding: float | None = None
+        self._candle: _HCandle | None = None  # the forming bar, emitted closed when the next one starts
+
+    def _decode(self, frame: str | bytes, recv_ts: int) -> list[MarketEvent]:
+        env = _ENV.decode(frame)
+        ch = env.channel
+        if ch == "trades":
+            return self._trades(_TRADES.decode(env.data), recv_ts)
+        if ch == "activeAssetCtx":
+            return self._ctx(_CTX.decode(env.data), recv_ts)
+        if ch == "candle":
+            return self._candles(_CANDLE.decode(env.data), recv_ts)
+        if ch in ("pong", "subscriptionResponse"):
+            self.control += 1
+            return []
+        if ch == "error":
+            msg = bytes(env.data).decode("utf-8", "replace").strip('"') if env.data else "error"
+            if self.symbol in msg or "coin" in msg.lower() or "subscri" in msg.lower():
+                self.refused(frame, msg)
+            else:
+                self.bad("exchange_error", frame, msg)
+            return []
+        if ch in ("l2Book", "bbo", "allMids", "activeAssetData"):
+            self.ignored += 1
+            return []
+        self.bad("unexpected", frame, f"unexpected channel {ch!r}" if ch else "no channel")
+        return []
+
+    def _trades(self, rows: list[_HTrade], recv_ts: int) -> list[MarketEvent]:
+        out: list[MarketEvent] = []
+        for r in rows:
+            if r.coin != self.symbol:
+                self.ignored += 1
+                continue
+            if r.tid >= 0 and self.dup_trade(r.tid):
+                continue
+            side = TakerSide.BUY if r.side == "B" else TakerSide.SELL if r.side == "A" else None
+            if side is None:
+                raise ValueError(f"unknown trade side {r.side!r}")
+            if r.px <= 0.0 or r.sz < 0.0:
+                raise ValueError(f"non-positive trade price/size {r.px}/{r.sz}")
+            out.append(Trade(venue=Venue.HYPERLIQUID, symbol=self.symbol, ts=r.time, recv_ts=recv_ts,
+                             price=r.px, qty=r.sz, side=side))
+        return out
+
+    def _ctx(self, a: _AssetCtx, recv_ts: int) -> list[MarketEvent]:
+        if a.coin != self.symbol:
+            self.ignored += 1
+            return []
+        c = a.ctx
+        if c.markPx <= 0.0 or c.openInterest < 0.0:
+            raise ValueError(f"bad asset context mark={c.markPx} oi={c.openInterest}")
+        v, s = Venue.HYPERLIQUID, self.symbol
+        out: list[MarketEvent] = [MarkPrice(venue=v, symbol=s, ts=recv_ts, recv_ts=recv_ts, mark=c.markPx,
+                                            index=c.oraclePx, funding_rate=c.funding)]
+        if c.funding != self._last_funding:
+            self._last_funding = c.funding
+            out.append(FundingRate(venue=v, symbol=s, ts=recv_ts, recv_ts=recv_ts, rate=c.funding))
+        if c.openInterest != self._last_oi:
+            self._last_oi = c.openInterest
+            out.append(OpenInterest(venue=v, symbol=s, ts=recv_ts, recv_ts=recv_ts, base=c.openInterest,
+                                    usd=c.openInterest * c.markPx))
+        return out
+
+    def _candles(self, k: _HCandle, recv_ts: int) -> list[MarketEvent]:
+        if k.s != self.symbol:
+            self.ignored += 1
+            return []
+        if not (k.l <= min(k.o, k.c) and k.h >= max(k.o, k.c)) or k.l <= 0.0:
+            raise ValueError(f"inconsistent candle o={k.o} h={k.h} l={k.l} c={k.c}")
+        out: list[MarketEvent] = []
+        prev = self._candle
+        if prev is not None and k.t < prev.t:
+            self.out_of_order += 1
+            return []
+        if prev is not None and k.t > prev.t:
+            out.append(self._candle_event(prev, recv_ts, closed=True))
+        self._candle = k
+        out.append(self._candle_event(k, recv_ts, closed=False))
+        return out
+
+    def _candle_event(self, k: _HCandle, recv_ts: int, *, closed: bool) -> Candle:
+        return Candle(venue=Venue.HYPERLIQUID, symbol=self.symbol, ts=k.t, recv_ts=recv_ts,
+                      interval_s=interval_seconds(k.i), open=k.o, high=k.h, low=k.l, close=k.c, volume=k.v,
+                      closed=closed)
