@@ -1,0 +1,633 @@
+"""REST backfill: klines (with taker-buy volume where the venue has it) and open-interest history.
+
+``await backfill(venue, symbol, lookback, rest_url=..., on_bars=..., progress=..., store=...)`` fetches what the
+lookback needs at a resolution it can afford (:func:`plan`: 1-minute bars for the last 30 days at most, 5- or
+15-minute bars before that for 3M/6M), merges the open interest into the bars (USD, interpolated to each bar's
+close), writes every page to the store as soon as it arrives (so a cancelled backfill resumes where it stopped:
+what the store already has is not fetched again), then hands the whole lookback to ``on_bars`` oldest first as
+:data:`~liqtui.history.store.BAR_DTYPE` arrays (the store's merged view when a store is given).
+
+Venues: Binance USDⓈ-M (``/fapi/v1/klines`` ≤1500 rows, ``/futures/data/openInterestHist`` ≤500 rows and the
+last 30 days only) and Bybit v5 linear (``/v5/market/kline`` ≤1000 rows newest first, ``/v5/market/open-interest``
+≤200 rows with cursor paging). OKX and Hyperliquid are not backfilled (:class:`BackfillError` says so).
+
+Rate limits: requests are paced per venue; HTTP 429, Binance 418 (IP ban) and Bybit's 403 / retCode 10006 are
+honoured with their ``Retry-After`` (or reset timestamp) and exponential backoff with jitter; Binance's
+``X-MBX-USED-WEIGHT-1M`` header pauses the backfill before the per-minute weight is exhausted.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import dataclasses
+import random
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import httpx
+import numpy as np
+
+from liqtui.core.events import Candle, MarketEvent, OpenInterest, Venue
+from liqtui.feeds.endpoints import DEFAULT_REST
+from liqtui.feeds.symbols import instrument, to_venue
+from liqtui.history.store import BAR_DTYPE, SRC_KLINE, Store, empty_bars, merge_resolutions
+
+__all__ = [
+    "BackfillError",
+    "BackfillResult",
+    "Segment",
+    "LOOKBACK_MS",
+    "plan",
+    "backfill",
+    "attach_oi",
+    "bars_to_events",
+    "SUPPORTED_VENUES",
+]
+
+MIN_MS = 60_000
+DAY_MS = 86_400_000
+#: Lookback name → milliseconds (same names as ``liqtui.core.model.LOOKBACKS``).
+LOOKBACK_MS: dict[str, int] = {
+    "12h": DAY_MS // 2,
+    "1d": DAY_MS,
+    "3d": 3 * DAY_MS,
+    "7d": 7 * DAY_MS,
+    "14d": 14 * DAY_MS,
+    "1M": 30 * DAY_MS,
+    "3M": 91 * DAY_MS,
+    "6M": 182 * DAY_MS,
+}
+#: 1-minute bars are fetched for at most this much of the lookback (Binance: 29 requests of 1500 rows).
+FINE_WINDOW_MS = 30 * DAY_MS
+#: Resolution of the part of a long lookback older than the fine window.
+COARSE_INTERVAL_S: dict[str, int] = {"3M": 300, "6M": 900}
+DELIVER_CHUNK = 50_000
+
+Progress = Callable[[int, int, str], None]
+OnBars = Callable[[np.ndarray], Awaitable[None] | None]
+
+
+class BackfillError(RuntimeError):
+    """The backfill cannot go on: unsupported venue, bad symbol, an exchange error, or a ban too long to wait."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Segment:
+    """A span of bar open times ``[start_ms, end_ms)`` fetched at one resolution."""
+
+    interval_s: int
+    start_ms: int
+    end_ms: int
+
+    @property
+    def n_bars(self) -> int:
+        return max(0, (self.end_ms - self.start_ms) // (self.interval_s * 1000))
+
+
+@dataclasses.dataclass
+class BackfillResult:
+    """What a backfill did and what it could not get."""
+
+    venue: str
+    symbol: str
+    lookback: str
+    segments: list[Segment] = dataclasses.field(default_factory=list)
+    requests: int = 0
+    fetched_bars: int = 0
+    oi_points: int = 0
+    delivered_bars: int = 0
+    skipped_bars: int = 0  # already in the store, not fetched again
+    missing_oi: list[tuple[int, int]] = dataclasses.field(default_factory=list)  # bar time ranges without OI
+    messages: list[str] = dataclasses.field(default_factory=list)
+    retries: int = 0
+
+
+def plan(lookback: str, now_ms: int) -> list[Segment]:
+    """The segments to fetch for ``lookback`` at ``now_ms``, oldest first, without overlap: 1-minute bars for the
+    most recent ``min(lookback, 30 days)``, coarser bars (5m for 3M, 15m for 6M) before that. Only closed bars."""
+    if lookback not in LOOKBACK_MS:
+        raise ValueError(f"unknown lookback {lookback!r}; allowed: {' '.join(LOOKBACK_MS)}")
+    span = LOOKBACK_MS[lookback]
+    coarse = COARSE_INTERVAL_S.get(lookback)
+    if coarse is None or span <= FINE_WINDOW_MS:
+        end = now_ms - now_ms % MIN_MS
+        return [Segment(60, end - span, end)]
+    step = coarse * 1000
+    end = now_ms - now_ms % MIN_MS
+    split = (end - FINE_WINDOW_MS) - (end - FINE_WINDOW_MS) % step
+    start = (end - span) - (end - span) % step
+    return [Segment(coarse, start, split), Segment(60, split, end)]
+
+
+# ---------------------------------------------------------------------------------------------- HTTP
+
+
+class _Http:
+    """GET JSON from one venue with pacing, rate-limit handling and retries."""
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        venue: Venue,
+        base_url: str,
+        result: BackfillResult,
+        say: Callable[[str], None],
+        *,
+        min_interval_s: float,
+        max_retries: int = 6,
+        max_wait_s: float = 300.0,
+        weight_limit: int = 2400,
+    ) -> None:
+        self.client, self.venue, self.base = client, venue, base_url.rstrip("/")
+        self.result, self.say = result, say
+        self.min_interval_s, self.max_retries, self.max_wait_s = min_interval_s, max_retries, max_wait_s
+        self.weight_limit = weight_limit
+        self._next_at = 0.0
+        self._rng = random.Random(0x11C)
+
+    async def get(self, path: str, params: dict[str, Any]) -> Any:
+        """The decoded JSON body of ``GET base+path?params``; retries what is retryable, raises the rest."""
+        for attempt in range(self.max_retries + 1):
+            await self._pace()
+            self.result.requests += 1
+            try:
+                resp = await self.client.get(self.base + path, params=params)
+            except httpx.TransportError as exc:
+                await self._retry(attempt, None, f"{type(exc).__name__} {exc}".strip())
+                continue
+            limited, wait = self._rate_limited(resp)
+            if limited:
+                await self._retry(attempt, wait, f"HTTP {resp.status_code} (rate limit)")
+                continue
+            if resp.status_code >= 500:
+                await self._retry(attempt, None, f"HTTP {resp.status_code}")
+                continue
+            body = self._json(resp, path)
+            if resp.status_code != 200:
+                raise BackfillError(f"{self.venue.value}: GET {path} failed: HTTP {resp.status_code} {_err(body)}")
+            if self.venue is Venue.BYBIT and isinstance(body, dict) and body.get("retCode", 0) != 0:
+                if body.get("retCode") == 10006:  # too many visits
+                    await self._retry(attempt, None, "retCode 10006 (rate limit)")
+                    continue
+                raise BackfillError(f"bybit: GET {path} failed: retCode {body.get('retCode')} {body.get('retMsg')}")
+            await self._weight_guard(resp)
+            return body
+        raise BackfillError(f"{self.venue.value}: GET {path} still failing after {self.max_retries} retries")
+
+    def _json(self, resp: httpx.Response, path: str) -> Any:
+        try:
+            return resp.json()
+        except ValueError:
+            raise BackfillError(
+                f"{self.venue.value}: GET {path}: HTTP {resp.status_code} with a body that is not JSON: "
+                f"{resp.text[:120]!r}"
+            ) from None
+
+    def _rate_limited(self, resp: httpx.Response) -> tuple[bool, float | None]:
+        """Whether ``resp`` is a rate-limit reply, and the seconds the venue asks to wait (None: no hint)."""
+        code = resp.status_code
+        if code not in (429, 418) and not (self.venue is Venue.BYBIT and code == 403):
+            return False, None
+        for header, scale, now in (("Retry-After", 1.0, 0.0), ("X-Bapi-Limit-Reset-Timestamp", 1000.0, time.time())):
+            value = resp.headers.get(header)
+            if value is not None:
+                try:
+                    return True, max(0.0, float(value) / scale - now)
+                except ValueError:
+                    pass
+        return True, None
+
+    async def _retry(self, attempt: int, wait: float | None, why: str) -> None:
+        if attempt >= self.max_retries:
+            raise BackfillError(f"{self.venue.value}: giving up after {attempt + 1} attempts: {why}")
+        backoff = min(30.0, 0.5 * 2**attempt) * (0.5 + self._rng.random())
+        delay = backoff if wait is None else wait
+        if delay > self.max_wait_s:
+            raise BackfillError(
+                f"{self.venue.value}: {why}; the exchange asks to wait {delay:.0f} s, more than the "
+                f"{self.max_wait_s:.0f} s allowed: try again later"
+            )
+        self.result.retries += 1
+        self.say(f"{self.venue.value}: {why}, retrying in {delay:.1f} s")
+        await asyncio.sleep(delay)
+
+    async def _pace(self) -> None:
+        now = time.monotonic()
+        if now < self._next_at:
+            await asyncio.sleep(self._next_at - now)
+        self._next_at = max(now, self._next_at) + self.min_interval_s
+
+    async def _weight_guard(self, resp: httpx.Response) -> None:
+        used = resp.headers.get("X-MBX-USED-WEIGHT-1M")
+        if used is None or not used.isdigit() or int(used) < 0.8 * self.weight_limit:
+            return
+        delay = 61.0 - time.time() % 60.0
+        self.say(f"{self.venue.value}: request weight {used}/{self.weight_limit} this minute, pausing {delay:.0f} s")
+        await asyncio.sleep(delay)
+
+
+def _err(body: Any) -> str:
+    if isinstance(body, dict):
+        code, msg = body.get("code", body.get("retCode")), body.get("msg", body.get("retMsg"))
+        if code is not None or msg is not None:
+            return f"{code} {msg}".strip()
+    return str(body)[:120]
+
+
+# ---------------------------------------------------------------------------------------------- venues
+
+
+class _Venue(abc.ABC):
+    """REST shapes of one venue: kline pages and open-interest history."""
+
+    kline_limit: int = 1000
+    oi_history_ms: int | None = None  # how far back the venue keeps OI history (None: no documented limit)
+    oi_is_usd: bool = True
+
+    def __init__(self, http: _Http, symbol: str) -> None:
+        self.http, self.symbol = http, symbol
+
+    def kline_windows(self, interval_s: int, start_ms: int, end_ms: int) -> list[tuple[int, int]]:
+        """Request windows of at most ``kline_limit`` bars covering ``[start_ms, end_ms)``."""
+        step = interval_s * 1000 * self.kline_limit
+        return [(a, min(a + step, end_ms)) for a in range(start_ms, end_ms, step)]
+
+    def oi_period_s(self, interval_s: int) -> int:
+        return 300 if interval_s < 900 else 900
+
+    oi_limit: int = 200
+
+    @abc.abstractmethod
+    async def klines(self, interval_s: int, start_ms: int, end_ms: int) -> np.ndarray:
+        """Bars opening in ``[start_ms, end_ms)`` (one request, at most ``kline_limit``), oldest first."""
+
+    @abc.abstractmethod
+    def oi_pages(self, period_s: int, start_ms: int, end_ms: int) -> AsyncIterator[tuple[np.ndarray, np.ndarray]]:
+        """Open-interest samples ``(ts, value)`` in ``[start_ms, end_ms]``, one page per request."""
+
+
+class _Binance(_Venue):
+    kline_limit = 1500
+    oi_limit = 500
+    oi_history_ms = 30 * DAY_MS
+    _INTERVALS = {60: "1m", 300: "5m", 900: "15m", 3600: "1h"}
+
+    async def klines(self, interval_s: int, start_ms: int, end_ms: int) -> np.ndarray:
+        body = await self.http.get(
+            "/fapi/v1/klines",
+            {"symbol": self.symbol, "interval": self._INTERVALS[interval_s], "startTime": start_ms,
+             "endTime": end_ms - 1, "limit": self.kline_limit},
+        )
+        if not isinstance(body, list):
+            raise BackfillError(f"binance: /fapi/v1/klines returned {type(body).__name__}, expected a list")
+        try:
+            raw = np.array([r[:10] for r in body], dtype=np.float64).reshape(len(body), 10)
+        except (TypeError, ValueError) as exc:
+            raise BackfillError(f"binance: malformed kline rows: {exc}") from None
+        out = empty_bars(len(body))
+        out["ts"] = raw[:, 0].astype(np.int64)
+        out["interval_s"] = interval_s
+        for j, f in enumerate(("open", "high", "low", "close", "volume")):
+            out[f] = raw[:, 1 + j]
+        out["quote_volume"] = raw[:, 7]
+        out["taker_buy_volume"] = raw[:, 9]
+        return out
+
+    async def oi_pages(self, period_s: int, start_ms: int, end_ms: int) -> AsyncIterator[tuple[np.ndarray, np.ndarray]]:
+        period = {300: "5m", 900: "15m"}[period_s]
+        step = period_s * 1000 * self.oi_limit
+        for a in range(start_ms, end_ms, step):  # explicit windows: the same pages whichever end the venue fills
+            body = await self.http.get(
+                "/futures/data/openInterestHist",
+                {"symbol": self.symbol, "period": period, "startTime": a, "endTime": min(a + step, end_ms) - 1,
+                 "limit": self.oi_limit},
+            )
+            if not isinstance(body, list):
+                raise BackfillError(f"binance: openInterestHist returned {type(body).__name__}, expected a list")
+            try:
+                ts = np.array([int(r["timestamp"]) for r in body], dtype=np.int64)
+                usd = np.array([float(r["sumOpenInterestValue"]) for r in body], dtype=np.float64)
+            except (KeyError, TypeError, ValueError) as exc:
+                raise BackfillError(f"binance: malformed openInterestHist row: {exc}") from None
+            yield ts, usd
+
+
+class _Bybit(_Venue):
+    kline_limit = 1000
+    oi_is_usd = False  # base units: converted with the bar's price
+
+    async def klines(self, interval_s: int, start_ms: int, end_ms: int) -> np.ndarray:
+        body = await self.http.get(
+            "/v5/market/kline",
+            {"category": "linear", "symbol": self.symbol, "interval": str(interval_s // 60), "start": start_ms,
+             "end": end_ms - 1, "limit": self.kline_limit},
+        )
+        rows = _bybit_list(body, "kline")
+        out = empty_bars(len(rows))
+        try:
+            for i, r in enumerate(rows):  # newest first: sorted below
+                out[i]["ts"] = int(r[0])
+                for j, f in enumerate(("open", "high", "low", "close", "volume", "quote_volume")):
+                    out[i][f] = float(r[1 + j])
+        except (IndexError, TypeError, ValueError) as exc:
+            raise BackfillError(f"bybit: malformed kline row: {exc}") from None
+        out["interval_s"] = interval_s
+        return out[np.argsort(out["ts"], kind="stable")]
+
+    async def oi_pages(self, period_s: int, start_ms: int, end_ms: int) -> AsyncIterator[tuple[np.ndarray, np.ndarray]]:
+        params: dict[str, Any] = {
+            "category": "linear", "symbol": self.symbol, "intervalTime": f"{period_s // 60}min",
+            "startTime": start_ms, "endTime": end_ms, "limit": 200,
+        }
+        while True:
+            body = await self.http.get("/v5/market/open-interest", params)
+            rows = _bybit_list(body, "open-interest")
+            try:
+                ts = np.array([int(r["timestamp"]) for r in rows], dtype=np.int64)
+                # since 2026-06-11 ``openInterest`` counts both sides; ``singleOpenInterest`` is one side
+                base = np.array(
+                    [float(r.get("singleOpenInterest") or r["openInterest"]) for r in rows], dtype=np.float64
+                )
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                raise BackfillError(f"bybit: malformed open-interest row: {exc}") from None
+            order = np.argsort(ts, kind="stable")
+            yield ts[order], base[order]
+            cursor = (body.get("result") or {}).get("nextPageCursor")
+            if not rows or not cursor:
+                return
+            params = {**params, "cursor": cursor}
+
+
+def _bybit_list(body: Any, what: str) -> list[Any]:
+    try:
+        rows = body["result"]["list"]
+    except (KeyError, TypeError):
+        raise BackfillError(f"bybit: {what} reply has no result.list: {str(body)[:120]}") from None
+    if not isinstance(rows, list):
+        raise BackfillError(f"bybit: {what} result.list is {type(rows).__name__}, expected a list")
+    return rows
+
+
+_VENUES: dict[Venue, type[_Venue]] = {Venue.BINANCE: _Binance, Venue.BYBIT: _Bybit}
+SUPPORTED_VENUES: tuple[str, ...] = tuple(v.value for v in _VENUES)
+#: Default pacing between requests per venue (seconds); the weight header / 429 handling does the rest.
+MIN_INTERVAL_S: dict[Venue, float] = {Venue.BINANCE: 0.05, Venue.BYBIT: 0.05}
+
+
+# ---------------------------------------------------------------------------------------------- merging
+
+
+def attach_oi(
+    bars: np.ndarray, oi_ts: np.ndarray, oi_val: np.ndarray, period_ms: int, *, is_usd: bool = True
+) -> np.ndarray:
+    """Set each bar's ``oi_usd`` from OI samples: linear interpolation at the bar's close time, within the
+    samples' span (plus one period after the last); NaN elsewhere. Base-unit samples (``is_usd=False``) are
+    converted with the bar's close. Modifies and returns ``bars``."""
+    if len(bars) == 0 or len(oi_ts) == 0:
+        return bars
+    order = np.argsort(oi_ts, kind="stable")
+    ts, val = oi_ts[order].astype(np.float64), oi_val[order]
+    at = (bars["ts"] + bars["interval_s"].astype(np.int64) * 1000).astype(np.float64)
+    oi = np.interp(at, ts, val)
+    inside = (at >= ts[0]) & (at <= ts[-1] + period_ms)
+    if not is_usd:
+        oi = oi * bars["close"]
+    bars["oi_usd"] = np.where(inside, oi, bars["oi_usd"])
+    return bars
+
+
+def bars_to_events(bars: np.ndarray, venue: str | Venue, symbol: str, *, recv_ts: int | None = None) -> list[MarketEvent]:
+    """Closed :class:`Candle` events (and an :class:`OpenInterest` event after each bar that has OI, at its
+    close time) for an engine that takes events rather than bar arrays."""
+    v = to_venue(venue)
+    out: list[MarketEvent] = []
+    for b in bars:
+        ts, iv = int(b["ts"]), int(b["interval_s"])
+        rt = recv_ts if recv_ts is not None else ts + iv * 1000
+        tb = float(b["taker_buy_volume"])
+        qv = float(b["quote_volume"])
+        out.append(
+            Candle(
+                venue=v, symbol=symbol, ts=ts, recv_ts=rt, interval_s=iv, open=float(b["open"]),
+                high=float(b["high"]), low=float(b["low"]), close=float(b["close"]), volume=float(b["volume"]),
+                quote_volume=None if qv != qv else qv, taker_buy_volume=None if tb != tb else tb, closed=True,
+            )
+        )
+        oi = float(b["oi_usd"])
+        if oi == oi and b["close"] > 0:
+            out.append(
+                OpenInterest(venue=v, symbol=symbol, ts=ts + iv * 1000, recv_ts=rt, base=oi / float(b["close"]), usd=oi)
+            )
+    return out
+
+
+def _runs_of_nan(bars: np.ndarray) -> list[tuple[int, int]]:
+    """Time ranges ``[first ts, last close)`` of consecutive bars without OI."""
+    if len(bars) == 0:
+        return []
+    miss = np.isnan(bars["oi_usd"])
+    out: list[tuple[int, int]] = []
+    start = None
+    for i, m in enumerate(miss):
+        if m and start is None:
+            start = i
+        if (not m or i == len(miss) - 1) and start is not None:
+            last = i if m else i - 1
+            out.append((int(bars["ts"][start]), int(bars["ts"][last]) + int(bars["interval_s"][last]) * 1000))
+            start = None
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- backfill
+
+
+class _Reporter:
+    """Progress accounting of one backfill: request count, messages, the progress callback."""
+
+    def __init__(self, result: BackfillResult, progress: Progress | None) -> None:
+        self.result, self.progress = result, progress
+        self.done = 0
+        self.total = 1
+
+    def say(self, msg: str) -> None:
+        self.result.messages.append(msg)
+        if self.progress is not None:
+            self.progress(min(self.done, self.total), self.total, msg)
+
+    def tick(self, msg: str) -> None:
+        self.done += 1
+        if self.progress is not None:
+            self.progress(min(self.done, self.total), self.total, msg)
+
+
+class _Run:
+    """State of one backfill call."""
+
+    def __init__(self, api: _Venue, report: _Reporter, store: Store | None) -> None:
+        self.api, self.report, self.store = api, report, store
+        self.result = report.result
+        self.kept: list[np.ndarray] = []  # fetched bars, when there is no store
+
+    def say(self, msg: str) -> None:
+        self.report.say(msg)
+
+    def tick(self, msg: str) -> None:
+        self.report.tick(msg)
+
+    async def fetch_segment(self, seg: Segment, ranges: list[tuple[int, int]], now_ms: int) -> None:
+        venue, sym = self.result.venue, self.result.symbol
+        period_s = self.api.oi_period_s(seg.interval_s)
+        for a, b in ranges:
+            oi_ts, oi_val = await self._oi(period_s, a, b, now_ms)
+            for wa, wb in self.api.kline_windows(seg.interval_s, a, b):
+                bars = await self.api.klines(seg.interval_s, wa, wb)
+                bars = bars[(bars["ts"] >= wa) & (bars["ts"] < wb)]
+                attach_oi(bars, oi_ts, oi_val, period_s * 1000, is_usd=self.api.oi_is_usd)
+                if self.store is not None:
+                    self.store.write_bars(venue, sym, bars, src=SRC_KLINE)
+                else:
+                    self.kept.append(bars)
+                self.result.fetched_bars += len(bars)
+                self.tick(f"{venue} {sym}: {seg.interval_s // 60}m bars to {_fmt(wb)}")
+
+    async def _oi(self, period_s: int, a: int, b: int, now_ms: int) -> tuple[np.ndarray, np.ndarray]:
+        lo = a - period_s * 1000
+        if self.api.oi_history_ms is not None:
+            lo = max(lo, now_ms - self.api.oi_history_ms + period_s * 1000)
+        hi = b + period_s * 1000
+        if lo >= hi:
+            return np.empty(0, np.int64), np.empty(0)
+        ts_parts, val_parts = [], []
+        async for ts, val in self.api.oi_pages(period_s, lo, hi):
+            ts_parts.append(ts)
+            val_parts.append(val)
+            self.tick(f"{self.result.venue} {self.result.symbol}: open interest to {_fmt(int(ts.max()) if len(ts) else hi)}")
+        self.result.oi_points += sum(len(t) for t in ts_parts)
+        if not ts_parts:
+            return np.empty(0, np.int64), np.empty(0)
+        return np.concatenate(ts_parts), np.concatenate(val_parts)
+
+
+def _fmt(ms: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.gmtime(ms / 1000))
+
+
+def _estimate_requests(api: _Venue, seg: Segment, ranges: list[tuple[int, int]], now_ms: int) -> int:
+    n = 0
+    period = api.oi_period_s(seg.interval_s) * 1000
+    for a, b in ranges:
+        n += len(api.kline_windows(seg.interval_s, a, b))
+        lo = a if api.oi_history_ms is None else max(a, now_ms - api.oi_history_ms)
+        if b > lo:
+            n += -(-(b - lo) // (period * api.oi_limit))
+    return n
+
+
+async def backfill(
+    venue: str | Venue,
+    symbol: str,
+    lookback: str,
+    *,
+    rest_url: str | None = None,
+    on_bars: OnBars | None = None,
+    progress: Progress | None = None,
+    store: Store | None = None,
+    client: httpx.AsyncClient | None = None,
+    now_ms: int | None = None,
+    since_ms: int | None = None,
+    min_interval_s: float | None = None,
+    max_wait_s: float = 300.0,
+) -> BackfillResult:
+    """Fetch the history ``lookback`` needs for ``symbol`` on ``venue`` and deliver it to ``on_bars``.
+
+    ``symbol`` is a ticker (``BTC``) or the venue's instrument. ``store``: pages are written as they arrive,
+    bars it already has are not fetched again, and the delivered bars are the store's merged view (so open
+    interest the store kept from earlier runs fills what the venue no longer serves). ``since_ms``: deliver only
+    bars opening at or after it (e.g. the time of a restored model checkpoint). ``progress(done, total, msg)``
+    is called per request. Cancel with ``task.cancel()``: whatever was written stays written.
+    """
+    v = to_venue(venue)
+    if v not in _VENUES:
+        raise BackfillError(
+            f"backfill is not available for {v.value}; supported: {', '.join(SUPPORTED_VENUES)} "
+            f"(live data from {v.value} still accumulates in the store)"
+        )
+    if lookback not in LOOKBACK_MS:
+        raise ValueError(f"unknown lookback {lookback!r}; allowed: {' '.join(LOOKBACK_MS)}")
+    now = int(time.time() * 1000) if now_ms is None else int(now_ms)
+    sym = instrument(v, symbol)
+    result = BackfillResult(venue=v.value, symbol=sym, lookback=lookback, segments=plan(lookback, now))
+    own_client = client is None
+    http_client = client or httpx.AsyncClient(timeout=httpx.Timeout(20.0, connect=10.0))
+    report = _Reporter(result, progress)
+    http = _Http(
+        http_client, v, rest_url or DEFAULT_REST[v], result, report.say,
+        min_interval_s=MIN_INTERVAL_S[v] if min_interval_s is None else min_interval_s, max_wait_s=max_wait_s,
+    )
+    run = _Run(_VENUES[v](http, sym), report, store)
+    try:
+        todo = []
+        for seg in result.segments:
+            ranges = (
+                store.missing_ranges(v.value, sym, seg.interval_s, seg.start_ms, seg.end_ms)
+                if store is not None else [(seg.start_ms, seg.end_ms)]
+            )
+            result.skipped_bars += seg.n_bars - sum((b - a) // (seg.interval_s * 1000) for a, b in ranges)
+            todo.append((seg, ranges))
+        report.total = max(1, sum(_estimate_requests(run.api, s, r, now) for s, r in todo))
+        report.say(
+            f"{v.value} {sym}: backfilling {lookback} ({report.total} requests, {result.skipped_bars} bars already stored)"
+        )
+        for seg, ranges in todo:
+            await run.fetch_segment(seg, ranges, now)
+    finally:
+        if own_client:
+            await http_client.aclose()
+    bars = _collect(run, result, since_ms)
+    _report_missing_oi(run, bars)
+    if on_bars is not None:
+        await _deliver(bars, on_bars, result)
+    report.done = report.total
+    report.say(f"{v.value} {sym}: backfill done, {len(bars)} bars ({result.fetched_bars} fetched, {result.requests} requests)")
+    return result
+
+
+def _collect(run: _Run, result: BackfillResult, since_ms: int | None) -> np.ndarray:
+    start = result.segments[0].start_ms if since_ms is None else max(since_ms, result.segments[0].start_ms)
+    end = result.segments[-1].end_ms
+    if run.store is not None:
+        return run.store.read_bars(result.venue, result.symbol, start, end)
+    if not run.kept:
+        return empty_bars(0)
+    bars = merge_resolutions(np.concatenate(run.kept))
+    return bars[bars["ts"] >= start]
+
+
+def _report_missing_oi(run: _Run, bars: np.ndarray) -> None:
+    result = run.result
+    result.missing_oi = _runs_of_nan(bars)
+    missing = int(np.isnan(bars["oi_usd"]).sum()) if len(bars) else 0
+    if not missing:
+        return
+    first, last = result.missing_oi[0][0], result.missing_oi[-1][1]
+    why = (
+        f"{result.venue} serves open-interest history for the last {run.api.oi_history_ms // DAY_MS} days only"
+        if run.api.oi_history_ms else f"{result.venue} returned no open interest for them"
+    )
+    run.say(
+        f"{result.venue} {result.symbol}: {missing} of {len(bars)} bars have no open interest "
+        f"({_fmt(first)} .. {_fmt(last)}): {why}; no positions are estimated there. The local store fills this gap "
+        f"from live data as liqtui runs."
+    )
+
+
+async def _deliver(bars: np.ndarray, on_bars: OnBars, result: BackfillResult) -> None:
+    for i in range(0, len(bars), DELIVER_CHUNK):
+        chunk = bars[i : i + DELIVER_CHUNK]
+        maybe = on_bars(chunk)
+        if maybe is not None:
+            await maybe
+        result.delivered_bars += len(chunk)
+        await asyncio.sleep(0)

@@ -1,0 +1,256 @@
+"""Backfill against a real local HTTP server serving the venues' documented REST shapes."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+import pytest
+
+from liqtui.history.backfill import (
+    DAY_MS,
+    BackfillError,
+    attach_oi,
+    backfill,
+    bars_to_events,
+    plan,
+)
+from liqtui.history.store import Store, empty_bars
+
+from .restserver import NOW_MS, RestServer, oi_base_at, oi_usd_at, price_at
+
+KL, OIH = "/fapi/v1/klines", "/futures/data/openInterestHist"
+BK, BOI = "/v5/market/kline", "/v5/market/open-interest"
+
+
+@pytest.fixture
+def srv():
+    with RestServer() as s:
+        yield s
+
+
+class Collect:
+    def __init__(self) -> None:
+        self.chunks: list[np.ndarray] = []
+        self.progress: list[tuple[int, int, str]] = []
+
+    def on_bars(self, arr: np.ndarray) -> None:
+        self.chunks.append(arr.copy())
+
+    def on_progress(self, done: int, total: int, msg: str) -> None:
+        self.progress.append((done, total, msg))
+
+    @property
+    def bars(self) -> np.ndarray:
+        return np.concatenate(self.chunks) if self.chunks else empty_bars(0)
+
+
+async def run_bf(srv, venue="binance", lookback="1d", col=None, **kw):
+    col = col or Collect()
+    kw.setdefault("now_ms", NOW_MS)
+    kw.setdefault("min_interval_s", 0.0)
+    res = await backfill(venue, "BTC", lookback, rest_url=srv.url, on_bars=col.on_bars, progress=col.on_progress, **kw)
+    return res, col
+
+
+def test_plan_fine_and_coarse_segments_do_not_overlap():
+    (seg,) = plan("1d", NOW_MS + 12_345)
+    assert (seg.interval_s, seg.end_ms, seg.end_ms - seg.start_ms) == (60, NOW_MS, DAY_MS)
+    coarse, fine = plan("6M", NOW_MS)
+    assert coarse.interval_s == 900 and fine.interval_s == 60
+    assert coarse.end_ms == fine.start_ms and fine.end_ms == NOW_MS
+    assert coarse.start_ms % 900_000 == 0 and fine.start_ms % 900_000 == 0
+    assert NOW_MS - fine.start_ms >= 30 * DAY_MS
+    with pytest.raises(ValueError, match="allowed: 12h 1d"):
+        plan("2y", NOW_MS)
+
+
+async def test_binance_1d_bars_with_taker_volume_and_oi(srv):
+    res, col = await run_bf(srv)
+    b = col.bars
+    assert len(b) == 1440 and res.delivered_bars == 1440
+    assert (np.diff(b["ts"]) == 60_000).all() and b["ts"][0] == NOW_MS - DAY_MS and b["ts"][-1] == NOW_MS - 60_000
+    i = 100
+    assert b["close"][i] == pytest.approx(price_at(int(b["ts"][i])), abs=0.006)
+    assert not np.isnan(b["taker_buy_volume"]).any() and (b["taker_buy_volume"] < b["volume"]).all()
+    # OI sampled every 5 min and interpolated at each bar's close: exact on the samples themselves
+    close_ts = b["ts"] + 60_000
+    on_sample = (close_ts % 300_000 == 0) & (close_ts < NOW_MS)  # the sample at NOW is not published yet
+    np.testing.assert_allclose(b["oi_usd"][on_sample], [oi_usd_at(int(t)) for t in close_ts[on_sample]], rtol=1e-9)
+    assert not np.isnan(b["oi_usd"]).any() and res.missing_oi == []
+    assert srv.count(KL) == 1 and srv.count(OIH) == 1
+    done, total, _ = col.progress[-1]
+    assert done == total and "done" in col.progress[-1][2]
+
+
+async def test_binance_pages_klines_and_open_interest(srv):
+    res, col = await run_bf(srv, lookback="7d")
+    assert len(col.bars) == 7 * 1440 and len(np.unique(col.bars["ts"])) == 7 * 1440
+    starts = [int(q["startTime"]) for q in srv.params(KL)]
+    assert len(starts) == 7 and all(int(q["limit"]) == 1500 for q in srv.params(KL))
+    assert np.all(np.diff(starts) == 1500 * 60_000)  # contiguous windows
+    assert srv.count(OIH) == 5  # 2016+ samples at 500 a page
+    assert res.oi_points >= 7 * 288
+    assert res.requests == srv.count(KL) + srv.count(OIH)
+
+
+async def test_rate_limits_429_and_418_are_waited_out(srv):
+    srv.faults[KL] += [(429, {"Retry-After": "0"}, {"code": -1003, "msg": "Too many requests"}),
+                       (418, {"Retry-After": "0.05"}, {"code": -1003, "msg": "banned"}),
+                       (503, {}, b"<html>busy</html>")]
+    res, col = await run_bf(srv)
+    assert len(col.bars) == 1440
+    assert res.retries == 3 and srv.count(KL) == 4
+    msgs = " | ".join(m for _, _, m in col.progress)
+    assert "HTTP 429 (rate limit)" in msgs and "HTTP 418 (rate limit)" in msgs and "HTTP 503" in msgs
+
+
+async def test_a_ban_longer_than_allowed_fails_clearly(srv):
+    srv.faults[KL] += [(418, {"Retry-After": "7200"}, {"code": -1003, "msg": "Way too many requests; IP banned"})]
+    with pytest.raises(BackfillError, match=r"binance: HTTP 418 .*wait 7200 s.*try again later"):
+        await run_bf(srv, max_wait_s=60)
+
+
+async def test_exchange_errors_are_reported_with_their_message(srv):
+    with pytest.raises(BackfillError, match=r"HTTP 400 -1121 Invalid symbol"):
+        await backfill("binance", "NOPE", "12h", rest_url=srv.url, now_ms=NOW_MS, min_interval_s=0)
+    with pytest.raises(BackfillError, match=r"bybit: .*retCode 10001 params error"):
+        await backfill("bybit", "NOPE", "12h", rest_url=srv.url, now_ms=NOW_MS, min_interval_s=0)
+    srv.faults[KL] += [(200, {}, b"not json at all")]
+    with pytest.raises(BackfillError, match="not JSON"):
+        await run_bf(srv, lookback="12h")
+    with pytest.raises(BackfillError, match="not available for okx; supported: binance, bybit"):
+        await backfill("okx", "BTC", "1d", rest_url=srv.url)
+
+
+async def test_transport_errors_retry_then_give_up():
+    # nothing listens on this port: connection refused on every attempt
+    import socket
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    msgs: list[str] = []
+    with pytest.raises(BackfillError, match="giving up after 2 attempts: ConnectError"):
+        from liqtui.history import backfill as bfmod
+
+        res = bfmod.BackfillResult("binance", "BTCUSDT", "12h")
+        import httpx
+
+        async with httpx.AsyncClient() as c:
+            http = bfmod._Http(c, bfmod.Venue.BINANCE, f"http://127.0.0.1:{port}", res, msgs.append,
+                               min_interval_s=0, max_retries=1)
+            http._rng.seed(1)
+            await http.get("/fapi/v1/klines", {})
+    assert len(msgs) == 1 and "retrying" in msgs[0]
+
+
+async def test_bybit_newest_first_rows_cursor_paging_and_single_side_oi(srv):
+    srv.faults[BK] += [(403, {"X-Bapi-Limit-Reset-Timestamp": "0"}, {"retCode": 10006, "retMsg": "Too many visits"}),
+                       (200, {}, {"retCode": 10006, "retMsg": "Too many visits!", "result": {}})]
+    res, col = await run_bf(srv, venue="bybit")
+    b = col.bars
+    assert len(b) == 1440 and (np.diff(b["ts"]) == 60_000).all()
+    assert np.isnan(b["taker_buy_volume"]).all()  # Bybit klines have no taker-buy volume
+    assert srv.count(BOI) == 2 and srv.params(BOI)[1]["cursor"] == "200"  # 289 samples, 200 a page
+    close_ts = b["ts"] + 60_000
+    k = np.nonzero(close_ts % 300_000 == 0)[0][3]
+    assert b["oi_usd"][k] == pytest.approx(oi_base_at(int(close_ts[k])) * b["close"][k], rel=1e-6)
+    assert res.retries == 2
+
+
+async def test_store_resume_fetches_only_what_is_missing(srv, tmp_path):
+    store = Store(tmp_path / "h.sqlite3")
+    col0 = Collect()
+
+    def stop_after_two(done: int, total: int, msg: str) -> None:
+        col0.on_progress(done, total, msg)
+        if done >= 2 and "bars to" in msg:
+            raise asyncio.CancelledError  # what a task.cancel() delivers at the next await
+
+    with pytest.raises(asyncio.CancelledError):
+        await backfill("binance", "BTC", "3d", rest_url=srv.url, now_ms=NOW_MS, min_interval_s=0,
+                       store=store, progress=stop_after_two)
+    partial = store.count_bars("binance", "BTCUSDT")
+    assert 0 < partial < 3 * 1440
+    first_calls = srv.count(KL)
+
+    res, col = await run_bf(srv, lookback="3d", store=store)
+    assert res.skipped_bars == partial and res.fetched_bars == 3 * 1440 - partial
+    assert srv.count(KL) - first_calls == 2  # the third window only... plus the rest of the second
+    assert len(col.bars) == 3 * 1440 and len(np.unique(col.bars["ts"])) == 3 * 1440
+    assert not np.isnan(col.bars["oi_usd"]).any()
+
+    again = srv.count(KL)
+    res3, col3 = await run_bf(srv, lookback="3d", store=store)
+    assert srv.count(KL) == again and res3.fetched_bars == 0  # nothing refetched
+    assert col3.bars.tobytes() == col.bars.tobytes()
+    store.close()
+
+
+async def test_task_cancel_stops_the_backfill(srv):
+    srv.state.oi_history_ms = 30 * DAY_MS
+    started = asyncio.Event()
+
+    def prog(done: int, total: int, msg: str) -> None:
+        if done >= 1:
+            started.set()
+
+    task = asyncio.create_task(
+        backfill("binance", "BTC", "1M", rest_url=srv.url, now_ms=NOW_MS, min_interval_s=0.05, progress=prog)
+    )
+    await asyncio.wait_for(started.wait(), 30)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert srv.count(KL) < 29
+
+
+async def test_long_lookback_says_what_oi_is_missing_and_store_fills_it(srv, tmp_path):
+    store = Store(tmp_path / "h.sqlite3")
+    coarse, fine = plan("3M", NOW_MS)
+    # an earlier run kept live OI for one day, 40 days ago (older than Binance's 30-day OI history)
+    old = empty_bars(288)
+    old["ts"] = coarse.end_ms - 10 * DAY_MS + np.arange(288) * 300_000
+    old["interval_s"] = 300
+    old["oi_usd"] = 1.23e9
+    store.write_bars("binance", "BTCUSDT", old)
+    res, col = await run_bf(srv, lookback="3M", store=store)
+    b = col.bars
+    assert set(np.unique(b["interval_s"])) == {60, 300}
+    assert len(b) == coarse.n_bars + fine.n_bars and (np.diff(b["ts"]) > 0).all()
+    assert res.missing_oi and res.missing_oi[0][0] == coarse.start_ms
+    note = [m for m in res.messages if "no open interest" in m]
+    assert note and "last 30 days only" in note[0] and "store fills this gap" in note[0]
+    kept = (b["ts"] >= old["ts"][0]) & (b["ts"] <= old["ts"][-1])
+    assert kept.sum() == 288 and (b["oi_usd"][kept] == 1.23e9).all()  # filled from the store
+    assert not np.isnan(b["close"][kept]).any()  # and the klines were fetched around it
+    recent = b["ts"] >= NOW_MS - 29 * DAY_MS
+    assert not np.isnan(b["oi_usd"][recent]).any()
+    store.close()
+
+
+def test_attach_oi_interpolates_within_span_only():
+    bars = empty_bars(5)
+    bars["ts"] = np.arange(5) * 60_000
+    bars["interval_s"] = 60
+    bars["close"] = 2.0
+    attach_oi(bars, np.array([60_000, 180_000]), np.array([100.0, 300.0]), 60_000)
+    np.testing.assert_allclose(bars["oi_usd"], [100.0, 200.0, 300.0, 300.0, np.nan])
+    attach_oi(bars, np.array([60_000, 180_000]), np.array([1.0, 3.0]), 60_000, is_usd=False)
+    np.testing.assert_allclose(bars["oi_usd"], [2.0, 4.0, 6.0, 6.0, np.nan])
+
+
+def test_bars_to_events_gives_candles_and_open_interest():
+    bars = empty_bars(2)
+    bars["ts"] = [0, 60_000]
+    bars["interval_s"] = 60
+    for f in ("open", "high", "low", "close", "volume"):
+        bars[f] = 10.0
+    bars["oi_usd"] = [np.nan, 500.0]
+    evs = bars_to_events(bars, "binance", "BTCUSDT")
+    kinds = [type(e).__name__ for e in evs]
+    assert kinds == ["Candle", "Candle", "OpenInterest"]
+    assert evs[2].usd == 500.0 and evs[2].base == 50.0 and evs[2].ts == 120_000
+    assert evs[0].taker_buy_volume is None and evs[0].closed
