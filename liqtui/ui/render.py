@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+import time
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -39,6 +40,11 @@ __all__ = [
     "bar_segments",
     "axis_labels",
     "usd_glyph",
+    "fmt_price_compact",
+    "zone_line",
+    "tape_line",
+    "row_of",
+    "join_text",
 ]
 
 Overlay = dict[tuple[int, int], tuple[str, Style]]
@@ -153,17 +159,21 @@ def row_of(price: float, price_lo: float, price_hi: float, n_rows: int) -> int |
     return min(r, n_rows - 1)
 
 
-def bin_profile(centers: np.ndarray, values: np.ndarray, price_lo: float, price_hi: float, n_rows: int) -> np.ndarray:
-    """Sum bucket ``values`` (..., n_buckets) into ``n_rows`` display rows (top = high) → (..., n_rows)."""
-    c = np.asarray(centers, dtype=np.float64)
+def bin_profile(edges: np.ndarray, values: np.ndarray, price_lo: float, price_hi: float, n_rows: int) -> np.ndarray:
+    """Sum bucket ``values`` (..., n_buckets) with bucket ``edges`` (n_buckets + 1, ascending) into ``n_rows``
+    equal display rows (top = high) → (..., n_rows). Partial buckets count pro rata (linear inside a bucket),
+    so rows narrower than a bucket are not empty and the total is conserved."""
+    e = np.asarray(edges, dtype=np.float64)
     vals = np.asarray(values, dtype=np.float64)
-    inside = (c >= price_lo) & (c < price_hi)
-    rows = ((price_hi - c[inside]) / (price_hi - price_lo) * n_rows).astype(np.int64)
-    np.clip(rows, 0, n_rows - 1, out=rows)
-    flat = vals.reshape(-1, vals.shape[-1])[:, inside]
-    out = np.zeros((flat.shape[0], n_rows), dtype=np.float64)
+    if e.ndim != 1 or e.size != vals.shape[-1] + 1:
+        raise ValueError(f"need n_buckets + 1 edges; got {e.size} edges for {vals.shape[-1]} buckets")
+    row_edges = price_rows(price_lo, price_hi, n_rows)
+    flat = vals.reshape(-1, vals.shape[-1])
+    out = np.empty((flat.shape[0], n_rows), dtype=np.float64)
     for i in range(flat.shape[0]):
-        out[i] = np.bincount(rows, weights=flat[i], minlength=n_rows)
+        cs = np.concatenate(([0.0], np.cumsum(flat[i])))
+        at = np.interp(row_edges, e, cs)
+        out[i] = at[:-1] - at[1:]
     return out.reshape(vals.shape[:-1] + (n_rows,))
 
 
@@ -348,4 +358,60 @@ def join_text(parts: Iterable[tuple[str, str | Style]]) -> Text:
     t = Text()
     for s, st in parts:
         t.append(s, st)
+    return t
+
+
+# ------------------------------------------------------------------------------------- zones and tape
+def fmt_price_compact(p: float) -> str:
+    """Short price for narrow panels: ``71.2k``, ``3457``, ``142.35``, ``0.5123``."""
+    if not math.isfinite(p):
+        return "—"
+    a = abs(p)
+    if a >= 100_000:
+        return f"{p / 1e3:.0f}k"
+    if a >= 10_000:
+        return f"{p / 1e3:.1f}k"
+    if a >= 1_000:
+        return f"{p:.0f}"
+    if a >= 1:
+        return f"{p:.2f}"
+    return f"{p:.4g}"
+
+
+def zone_line(low: float, high: float, usd: float, strength: float, distance_pct: float, confluence: bool,
+              width: int, bar_style: Style, mark_style: Style) -> Text:
+    """One zone row, exactly ``width`` cells: price range, USD, a bar sized by ``strength`` (0..1),
+    signed distance % and ``◆`` when several leverage tiers agree (confluence)."""
+    compact = width < 40
+    fp = fmt_price_compact if compact else (lambda x: fmt_price(x, (high - low) / 4 or None))
+    rng = f"{fp(low)}–{fp(high)}"
+    usd_s = fmt_usd(usd).rjust(7)
+    dist = fmt_pct(distance_pct, 1 if compact else 2).rjust(6 if compact else 7)
+    fixed = len(rng) + 1 + len(usd_s) + 1 + 1 + len(dist) + 1 + 1
+    bar_w = max(1, width - fixed)
+    eighths = int(round(max(0.0, min(1.0, strength)) * bar_w * 8))
+    bar = "█" * (eighths // 8) + (_EIGHTHS[eighths % 8] if eighths % 8 else "")
+    t = Text(no_wrap=True, overflow="crop")
+    t.append(rng + " ")
+    t.append(usd_s + " ")
+    t.append(bar.ljust(bar_w), bar_style)
+    t.append(" " + dist + " ")
+    t.append("◆" if confluence else " ", mark_style)
+    t.truncate(width, pad=True)
+    return t
+
+
+_VENUE_ABBR = {"binance": "BIN", "bybit": "BYB", "okx": "OKX", "hyperliquid": "HL "}
+
+
+def tape_line(ts_ms: int, venue: str, is_long: bool, price: float, usd: float, width: int,
+              side_style: Style) -> Text:
+    """One realized liquidation: UTC time, venue, LONG/SHORT (the liquidated side), price, USD, glyph."""
+    hms = time.strftime("%H:%M:%S", time.gmtime(ts_ms / 1000))
+    t = Text(no_wrap=True, overflow="crop")
+    t.append(f"{hms} {_VENUE_ABBR.get(venue, venue[:3].upper())} ")
+    t.append("LONG " if is_long else "SHORT", side_style)
+    t.append(f" {fmt_price_compact(price) if width < 40 else fmt_price(price):>9} {fmt_usd(usd):>7} ")
+    t.append(usd_glyph(usd), side_style)
+    t.truncate(width, pad=True)
     return t

@@ -301,6 +301,8 @@ class HeatPalette:
         self.confluence = Color.parse(var["confluence"])
         self.tiers = tuple(Color.parse(c) for c in var["tier-colors"].split())
         self.tier_styles = tuple(Style(color=c, bgcolor=self.color[0]) for c in self.tiers)
+        self.text = Color.parse(spec.textual.foreground or ("#d0d0d0" if spec.textual.dark else "#202020"))
+        self.axis_style = Style(color=self.text, bgcolor=self.color[0], dim=True)
         self._over: dict[tuple[Color, int, bool], Style] = {}
 
     def over(self, fg: Color, level: int, bold: bool = False) -> Style:

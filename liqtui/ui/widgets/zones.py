@@ -1,0 +1,95 @@
+"""The ranked zones panel: "Above price — squeeze zones" / "Below price — flush zones".
+
+Each side shows its total heat and its top N zones (price range, USD, a bar sized by strength, distance %,
+``◆`` for leverage confluence). Spent zones drop out because the model's report no longer holds them.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from rich.style import Style
+from rich.text import Text
+from textual.widgets import Static
+
+from liqtui.ui.render import fmt_usd, zone_line
+from liqtui.ui.themes import HeatPalette
+
+__all__ = ["ZonesPanel", "render_zones"]
+
+
+def _header(title: str, total: float, width: int, style: Style) -> Text:
+    t = Text(no_wrap=True, overflow="crop")
+    tot = f"Σ {fmt_usd(total)}"
+    t.append(title.ljust(max(0, width - len(tot) - 1))[: max(0, width - len(tot) - 1)] + " ", style)
+    t.append(tot, style)
+    t.truncate(width, pad=True)
+    return t
+
+
+def render_zones(report: Any | None, width: int, top_n: int, pal: HeatPalette, price_label: str = "") -> Text:
+    """The whole panel as Text, ``width`` cells wide. ``report`` is a core.zones.ZoneReport (or None)."""
+    wide = width >= 40
+    above_t = "Above price — squeeze zones" if wide else "▲ Above — squeeze"
+    below_t = "Below price — flush zones" if wide else "▼ Below — flush"
+    lines: list[Text] = []
+    if report is None:
+        lines += [_header(above_t, 0.0, width, Style(bold=True)), Text("  waiting for data…"),
+                  _header(below_t, 0.0, width, Style(bold=True)), Text("  waiting for data…")]
+        return Text("\n").join(lines)
+    above: Sequence[Any] = list(report.above)[:top_n]
+    below: Sequence[Any] = list(report.below)[:top_n]
+    biggest = max([z.usd for z in (*above, *below)] or [0.0])
+    mark = Style(color=pal.confluence, bold=True)
+    for title, total, zones, color in ((above_t, report.total_above, above, pal.short),
+                                       (below_t, report.total_below, below, pal.long)):
+        lines.append(_header(title, total, width, Style(color=color, bold=True)))
+        if not zones:
+            lines.append(Text("  none above threshold", style=Style(dim=True)))
+        for z in zones:
+            strength = z.usd / biggest if biggest > 0 else 0.0
+            lines.append(zone_line(z.low, z.high, z.usd, strength, z.distance_pct, bool(z.confluence), width,
+                                   Style(color=color), mark))
+        if title is above_t and price_label:
+            lines.append(Text(price_label, style=Style(color=pal.anchor, bold=True), no_wrap=True,
+                              overflow="crop"))
+    return Text("\n").join(lines)
+
+
+class ZonesPanel(Static):
+    """Top zones above and below the price; updates only when the rendered text changes."""
+
+    DEFAULT_CSS = """
+    ZonesPanel { height: auto; padding: 0 1; }
+    """
+
+    def __init__(self, palette: HeatPalette, *, top_n: int = 5, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._pal = palette
+        self.top_n = top_n
+        self._report: Any | None = None
+        self._price_label = ""
+        self._last: str | None = None
+
+    def set_palette(self, palette: HeatPalette) -> None:
+        self._pal = palette
+        self._last = None
+        self._redraw()
+
+    def set_report(self, report: Any | None, price_label: str = "") -> None:
+        """Show a ZoneReport (None = no data yet) with the live price label between the two sides."""
+        self._report = report
+        self._price_label = price_label
+        self._redraw()
+
+    def _redraw(self) -> None:
+        width = max(10, self.content_region.width or self.size.width or 40)
+        text = render_zones(self._report, width, self.top_n, self._pal, self._price_label)
+        key = text.plain + str(width)
+        if key != self._last:
+            self._last = key
+            self.update(text)
+
+    def on_resize(self) -> None:
+        self._last = None
+        self._redraw()
