@@ -1,0 +1,939 @@
+"""HeatModel: the liquidation-level estimator over eight incremental lookbacks.
+
+Per closed bar (REFERENCE §3): decay → close on falling OI → consume the levels the bar traded
+through → seed new positions from rising OI. Each new position is spread over leverage tiers; each
+tier's exact liquidation price goes into a log-spaced bucket, smeared by a small conserving kernel.
+
+Exact incremental lookbacks
+---------------------------
+Every amount is stored in *normalised* units: USD divided by the running decay product of its tier
+(``exp(lnD[j])``) and the running closing product of its side (``exp(lnC[s])``) at creation. Decay and
+pro-rata closing then only move those scalars; the current value is ``stored × exp(lnD + lnC)``.
+
+Each seeded bar becomes a row of the time-ordered *cohort log* (lattice bucket + amount per
+side × tier × entry anchor). Arrays ``W[lookback][side, tier, bucket]`` (and an all-time ``A``) are
+brought up to date lazily from the log: rows entering the window are added, rows ageing out are
+subtracted. Consumption zeroes buckets and stamps ``epoch[side, bucket]`` with a sequence number;
+a log row is still *alive* in a bucket iff its sequence is newer than that bucket's epoch, so ageing
+out subtracts only what was not consumed. Switching lookback is therefore just reading an array.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import msgspec
+import numpy as np
+
+from liqtui.core.grid import PriceGrid
+from liqtui.core.leverage import (
+    DEFAULT_HALF_LIFE_H,
+    FORMULAS,
+    TIER_PRESETS,
+    BracketTable,
+    half_life_for,
+    liquidation_price,
+    load_brackets,
+    resolve_tiers,
+)
+from liqtui.core.zones import ZoneReport, find_zones
+
+__all__ = ["LOOKBACKS", "LOOKBACK_MS", "ModelConfig", "HeatModel", "BAR_DTYPE", "bars_from_arrays"]
+
+_HOUR_MS = 3_600_000
+LOOKBACKS: tuple[str, ...] = ("12h", "1d", "3d", "7d", "14d", "1M", "3M", "6M")
+LOOKBACK_MS: dict[str, int] = {
+    "12h": 12 * _HOUR_MS,
+    "1d": 24 * _HOUR_MS,
+    "3d": 72 * _HOUR_MS,
+    "7d": 168 * _HOUR_MS,
+    "14d": 336 * _HOUR_MS,
+    "1M": 30 * 24 * _HOUR_MS,
+    "3M": 90 * 24 * _HOUR_MS,
+    "6M": 180 * 24 * _HOUR_MS,
+}
+
+SPLITS = ("taker", "even", "candle")
+ENTRIES = ("vwap", "anchors", "close")
+CLOSINGS = ("prorata", "taker")
+_LN2 = math.log(2.0)
+_F_MAX = 1.0 - 1e-9  # largest fraction of a side one bar can close (keeps lnC finite)
+_RENORM_AT = -300.0  # renormalise stored units before exp(-lnD - lnC) nears float64 overflow
+
+#: One bar for :meth:`HeatModel.step_many`. NaN in vwap / taker_buy_share / oi_usd means "unknown".
+BAR_DTYPE = np.dtype(
+    [
+        ("ts", "i8"),
+        ("open", "f8"),
+        ("high", "f8"),
+        ("low", "f8"),
+        ("close", "f8"),
+        ("volume", "f8"),
+        ("vwap", "f8"),
+        ("taker_buy_share", "f8"),
+        ("oi_usd", "f8"),
+        ("interval_s", "i8"),
+    ]
+)
+
+
+def _choice(field: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ValueError(f"model.{field} must be one of {', '.join(repr(a) for a in allowed)}; got {value!r}")
+
+
+class ModelConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Every estimator choice, with defaults. Invalid values raise ``ValueError`` naming the field."""
+
+    bucket_pct: float = 0.1  # relative bucket width in percent (log-spaced grid)
+    range_pct: float = 60.0  # grid covers price*(1±range) around the anchor, grown on exit
+    split: str = "taker"  # "taker" | "even" | "candle": long/short share of new positions
+    entry: str = "vwap"  # "vwap" | "anchors" (close/high/low weights below) | "close"
+    entry_anchors: tuple[float, float, float] = (0.45, 0.275, 0.275)
+    tiers: str = "default"  # "default" 5/10/25/50/100 | "scalp" 10/25/50/100 | "swing" 3/5/10/25 | "custom"
+    custom_tiers: dict[str, float] = {}  # {"20": 0.5, "50": 0.5} when tiers == "custom"
+    formula: str = "binance"  # "binance" | "bybit" | "hyperliquid" | "shortcut"
+    kernel: tuple[float, ...] = (0.25, 0.5, 0.25)
+    closing: str = "prorata"  # "prorata" | "taker"
+    decay: bool = True
+    half_life_h: dict[str, float] = msgspec.field(default_factory=lambda: dict(DEFAULT_HALF_LIFE_H))
+    history_slice_s: int = 180  # time resolution of the 12h history; longer lookbacks keep as many slices
+    symbol: str = "BTCUSDT"  # bracket table to use
+    brackets_file: str = ""  # optional JSON bracket table overriding the shipped one
+    position_usd: float = 10_000.0  # representative position notional: picks the bracket (MMR, cum)
+    hl_max_leverage: float = 40.0  # Hyperliquid max leverage (formula = "hyperliquid")
+    max_buckets: int = 6000  # the grid grows to cover price moves up to this many buckets
+
+    def __post_init__(self) -> None:
+        _choice("split", self.split, SPLITS)
+        _choice("entry", self.entry, ENTRIES)
+        _choice("closing", self.closing, CLOSINGS)
+        _choice("formula", self.formula, FORMULAS)
+        _choice("tiers", self.tiers, (*TIER_PRESETS, "custom"))
+        if not (0.001 <= self.bucket_pct <= 10.0):
+            raise ValueError(f"model.bucket_pct must be in [0.001, 10]; got {self.bucket_pct!r}")
+        if not (1.0 <= self.range_pct < 100.0):
+            raise ValueError(f"model.range_pct must be in [1, 100); got {self.range_pct!r}")
+        if len(self.entry_anchors) != 3 or any(not (w >= 0) for w in self.entry_anchors) or sum(self.entry_anchors) <= 0:
+            raise ValueError(f"model.entry_anchors must be 3 weights >= 0 with a positive sum; got {self.entry_anchors!r}")
+        k = self.kernel
+        if not (1 <= len(k) <= 15 and len(k) % 2 == 1) or any(not (w >= 0) for w in k) or sum(k) <= 0:
+            raise ValueError(f"model.kernel must be an odd number (1..15) of weights >= 0 with a positive sum; got {k!r}")
+        if self.tiers == "custom":
+            resolve_tiers("custom", self.custom_tiers)
+        for key, hl in self.half_life_h.items():
+            try:
+                lev = float(str(key).rstrip("xX"))
+            except ValueError:
+                raise ValueError(f"model.half_life_h key {key!r} must be a leverage like '25'") from None
+            if not (lev > 0 and math.isfinite(hl) and hl > 0):
+                raise ValueError(f"model.half_life_h[{key!r}] must be a positive number of hours; got {hl!r}")
+        if not self.half_life_h:
+            raise ValueError("model.half_life_h must not be empty")
+        if not (10 <= self.history_slice_s <= 86_400):
+            raise ValueError(f"model.history_slice_s must be in [10, 86400]; got {self.history_slice_s!r}")
+        if not (math.isfinite(self.position_usd) and self.position_usd > 0):
+            raise ValueError(f"model.position_usd must be > 0; got {self.position_usd!r}")
+        if not (1.0 <= self.hl_max_leverage <= 200.0):
+            raise ValueError(f"model.hl_max_leverage must be in [1, 200]; got {self.hl_max_leverage!r}")
+        if not (200 <= self.max_buckets <= 200_000):
+            raise ValueError(f"model.max_buckets must be in [200, 200000]; got {self.max_buckets!r}")
+
+    def resolved_tiers(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        """(leverages, normalised weights) of the configured tier set."""
+        return resolve_tiers(self.tiers, self.custom_tiers)
+
+
+def bars_from_arrays(
+    ts: np.ndarray,
+    open: np.ndarray,
+    high: np.ndarray,
+    low: np.ndarray,
+    close: np.ndarray,
+    *,
+    volume: np.ndarray | None = None,
+    vwap: np.ndarray | None = None,
+    taker_buy_share: np.ndarray | None = None,
+    oi_usd: np.ndarray | None = None,
+    interval_s: int | np.ndarray = 60,
+) -> np.ndarray:
+    """Pack column arrays into a :data:`BAR_DTYPE` array for :meth:`HeatModel.step_many`."""
+    n = len(ts)
+    out = np.zeros(n, dtype=BAR_DTYPE)
+    out["ts"], out["open"], out["high"], out["low"], out["close"] = ts, open, high, low, close
+    out["volume"] = 0.0 if volume is None else volume
+    out["vwap"] = np.nan if vwap is None else vwap
+    out["taker_buy_share"] = np.nan if taker_buy_share is None else taker_buy_share
+    out["oi_usd"] = np.nan if oi_usd is None else oi_usd
+    out["interval_s"] = interval_s
+    return out
+
+
+class _CohortLog:
+    """Append-only, time-ordered rows of seeded mass (normalised units), indexed absolutely."""
+
+    def __init__(self, width: int, cap: int = 1024):
+        self.width = width
+        self.base = 0  # absolute index of stored row 0
+        self.size = 0
+        self.ts = np.zeros(cap, np.int64)
+        self.seq = np.zeros(cap, np.int64)
+        self.k = np.zeros((cap, width), np.int32)
+        self.amt = np.zeros((cap, width), np.float64)
+
+    @property
+    def end(self) -> int:
+        return self.base + self.size
+
+    def _grow(self, need: int) -> None:
+        cap = len(self.ts)
+        if self.size + need <= cap:
+            return
+        new = max(2 * cap, self.size + need)
+        for name in ("ts", "seq", "k", "amt"):
+            old = getattr(self, name)
+            arr = np.zeros((new, *old.shape[1:]), old.dtype)
+            arr[: self.size] = old[: self.size]
+            setattr(self, name, arr)
+
+    def append(self, ts: np.ndarray, seq: np.ndarray, k: np.ndarray, amt: np.ndarray) -> None:
+        m = len(ts)
+        self._grow(m)
+        s = self.size
+        self.ts[s : s + m], self.seq[s : s + m], self.k[s : s + m], self.amt[s : s + m] = ts, seq, k, amt
+        self.size += m
+
+    def first_after(self, t: int) -> int:
+        """Absolute index of the first row with ts > t."""
+        return self.base + int(np.searchsorted(self.ts[: self.size], t, side="right"))
+
+    def rows(self, a: int, b: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        i, j = a - self.base, b - self.base
+        return self.k[i:j], self.amt[i:j], self.seq[i:j]
+
+    def drop_before(self, a: int) -> None:
+        """Forget rows before absolute index ``a`` (compacting when it frees enough space)."""
+        d = a - self.base
+        if d <= 0 or d < max(4096, self.size // 2):
+            return
+        keep = self.size - d
+        for name in ("ts", "seq", "k", "amt"):
+            arr = getattr(self, name)
+            arr[:keep] = arr[d : self.size]
+        self.base, self.size = a, keep
+
+
+class _Sync(msgspec.Struct):
+    """How far a lookback array has been brought up to date from the cohort log."""
+
+    start: int = 0  # first log row inside the window at the last sync
+    end: int = 0  # log rows [start, end) are accounted
+    seq: int = -1  # sequence number at the last sync (buckets consumed after it are zeroed)
+
+
+class _Stats(msgspec.Struct):
+    seeded: float = 0.0
+    consumed: float = 0.0
+    closed: float = 0.0
+    decayed: float = 0.0
+    trimmed: float = 0.0
+
+
+class HeatModel:
+    """Estimated liquidation levels per side, leverage tier and price bucket, over eight lookbacks.
+
+    ``profile(lb)`` / ``profile_by_tier(lb)`` read the current USD per bucket; ``history(...)`` the
+    time × price picture; ``zones(lb)`` ranked zones; ``stats()`` the conservation ledger.
+    """
+
+    def __init__(self, config: ModelConfig | None = None, price: float | None = None):
+        self.config = cfg = config if config is not None else ModelConfig()
+        self.tiers, weights = cfg.resolved_tiers()
+        self.tier_names: tuple[str, ...] = tuple(f"{lv:g}x" for lv in self.tiers)
+        self._w = np.asarray(weights, dtype=np.float64)
+        hls = [half_life_for(lv, cfg.half_life_h) for lv in self.tiers]
+        self._hl_h = np.asarray(hls, dtype=np.float64)
+        k = np.asarray(cfg.kernel, dtype=np.float64)
+        self._kernel = k / k.sum()
+        self._koff = np.arange(len(k), dtype=np.int64) - len(k) // 2
+        self._table: BracketTable = load_brackets(cfg.symbol, cfg.brackets_file or None)
+        anchors = (1.0, 0.0, 0.0) if cfg.entry != "anchors" else cfg.entry_anchors
+        self._anchor_w = np.asarray([a for a in anchors if a > 0] if cfg.entry == "anchors" else [1.0])
+        self._anchor_w = self._anchor_w / self._anchor_w.sum()
+        self._anchor_cols = [i for i, a in enumerate(anchors) if a > 0] if cfg.entry == "anchors" else [0]
+        T, A = len(self.tiers), len(self._anchor_w)
+        self._width = 2 * T * A
+        self._col_side = np.repeat(np.arange(2), T * A)
+        self._col_tier = np.tile(np.repeat(np.arange(T), A), 2)
+        self._lp_ratio = self._liq_ratios()
+        self._lnD = np.zeros(T)
+        self._lnC = np.zeros(2)
+        self._V = [[0.0] * T, [0.0] * T]  # current USD per side and tier (scalar ledger)
+        self._stats = _Stats()
+        self._seq = 0
+        self._max_epoch = -1
+        self._oi_base: float | None = None
+        self._long_hi = -1  # highest bucket that may hold long mass
+        self._short_lo = 1 << 40  # lowest bucket that may hold short mass
+        self.version = 0
+        self.price = float(price) if price is not None else math.nan
+        self.last_ts = 0
+        self._log = _CohortLog(self._width)
+        self._sync: dict[str | None, _Sync] = {lb: _Sync() for lb in (None, *LOOKBACKS)}
+        self._cache: dict[tuple[str, int], tuple[np.ndarray, np.ndarray]] = {}
+        self._n_slices = max(2, (12 * 3600) // cfg.history_slice_s)
+        self._slice_ms = {lb: max(1, LOOKBACK_MS[lb] // self._n_slices) for lb in LOOKBACKS}
+        self._ring_head = dict.fromkeys(LOOKBACKS, 0)
+        self._ring_q = dict.fromkeys(LOOKBACKS, -1)
+        self.grid: PriceGrid | None = None
+        if price is not None:
+            self._init_grid(float(price))
+
+    # -- construction helpers ----------------------------------------------------------------------
+    def _liq_ratios(self) -> np.ndarray:
+        """LP/EP per (side, tier) at a unit entry; exact for cum = 0, re-evaluated per bar otherwise."""
+        cfg = self.config
+        out = np.zeros((2, len(self.tiers)))
+        for s, side in enumerate(("long", "short")):
+            for j, lev in enumerate(self.tiers):
+                out[s, j] = self._lp(side, np.asarray([1.0]), lev)[0]
+        if cfg.formula == "binance" and self._table.for_notional(cfg.position_usd).cum != 0.0:
+            return np.full_like(out, np.nan)  # cum ≠ 0: LP is not proportional to EP
+        return out
+
+    def _lp(self, side: str, entry: np.ndarray, lev: float) -> np.ndarray:
+        cfg = self.config
+        mx = max(cfg.hl_max_leverage, lev) if cfg.formula == "hyperliquid" else None
+        return np.asarray(
+            liquidation_price(
+                cfg.formula, side, entry, lev, notional=cfg.position_usd, table=self._table, max_leverage=mx
+            ),
+            dtype=np.float64,
+        )
+
+    def _init_grid(self, price: float) -> None:
+        cfg = self.config
+        self.grid = g = PriceGrid(price, cfg.bucket_pct, cfg.range_pct)
+        T = len(self.tiers)
+        self._arr: dict[str | None, np.ndarray] = {lb: np.zeros((2, T, g.n)) for lb in (None, *LOOKBACKS)}
+        self._epoch = np.full((2, g.n), -1, np.int64)
+        self._ring = {lb: np.zeros((self._n_slices, g.n), np.float32) for lb in LOOKBACKS}
+        self._ring_ts = {lb: np.full(self._n_slices, -1, np.int64) for lb in LOOKBACKS}
+
+    # -- grid growth ----------------------------------------------------------------------------
+    def _cover(self, k_lo: int, k_hi: int) -> None:
+        """Grow (or, past max_buckets, shift) the grid so lattice buckets [k_lo, k_hi) are inside."""
+        g = self.grid
+        assert g is not None
+        if k_lo >= g.k0 and k_hi <= g.k0 + g.n:
+            return
+        new_lo, new_hi = g.plan_cover(k_lo, k_hi, self.config.max_buckets)
+        for key in self._sync:
+            self._sync_to(key, self.last_ts)
+        trimmed = new_lo > g.k0 or new_hi < g.k0 + g.n
+        a = self._arr[None]
+        mult = np.exp(self._lnD[None, :, None] + self._lnC[:, None, None])
+        if trimmed:  # mass falling off the grid (and on the new edge buckets) leaves the estimate
+            keep = np.zeros(g.n, bool)
+            lo_i, hi_i = max(0, new_lo - g.k0), min(g.n, new_hi - g.k0)
+            keep[lo_i + 1 : hi_i - 1] = True
+            lost = (a[:, :, ~keep] * mult).sum(axis=2)
+            self._stats.trimmed += float(lost.sum())
+            for s in range(2):
+                for j in range(len(self.tiers)):
+                    self._V[s][j] = max(0.0, self._V[s][j] - float(lost[s, j]))
+            for arr in self._arr.values():
+                arr[:, :, ~keep] = 0.0
+            self._epoch[:, ~keep] = self._seq
+            self._max_epoch = self._seq
+            self._seq += 1
+        src_lo, src_hi = max(g.k0, new_lo), min(g.k0 + g.n, new_hi)
+        n_new = new_hi - new_lo
+
+        def moved(old: np.ndarray, fill: float | int) -> np.ndarray:
+            out = np.full((*old.shape[:-1], n_new), fill, old.dtype)
+            if src_hi > src_lo:
+                out[..., src_lo - new_lo : src_hi - new_lo] = old[..., src_lo - g.k0 : src_hi - g.k0]
+            return out
+
+        self._arr = {key: moved(arr, 0.0) for key, arr in self._arr.items()}
+        self._epoch = moved(self._epoch, -1)
+        self._ring = {lb: moved(r, 0.0) for lb, r in self._ring.items()}
+        self._long_hi += g.k0 - new_lo
+        self._short_lo = min(self._short_lo + (g.k0 - new_lo), 1 << 40)
+        self._long_hi = min(self._long_hi, n_new - 1)
+        self._short_lo = max(self._short_lo, 0)
+        self.grid = g.moved(new_lo, new_hi)
+        self._cache.clear()
+
+    # -- lazy lookback arrays ------------------------------------------------------------------
+    def _apply_rows(self, arr: np.ndarray, a: int, b: int, sign: float) -> None:
+        """Add (sign=+1) or subtract (−1) the still-alive parts of log rows [a, b) into ``arr``."""
+        if b <= a:
+            return
+        g = self.grid
+        assert g is not None
+        k, amt, seq = self._log.rows(a, b)
+        n, T = g.n, len(self.tiers)
+        idx = (k.astype(np.int64) - g.k0)[:, :, None] + self._koff[None, None, :]
+        np.clip(idx, 0, n - 1, out=idx)
+        side = self._col_side[None, :, None]
+        alive = self._epoch[side, idx] < seq[:, None, None]
+        flat = ((self._col_side * T + self._col_tier)[None, :, None] * n + idx)[alive]
+        vals = (amt[:, :, None] * self._kernel[None, None, :])[alive]
+        if sign < 0:
+            vals = -vals
+        arr.reshape(-1)[:] += np.bincount(flat, weights=vals, minlength=arr.size)
+        if sign < 0:
+            np.maximum(arr, 0.0, out=arr)
+
+    def _sync_to(self, key: str | None, now_ts: int) -> np.ndarray:
+        """Bring the array of lookback ``key`` (None = all-time) up to date at time ``now_ts``."""
+        st, arr = self._sync[key], self._arr[key]
+        if self._max_epoch >= st.seq:
+            hit = self._epoch >= st.seq
+            if hit.any():
+                arr.swapaxes(1, 2)[hit] = 0.0
+        end = self._log.end
+        new_start = st.start if key is None else max(st.start, self._log.first_after(now_ts - LOOKBACK_MS[key]))
+        self._apply_rows(arr, max(st.end, new_start), end, +1.0)
+        self._apply_rows(arr, st.start, min(st.end, new_start), -1.0)
+        st.start, st.end, st.seq = new_start, end, self._seq
+        return arr
+
+    def _sync_all(self) -> None:
+        for key in self._sync:
+            self._sync_to(key, self.last_ts)
+        self._log.drop_before(min(st.start for key, st in self._sync.items() if key is not None))
+
+    def _values(self, arr: np.ndarray, lnD: np.ndarray | None = None, lnC: np.ndarray | None = None) -> np.ndarray:
+        d = self._lnD if lnD is None else lnD
+        c = self._lnC if lnC is None else lnC
+        return arr * np.exp(d[None, :, None] + c[:, None, None])
+
+    # -- stepping ------------------------------------------------------------------------------
+    def step(
+        self,
+        ts: int,
+        open: float,
+        high: float,
+        low: float,
+        close: float,
+        *,
+        volume: float = 0.0,
+        vwap: float | None = None,
+        taker_buy_share: float | None = None,
+        oi_usd: float | None = None,
+        interval_s: int = 60,
+    ) -> None:
+        """Apply one closed bar (any interval). The first bar with OI only sets the OI baseline."""
+        bar = np.zeros(1, dtype=BAR_DTYPE)
+        bar[0] = (
+            ts, open, high, low, close, volume,
+            np.nan if vwap is None else vwap,
+            np.nan if taker_buy_share is None else taker_buy_share,
+            np.nan if oi_usd is None else oi_usd,
+            interval_s,
+        )  # fmt: skip
+        self.step_many(bar)
+
+    def step_many(self, bars: np.ndarray) -> None:
+        """Apply many closed bars in time order: the vectorised path for backfill and replay.
+
+        ``bars`` is a :data:`BAR_DTYPE` structured array (see :func:`bars_from_arrays`) or a 2-D
+        float array with the columns of BAR_DTYPE in order. Bars must be strictly after ``last_ts``.
+        """
+        b = self._as_bars(bars)
+        if len(b) == 0:
+            return
+        if self.grid is None:
+            self._init_grid(float(b["close"][0]))
+        end_ts = int(b["ts"][-1])
+        i = 0
+        while i < len(b):
+            self._maybe_renormalise()
+            j = i + self._chunk_len(b, i)
+            i += self._run_chunk(b[i:j], end_ts)
+        self.version += 1
+        self._cache.clear()
+        if self._log.end - self._sync["6M"].end > 512 or len(b) > 1:
+            self._sync_all()
+
+    def _as_bars(self, bars: np.ndarray) -> np.ndarray:
+        arr = np.asarray(bars)
+        if arr.dtype != BAR_DTYPE:
+            if arr.dtype.names is None and arr.ndim == 2 and arr.shape[1] == len(BAR_DTYPE.names or ()):
+                out = np.zeros(len(arr), BAR_DTYPE)
+                for c, name in enumerate(BAR_DTYPE.names or ()):
+                    out[name] = arr[:, c]
+                arr = out
+            else:
+                raise ValueError(f"bars must be a BAR_DTYPE array or a 2-D array of {len(BAR_DTYPE)} columns")
+        if len(arr) == 0:
+            return arr
+        ts = arr["ts"]
+        if ts[0] <= self.last_ts or np.any(np.diff(ts) <= 0):
+            raise ValueError(f"bars must be in strictly increasing time after the last bar ({self.last_ts})")
+        ohlc = np.stack([arr["open"], arr["high"], arr["low"], arr["close"]])
+        if not np.all(np.isfinite(ohlc)) or np.any(ohlc <= 0):
+            raise ValueError("bar prices must be finite and > 0")
+        if np.any(arr["high"] < np.maximum(arr["open"], arr["close"])) or np.any(
+            arr["low"] > np.minimum(arr["open"], arr["close"])
+        ):
+            raise ValueError("bar high/low must bound open and close")
+        if np.any(arr["interval_s"] <= 0):
+            raise ValueError("bar interval_s must be > 0")
+        oi = arr["oi_usd"]
+        if np.any(oi[~np.isnan(oi)] < 0) or np.any(np.isinf(oi)):
+            raise ValueError("oi_usd must be >= 0 (NaN = unknown)")
+        return arr
+
+    def _chunk_len(self, b: np.ndarray, i: int) -> int:
+        """At most 20k bars, and short enough that decay cannot overflow the stored units."""
+        m = min(len(b) - i, 20_000)
+        if not self.config.decay:
+            return m
+        span_h = (int(b["ts"][i + m - 1]) - int(b["ts"][i])) / _HOUR_MS
+        budget_h = 250.0 / _LN2 * float(self._hl_h.min())
+        while m > 1 and span_h > budget_h:
+            m //= 2
+            span_h = (int(b["ts"][i + m - 1]) - int(b["ts"][i])) / _HOUR_MS
+        return m
+
+    def _maybe_renormalise(self) -> None:
+        if min(self._lnD.min(), 0.0) + min(self._lnC.min(), 0.0) > _RENORM_AT:
+            return
+        self._sync_all()
+        g = np.exp(self._lnD[None, :] + self._lnC[:, None])  # (2, T)
+        for arr in self._arr.values():
+            arr *= g[:, :, None]
+        log = self._log
+        log.amt[: log.size] *= g[self._col_side, self._col_tier][None, :]
+        self._lnD[:] = 0.0
+        self._lnC[:] = 0.0
+
+    def _entries(self, b: np.ndarray) -> np.ndarray:
+        """Entry price per bar and anchor, shape (m, A)."""
+        cfg = self.config
+        if cfg.entry == "close":
+            return b["close"][:, None].copy()
+        if cfg.entry == "vwap":
+            v = b["vwap"].copy()
+            bad = ~np.isfinite(v) | (v < b["low"]) | (v > b["high"])
+            v[bad] = (b["high"][bad] + b["low"][bad] + b["close"][bad]) / 3.0
+            return v[:, None]
+        cols = np.stack([b["close"], b["high"], b["low"]], axis=1)
+        return cols[:, self._anchor_cols]
+
+    def _long_share(self, b: np.ndarray) -> np.ndarray:
+        split = self.config.split
+        if split == "even":
+            return np.full(len(b), 0.5)
+        if split == "taker":
+            s = b["taker_buy_share"].copy()
+            s[~np.isfinite(s)] = 0.5
+            return np.clip(s, 0.0, 1.0)
+        rng = b["high"] - b["low"]
+        body = np.divide(b["close"] - b["open"], rng, out=np.zeros(len(b)), where=rng > 0)
+        return 0.5 + 0.3 * body
+
+    def _liq_buckets(self, entries: np.ndarray) -> np.ndarray:
+        """Lattice bucket of each (bar, side, tier, anchor) liquidation price, shape (m, E)."""
+        g = self.grid
+        assert g is not None
+        m, A = entries.shape
+        T = len(self.tiers)
+        lp = np.empty((m, 2, T, A))
+        if np.all(np.isfinite(self._lp_ratio)):
+            lp[:] = entries[:, None, None, :] * self._lp_ratio[None, :, :, None]
+        else:
+            for s, side in enumerate(("long", "short")):
+                for j, lev in enumerate(self.tiers):
+                    lp[:, s, j, :] = self._lp(side, entries.reshape(-1), lev).reshape(m, A)
+        floor = entries[:, None, None, :] * (1.0 - self.config.range_pct / 100.0)
+        lp = np.maximum(lp, floor)  # an LP <= 0 (cannot be liquidated) sits at the grid's lower reach
+        return g.k_array(lp.reshape(m, -1))
+
+    def _run_chunk(self, b: np.ndarray, end_ts: int) -> int:
+        """Apply bars ``b`` (one chunk); returns how many bars were applied (all, unless lnC needs renorm)."""
+        cfg = self.config
+        m, T = len(b), len(self.tiers)
+        ts = b["ts"]
+        # -- vectorised precomputation ----------------------------------------------------------
+        prev_ts = self.last_ts if self.last_ts else int(ts[0]) - int(b["interval_s"][0]) * 1000
+        dt_h = np.diff(np.concatenate([[prev_ts], ts])) / _HOUR_MS
+        if cfg.decay:
+            rate = _LN2 / self._hl_h  # per hour
+            lnD_rows = self._lnD[None, :] - np.cumsum(dt_h)[:, None] * rate[None, :]
+            fac_rows = np.exp(-dt_h[:, None] * rate[None, :]).tolist()
+        else:
+            lnD_rows = np.repeat(self._lnD[None, :], m, axis=0)
+            fac_rows = None
+        entries = self._entries(b)
+        kcols = self._liq_buckets(entries)  # (m, E) lattice buckets
+        g = self.grid
+        assert g is not None
+        half = len(self._kernel) // 2
+        k_lo = min(int(kcols.min()) - half, g.span_for(float(b["close"].min()))[0])
+        k_hi = max(int(kcols.max()) + half + 1, g.span_for(float(b["close"].max()))[1])
+        self._cover(k_lo, k_hi)
+        g = self.grid
+        assert g is not None
+        k0, n, step = g.k0, g.n, g.step
+        raw = (self._w[None, :, None] * self._anchor_w[None, None, :])  # (1, T, A)
+        raw = np.broadcast_to(raw[:, None], (m, 2, T, len(self._anchor_w))).reshape(m, -1)
+        raw = raw * np.exp(-lnD_rows[:, self._col_tier])  # normalised by the tier's decay product
+        long_cols = self._col_side == 0
+        seed_hi = (kcols[:, long_cols].max(axis=1) - k0 + half).tolist()
+        seed_lo = (kcols[:, ~long_cols].min(axis=1) - k0 - half).tolist()
+        cons_long = np.ceil(np.log(b["low"]) / step - k0 - 0.5).astype(np.int64).tolist()
+        cons_short = np.floor(np.log(b["high"]) / step - k0 - 0.5).astype(np.int64).tolist()
+        mean_entry = (entries * self._anchor_w[None, :]).sum(axis=1)
+        close = b["close"]
+        oi = b["oi_usd"]
+        oi_base = np.where(np.isfinite(oi), oi / close, np.nan).tolist()
+        close_l, entry_l = close.tolist(), mean_entry.tolist()
+        share_l = self._long_share(b).tolist()
+        hist_at = self._history_boundaries(ts, end_ts)
+        # -- sequential scalar pass ---------------------------------------------------------------
+        V0, V1 = self._V
+        w = self._w.tolist()
+        lnC = self._lnC
+        st = self._stats
+        pend_rows: list[int] = []
+        pend_scale: list[tuple[float, float]] = []
+        pend_seq: list[int] = []
+        processed = m
+
+        def flush(upto: int) -> None:
+            """Write pending seeded rows to the cohort log (their normalisation is known)."""
+            if not pend_rows:
+                return
+            rows = np.asarray(pend_rows)
+            sc = np.asarray(pend_scale)[:, self._col_side]  # (r, E)
+            self._log.append(ts[rows], np.asarray(pend_seq, np.int64), kcols[rows], raw[rows] * sc)
+            pend_rows.clear()
+            pend_scale.clear()
+            pend_seq.clear()
+
+        for i in range(m):
+            if i in hist_at:
+                flush(i)
+                now = int(ts[i - 1]) if i > 0 else self.last_ts
+                lnD_now = lnD_rows[i - 1] if i > 0 else self._lnD
+                self._write_history(hist_at[i], now, lnD_now)
+            # 1. decay
+            if fac_rows is not None:
+                fr = fac_rows[i]
+                dec = 0.0
+                for j in range(T):
+                    f = fr[j]
+                    a0, a1 = V0[j], V1[j]
+                    V0[j], V1[j] = a0 * f, a1 * f
+                    dec += (a0 + a1) * (1.0 - f)
+                st.decayed += dec
+            # 2. open-interest change
+            d = 0.0
+            oi_prev = 0.0
+            ob = oi_base[i]
+            if ob == ob:
+                if self._oi_base is not None:
+                    oi_prev = self._oi_base
+                    d = ob - oi_prev
+                self._oi_base = ob
+            if d < 0.0 and oi_prev > 0.0:
+                # the fraction of all open interest that closed leaves every estimate pro rata
+                frac = -d / oi_prev
+                if cfg.closing == "prorata":
+                    fr2 = (frac, frac)
+                else:  # longs close by selling (taker sells), shorts by buying
+                    fr2 = (2.0 * frac * (1.0 - share_l[i]), 2.0 * frac * share_l[i])
+                for s, V in ((0, V0), (1, V1)):
+                    f = min(fr2[s], _F_MAX)
+                    if f > 0.0:
+                        st.closed += f * sum(V)
+                        for j in range(T):
+                            V[j] *= 1.0 - f
+                        lnC[s] += math.log1p(-f)
+            # 3. consumption (the bar traded through these levels)
+            lo_b = cons_long[i]
+            if lo_b <= self._long_hi:
+                flush(i)
+                self._consume(0, max(lo_b, 0), self._long_hi, lnD_rows[i])
+                self._long_hi = lo_b - 1
+            hi_b = cons_short[i]
+            if hi_b >= self._short_lo:
+                flush(i)
+                self._consume(1, self._short_lo, min(hi_b, n - 1), lnD_rows[i])
+                self._short_lo = hi_b + 1
+            # 4. seeding from rising open interest
+            if d > 0.0:
+                usd = d * entry_l[i]
+                sh = share_l[i]
+                lu, su = 2.0 * usd * sh, 2.0 * usd * (1.0 - sh)
+                for j in range(T):
+                    V0[j] += lu * w[j]
+                    V1[j] += su * w[j]
+                st.seeded += lu + su
+                pend_rows.append(i)
+                pend_scale.append((lu * math.exp(-lnC[0]), su * math.exp(-lnC[1])))
+                pend_seq.append(self._seq)
+                self._seq += 1
+                if seed_hi[i] > self._long_hi:
+                    self._long_hi = min(seed_hi[i], n - 1)
+                if seed_lo[i] < self._short_lo:
+                    self._short_lo = max(seed_lo[i], 0)
+            if lnC[0] < _RENORM_AT or lnC[1] < _RENORM_AT:
+                processed = i + 1
+                break
+        flush(processed)
+        self._lnD = lnD_rows[processed - 1].copy()
+        self.last_ts = int(ts[processed - 1])
+        self.price = float(close[processed - 1])
+        return processed
+
+    def _consume(self, side: int, lo: int, hi: int, lnD_now: np.ndarray) -> None:
+        """Zero side ``side``'s buckets [lo, hi] in every array, booking their USD as consumed."""
+        if hi < lo:
+            return
+        a = self._sync_to(None, self.last_ts)
+        seg = a[side, :, lo : hi + 1]
+        per_tier = seg.sum(axis=1) * np.exp(lnD_now + self._lnC[side])
+        seg[:] = 0.0
+        V = self._V[side]
+        for j, usd in enumerate(per_tier.tolist()):
+            V[j] = max(0.0, V[j] - usd)
+        self._stats.consumed += float(per_tier.sum())
+        self._epoch[side, lo : hi + 1] = self._seq
+        self._max_epoch = self._seq
+        self._seq += 1
+
+    def consume(self, low: float, high: float, ts: int) -> None:
+        """Live: spend every level the mark price crossed since the last tick (``low``..``high``)."""
+        if not (math.isfinite(low) and math.isfinite(high) and 0 < low <= high):
+            raise ValueError(f"consume needs 0 < low <= high, got low={low!r} high={high!r}")
+        g = self.grid
+        if g is None:
+            return
+        lo_b = math.ceil(math.log(low) / g.step - g.k0 - 0.5)
+        hi_b = math.floor(math.log(high) / g.step - g.k0 - 0.5)
+        changed = False
+        if lo_b <= self._long_hi:
+            self._consume(0, max(lo_b, 0), self._long_hi, self._lnD)
+            self._long_hi = lo_b - 1
+            changed = True
+        if hi_b >= self._short_lo:
+            self._consume(1, self._short_lo, min(hi_b, g.n - 1), self._lnD)
+            self._short_lo = hi_b + 1
+            changed = True
+        if changed:
+            self.version += 1
+            self._cache.clear()
+
+    # -- history (time × price) -----------------------------------------------------------------
+    def _history_boundaries(self, ts: np.ndarray, end_ts: int) -> dict[int, list[tuple[str, int]]]:
+        """Bars of this chunk that open a new history slice, per lookback (only slices still kept)."""
+        out: dict[int, list[tuple[str, int]]] = {}
+        for lb in LOOKBACKS:
+            sm = self._slice_ms[lb]
+            q = ts // sm
+            prev = np.concatenate([[self._ring_q[lb]], q[:-1]])
+            opens = (q != prev) & (prev >= 0) & (ts > end_ts - LOOKBACK_MS[lb] - 2 * sm)
+            for i in np.nonzero(opens)[0].tolist():
+                out.setdefault(i, []).append((lb, int(q[i])))
+            self._ring_q[lb] = int(q[-1])
+        return out
+
+    def _write_history(self, items: list[tuple[str, int]], now_ts: int, lnD_now: np.ndarray) -> None:
+        for lb, q in items:
+            arr = self._sync_to(lb, now_ts)
+            prof = self._values(arr, lnD_now).sum(axis=(0, 1))
+            h = self._ring_head[lb]
+            self._ring[lb][h] = prof
+            self._ring_ts[lb][h] = q * self._slice_ms[lb]
+            self._ring_head[lb] = (h + 1) % self._n_slices
+
+    def history(self, lookback: str, n_cols: int, price_lo: float, price_hi: float, n_rows: int) -> np.ndarray:
+        """USD per (price row, time column) over ``lookback``: rows top = ``price_hi``, columns oldest → newest.
+
+        Each column shows the levels standing at the end of its time span (the last column is live,
+        so consumption shows at once); a row sums the USD of the price band it covers.
+        """
+        self._check_lookback(lookback)
+        if not (isinstance(n_cols, int) and isinstance(n_rows, int) and 1 <= n_cols <= 10_000 and 1 <= n_rows <= 10_000):
+            raise ValueError(f"n_cols and n_rows must be ints in [1, 10000]; got {n_cols!r}, {n_rows!r}")
+        if not (math.isfinite(price_lo) and math.isfinite(price_hi) and 0 < price_lo < price_hi):
+            raise ValueError(f"history needs 0 < price_lo < price_hi; got {price_lo!r}, {price_hi!r}")
+        out = np.zeros((n_rows, n_cols), np.float32)
+        if self.grid is None:
+            return out
+        L = LOOKBACK_MS[lookback]
+        t0 = self.last_ts - L
+        rts = self._ring_ts[lookback]
+        ok = np.nonzero((rts > t0) & (rts <= self.last_ts))[0]
+        order = ok[np.argsort(rts[ok], kind="stable")]
+        slices = self._ring[lookback][order].astype(np.float64)
+        s_ts = rts[order]
+        live_long, live_short = self.profile(lookback)
+        slices = np.vstack([slices, (live_long + live_short)[None, :]])
+        s_ts = np.concatenate([s_ts, [self.last_ts]])
+        col_end = t0 + (np.arange(1, n_cols + 1) * L) // n_cols
+        pick = np.searchsorted(s_ts, col_end, side="right") - 1
+        pick[-1] = len(s_ts) - 1
+        row_edges = np.linspace(price_hi, price_lo, n_rows + 1)
+        cum = self._cum_at(slices, row_edges)  # (n_slices, n_rows + 1)
+        bands = (cum[:, :-1] - cum[:, 1:]).astype(np.float32)  # (n_slices, n_rows)
+        valid = pick >= 0
+        out[:, valid] = bands[pick[valid]].T
+        np.maximum(out, 0.0, out=out)
+        return out
+
+    def _cum_at(self, values: np.ndarray, prices: np.ndarray) -> np.ndarray:
+        """Cumulative USD below each price (linear inside a bucket), for each row of ``values``."""
+        g = self.grid
+        assert g is not None
+        cs = np.concatenate([np.zeros((len(values), 1)), np.cumsum(values, axis=1)], axis=1)
+        pos = np.clip(np.log(prices) / g.step - g.k0, 0.0, float(g.n))
+        i = np.minimum(np.floor(pos).astype(np.int64), g.n - 1)
+        frac = pos - i
+        return cs[:, i] + frac[None, :] * values[:, i]
+
+    # -- reading --------------------------------------------------------------------------------
+    def _check_lookback(self, lookback: str) -> None:
+        if lookback not in LOOKBACK_MS:
+            raise ValueError(f"lookback must be one of {', '.join(LOOKBACKS)}; got {lookback!r}")
+
+    def profile_by_tier(self, lookback: str) -> tuple[np.ndarray, np.ndarray]:
+        """(long_usd, short_usd), each (n_tiers, n_buckets), standing within ``lookback``."""
+        self._check_lookback(lookback)
+        if self.grid is None:
+            z = np.zeros((len(self.tiers), 0))
+            return z, z.copy()
+        key = (lookback, self.version)
+        hit = self._cache.get(key)
+        if hit is None:
+            vals = self._values(self._sync_to(lookback, self.last_ts))
+            hit = (vals[0], vals[1])
+            self._cache[key] = hit
+        return hit
+
+    def profile(self, lookback: str) -> tuple[np.ndarray, np.ndarray]:
+        """(long_usd, short_usd) per bucket standing within ``lookback``."""
+        lt, st = self.profile_by_tier(lookback)
+        return lt.sum(axis=0), st.sum(axis=0)
+
+    def zones(self, lookback: str, *, threshold_pct: float = 50.0, top_n: int = 5) -> ZoneReport:
+        """Ranked zones above (short liquidations) and below (long liquidations) the price."""
+        lt, st = self.profile_by_tier(lookback)
+        g = self.grid
+        edges = g.edges if g is not None else np.zeros(1)
+        return find_zones(
+            edges, lt, st, self.price, tier_names=self.tier_names, threshold_pct=threshold_pct,
+            top_n=top_n, lookback=lookback, ts=self.last_ts,
+        )  # fmt: skip
+
+    def stats(self) -> dict[str, float]:
+        """USD ledger: seeded = standing + consumed + closed + decayed (+ trimmed, 0 unless the grid cut)."""
+        standing = 0.0
+        if self.grid is not None:
+            standing = float(self._values(self._sync_to(None, self.last_ts)).sum())
+        s = self._stats
+        return {
+            "seeded": s.seeded,
+            "standing": standing,
+            "consumed": s.consumed,
+            "closed": s.closed,
+            "decayed": s.decayed,
+            "trimmed": s.trimmed,
+            "standing_long": float(sum(self._V[0])),
+            "standing_short": float(sum(self._V[1])),
+        }
+
+    # -- checkpoint -----------------------------------------------------------------------------
+    _MAGIC = b"LIQTUI-HEATMODEL-1\n"
+
+    def to_bytes(self) -> bytes:
+        """A self-contained checkpoint (config, scalars, arrays); :meth:`from_bytes` restores it."""
+        self._sync_all()
+        arrays: dict[str, np.ndarray] = {"lnD": self._lnD, "lnC": self._lnC}
+        if self.grid is not None:
+            arrays["epoch"] = self._epoch
+            for key, arr in self._arr.items():
+                arrays[f"arr:{key or '*'}"] = arr
+            for lb in LOOKBACKS:
+                arrays[f"ring:{lb}"] = self._ring[lb]
+                arrays[f"ring_ts:{lb}"] = self._ring_ts[lb]
+            lg = self._log
+            for name in ("ts", "seq", "k", "amt"):
+                arrays[f"log:{name}"] = getattr(lg, name)[: lg.size]
+        buf = io.BytesIO()
+        np.savez(buf, allow_pickle=False, **{k.replace(":", "__").replace("*", "ALL"): v for k, v in arrays.items()})
+        meta = {
+            "config": msgspec.to_builtins(self.config),
+            "grid": None if self.grid is None else [self.grid.k0, self.grid.n],
+            "V": self._V,
+            "stats": msgspec.to_builtins(self._stats),
+            "seq": self._seq,
+            "max_epoch": self._max_epoch,
+            "oi_base": self._oi_base,
+            "long_hi": self._long_hi,
+            "short_lo": self._short_lo,
+            "version": self.version,
+            "price": self.price,
+            "last_ts": self.last_ts,
+            "log_base": self._log.base,
+            "sync": {key or "*": msgspec.to_builtins(st) for key, st in self._sync.items()},
+            "ring_head": self._ring_head,
+            "ring_q": self._ring_q,
+        }
+        m = msgspec.msgpack.encode(meta)
+        return self._MAGIC + len(m).to_bytes(8, "little") + m + buf.getvalue()
+
+    @classmethod
+    def from_bytes(cls, b: bytes) -> "HeatModel":
+        """Restore a model written by :meth:`to_bytes`; raises ``ValueError`` on anything else."""
+        if not isinstance(b, (bytes, bytearray, memoryview)) or not bytes(b[: len(cls._MAGIC)]) == cls._MAGIC:
+            raise ValueError("not a liqtui HeatModel checkpoint (bad magic)")
+        b = bytes(b)
+        try:
+            off = len(cls._MAGIC)
+            mlen = int.from_bytes(b[off : off + 8], "little")
+            meta = msgspec.msgpack.decode(b[off + 8 : off + 8 + mlen])
+            npz = np.load(io.BytesIO(b[off + 8 + mlen :]), allow_pickle=False)
+            arrays = {k.replace("__", ":").replace("ALL", "*"): npz[k] for k in npz.files}
+            model = cls(msgspec.convert(meta["config"], ModelConfig))
+            model._restore(meta, arrays)
+        except (KeyError, TypeError, ValueError, OSError, EOFError, msgspec.DecodeError) as exc:
+            raise ValueError(f"corrupt HeatModel checkpoint: {exc}") from exc
+        return model
+
+    def _restore(self, meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> None:
+        self._lnD = arrays["lnD"].astype(np.float64)
+        self._lnC = arrays["lnC"].astype(np.float64)
+        if meta["grid"] is not None:
+            k0, n = meta["grid"]
+            g = PriceGrid(1.0, self.config.bucket_pct, self.config.range_pct)
+            self.grid = g.moved(k0, k0 + n)
+            self._epoch = arrays["epoch"].astype(np.int64)
+            self._arr = {key: arrays[f"arr:{key or '*'}"].astype(np.float64) for key in (None, *LOOKBACKS)}
+            self._ring = {lb: arrays[f"ring:{lb}"].astype(np.float32) for lb in LOOKBACKS}
+            self._ring_ts = {lb: arrays[f"ring_ts:{lb}"].astype(np.int64) for lb in LOOKBACKS}
+            lts = arrays["log:ts"]
+            self._log = _CohortLog(self._width, cap=max(1024, len(lts)))
+            self._log.append(lts, arrays["log:seq"], arrays["log:k"], arrays["log:amt"])
+            self._log.base = int(meta["log_base"])
+            for key, arr in self._arr.items():
+                if arr.shape != (2, len(self.tiers), n):
+                    raise ValueError(f"array {key} has shape {arr.shape}, expected {(2, len(self.tiers), n)}")
+        self._V = [list(map(float, meta["V"][0])), list(map(float, meta["V"][1]))]
+        self._stats = msgspec.convert(meta["stats"], _Stats)
+        self._seq, self._max_epoch = int(meta["seq"]), int(meta["max_epoch"])
+        self._oi_base = meta["oi_base"]
+        self._long_hi, self._short_lo = int(meta["long_hi"]), int(meta["short_lo"])
+        self.version, self.price, self.last_ts = int(meta["version"]), float(meta["price"]), int(meta["last_ts"])
+        self._sync = {(None if k == "*" else k): msgspec.convert(v, _Sync) for k, v in meta["sync"].items()}
+        self._ring_head = {k: int(v) for k, v in meta["ring_head"].items()}
+        self._ring_q = {k: int(v) for k, v in meta["ring_q"].items()}

@@ -1,0 +1,140 @@
+"""Zones: contiguous buckets above a percentile threshold, merged, ranked by USD, per side of price.
+
+Above the price are *short* liquidation levels (a squeeze fuels up-moves); below are *long* ones (a
+flush fuels down-moves). Pure numpy + msgspec.
+"""
+
+from __future__ import annotations
+
+import math
+
+import msgspec
+import numpy as np
+
+__all__ = ["Zone", "ZoneReport", "find_zones"]
+
+
+class Zone(msgspec.Struct):
+    """One merged run of strong buckets on one side of the price."""
+
+    side: str  # "short" (above price, squeeze) | "long" (below price, flush)
+    low: float
+    high: float
+    peak: float  # price (bucket centre) of the strongest bucket
+    usd: float
+    share: float  # share of its side's total (0..1)
+    distance_pct: float  # signed % from price to the nearest edge (+ above, − below)
+    cum_usd: float  # USD standing between price and the zone, same side
+    tiers: dict[str, float]  # {"25x": usd, ...}
+    confluence: bool  # >= 2 tiers each >= 20 % of the zone
+
+
+class ZoneReport(msgspec.Struct):
+    """Top zones per side plus side totals and their imbalance ((above − below)/(above + below))."""
+
+    price: float
+    lookback: str
+    ts: int
+    above: list[Zone]
+    below: list[Zone]
+    total_above: float
+    total_below: float
+    imbalance: float
+
+
+def _runs(idx: np.ndarray, gap: int) -> list[tuple[int, int]]:
+    """Inclusive (start, end) runs of sorted bucket indices, joining holes of at most ``gap`` buckets."""
+    if len(idx) == 0:
+        return []
+    breaks = np.nonzero(np.diff(idx) > gap + 1)[0]
+    starts = np.concatenate([[0], breaks + 1])
+    ends = np.concatenate([breaks, [len(idx) - 1]])
+    return [(int(idx[a]), int(idx[b])) for a, b in zip(starts, ends)]
+
+
+def _side_zones(
+    side: str,
+    vals: np.ndarray,
+    by_tier: np.ndarray,
+    strong: np.ndarray,
+    edges: np.ndarray,
+    price: float,
+    tier_names: tuple[str, ...],
+    top_n: int,
+    gap: int,
+) -> list[Zone]:
+    total = float(vals.sum())
+    centers = np.sqrt(edges[:-1] * edges[1:])
+    cs = np.concatenate([[0.0], np.cumsum(vals)])
+    zones: list[Zone] = []
+    for a, b in _runs(np.nonzero(strong)[0], gap):
+        usd = float(cs[b + 1] - cs[a])
+        if usd <= 0:
+            continue
+        per_tier = by_tier[:, a : b + 1].sum(axis=1)
+        tiers = {name: float(v) for name, v in zip(tier_names, per_tier)}
+        confluence = int(np.count_nonzero(per_tier >= 0.2 * usd)) >= 2
+        low, high = float(edges[a]), float(edges[b + 1])
+        if side == "short":
+            dist = (max(low, price) - price) / price * 100.0
+            cum = float(cs[a])  # vals is zero at and below price on this side
+        else:
+            dist = (min(high, price) - price) / price * 100.0
+            cum = float(cs[-1] - cs[b + 1])
+        peak = float(centers[a + int(np.argmax(vals[a : b + 1]))])
+        zones.append(
+            Zone(side=side, low=low, high=high, peak=peak, usd=usd, share=usd / total if total > 0 else 0.0,
+                 distance_pct=dist, cum_usd=cum, tiers=tiers, confluence=confluence)
+        )  # fmt: skip
+    zones.sort(key=lambda z: -z.usd)
+    return zones[:top_n]
+
+
+def find_zones(
+    edges: np.ndarray,
+    long_by_tier: np.ndarray,
+    short_by_tier: np.ndarray,
+    price: float,
+    *,
+    tier_names: tuple[str, ...] | None = None,
+    threshold_pct: float = 50.0,
+    top_n: int = 5,
+    lookback: str = "",
+    ts: int = 0,
+    gap: int = 1,
+) -> ZoneReport:
+    """Zones from per-tier profiles ``(n_tiers, n_buckets)`` on a grid with ``n_buckets + 1`` ``edges``.
+
+    A bucket is *strong* when its USD is at least the ``threshold_pct`` percentile of the non-zero
+    buckets on the side of price it belongs to; strong buckets separated by at most ``gap`` weak
+    ones merge into one zone. Zones are ranked by USD, ``top_n`` per side, strongest first.
+    """
+    if not (0.0 <= threshold_pct <= 100.0):
+        raise ValueError(f"threshold_pct must be in [0, 100]; got {threshold_pct!r}")
+    if not (isinstance(top_n, int) and top_n >= 0):
+        raise ValueError(f"top_n must be an int >= 0; got {top_n!r}")
+    if not (isinstance(gap, int) and gap >= 0):
+        raise ValueError(f"gap must be an int >= 0; got {gap!r}")
+    lt = np.atleast_2d(np.asarray(long_by_tier, dtype=np.float64))
+    st = np.atleast_2d(np.asarray(short_by_tier, dtype=np.float64))
+    edges = np.asarray(edges, dtype=np.float64)
+    n = lt.shape[1]
+    if st.shape != lt.shape or len(edges) != n + 1:
+        raise ValueError(f"profiles {lt.shape}/{st.shape} do not match {len(edges)} edges")
+    names = tier_names if tier_names is not None else tuple(f"tier{i}" for i in range(lt.shape[0]))
+    if not (math.isfinite(price) and price > 0) or n == 0:
+        return ZoneReport(price=price, lookback=lookback, ts=ts, above=[], below=[],
+                          total_above=0.0, total_below=0.0, imbalance=0.0)  # fmt: skip
+    centers = np.sqrt(edges[:-1] * edges[1:])
+    above_mask, below_mask = centers > price, centers < price
+    short_tiers = st * above_mask[None, :]
+    long_tiers = lt * below_mask[None, :]
+    short_v, long_v = short_tiers.sum(axis=0), long_tiers.sum(axis=0)
+    nz = np.concatenate([short_v[short_v > 0], long_v[long_v > 0]])
+    thr = float(np.percentile(nz, threshold_pct)) if len(nz) else math.inf
+    above = _side_zones("short", short_v, short_tiers, (short_v >= thr) & (short_v > 0), edges, price, names, top_n, gap)
+    below = _side_zones("long", long_v, long_tiers, (long_v >= thr) & (long_v > 0), edges, price, names, top_n, gap)
+    ta, tb = float(short_v.sum()), float(long_v.sum())
+    imb = (ta - tb) / (ta + tb) if ta + tb > 0 else 0.0
+    return ZoneReport(price=price, lookback=lookback, ts=ts, above=above, below=below,
+                      total_above=ta, total_below=tb, imbalance=imb)  # fmt: skip
