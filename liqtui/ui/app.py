@@ -36,7 +36,7 @@ from textual.worker import Worker, WorkerState
 from liqtui.core.events import MarketEvent
 from liqtui.ui.commands import LiqtuiCommands
 from liqtui.ui.messages import BackfillProgress, SymbolChangeRequested, VenuesChangeRequested
-from liqtui.ui.render import bin_profile, candle_columns, fmt_price, heat_scale, row_of
+from liqtui.ui.render import HeatScale, bin_profile, candle_columns, fmt_price, row_of
 from liqtui.ui.screens import HelpScreen, TickerScreen, VenuesScreen
 from liqtui.ui.themes import (
     COLOR_SYSTEMS,
@@ -424,7 +424,7 @@ class LiqtuiApp(App[None]):
             return
         self._hist_key = key
         values = model.history(self.lookback, width, lo, hi, 2 * height)
-        scale = heat_scale(values, threshold_pct=self.threshold_pct, gamma=self.gamma)
+        scale = HeatScale(self.threshold_pct, self.gamma)
         candles = self._candles(t_end - lb_ms, t_end, width) if self.klines else None
         self.heatmap.set_frame(HeatFrame(values, scale, self.palette, lo, hi, candles, price))
 

@@ -21,11 +21,11 @@ from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 
+from liqtui.core.colorscale import heat_levels
 from liqtui.ui.themes import HeatPalette
 
 __all__ = [
     "HeatScale",
-    "heat_scale",
     "fmt_usd",
     "fmt_price",
     "fmt_pct",
@@ -54,43 +54,20 @@ Overlay = dict[tuple[int, int], tuple[str, Style]]
 # ------------------------------------------------------------------------------------------------ scaling
 @dataclass(frozen=True)
 class HeatScale:
-    """Maps USD values to heat levels: ``((v / ref) ** gamma)`` spread over levels 1..n-1; below floor → 0.
+    """How USD values become heat levels (delegates to :func:`liqtui.core.colorscale.heat_levels`):
+    intensity relative to a high percentile, ``gamma`` < 1 is "more heat", values below the
+    ``threshold_pct`` percentile of the positive ones are hidden (level 0)."""
 
-    ``ref`` is a high percentile of the positive values (relative intensity, robust to one outlier);
-    ``floor`` hides weak noise (the liquidity threshold); ``gamma`` < 1 is "more heat".
-    """
+    threshold_pct: float = 50.0
+    gamma: float = 1.0
 
-    ref: float
-    floor: float
-    gamma: float
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.threshold_pct <= 100.0:
+            raise ValueError(f"threshold_pct must be within 0..100, got {self.threshold_pct}")
 
     def levels(self, values: np.ndarray, n_levels: int) -> np.ndarray:
         """Heat level (uint8, 0..n_levels-1) of every value."""
-        v = np.asarray(values, dtype=np.float64)
-        if self.ref <= 0:
-            return np.zeros(v.shape, dtype=np.uint8)
-        x = np.clip(v / self.ref, 0.0, 1.0)
-        if self.gamma != 1.0:
-            x = x**self.gamma
-        lv = 1 + np.rint(x * (n_levels - 2)).astype(np.int64)
-        lv[(v <= 0) | (v < self.floor) | ~np.isfinite(v)] = 0
-        return lv.astype(np.uint8)
-
-
-def heat_scale(values: np.ndarray, *, threshold_pct: float, gamma: float, ref_pct: float = 99.7) -> HeatScale:
-    """Scale for ``values``: ref = ``ref_pct`` percentile and floor = ``threshold_pct`` percentile of the
-    positive finite values (threshold 0 shows everything)."""
-    if not 0.0 <= threshold_pct <= 100.0:
-        raise ValueError(f"threshold_pct must be within 0..100, got {threshold_pct}")
-    if not gamma > 0:
-        raise ValueError(f"heat gamma must be > 0, got {gamma}")
-    v = np.asarray(values, dtype=np.float64).ravel()
-    pos = v[(v > 0) & np.isfinite(v)]
-    if pos.size == 0:
-        return HeatScale(ref=0.0, floor=0.0, gamma=gamma)
-    ref, floor = np.percentile(pos, [ref_pct, threshold_pct]) if threshold_pct > 0 else (
-        np.percentile(pos, ref_pct), 0.0)
-    return HeatScale(ref=float(ref), floor=float(floor), gamma=gamma)
+        return heat_levels(values, gamma=self.gamma, threshold_pct=self.threshold_pct, levels=n_levels)
 
 
 # --------------------------------------------------------------------------------------------- formatting
@@ -108,7 +85,7 @@ def fmt_usd(usd: float) -> str:
 
 
 def _decimals(step: float) -> int:
-    return max(0, min(8, -math.floor(math.log10(step)) + 1)) if step > 0 else 2
+    return max(0, min(8, -math.floor(math.log10(step)))) if step > 0 else 2
 
 
 def fmt_price(price: float, step: float | None = None) -> str:
@@ -385,7 +362,7 @@ def zone_line(low: float, high: float, usd: float, strength: float, distance_pct
     compact = width < 40
     fp = fmt_price_compact if compact else (lambda x: fmt_price(x, (high - low) / 4 or None))
     rng = f"{fp(low)}–{fp(high)}"
-    usd_s = fmt_usd(usd).rjust(7)
+    usd_s = fmt_usd(usd).rjust(6 if compact else 7)
     dist = fmt_pct(distance_pct, 1 if compact else 2).rjust(6 if compact else 7)
     fixed = len(rng) + 1 + len(usd_s) + 1 + 1 + len(dist) + 1 + 1
     bar_w = max(1, width - fixed)
@@ -411,7 +388,7 @@ def tape_line(ts_ms: int, venue: str, is_long: bool, price: float, usd: float, w
     t = Text(no_wrap=True, overflow="crop")
     t.append(f"{hms} {_VENUE_ABBR.get(venue, venue[:3].upper())} ")
     t.append("LONG " if is_long else "SHORT", side_style)
-    t.append(f" {fmt_price_compact(price) if width < 40 else fmt_price(price):>9} {fmt_usd(usd):>7} ")
+    t.append(f" {fmt_price_compact(price) if width < 40 else fmt_price(price, price * 1e-5):>9} {fmt_usd(usd):>7} ")
     t.append(usd_glyph(usd), side_style)
     t.truncate(width, pad=True)
     return t

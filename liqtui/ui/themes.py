@@ -22,11 +22,12 @@ from __future__ import annotations
 import os
 import tomllib
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from rich._palettes import EIGHT_BIT_PALETTE, STANDARD_PALETTE
-from rich.color import Color
+from rich.color import Color, ColorSystem
 from rich.style import Style
 from textual.theme import Theme
 
@@ -42,6 +43,7 @@ __all__ = [
     "parse_theme",
     "detect_color_system",
     "rich_color_system",
+    "exact_256",
 ]
 
 MAX_LEVELS = 64
@@ -167,7 +169,12 @@ def _parse_heat(data: Any, path: Path | None) -> tuple[tuple[str, ...], int, tup
     levels = data.get("levels", MAX_LEVELS)
     if not isinstance(levels, int) or isinstance(levels, bool) or not 2 <= levels <= MAX_LEVELS:
         raise ThemeError(f"{_where(path)}[heat].levels must be an integer 2..{MAX_LEVELS}, got {levels!r}")
-    return stops_t, levels, _int_list(data, "colors_256", 255, path), _int_list(data, "colors_16", 15, path)
+    c256 = _int_list(data, "colors_256", 255, path)
+    bad = [i for i in c256 if exact_256(i) is None]
+    if bad:
+        raise ThemeError(f"{_where(path)}[heat].colors_256: {bad} cannot be shown exactly on a 256-colour "
+                         "terminal; use 16..255 without the cube greys 59, 102, 145, 188 (use 232..255)")
+    return stops_t, levels, c256, _int_list(data, "colors_16", 15, path)
 
 
 def _parse_textual(name: str, data: Any, path: Path | None) -> tuple[Theme, dict[str, str]]:
@@ -259,9 +266,27 @@ def _interpolate(stops: tuple[str, ...], n: int) -> list[tuple[int, int, int]]:
     return out
 
 
+@lru_cache(maxsize=256)
+def exact_256(index: int) -> tuple[int, int, int] | None:
+    """An RGB that rich (hence Textual) downgrades to exactly xterm colour ``index`` on a 256-colour terminal.
+
+    Textual converts every colour to truecolor and rich downgrades it again; for the bright greys
+    (247–255) the xterm value itself lands one grey lower, so nudge it. None if no nearby RGB works
+    (0–15 and the cube greys 59/102/145/188, which rich maps onto the grey ramp).
+    """
+    if not 16 <= index <= 255:
+        return None
+    r, g, b = EIGHT_BIT_PALETTE[index]
+    for d in (0, 1, -1, 2, -2, 3, -3, 4, -4, 5, -5):
+        rgb = (min(255, max(0, r + d)), min(255, max(0, g + d)), min(255, max(0, b + d)))
+        if Color.from_rgb(*rgb).downgrade(ColorSystem.EIGHT_BIT).number == index:
+            return rgb
+    return None
+
+
 def _heat_rgb(spec: ThemeSpec, colors: str) -> list[tuple[int, int, int]]:
     if colors == "256":
-        return [tuple(EIGHT_BIT_PALETTE[i]) for i in spec.colors_256]  # type: ignore[misc]
+        return [exact_256(i) for i in spec.colors_256]  # type: ignore[misc]  # validated when parsed
     if colors == "16":
         return [tuple(STANDARD_PALETTE[i]) for i in spec.colors_16]  # type: ignore[misc]
     return _interpolate(spec.stops, spec.levels)
