@@ -1,0 +1,310 @@
+"""The embedded demo exchange: the simulated market behind Binance USDⓈ-M websocket and REST servers.
+
+Usage::
+
+    async with DemoExchange(seed=0, speed=1.0) as demo:
+        demo.ws_url    # "ws://127.0.0.1:PORT/market"  (combined: {ws_url}/stream?streams=..., raw: {ws_url}/ws)
+        demo.rest_url  # "http://127.0.0.1:PORT"
+        demo.market    # the MarketSim: truth (true_levels, realized), state, history
+
+Websocket paths, as on Binance since 2026: ``/market/stream?streams=a/b`` (combined ``{"stream","data"}``
+envelope), ``/market/ws`` and ``/market/ws/<stream>`` (bare payloads); live ``SUBSCRIBE`` /
+``UNSUBSCRIBE`` / ``LIST_SUBSCRIPTIONS`` / ``SET_PROPERTY combined`` / ``GET_PROPERTY`` requests, answered
+``{"result":null,"id":N}``. The pre-2026 root paths (``/stream``, ``/ws``) accept connections and
+subscriptions but, like Binance's, never deliver these market streams. The server pings (``ping_interval``,
+Binance ~180 s) and closes a connection after ``max_age_s`` (Binance 24 h). Streams: ``<sym>@aggTrade``,
+``<sym>@markPrice@1s``, ``<sym>@markPrice`` (3 s), ``<sym>@kline_1m``, ``<sym>@forceOrder``, ``!forceOrder@arr``.
+
+The market runs in 1-second steps paced to ``speed`` × wall-clock time; its output depends only on the
+seed and ``start_ms``, never on timing (a slow machine delivers the same frames, later).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from urllib.parse import parse_qs, urlsplit
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from liqtui.sim.market import MarketSim, SimConfig
+from liqtui.sim.payloads import Frame, combined
+from liqtui.sim.rest import RestServer
+
+__all__ = ["DemoExchange"]
+
+_MARKET_PREFIX = "/market"
+_MAX_STEPS_PER_TURN = 30  # market seconds simulated before yielding to the event loop
+_METHODS = ("SUBSCRIBE", "UNSUBSCRIBE", "LIST_SUBSCRIPTIONS", "SET_PROPERTY", "GET_PROPERTY")
+
+
+@dataclass(eq=False)
+class _Client:
+    """One websocket connection: its subscriptions and its outgoing queue."""
+
+    ws: ServerConnection
+    combined: bool
+    legacy: bool  # pre-2026 root path: subscriptions are acknowledged but never fed
+    queue: asyncio.Queue[str]
+    subs: list[str] = field(default_factory=list)
+    routes: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+    sent: int = 0
+
+
+def _parse_path(path: str) -> tuple[bool, bool, list[str]] | None:
+    """(combined, legacy, initial streams) of a websocket request path, or None when not served."""
+    url = urlsplit(path)
+    p = url.path.rstrip("/") or "/"
+    legacy = not p.startswith(_MARKET_PREFIX + "/")
+    if not legacy:
+        p = p[len(_MARKET_PREFIX):]
+    if p == "/stream":
+        streams = parse_qs(url.query).get("streams", [""])[0]
+        return True, legacy, [s for s in streams.split("/") if s]
+    if p == "/ws":
+        return False, legacy, []
+    if p.startswith("/ws/"):
+        return False, legacy, [s for s in p[4:].split("/") if s]
+    return None
+
+
+class DemoExchange:
+    """The simulated market served over the Binance USDⓈ-M protocol on 127.0.0.1 (async context manager).
+
+    ``speed``: market seconds per wall-clock second. ``start_ms``: where the history ends and the live
+    market begins (default: now). ``oi_hist_days``: apply Binance's 30-day ``openInterestHist`` rule.
+    """
+
+    def __init__(self, seed: int = 0, speed: float = 1.0, symbol: str = "BTCUSDT", history_days: float = 183,
+                 *, start_ms: int | None = None, host: str = "127.0.0.1", oi_hist_days: float | None = None,
+                 ping_interval: float = 180.0, ping_timeout: float = 600.0, max_age_s: float = 24 * 3600.0,
+                 queue_size: int = 50_000, config: SimConfig | None = None) -> None:
+        if not (0 < speed <= 10_000):
+            raise ValueError(f"speed must be within (0, 10000], got {speed!r}")
+        cfg = config or SimConfig()
+        if symbol != cfg.symbol:
+            cfg = SimConfig(**{**{f: getattr(cfg, f) for f in cfg.__struct_fields__}, "symbol": symbol})
+        self._kw = dict(seed=seed, start_ms=start_ms, history_days=history_days, config=cfg)
+        self.speed = float(speed)
+        self.host = host
+        self.oi_hist_days = oi_hist_days
+        self.ping_interval, self.ping_timeout, self.max_age_s = ping_interval, ping_timeout, max_age_s
+        self.queue_size = queue_size
+        self.market: MarketSim | None = None  # type: ignore[assignment]
+        self.clients: set[_Client] = set()
+        self.frames_sent = 0
+        self.ready_s: float | None = None  # seconds from __aenter__ to serving
+        self._ws_server: Server | None = None
+        self._rest: RestServer | None = None
+        self._pacer: asyncio.Task[None] | None = None
+        self._handlers: set[asyncio.Task[None]] = set()
+
+    # -- lifecycle ---------------------------------------------------------------------------------------
+    async def __aenter__(self) -> "DemoExchange":
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        """Generate the history (in a worker thread: the event loop stays free) and start serving."""
+        t0 = time.perf_counter()
+        self.market = await asyncio.to_thread(lambda: MarketSim(**self._kw))  # type: ignore[arg-type]
+        try:
+            self._rest = RestServer(self.market, oi_hist_days=self.oi_hist_days)
+            await self._rest.start(self.host)
+            self._ws_server = await serve(
+                self._handle, self.host, 0, process_request=self._check_path, compression=None,
+                ping_interval=self.ping_interval, ping_timeout=self.ping_timeout, max_queue=64)
+        except BaseException:
+            await self.stop()
+            raise
+        self._pacer = asyncio.create_task(self._run(), name="liqtui-demo-market")
+        self.ready_s = time.perf_counter() - t0
+
+    async def stop(self) -> None:
+        """Stop the market and both servers; close every connection. Idempotent."""
+        if self._pacer is not None:
+            self._pacer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pacer
+            self._pacer = None
+        if self._ws_server is not None:
+            self._ws_server.close()
+            await self._ws_server.wait_closed()
+            self._ws_server = None
+        for t in list(self._handlers):
+            t.cancel()
+        await asyncio.gather(*self._handlers, return_exceptions=True)
+        if self._rest is not None:
+            await self._rest.close()
+            self._rest = None
+
+    # -- addresses ---------------------------------------------------------------------------------------
+    @property
+    def ws_port(self) -> int:
+        if self._ws_server is None:
+            raise RuntimeError("DemoExchange is not started")
+        return int(next(iter(self._ws_server.sockets)).getsockname()[1])
+
+    @property
+    def ws_url(self) -> str:
+        """Websocket base, e.g. ``ws://127.0.0.1:PORT/market`` (append ``/stream?streams=...`` or ``/ws``)."""
+        return f"ws://{self.host}:{self.ws_port}{_MARKET_PREFIX}"
+
+    @property
+    def rest_url(self) -> str:
+        if self._rest is None:
+            raise RuntimeError("DemoExchange is not started")
+        return f"http://{self.host}:{self._rest.port}"
+
+    def stream_url(self, streams: Iterable[str] | None = None) -> str:
+        """Combined-stream URL for ``streams`` (default: the four streams liqtui uses)."""
+        s = self.market.symbol.lower() if self.market else "btcusdt"
+        names = list(streams) if streams is not None else [
+            f"{s}@aggTrade", f"{s}@markPrice@1s", f"{s}@kline_1m", f"{s}@forceOrder"]
+        return f"{self.ws_url}/stream?streams={'/'.join(names)}"
+
+    # -- market pacing -----------------------------------------------------------------------------------
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        m = self.market
+        assert m is not None
+        wall0, mkt0 = loop.time(), m.now_ms
+        while True:
+            target = mkt0 + int((loop.time() - wall0) * 1000.0 * self.speed)
+            until = min(target, m.now_ms + 1000 * _MAX_STEPS_PER_TURN)
+            if until >= m.now_ms + 1000:
+                self._broadcast(m.advance(until))
+            if m.now_ms + 1000 <= target:
+                await asyncio.sleep(0)
+                continue
+            due = wall0 + (m.now_ms + 1000 - mkt0) / (1000.0 * self.speed)
+            await asyncio.sleep(max(0.0, due - loop.time()))
+
+    def _broadcast(self, frames: list[Frame]) -> None:
+        if not frames or not self.clients:
+            return
+        for c in list(self.clients):
+            if c.legacy or not c.routes:
+                continue
+            for f in frames:
+                for name, every in c.routes.get(f.stream, ()):
+                    if every and f.E % every:
+                        continue
+                    text = combined(Frame(name, f.E, f.payload)) if c.combined else f.payload
+                    self._enqueue(c, text)
+
+    def _enqueue(self, c: _Client, text: str) -> None:
+        try:
+            c.queue.put_nowait(text)
+        except asyncio.QueueFull:  # a consumer too slow to keep up is dropped, as exchanges do
+            self.clients.discard(c)
+            asyncio.ensure_future(c.ws.close(1008, "slow consumer"))
+
+    # -- websocket connections ---------------------------------------------------------------------------
+    def _check_path(self, conn: ServerConnection, request: Request) -> Response | None:
+        if _parse_path(request.path) is None:
+            return Response(HTTPStatus.NOT_FOUND.value, "Not Found", Headers(), b"Not Found\n")
+        return None
+
+    async def _handle(self, ws: ServerConnection) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._handlers.add(task)
+        parsed = _parse_path(ws.request.path if ws.request else "")
+        assert parsed is not None
+        is_combined, legacy, streams = parsed
+        c = _Client(ws=ws, combined=is_combined, legacy=legacy, queue=asyncio.Queue(self.queue_size))
+        self._subscribe(c, streams)
+        self.clients.add(c)
+        sender = asyncio.create_task(self._send_loop(c))
+        expire = asyncio.get_running_loop().call_later(
+            self.max_age_s, lambda: asyncio.ensure_future(ws.close(1001, "connection age limit")))
+        try:
+            async for msg in ws:
+                reply = self._command(c, msg)
+                if reply is not None:
+                    self._enqueue(c, reply)
+        except ConnectionClosed:
+            pass
+        finally:
+            expire.cancel()
+            self.clients.discard(c)
+            sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError, ConnectionClosed):
+                await sender
+            self._handlers.discard(task)
+
+    async def _send_loop(self, c: _Client) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            while True:
+                text = await c.queue.get()
+                await c.ws.send(text)
+                c.sent += 1
+                self.frames_sent += 1
+
+    def _subscribe(self, c: _Client, streams: Iterable[str], add: bool = True) -> None:
+        for s in streams:
+            if add and s not in c.subs:
+                c.subs.append(s)
+            elif not add and s in c.subs:
+                c.subs.remove(s)
+        c.routes = {}
+        sym = self.market.symbol.lower() if self.market else ""
+        for s in c.subs:
+            source, every = s, 0
+            if s == f"{sym}@markPrice":
+                source, every = f"{sym}@markPrice@1s", 3000
+            elif s == "!forceOrder@arr":
+                source = f"{sym}@forceOrder"
+            c.routes.setdefault(source, []).append((s, every))
+
+    def _command(self, c: _Client, msg: str | bytes) -> str | None:
+        """Answer one client request (Binance's live subscription protocol)."""
+        try:
+            req = json.loads(msg)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            return _error(3, f"Invalid JSON: {exc}", None)
+        if not isinstance(req, dict):
+            return _error(2, "Invalid request: expected an object", None)
+        rid = req.get("id")
+        if rid is not None and not (isinstance(rid, int) and not isinstance(rid, bool) and rid >= 0) \
+                and not isinstance(rid, str):
+            return _error(2, "Invalid request: request ID must be an unsigned integer", None)
+        method, params = req.get("method"), req.get("params", [])
+        if method not in _METHODS:
+            return _error(2, f"Invalid request: unknown variant {method!r}, expected one of "
+                             f"{', '.join(_METHODS)}", rid)
+        if not isinstance(params, list):
+            return _error(1, "Invalid value type: expected an array of parameters", rid)
+        if method in ("SUBSCRIBE", "UNSUBSCRIBE"):
+            if not all(isinstance(p, str) and p for p in params):
+                return _error(2, "Invalid request: stream names must be non-empty strings", rid)
+            if len(params) + len(c.subs) > 1024:
+                return _error(2, "Invalid request: too many streams (max 1024)", rid)
+            self._subscribe(c, params, add=method == "SUBSCRIBE")
+            return json.dumps({"result": None, "id": rid})
+        if method == "LIST_SUBSCRIPTIONS":
+            return json.dumps({"result": list(c.subs), "id": rid})
+        if not params or params[0] != "combined":
+            return _error(0, "Unknown property", rid)
+        if method == "GET_PROPERTY":
+            return json.dumps({"result": c.combined, "id": rid})
+        if len(params) != 2 or not isinstance(params[1], bool):
+            return _error(1, "Invalid value type: expected Boolean", rid)
+        c.combined = params[1]
+        return json.dumps({"result": None, "id": rid})
+
+
+def _error(code: int, msg: str, rid: object) -> str:
+    return json.dumps({"error": {"code": code, "msg": msg}, "id": rid})
