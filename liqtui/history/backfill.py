@@ -30,6 +30,7 @@ import httpx
 import numpy as np
 
 from liqtui.core.events import Candle, MarketEvent, OpenInterest, Venue
+from liqtui.core.model import LOOKBACK_MS
 from liqtui.feeds.endpoints import DEFAULT_REST
 from liqtui.feeds.symbols import instrument, to_venue
 from liqtui.history.store import BAR_DTYPE, SRC_KLINE, Store, empty_bars, merge_resolutions
@@ -48,22 +49,11 @@ __all__ = [
 
 MIN_MS = 60_000
 DAY_MS = 86_400_000
-#: Lookback name → milliseconds (same names as ``liqtui.core.model.LOOKBACKS``).
-LOOKBACK_MS: dict[str, int] = {
-    "12h": DAY_MS // 2,
-    "1d": DAY_MS,
-    "3d": 3 * DAY_MS,
-    "7d": 7 * DAY_MS,
-    "14d": 14 * DAY_MS,
-    "1M": 30 * DAY_MS,
-    "3M": 91 * DAY_MS,
-    "6M": 182 * DAY_MS,
-}
 #: 1-minute bars are fetched for at most this much of the lookback (Binance: 29 requests of 1500 rows).
 FINE_WINDOW_MS = 30 * DAY_MS
 #: Resolution of the part of a long lookback older than the fine window.
 COARSE_INTERVAL_S: dict[str, int] = {"3M": 300, "6M": 900}
-DELIVER_CHUNK = 50_000
+DELIVER_CHUNK = 10_000  # HeatModel.step_many is fastest on chunks of about this size
 
 Progress = Callable[[int, int, str], None]
 OnBars = Callable[[np.ndarray], Awaitable[None] | None]

@@ -373,11 +373,11 @@ def _to_array(rows: Sequence[tuple[Any, ...]]) -> np.ndarray:
     out = empty_bars(len(rows))
     if not rows:
         return out
-    cols = list(zip(*rows))
-    out["ts"] = np.asarray(cols[0], dtype=np.int64)
-    out["interval_s"] = np.asarray(cols[1], dtype=np.int32)
+    raw = np.array(rows, dtype=np.float64)  # None -> NaN; ms timestamps are exact in float64
+    out["ts"] = raw[:, 0].astype(np.int64)
+    out["interval_s"] = raw[:, 1].astype(np.int32)
     for i, f in enumerate(BAR_FIELDS):
-        out[f] = np.asarray(cols[2 + i], dtype=np.float64)  # None -> NaN
+        out[f] = raw[:, 2 + i]
     return out
 
 
