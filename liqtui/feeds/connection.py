@@ -68,7 +68,7 @@ class _Failed(Exception):
 class _Conn:
     """One open websocket of a spec, with its own timestamps."""
 
-    __slots__ = ("ws", "opened", "last_frame", "first_frame", "closing")
+    __slots__ = ("ws", "opened", "last_frame", "first_frame", "closing", "had_events")
 
     def __init__(self, ws: ClientConnection) -> None:
         self.ws = ws
@@ -76,6 +76,7 @@ class _Conn:
         self.last_frame = self.opened
         self.first_frame = asyncio.Event()
         self.closing = ""
+        self.had_events = False  # market data arrived (not only acks/pongs): resets the backoff
 
 
 class FeedManager:
@@ -232,7 +233,7 @@ class FeedManager:
     def _next_attempt(self, venue: Venue, attempt: int, reason: str) -> int:
         attempt += 1
         if self.max_attempts is not None and attempt > self.max_attempts:
-            raise _Failed(f"gave up after {self.max_attempts} attempts: {reason}")
+            raise _Failed(f"gave up after {self.max_attempts} reconnect attempts: {reason}")
         return attempt
 
     async def _open(self, venue: Venue, spec: ConnSpec) -> _Conn:
@@ -255,7 +256,7 @@ class FeedManager:
     async def _serve(self, venue: Venue, spec: ConnSpec, conn: _Conn) -> tuple[bool, str]:
         """Serve one connection (and its successors after seamless handovers) until it is lost.
 
-        Returns (whether any frame arrived, why it ended)."""
+        Returns (whether market data arrived, why it ended)."""
         got_data = False
         pump = asyncio.create_task(self._pump(venue, spec, conn))
         try:
@@ -264,7 +265,7 @@ class FeedManager:
                 if spec.max_age_s is not None:
                     timeout = max(0.0, spec.max_age_s - (time.monotonic() - conn.opened))
                 done, _ = await asyncio.wait({pump}, timeout=timeout)
-                got_data = got_data or conn.first_frame.is_set()
+                got_data = got_data or conn.had_events
                 if pump in done:
                     return got_data, pump.result()
                 successor = await self._handover(venue, spec, conn, pump)
@@ -326,7 +327,8 @@ class FeedManager:
                     conn.first_frame.set()
                     if not conn.closing:
                         self._status(venue, FeedState.LIVE)
-                self._deliver(venue, dec, frame, now_ms(), spec.name)
+                if self._deliver(venue, dec, frame, now_ms(), spec.name):
+                    conn.had_events = True
                 if dec.refusal:
                     raise _Failed(dec.refusal)
         except ConnectionClosed as exc:
@@ -373,14 +375,15 @@ class FeedManager:
                 return
 
     # -- delivery -------------------------------------------------------------------------------------
-    def _deliver(self, venue: Venue, dec: BaseDecoder, frame: bytes | str, recv_ms: int, conn: str = "") -> None:
+    def _deliver(self, venue: Venue, dec: BaseDecoder, frame: bytes | str, recv_ms: int, conn: str = "") -> int:
+        """Count, record, decode and sink one frame; returns the number of events it produced."""
         st = self.stats[venue.value]
         overlap = self._overlap.get((venue.value, conn)) if self._overlap else None
         if overlap is not None:
             h = hash(frame)
             if h in overlap:
                 st.overlap_dropped += 1
-                return
+                return 0
             overlap.append(h)
         st.frames += 1
         st.bytes += len(frame)
@@ -399,6 +402,7 @@ class FeedManager:
                 except Exception:
                     st.sink_errors += 1
                     log.exception("%s: sink raised on %s", venue.value, type(ev).__name__)
+        return len(events)
 
     def _status(self, venue: Venue, state: FeedState, *, attempt: int = 0, reason: str = "") -> None:
         st = self.stats[venue.value]

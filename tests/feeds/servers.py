@@ -10,7 +10,8 @@ one repeats). A script is a list of steps:
 * ``Close(code)``: close the connection cleanly; ``Abort()``: drop the TCP connection without a close frame;
 * ``Stall()``: keep the socket open and send nothing more (protocol pings are no longer answered either);
 * ``Stream(make, interval_s)``: send ``make(i)`` for i = 0, 1, ... every ``interval_s`` until the client leaves;
-* ``Gate(event)``: wait for an ``asyncio.Event`` set by the test.
+* ``Gate(event)``: wait for an ``asyncio.Event`` set by the test;
+* ``Follow(hub)``: receive the live frames a shared :class:`Hub` broadcasts to every open connection.
 
 A script ending without one of the terminal steps keeps the connection open and answers pings. The same port
 serves the venue's REST endpoints over plain HTTP (Binance open interest, OKX instruments).
@@ -60,7 +61,45 @@ class Gate:
     event: asyncio.Event
 
 
-Step = str | Close | Abort | Stall | Stream | Gate
+class Hub:
+    """An exchange's live feed: one frame sequence sent to every connection following it at that moment, so a
+    connection that is not open when frame k goes out never sees frame k."""
+
+    def __init__(self, make: Callable[[int], str], interval_s: float = 0.002) -> None:
+        self.make = make
+        self.interval_s = interval_s
+        self.followers: set[ServerConnection] = set()
+        self.sent = 0
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def _run(self) -> None:
+        k = 0
+        while True:  # the market goes on whether anyone listens or not
+            frame = self.make(k)
+            k += 1
+            for ws in list(self.followers):
+                try:
+                    await ws.send(frame)
+                except ConnectionClosed:
+                    self.followers.discard(ws)
+            self.sent = k
+            await asyncio.sleep(self.interval_s)
+
+
+@dataclass
+class Follow:
+    hub: Hub
+
+
+Step = str | Close | Abort | Stall | Stream | Gate | Follow
 
 
 @dataclass
@@ -172,14 +211,17 @@ class ExchangeServer:
         if self.venue == "binance":
             self._binance_url_subscription(ws, rec)
         reader = asyncio.create_task(self._reader(ws, rec, stalled))
+        subscribed = asyncio.create_task(rec.subscribed.wait())
         try:
-            await asyncio.wait_for(rec.subscribed.wait(), timeout=10)
-            await self._play(ws, rec, script, stalled)
-            await reader
-        except (ConnectionClosed, TimeoutError):
+            await asyncio.wait({reader, subscribed}, timeout=30, return_when=asyncio.FIRST_COMPLETED)
+            if rec.subscribed.is_set():  # otherwise the client left (or refused) before subscribing
+                await self._play(ws, rec, script, stalled)
+                await reader
+        except ConnectionClosed:
             pass
         finally:
             reader.cancel()
+            subscribed.cancel()
 
     def _binance_url_subscription(self, ws: ServerConnection, rec: ConnRecord) -> None:
         q = parse_qs(urlsplit(rec.path).query)
@@ -204,6 +246,13 @@ class ExchangeServer:
                 return
             elif isinstance(step, Gate):
                 await step.event.wait()
+            elif isinstance(step, Follow):
+                step.hub.followers.add(ws)
+                try:
+                    await ws.wait_closed()
+                finally:
+                    step.hub.followers.discard(ws)
+                return
             elif isinstance(step, Stream):
                 i = 0
                 while True:
