@@ -102,13 +102,16 @@ async def record(
     endpoints: Any = None,
     sink: Callable[[MarketEvent], None] | None = None,
     flush_interval: float = 0.5,
+    **feed_options: Any,
 ) -> dict[str, Any]:
     """Record the live (or, with ``endpoints`` pointing at the demo server, simulated) feeds of ``venues`` for
-    ``duration`` seconds (None: until cancelled). Returns stats: frames, bytes, decode_errors, reconnects."""
+    ``duration`` seconds (None: until cancelled); events also go to ``sink``. ``feed_options`` are passed to
+    FeedManager (e.g. ``oi_poll_s``). Returns stats: frames, bytes, decode_errors, reconnects."""
     from liqtui.feeds.connection import FeedManager  # the feeds piece; imported late so replay works without it
 
     rec = Recorder(path)
-    fm = FeedManager(list(venues), symbol, endpoints=endpoints, sink=sink or (lambda ev: None), on_raw=rec)
+    fm = FeedManager(list(venues), symbol, endpoints=endpoints, sink=sink or (lambda ev: None), on_raw=rec,
+                     **feed_options)
 
     async def _flusher() -> None:
         while True:

@@ -1,0 +1,391 @@
+"""Headless ``liqtui zones``: collect from a source, then print the ranked liquidation zones.
+
+``await collect_zones("replay", replay_path=FILE)`` reads a recording to its end; ``"demo"`` runs the embedded
+demo exchange and ``"live"`` the real feeds for ``seconds``. Live and demo first backfill the lookback over
+REST (the demo exchange serves the same REST shapes) so the zones have history behind them. The result is one
+JSON-ready dict: ``symbol``, ``price``, ``lookback``, ``above`` / ``below`` (zones with ``low``, ``high``,
+``peak``, ``usd``, ``distance_pct``, ``tiers`` ...), ``totals`` {above, below, imbalance}, ``stats`` {frames,
+decode_errors, reconnects, events, candles} and ``notes`` (what was missing, e.g. open interest).
+
+:func:`run_zones` is what the CLI calls: exit 0 ok, 2 bad arguments (the message names the flag and the
+allowed values), 3 when no data arrived.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import math
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from liqtui.core.engine import Engine
+from liqtui.core.events import VENUES, FeedStatus, MarketEvent
+from liqtui.core.model import LOOKBACKS, HeatModel, ModelConfig
+from liqtui.feeds.endpoints import Endpoints
+from liqtui.feeds.symbols import instrument
+from liqtui.history.formats import FORMATS, RecordingError
+
+__all__ = ["SOURCES", "ZonesArgError", "collect_zones", "run_zones", "zones_document", "format_text"]
+
+SOURCES: tuple[str, ...] = ("replay", "demo", "live")
+EXIT_OK, EXIT_BAD_ARGS, EXIT_NO_DATA = 0, 2, 3
+
+Progress = Callable[[int, int, str], None]
+
+
+class ZonesArgError(ValueError):
+    """A bad argument; the message names the flag and the allowed values."""
+
+
+class _Driver:
+    """The sink every source feeds: applies events to the engine and ticks it on event time (once per
+    exchange second), so a replay of a recording makes exactly the calls the recorded run made."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.events = 0
+        self.reconnect_events = 0
+        self._next_tick = 0
+
+    def __call__(self, ev: MarketEvent) -> None:
+        if isinstance(ev, FeedStatus):
+            self.engine.apply(ev)
+            return
+        self.events += 1
+        self.engine.apply(ev)
+        if ev.ts >= self._next_tick:
+            self.engine.tick(ev.ts)
+            self._next_tick = (ev.ts // 1000 + 1) * 1000
+
+
+def _check(lookback: str, top: int, seconds: float, source: str) -> None:
+    if source not in SOURCES:
+        raise ZonesArgError(f"source must be one of {', '.join(SOURCES)}, got {source!r}")
+    if lookback not in LOOKBACKS:
+        raise ZonesArgError(f"--lookback must be one of {' '.join(LOOKBACKS)}, got {lookback!r}")
+    if not (isinstance(top, int) and 1 <= top <= 50):
+        raise ZonesArgError(f"--top must be an integer from 1 to 50, got {top!r}")
+    if not (seconds > 0 and math.isfinite(seconds)):
+        raise ZonesArgError(f"--seconds must be a number > 0, got {seconds!r}")
+
+
+async def collect_zones(
+    source: str,
+    *,
+    seconds: float = 30.0,
+    lookback: str = "1d",
+    top: int = 5,
+    symbol: str | None = None,
+    venues: Sequence[str] = ("binance",),
+    replay_path: str | None = None,
+    speed: float = 0.0,
+    seed: int | None = None,
+    endpoints: Endpoints | None = None,
+    model_config: ModelConfig | None = None,
+    threshold_pct: float = 50.0,
+    backfill: bool = True,
+    store: Any = None,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Collect from ``source`` ("replay" | "demo" | "live") and return the zones document (see module doc).
+
+    ``symbol``: a ticker (default BTC); for a replay, None follows the recording's most traded instrument.
+    ``speed`` paces a replay (0 = as fast as possible) or the demo market. Raises :class:`ZonesArgError` for
+    bad arguments (unknown lookback, missing or unreadable recording...).
+    ``store`` (a :class:`liqtui.history.store.Store`, live only): backfill resumes from it and live bars are
+    written to it.
+    """
+    _check(lookback, top, seconds, source)
+    venues = list(venues) or ["binance"]
+    for v in venues:
+        if v not in VENUES:
+            raise ZonesArgError(f"--exchange must name venues among {', '.join(VENUES)}, got {v!r}")
+    engine = Engine(HeatModel(model_config), symbol=symbol or "BTC",
+                    reference=venues[0] if source != "replay" else None)
+    driver = _Driver(engine)
+    stats: dict[str, Any] = {"frames": 0, "decode_errors": 0, "reconnects": 0}
+    notes: list[str] = []
+    if source == "replay":
+        await _from_replay(replay_path, driver, stats, speed, symbol)
+        engine.symbol = symbol or _base(stats.get("instruments", {}), engine.reference)
+    else:
+        symbol = symbol or "BTC"
+        await _from_feeds(source, driver, stats, notes, seconds=seconds, lookback=lookback, symbol=symbol,
+                          venues=venues, speed=speed, seed=seed, endpoints=endpoints, backfill_on=backfill,
+                          store=store, progress=progress)
+    stats["events"] = driver.events
+    stats["candles"] = int(engine.counters.get("candles", 0))
+    return zones_document(engine, lookback=lookback, top=top, threshold_pct=threshold_pct, source=source,
+                          venues=venues, stats=stats, notes=notes)
+
+
+async def _from_replay(path: str | None, driver: _Driver, stats: dict[str, Any], speed: float,
+                       symbol: str | None) -> None:
+    from liqtui.history.replay import replay
+
+    if not path:
+        raise ZonesArgError("--replay needs a recording FILE")
+    if not Path(path).is_file():
+        raise ZonesArgError(f"--replay: no such file {path!r}")
+    try:
+        st = await replay(path, driver, speed=speed, symbol=symbol)
+    except RecordingError as exc:
+        raise ZonesArgError(f"--replay: {exc} (readable formats: {', '.join(FORMATS)})") from None
+    stats.update(frames=st.frames, decode_errors=st.decode_errors, format=st.format, instruments=st.symbols)
+
+
+async def _from_feeds(
+    source: str, driver: _Driver, stats: dict[str, Any], notes: list[str], *, seconds: float, lookback: str,
+    symbol: str, venues: list[str], speed: float, seed: int | None, endpoints: Endpoints | None,
+    backfill_on: bool, store: Any, progress: Progress | None,
+) -> None:
+    if source == "demo":
+        from liqtui.sim.server import DemoExchange
+
+        days = min(183.0, _lookback_days(lookback) + 1.0)
+        async with DemoExchange(seed=seed or 0, speed=speed or 1.0, symbol=instrument("binance", symbol),
+                                history_days=days) as demo:
+            ep = (endpoints or Endpoints()).with_override("binance", "ws", demo.ws_url)
+            ep = ep.with_override("binance", "rest", demo.rest_url)
+            now = int(demo.market.now_ms) if demo.market is not None else None
+            await _backfill_and_run(driver, stats, notes, ["binance"], symbol, ep, lookback, seconds,
+                                    backfill_on, None, progress, now)
+        return
+    await _backfill_and_run(driver, stats, notes, venues, symbol, endpoints or Endpoints(), lookback, seconds,
+                            backfill_on, store, progress, None)
+
+
+def _base(instruments: dict[str, str], reference: Any) -> str:
+    """The ticker of the instrument a replay followed on its reference venue (else any venue)."""
+    from liqtui.feeds.symbols import base_of
+
+    inst = instruments.get(str(reference)) if reference is not None else None
+    inst = inst or next(iter(instruments.values()), "BTC")
+    try:
+        return base_of(inst)
+    except ValueError:
+        return inst
+
+
+def _lookback_days(lookback: str) -> float:
+    from liqtui.core.model import LOOKBACK_MS
+
+    return LOOKBACK_MS[lookback] / 86_400_000
+
+
+async def _backfill_and_run(
+    driver: _Driver, stats: dict[str, Any], notes: list[str], venues: list[str], symbol: str, ep: Endpoints,
+    lookback: str, seconds: float, backfill_on: bool, store: Any, progress: Progress | None, now_ms: int | None,
+) -> None:
+    from liqtui.feeds.connection import FeedManager
+
+    if backfill_on:
+        await _backfill_reference(driver.engine, venues[0], symbol, ep, lookback, store, progress, notes, now_ms)
+    sink: Callable[[MarketEvent], None] = driver
+    writer = None
+    if store is not None:
+        from liqtui.history.store import StoreWriter
+
+        writer = StoreWriter(store)
+
+        def sink(ev: MarketEvent) -> None:
+            driver(ev)
+            writer.on_event(ev)
+
+    fm = FeedManager(venues, symbol, endpoints=ep, sink=sink)
+    with contextlib.suppress(asyncio.TimeoutError):
+        await asyncio.wait_for(fm.run(), timeout=seconds)
+    if writer is not None:
+        writer.flush()
+    for st in fm.stats.values():
+        stats["frames"] += int(st.frames)
+        stats["decode_errors"] += int(st.decode_errors)
+        stats["reconnects"] += int(st.reconnects)
+        if st.message:
+            notes.append(st.message)
+
+
+async def _backfill_reference(
+    engine: Engine, venue: str, symbol: str, ep: Endpoints, lookback: str, store: Any,
+    progress: Progress | None, notes: list[str], now_ms: int | None,
+) -> None:
+    """Backfill the reference venue's lookback into the model (a clear note, never a failure, when it can't)."""
+    from liqtui.history.backfill import SUPPORTED_VENUES, BackfillError, backfill
+    from liqtui.history.restore import model_bars
+
+    if venue not in SUPPORTED_VENUES:
+        notes.append(f"no REST backfill for {venue}: zones are built from live data only")
+        return
+
+    def on_bars(chunk: Any) -> None:
+        bars = model_bars(chunk, after_ts=engine.model.last_ts or None)
+        if len(bars):
+            engine.model.step_many(bars)
+
+    try:
+        res = await backfill(venue, symbol, lookback, rest_url=ep.rest_url(venue), on_bars=on_bars,
+                             progress=progress, store=store, now_ms=now_ms)
+    except BackfillError as exc:
+        notes.append(f"backfill failed: {exc}")
+        return
+    notes.extend(m for m in res.messages if "no open interest" in m)
+
+
+def _finite(x: float | None) -> float | None:
+    return None if x is None or not math.isfinite(x) else float(x)
+
+
+def zones_document(
+    engine: Engine, *, lookback: str, top: int, threshold_pct: float = 50.0, source: str = "",
+    venues: Sequence[str] = (), stats: dict[str, Any] | None = None, notes: Sequence[str] = (),
+) -> dict[str, Any]:
+    """The JSON-ready zones document of an engine's model (NaN/inf become null)."""
+    rep = engine.model.zones(lookback, threshold_pct=threshold_pct, top_n=top)
+    price = _finite(rep.price) or _finite(engine.price) or _finite(engine.mark)
+    doc = {
+        "symbol": engine.symbol,
+        "venues": list(venues),
+        "source": source,
+        "price": price,
+        "lookback": lookback,
+        "ts": int(rep.ts or engine.last_event_ts),
+        "above": [_zone(z) for z in rep.above],
+        "below": [_zone(z) for z in rep.below],
+        "totals": {"above": rep.total_above, "below": rep.total_below, "imbalance": rep.imbalance},
+        "stats": dict(stats or {}),
+        "notes": list(notes),
+    }
+    return _clean(doc)
+
+
+def _zone(z: Any) -> dict[str, Any]:
+    return msgspec.to_builtins(z)  # type: ignore[no-any-return]
+
+
+def _clean(obj: Any) -> Any:
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _clean(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_clean(v) for v in obj]
+    return obj
+
+
+def format_text(doc: dict[str, Any]) -> str:
+    """A short human-readable table of the zones document."""
+    price = doc.get("price")
+    lines = [f"{doc['symbol']} {doc['lookback']}  price {price if price is not None else '?'}  "
+             f"({doc['stats'].get('frames', 0)} frames, {doc['stats'].get('events', 0)} events)"]
+    for side, title in (("above", "above (short liquidations)"), ("below", "below (long liquidations)")):
+        lines.append(title)
+        for z in doc[side]:
+            lines.append(f"  {z['low']:>12.2f} – {z['high']:<12.2f} peak {z['peak']:>12.2f}  "
+                         f"${z['usd'] / 1e6:>10.2f}M  {z['distance_pct']:+6.2f}%")
+        if not doc[side]:
+            lines.append("  (none)")
+    t = doc["totals"]
+    lines.append(f"totals  above ${t['above'] / 1e6:.2f}M  below ${t['below'] / 1e6:.2f}M  "
+                 f"imbalance {t['imbalance']:+.2f}")
+    lines.extend(f"note: {n}" for n in doc.get("notes", []))
+    return "\n".join(lines)
+
+
+class _StderrProgress:
+    """Backfill progress as lines on stderr, at most one every 0.5 s (plus every message that is not a tick)."""
+
+    def __init__(self) -> None:
+        self._last = 0.0
+
+    def __call__(self, done: int, total: int, msg: str) -> None:
+        now = time.monotonic()
+        if done < total and now - self._last < 0.5:
+            return
+        self._last = now
+        print(f"backfill [{done}/{total}] {msg}", file=sys.stderr, flush=True)
+
+
+def run_zones(args: Any, cfg: Any = None) -> int:
+    """The ``liqtui zones`` command: parse ``args`` (argparse namespace), collect, print, return the exit code."""
+    try:
+        kw = _kwargs_from_args(args, cfg)
+    except ZonesArgError as exc:
+        print(f"liqtui zones: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_ARGS
+    store = _open_store(kw.pop("_store_cfg"), kw["source"])
+    try:
+        doc = asyncio.run(collect_zones(**kw, store=store, progress=_StderrProgress()))
+    except ZonesArgError as exc:
+        print(f"liqtui zones: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_ARGS
+    finally:
+        if store is not None:
+            store.close()
+    if not doc["stats"].get("events"):
+        src = kw["source"] + (f" {kw['replay_path']}" if kw.get("replay_path") else "")
+        print(f"liqtui zones: no data arrived from {src} ({doc['stats'].get('frames', 0)} frames, "
+              f"{doc['stats'].get('decode_errors', 0)} decode errors)", file=sys.stderr)
+        if getattr(args, "json", False):
+            print(json.dumps(doc))
+        return EXIT_NO_DATA
+    print(json.dumps(doc) if getattr(args, "json", False) else format_text(doc))
+    return EXIT_OK
+
+
+def _kwargs_from_args(args: Any, cfg: Any) -> dict[str, Any]:
+    source = "replay" if getattr(args, "replay", None) else "demo" if getattr(args, "demo", False) else "live"
+    venues = list(getattr(args, "exchange", None) or (cfg.venues if cfg is not None else ["binance"]))
+    if cfg is not None and not getattr(args, "exchange", None) and cfg.reference_venue in venues:
+        venues.remove(cfg.reference_venue)
+        venues.insert(0, cfg.reference_venue)
+    ui = getattr(cfg, "ui", None)
+    lookback = getattr(args, "lookback", None) or (ui.lookback if ui is not None else "1d")
+    top = getattr(args, "top", None) or (ui.top_n if ui is not None else 5)
+    seconds = float(getattr(args, "seconds", None) or 30.0)
+    _check(lookback, top, seconds, source)
+    endpoints = Endpoints.from_overrides(getattr(cfg, "endpoints", None) or None)
+    for key, url in getattr(args, "endpoint", None) or []:
+        venue, _, kind = key.partition(".")
+        try:
+            endpoints = endpoints.with_override(venue, kind or "ws", url)
+        except ValueError as exc:
+            raise ZonesArgError(f"--endpoint: {exc}") from None
+    store_cfg = getattr(cfg, "store", None)
+    backfill_cfg = getattr(cfg, "backfill", None)
+    return {
+        "source": source,
+        "seconds": seconds,
+        "lookback": lookback,
+        "top": int(top),
+        "symbol": getattr(args, "symbol", None) or (None if source == "replay" else getattr(cfg, "symbol", "BTC")),
+        "venues": venues,
+        "replay_path": getattr(args, "replay", None),
+        # a replay is read to its end as fast as possible; --speed paces the demo market
+        "speed": 0.0 if source == "replay" else float(getattr(args, "speed", 1.0) or 1.0),
+        "seed": getattr(args, "seed", None),
+        "endpoints": endpoints,
+        "model_config": getattr(cfg, "model", None),
+        "threshold_pct": float(ui.threshold_pct) if ui is not None else 50.0,
+        "backfill": bool(getattr(backfill_cfg, "enabled", True)) and not getattr(args, "no_backfill", False),
+        "_store_cfg": None if getattr(args, "no_store", False) else store_cfg,
+    }
+
+
+def _open_store(store_cfg: Any, source: str) -> Any:
+    """The history store for a live run (demo and replay data never go into the user's store)."""
+    if source != "live" or store_cfg is None or not getattr(store_cfg, "enabled", True):
+        return None
+    from liqtui.history.store import Store, StoreError
+
+    try:
+        return Store(store_cfg.path or None, retention_days=store_cfg.retention_days)
+    except StoreError as exc:
+        print(f"liqtui zones: warning: {exc}; continuing without the store", file=sys.stderr)
+        return None
