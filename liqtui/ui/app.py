@@ -128,7 +128,7 @@ def _field(ui: Any, name: str, default: Any) -> Any:
 class LiqtuiApp(App[None]):
     """The terminal UI. See the module docstring for how the CLI wires it."""
 
-    CSS_PATH = "liqtui.tcss"
+    CSS_PATH = Path(__file__).with_name("liqtui.tcss")
     TITLE = "liqtui"
     COMMANDS = App.COMMANDS | {LiqtuiCommands}
     BINDINGS = _bindings()
@@ -621,4 +621,4 @@ class LiqtuiApp(App[None]):
 
 def stylesheet_path() -> Path:
     """Where the app's .tcss lives (for tools that want to lint it)."""
-    return Path(__file__).with_name(LiqtuiApp.CSS_PATH)  # type: ignore[arg-type]
+    return Path(__file__).with_name("liqtui.tcss")
