@@ -209,12 +209,14 @@ class OkxDecoder(BaseDecoder):
     venue = Venue.OKX
 
     def __init__(self, symbol: str, spec: ContractSpec | None = None) -> None:
-        inst = symbol.strip().upper() if symbol.strip().upper().count("-") >= 1 else instrument(Venue.OKX, symbol)
+        # an OKX instId (BTC-USDT-SWAP, BTC-USD-220527, BTC-USDT spot) is kept verbatim
+        inst = symbol.strip().upper() if "-" in symbol else instrument(Venue.OKX, symbol)
         super().__init__(inst)
         self.spec = spec or DEFAULT_CONTRACTS.get(inst) or ContractSpec(1.0)
         self.spec_known = spec is not None or inst in DEFAULT_CONTRACTS
         self.last_price: float | None = None
         self.funding: float | None = None
+        self.pending_oi: tuple[float, int] | None = None  # OI (base, ts) that arrived before any price
 
     def _decode(self, frame: str | bytes, recv_ts: int) -> list[MarketEvent]:
         if frame == PONG or frame == _PONG_BYTES:
@@ -281,28 +283,30 @@ class OkxDecoder(BaseDecoder):
             self.last_price = r.markPx
             out.append(MarkPrice(venue=Venue.OKX, symbol=self.symbol, ts=r.ts, recv_ts=recv_ts, mark=r.markPx,
                                  funding_rate=self.funding))
+        if self.pending_oi is not None and self.last_price is not None:
+            base, ts = self.pending_oi
+            self.pending_oi = None
+            out.append(OpenInterest(venue=Venue.OKX, symbol=self.symbol, ts=ts, recv_ts=recv_ts, base=base,
+                                    usd=base * self.last_price))
         return out
 
     def _ois(self, rows: list[_OOi], recv_ts: int) -> list[MarketEvent]:
         out: list[MarketEvent] = []
         for r in rows:
             price = self.last_price
-            if r.oiCcy is not None:
-                base = r.oiCcy
-            elif price is not None:
-                base = self.spec.to_base(r.oi, price)
-            else:
-                self.ignored += 1
+            if r.oi < 0.0 or (r.oiCcy is not None and r.oiCcy < 0.0):
+                raise ValueError(f"negative open interest {r.oi}/{r.oiCcy}")
+            if r.oiCcy is None and self.spec.inverse and price is None:
+                self.ignored += 1  # inverse contracts need a price to convert; the next push (3 s) will do
                 continue
+            base = r.oiCcy if r.oiCcy is not None else self.spec.to_base(r.oi, price or 1.0)
             if r.oiUsd is not None:
                 usd = r.oiUsd
             elif price is not None:
                 usd = base * price
             else:
-                self.ignored += 1  # no price yet to value it; the next push (every 3 s) will do
+                self.pending_oi = (base, r.ts)  # valued with the first mark price
                 continue
-            if base < 0.0 or usd < 0.0:
-                raise ValueError(f"negative open interest {base}/{usd}")
             out.append(OpenInterest(venue=Venue.OKX, symbol=self.symbol, ts=r.ts, recv_ts=recv_ts, base=base,
                                     usd=usd))
         return out

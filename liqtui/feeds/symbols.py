@@ -11,9 +11,9 @@ import re
 
 from liqtui.core.events import Venue
 
-__all__ = ["instrument", "base_of", "to_venue"]
+__all__ = ["instrument", "base_of", "split_symbol", "to_venue"]
 
-_QUOTES = ("USDT", "USDC", "USD")
+_QUOTES = ("USDT", "USDC", "FDUSD", "BUSD", "USD")
 _BASE_RE = re.compile(r"^[A-Z0-9]{1,20}$")
 
 
@@ -28,29 +28,50 @@ def to_venue(venue: str | Venue) -> Venue:
         raise ValueError(f"unknown venue {venue!r}; expected one of {valid}") from None
 
 
-def base_of(symbol: str) -> str:
-    """The base ticker of ``symbol``: ``BTC``, ``btcusdt``, ``BTC-USDT-SWAP``, ``BTC/USDT`` all give ``BTC``."""
+def split_symbol(symbol: str) -> tuple[str, str | None, str | None]:
+    """``(base, quote, suffix)`` of any spelling: ``BTC`` → (BTC, None, None), ``btcusdt`` → (BTC, USDT, None),
+    ``BTC-USD-220527`` → (BTC, USD, 220527), ``BTC/USDT`` → (BTC, USDT, None)."""
     s = symbol.strip().upper()
     if not s:
         raise ValueError("symbol must not be empty")
+    quote: str | None = None
+    suffix: str | None = None
     if "-" in s or "/" in s:
-        s = re.split(r"[-/]", s, maxsplit=1)[0]
+        parts = re.split(r"[-/]", s)
+        base = parts[0]
+        quote = parts[1] if len(parts) > 1 and parts[1] else None
+        suffix = "-".join(parts[2:]) or None
     else:
+        s, _, delivery = s.partition("_")  # Binance delivery contracts: BTCUSDT_250627
+        suffix = delivery or None
+        base = s
         for q in _QUOTES:
             if s.endswith(q) and len(s) > len(q):
-                s = s[: -len(q)]
+                base, quote = s[: -len(q)], q
                 break
-    if not _BASE_RE.match(s):
-        raise ValueError(f"invalid symbol {symbol!r}: expected a ticker like 'BTC' or an instrument name")
-    return s
+    for part in (base, quote, suffix):
+        if part is not None and not _BASE_RE.match(part.replace("-", "")):
+            raise ValueError(f"invalid symbol {symbol!r}: expected a ticker like 'BTC' or an instrument name")
+    return base, quote, suffix
 
 
-def instrument(venue: str | Venue, base: str) -> str:
-    """The venue's instrument name for ``base`` (a ticker or any instrument spelling of it)."""
+def base_of(symbol: str) -> str:
+    """The base ticker of ``symbol``: ``BTC``, ``btcusdt``, ``BTC-USDT-SWAP``, ``BTC/USDT`` all give ``BTC``."""
+    return split_symbol(symbol)[0]
+
+
+def instrument(venue: str | Venue, symbol: str) -> str:
+    """The venue's instrument name for ``symbol`` (a ticker, or any venue's spelling of an instrument).
+
+    A bare ticker means the USDT-margined perpetual; an explicit quote (``BTCUSD``) or OKX suffix
+    (``BTC-USD-220527``) is kept."""
     v = to_venue(venue)
-    b = base_of(base)
-    if v is Venue.BINANCE or v is Venue.BYBIT:
-        return f"{b}USDT"
+    base, quote, suffix = split_symbol(symbol)
+    quote = quote or "USDT"
+    if v is Venue.BINANCE:
+        return f"{base}{quote}_{suffix}" if suffix and suffix.isdigit() else f"{base}{quote}"
+    if v is Venue.BYBIT:
+        return f"{base}{quote}"
     if v is Venue.OKX:
-        return f"{b}-USDT-SWAP"
-    return b
+        return f"{base}-{quote}-{suffix or 'SWAP'}"
+    return base
