@@ -108,16 +108,18 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
             raise ValueError(f"venues must name at least one of {', '.join(VENUES)}")
         for v in self.venues:
             if v not in VENUES:
-                raise ValueError(f"unknown venue {v!r}{_suggest(v, VENUES)}; allowed: {', '.join(VENUES)}")
+                raise ValueError(
+                    f"venues lists unknown venue {v!r}{_suggest(v, VENUES)}; allowed: {', '.join(VENUES)}"
+                )
         if len(set(self.venues)) != len(self.venues):
             raise ValueError("venues lists a venue twice")
         if self.reference and self.reference not in self.venues:
-            raise ValueError(f"reference {self.reference!r} must be one of the configured venues {self.venues}")
+            raise ValueError(f"reference = {self.reference!r} must be one of the configured venues {self.venues}")
         for key in self.endpoints:
             venue, _, kind = key.partition(".")
             if venue not in VENUES or kind not in ("", "ws", "rest"):
                 raise ValueError(
-                    f"endpoint key {key!r} must be VENUE or VENUE.rest with VENUE one of {', '.join(VENUES)}"
+                    f"endpoints key {key!r} must be VENUE or VENUE.rest with VENUE one of {', '.join(VENUES)}"
                 )
 
     @property
@@ -231,7 +233,11 @@ def _explain(msg: str) -> str:
         where = ".".join(path + [name])
         allowed = f"; valid keys here: {', '.join(fields)}" if fields else ""
         return f"unknown key {where!r}{_suggest(name, fields)}{allowed}"
-    key = ".".join(path) or "(top level)"
+    struct = _struct_at(path)
+    first = body.split(" ", 1)[0]
+    if struct is not None and first in struct.__struct_fields__:  # a __post_init__ check naming its field
+        return ".".join(path + [body])
+    key = ".".join(path) or "config"
     ftype = _field_type(path) if path else None
     if ftype is not None and typing.get_origin(ftype) is Literal:
         allowed = ", ".join(str(a) for a in typing.get_args(ftype))

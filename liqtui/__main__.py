@@ -1,0 +1,69 @@
+"""liqtui's command line: ``liqtui [run] [--demo]``, ``liqtui replay FILE``, ``liqtui record FILE``,
+``liqtui zones --json``. See ``liqtui --help``.
+
+Exit codes: 0 ok, 2 bad arguments or config (the message names the flag/key and the allowed values),
+3 no data arrived (zones), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+from liqtui.cli import overrides_from_args, parse_args
+from liqtui.config import Config, ConfigError, load_config, user_data_dir
+
+log = logging.getLogger("liqtui")
+
+
+def setup_logging(log_file: str | None, *, to_stderr: bool) -> Path | None:
+    """Log to a file (never to the terminal a TUI is drawing on); headless commands also log to stderr."""
+    handlers: list[logging.Handler] = []
+    path: Path | None = Path(log_file) if log_file else user_data_dir() / "liqtui.log"
+    try:
+        assert path is not None
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handlers.append(logging.FileHandler(path, encoding="utf-8"))
+    except OSError:
+        path = None
+    if to_stderr:
+        h = logging.StreamHandler(sys.stderr)
+        h.setLevel(logging.WARNING)
+        handlers.append(h)
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        handlers=handlers,
+        force=True,
+    )
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    ns = parse_args(argv)
+    try:
+        cfg: Config = load_config(ns.config, overrides_from_args(ns))
+    except ConfigError as exc:
+        print(f"liqtui: error: {exc}", file=sys.stderr)
+        return 2
+    headless = ns.command in ("zones", "record")
+    setup_logging(ns.log_file, to_stderr=headless)
+    try:
+        if ns.command == "zones":
+            from liqtui.headless import run_zones
+
+            return run_zones(ns, cfg)
+        if ns.command == "record":
+            from liqtui.sources import run_record
+
+            return run_record(ns, cfg)
+        from liqtui.sources import run_ui
+
+        return run_ui(ns, cfg)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
