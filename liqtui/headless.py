@@ -347,8 +347,10 @@ def _kwargs_from_args(args: Any, cfg: Any) -> dict[str, Any]:
         venues.insert(0, cfg.reference_venue)
     ui = getattr(cfg, "ui", None)
     lookback = getattr(args, "lookback", None) or (ui.lookback if ui is not None else "1d")
-    top = getattr(args, "top", None) or (ui.top_n if ui is not None else 5)
-    seconds = float(getattr(args, "seconds", None) or 30.0)
+    top = getattr(args, "top", None)
+    top = top if top is not None else (ui.top_n if ui is not None else 5)
+    seconds = getattr(args, "seconds", None)
+    seconds = float(seconds) if seconds is not None else 30.0
     _check(lookback, top, seconds, source)
     endpoints = Endpoints.from_overrides(getattr(cfg, "endpoints", None) or None)
     for key, url in getattr(args, "endpoint", None) or []:
