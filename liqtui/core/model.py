@@ -271,7 +271,6 @@ class HeatModel:
         self._lp_ratio = self._liq_ratios()
         self._lnD = np.zeros(T)
         self._lnC = np.zeros(2)
-        self._V = [[0.0] * T, [0.0] * T]  # current USD per side and tier (scalar ledger)
         self._stats = _Stats()
         self._seq = 0
         self._max_epoch = -1
@@ -340,11 +339,7 @@ class HeatModel:
             keep = np.zeros(g.n, bool)
             lo_i, hi_i = max(0, new_lo - g.k0), min(g.n, new_hi - g.k0)
             keep[lo_i + 1 : hi_i - 1] = True
-            lost = (a[:, :, ~keep] * mult).sum(axis=2)
-            self._stats.trimmed += float(lost.sum())
-            for s in range(2):
-                for j in range(len(self.tiers)):
-                    self._V[s][j] = max(0.0, self._V[s][j] - float(lost[s, j]))
+            self._stats.trimmed += float((a[:, :, ~keep] * mult).sum())
             for arr in self._arr.values():
                 arr[:, :, ~keep] = 0.0
             self._epoch[:, ~keep] = self._seq
@@ -371,32 +366,56 @@ class HeatModel:
 
     # -- lazy lookback arrays ------------------------------------------------------------------
     def _apply_rows(self, arr: np.ndarray, a: int, b: int, sign: float) -> None:
-        """Add (sign=+1) or subtract (−1) the still-alive parts of log rows [a, b) into ``arr``."""
+        """Add (sign=+1) or subtract (−1) the still-alive parts of log rows [a, b) into ``arr``.
+
+        A kernel tap of a row is alive in its bucket iff the row's sequence number is newer than
+        the bucket's last consumption (``epoch``).
+        """
         if b <= a:
             return
         g = self.grid
         assert g is not None
         k, amt, seq = self._log.rows(a, b)
         n, T = g.n, len(self.tiers)
-        idx = (k.astype(np.int64) - g.k0)[:, :, None] + self._koff[None, None, :]
-        np.clip(idx, 0, n - 1, out=idx)
-        side = self._col_side[None, :, None]
-        alive = self._epoch[side, idx] < seq[:, None, None]
-        flat = ((self._col_side * T + self._col_tier)[None, :, None] * n + idx)[alive]
-        vals = (amt[:, :, None] * self._kernel[None, None, :])[alive]
-        if sign < 0:
-            vals = -vals
-        arr.reshape(-1)[:] += np.bincount(flat, weights=vals, minlength=arr.size)
+        idx = k - np.int32(g.k0)  # (m, E) array positions of the centre taps
+        half = len(self._kernel) // 2
+        inside = int(idx.min()) - half >= 0 and int(idx.max()) + half < n
+        sidebase = (self._col_side * n).astype(np.int32)[None, :]
+        colbase = ((self._col_side * T + self._col_tier) * n).astype(np.int32)[None, :]
+        ep = self._epoch.reshape(-1)
+        seqc = seq[:, None]
+        all_alive = self._max_epoch < int(seq.min())  # nothing consumed since these rows were made
+        flats: list[np.ndarray] = []
+        vals: list[np.ndarray] = []
+        for off, kw in zip(self._koff.tolist(), self._kernel.tolist()):
+            if kw == 0.0:
+                continue
+            ii = idx + np.int32(off) if off else idx
+            if not inside:
+                ii = np.clip(ii, 0, n - 1)
+            if all_alive:
+                flats.append((ii + colbase).reshape(-1))
+                vals.append(amt.reshape(-1) * (sign * kw))
+            else:
+                alive = ep[ii + sidebase] < seqc
+                flats.append((ii + colbase)[alive])
+                vals.append(amt[alive] * (sign * kw))
+        flat = np.concatenate(flats) if len(flats) > 1 else flats[0]
+        val = np.concatenate(vals) if len(vals) > 1 else vals[0]
+        out = arr.reshape(-1)
+        if len(flat) * 4 < arr.size:
+            np.add.at(out, flat, val)
+        else:
+            out += np.bincount(flat, weights=val, minlength=arr.size)
         if sign < 0:
             np.maximum(arr, 0.0, out=arr)
 
     def _sync_to(self, key: str | None, now_ts: int) -> np.ndarray:
         """Bring the array of lookback ``key`` (None = all-time) up to date at time ``now_ts``."""
         st, arr = self._sync[key], self._arr[key]
-        if self._max_epoch >= st.seq:
-            hit = self._epoch >= st.seq
-            if hit.any():
-                arr.swapaxes(1, 2)[hit] = 0.0
+        hit = self._epoch >= st.seq
+        if hit.any():
+            arr.swapaxes(1, 2)[hit] = 0.0
         end = self._log.end
         new_start = st.start if key is None else max(st.start, self._log.first_after(now_ts - LOOKBACK_MS[key]))
         self._apply_rows(arr, max(st.end, new_start), end, +1.0)
@@ -557,21 +576,53 @@ class HeatModel:
         lp = np.maximum(lp, floor)  # an LP <= 0 (cannot be liquidated) sits at the grid's lower reach
         return g.k_array(lp.reshape(m, -1))
 
-    def _run_chunk(self, b: np.ndarray, end_ts: int) -> int:
-        """Apply bars ``b`` (one chunk); returns how many bars were applied (all, unless lnC needs renorm)."""
+    def _oi_pass(self, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, float | None]:
+        """Per bar: OI change in base units (0 when unknown) and the closing products ``lnC`` after it."""
         cfg = self.config
-        m, T = len(b), len(self.tiers)
+        m = len(b)
+        ob = b["oi_usd"] / b["close"]
+        valid = np.nonzero(np.isfinite(ob))[0]
+        d = np.zeros(m)
+        prev = np.zeros(m)
+        last = self._oi_base
+        if len(valid):
+            vals = ob[valid]
+            before = np.concatenate([[np.nan if last is None else last], vals[:-1]])
+            has = np.isfinite(before)
+            d[valid[has]] = vals[has] - before[has]
+            prev[valid[has]] = before[has]
+            last = float(vals[-1])
+        frac = np.divide(-d, prev, out=np.zeros(m), where=(d < 0) & (prev > 0))
+        if cfg.closing == "prorata":
+            f = np.stack([frac, frac], axis=1)
+        else:  # longs close by selling (taker sells), shorts by buying
+            share = self._long_share(b)
+            f = np.stack([2.0 * frac * (1.0 - share), 2.0 * frac * share], axis=1)
+        lnC_rows = self._lnC[None, :] + np.cumsum(np.log1p(-np.minimum(f, _F_MAX)), axis=0)
+        return d, lnC_rows, last
+
+    def _run_chunk(self, b: np.ndarray, end_ts: int) -> int:
+        """Apply bars ``b`` (one chunk); returns how many bars were applied (all, unless lnC needs renorm).
+
+        Everything that does not depend on the standing estimate (OI deltas, closing and decay
+        products, liquidation buckets, seeding amounts) is vectorised; the one sequential pass walks
+        integers only (which bucket ranges each bar consumed, sequence numbers). The arrays and the
+        USD ledger are then updated with vectorised passes.
+        """
+        cfg = self.config
+        d, lnC_rows, oi_last = self._oi_pass(b)
+        low_c = np.nonzero(lnC_rows.min(axis=1) < _RENORM_AT)[0]
+        if len(low_c) and low_c[0] + 1 < len(b):  # renormalise before the closing product underflows
+            b = b[: low_c[0] + 1]
+            d, lnC_rows, oi_last = self._oi_pass(b)
+        m = len(b)
         ts = b["ts"]
-        # -- vectorised precomputation ----------------------------------------------------------
+        self._sync_to(None, self.last_ts)  # the ledger starts from a current all-time array
         prev_ts = self.last_ts if self.last_ts else int(ts[0]) - int(b["interval_s"][0]) * 1000
         dt_h = np.diff(np.concatenate([[prev_ts], ts])) / _HOUR_MS
+        lnD_rows = np.repeat(self._lnD[None, :], m, axis=0)
         if cfg.decay:
-            rate = _LN2 / self._hl_h  # per hour
-            lnD_rows = self._lnD[None, :] - np.cumsum(dt_h)[:, None] * rate[None, :]
-            fac_rows = np.exp(-dt_h[:, None] * rate[None, :]).tolist()
-        else:
-            lnD_rows = np.repeat(self._lnD[None, :], m, axis=0)
-            fac_rows = None
+            lnD_rows -= np.cumsum(dt_h)[:, None] * (_LN2 / self._hl_h)[None, :]
         entries = self._entries(b)
         kcols = self._liq_buckets(entries)  # (m, E) lattice buckets
         g = self.grid
@@ -583,130 +634,178 @@ class HeatModel:
         g = self.grid
         assert g is not None
         k0, n, step = g.k0, g.n, g.step
-        raw = (self._w[None, :, None] * self._anchor_w[None, None, :])  # (1, T, A)
-        raw = np.broadcast_to(raw[:, None], (m, 2, T, len(self._anchor_w))).reshape(m, -1)
-        raw = raw * np.exp(-lnD_rows[:, self._col_tier])  # normalised by the tier's decay product
+        # seeding: both sides of every new contract, split by the long share
+        rows = np.nonzero(d > 0)[0]
+        usd = d[rows] * (entries[rows] * self._anchor_w[None, :]).sum(axis=1)
+        share = self._long_share(b)[rows]
+        side_usd = np.stack([2.0 * usd * share, 2.0 * usd * (1.0 - share)], axis=1)  # (R, 2)
+        amt = self._row_amounts(lnD_rows[rows], side_usd * np.exp(-lnC_rows[rows]))  # (R, E)
         long_cols = self._col_side == 0
-        seed_hi = (kcols[:, long_cols].max(axis=1) - k0 + half).tolist()
-        seed_lo = (kcols[:, ~long_cols].min(axis=1) - k0 - half).tolist()
+        kr = kcols[rows]
+        seeding = np.zeros(m, bool)
+        seeding[rows] = True
+        seed_hi = np.full(m, -1, np.int64)
+        seed_lo = np.full(m, n, np.int64)
+        if len(rows):
+            seed_hi[rows] = np.minimum(kr[:, long_cols].max(axis=1) - k0 + half, n - 1)
+            seed_lo[rows] = np.maximum(kr[:, ~long_cols].min(axis=1) - k0 - half, 0)
         cons_long = np.ceil(np.log(b["low"]) / step - k0 - 0.5).astype(np.int64).tolist()
         cons_short = np.floor(np.log(b["high"]) / step - k0 - 0.5).astype(np.int64).tolist()
-        mean_entry = (entries * self._anchor_w[None, :]).sum(axis=1)
-        close = b["close"]
-        oi = b["oi_usd"]
-        oi_base = np.where(np.isfinite(oi), oi / close, np.nan).tolist()
-        close_l, entry_l = close.tolist(), mean_entry.tolist()
-        share_l = self._long_share(b).tolist()
         hist_at = self._history_boundaries(ts, end_ts)
-        # -- sequential scalar pass ---------------------------------------------------------------
-        V0, V1 = self._V
-        w = self._w.tolist()
-        lnC = self._lnC
-        st = self._stats
-        pend_rows: list[int] = []
-        pend_scale: list[tuple[float, float]] = []
-        pend_seq: list[int] = []
-        processed = m
+        # -- the sequential pass: integers only -----------------------------------------------------
+        sd, shi, slo = seeding.tolist(), seed_hi.tolist(), seed_lo.tolist()
+        ev: list[tuple[int, int, int, int, int]] = []  # (side, lo, hi, seq, bar)
+        row_seq: list[int] = []
+        seq, long_hi, short_lo = self._seq, self._long_hi, self._short_lo
+        done = [0, 0]  # events applied to the epochs, rows written to the log
 
-        def flush(upto: int) -> None:
-            """Write pending seeded rows to the cohort log (their normalisation is known)."""
-            if not pend_rows:
-                return
-            rows = np.asarray(pend_rows)
-            sc = np.asarray(pend_scale)[:, self._col_side]  # (r, E)
-            self._log.append(ts[rows], np.asarray(pend_seq, np.int64), kcols[rows], raw[rows] * sc)
-            pend_rows.clear()
-            pend_scale.clear()
-            pend_seq.clear()
+        def catch_up() -> None:
+            for side, lo, hi, s, _ in ev[done[0] :]:
+                self._epoch[side, lo : hi + 1] = s
+                self._max_epoch = s
+            done[0] = len(ev)
+            r0, r1 = done[1], len(row_seq)
+            if r1 > r0:
+                sel = rows[r0:r1]
+                self._log.append(ts[sel], np.asarray(row_seq[r0:r1], np.int64), kcols[sel], amt[r0:r1])
+                done[1] = r1
+            self._seq = seq
 
         for i in range(m):
             if i in hist_at:
-                flush(i)
+                catch_up()
                 now = int(ts[i - 1]) if i > 0 else self.last_ts
                 lnD_now = lnD_rows[i - 1] if i > 0 else self._lnD
-                self._write_history(hist_at[i], now, lnD_now)
-            # 1. decay
-            if fac_rows is not None:
-                fr = fac_rows[i]
-                dec = 0.0
-                for j in range(T):
-                    f = fr[j]
-                    a0, a1 = V0[j], V1[j]
-                    V0[j], V1[j] = a0 * f, a1 * f
-                    dec += (a0 + a1) * (1.0 - f)
-                st.decayed += dec
-            # 2. open-interest change
-            d = 0.0
-            oi_prev = 0.0
-            ob = oi_base[i]
-            if ob == ob:
-                if self._oi_base is not None:
-                    oi_prev = self._oi_base
-                    d = ob - oi_prev
-                self._oi_base = ob
-            if d < 0.0 and oi_prev > 0.0:
-                # the fraction of all open interest that closed leaves every estimate pro rata
-                frac = -d / oi_prev
-                if cfg.closing == "prorata":
-                    fr2 = (frac, frac)
-                else:  # longs close by selling (taker sells), shorts by buying
-                    fr2 = (2.0 * frac * (1.0 - share_l[i]), 2.0 * frac * share_l[i])
-                for s, V in ((0, V0), (1, V1)):
-                    f = min(fr2[s], _F_MAX)
-                    if f > 0.0:
-                        st.closed += f * sum(V)
-                        for j in range(T):
-                            V[j] *= 1.0 - f
-                        lnC[s] += math.log1p(-f)
-            # 3. consumption (the bar traded through these levels)
+                lnC_now = lnC_rows[i - 1] if i > 0 else self._lnC
+                self._write_history(hist_at[i], now, lnD_now, lnC_now)
             lo_b = cons_long[i]
-            if lo_b <= self._long_hi:
-                flush(i)
-                self._consume(0, max(lo_b, 0), self._long_hi, lnD_rows[i])
-                self._long_hi = lo_b - 1
+            if lo_b <= long_hi:
+                if lo_b < 0:
+                    lo_b = 0
+                ev.append((0, lo_b, long_hi, seq, i))
+                seq += 1
+                long_hi = lo_b - 1
             hi_b = cons_short[i]
-            if hi_b >= self._short_lo:
-                flush(i)
-                self._consume(1, self._short_lo, min(hi_b, n - 1), lnD_rows[i])
-                self._short_lo = hi_b + 1
-            # 4. seeding from rising open interest
-            if d > 0.0:
-                usd = d * entry_l[i]
-                sh = share_l[i]
-                lu, su = 2.0 * usd * sh, 2.0 * usd * (1.0 - sh)
-                for j in range(T):
-                    V0[j] += lu * w[j]
-                    V1[j] += su * w[j]
-                st.seeded += lu + su
-                pend_rows.append(i)
-                pend_scale.append((lu * math.exp(-lnC[0]), su * math.exp(-lnC[1])))
-                pend_seq.append(self._seq)
-                self._seq += 1
-                if seed_hi[i] > self._long_hi:
-                    self._long_hi = min(seed_hi[i], n - 1)
-                if seed_lo[i] < self._short_lo:
-                    self._short_lo = max(seed_lo[i], 0)
-            if lnC[0] < _RENORM_AT or lnC[1] < _RENORM_AT:
-                processed = i + 1
-                break
-        flush(processed)
-        self._lnD = lnD_rows[processed - 1].copy()
-        self.last_ts = int(ts[processed - 1])
-        self.price = float(close[processed - 1])
-        return processed
+            if hi_b >= short_lo:
+                if hi_b >= n:
+                    hi_b = n - 1
+                ev.append((1, short_lo, hi_b, seq, i))
+                seq += 1
+                short_lo = hi_b + 1
+            if sd[i]:
+                row_seq.append(seq)
+                seq += 1
+                if shi[i] > long_hi:
+                    long_hi = shi[i]
+                if slo[i] < short_lo:
+                    short_lo = slo[i]
+        # -- vectorised bookkeeping ---------------------------------------------------------------
+        self._ledger(lnD_rows, lnC_rows, kcols, rows, amt, row_seq, ev)
+        catch_up()
+        self._stats.seeded += float(side_usd.sum())
+        self._long_hi, self._short_lo, self._oi_base = long_hi, short_lo, oi_last
+        self._lnD = lnD_rows[-1].copy()
+        self._lnC = lnC_rows[-1].copy()
+        self.last_ts = int(ts[-1])
+        self.price = float(b["close"][-1])
+        self._sync_to(None, self.last_ts)
+        return m
 
-    def _consume(self, side: int, lo: int, hi: int, lnD_now: np.ndarray) -> None:
-        """Zero side ``side``'s buckets [lo, hi] in every array, booking their USD as consumed."""
+    def _row_amounts(self, lnD_rows: np.ndarray, side_scale: np.ndarray) -> np.ndarray:
+        """Normalised amounts (R, E): tier × anchor weight × side USD / (decay product of the tier)."""
+        base = np.tile((self._w[:, None] * self._anchor_w[None, :]).reshape(-1), 2)  # (E,)
+        return base[None, :] * np.exp(-lnD_rows[:, self._col_tier]) * side_scale[:, self._col_side]
+
+    def _ledger(
+        self,
+        lnD_rows: np.ndarray,
+        lnC_rows: np.ndarray,
+        kcols: np.ndarray,
+        rows: np.ndarray,
+        amt: np.ndarray,
+        row_seq: list[int],
+        ev: list[tuple[int, int, int, int, int]],
+    ) -> None:
+        """Book the USD decayed, closed and consumed during a chunk, exactly, per (side, tier, bucket).
+
+        Every unit of mass — what stood at the chunk start and what each bar seeded — lives from its
+        creation to the first consumption event covering its bucket after it (or the chunk end). With
+        prefix sums of the decay and closing losses per (side, tier) over the chunk's bars, each
+        unit's decayed and closed USD is a difference of two prefix values (telescoping, so
+        seeded = standing + consumed + closed + decayed holds to rounding).
+        """
+        g = self.grid
+        assert g is not None
+        m, T, n = len(lnD_rows), len(self.tiers), g.n
+        lnD_ext = np.vstack([self._lnD[None, :], lnD_rows])  # (m+1, T): index 0 = chunk start
+        lnC_ext = np.vstack([self._lnC[None, :], lnC_rows])  # (m+1, 2)
+        Dv, Cv = np.exp(lnD_ext), np.exp(lnC_ext)
+        # P: decay losses, Q: closing losses per (side, tier), as *suffix* sums over the chunk's bars
+        # (a unit's loss is P[t0] − P[t_end]; suffix sums keep that difference accurate while the
+        # decay product spans many orders of magnitude inside one chunk)
+        P = np.zeros((2, T, m + 1))
+        Q = np.zeros((2, T, m + 1))
+        dP = Cv[:-1].T[:, None, :] * (Dv[:-1] - Dv[1:]).T[None, :, :]  # (2, T, m): loss at bar τ+1
+        dQ = Dv[1:].T[None, :, :] * (Cv[:-1] - Cv[1:]).T[:, None, :]
+        P[:, :, :-1] = np.cumsum(dP[:, :, ::-1], axis=2)[:, :, ::-1]
+        Q[:, :, :-1] = np.cumsum(dQ[:, :, ::-1], axis=2)[:, :, ::-1]
+        # units: what stood at the start (t0 = 0, seq −1) ...
+        a0 = self._arr[None]
+        s0, j0, b0 = np.nonzero(a0 > 0)
+        amt0 = a0[s0, j0, b0]
+        t00 = np.zeros(len(s0), np.int64)
+        q0 = np.full(len(s0), -1, np.int64)
+        # ... and every kernel tap of every seeded row (t0 = bar + 1)
+        if len(rows):
+            r = rows
+            K = len(self._kernel)
+            idx = np.clip((kcols[r].astype(np.int64) - g.k0)[:, :, None] + self._koff[None, None, :], 0, n - 1)
+            shape = idx.shape
+            s1 = np.broadcast_to(self._col_side[None, :, None], shape).reshape(-1)
+            j1 = np.broadcast_to(self._col_tier[None, :, None], shape).reshape(-1)
+            b1 = idx.reshape(-1)
+            amt1 = (amt[:, :, None] * self._kernel[None, None, :]).reshape(-1)
+            t01 = np.repeat(r + 1, shape[1] * K)
+            q1 = np.repeat(np.asarray(row_seq, np.int64), shape[1] * K)
+            s0, j0, b0 = np.concatenate([s0, s1]), np.concatenate([j0, j1]), np.concatenate([b0, b1])
+            amt0, t00, q0 = np.concatenate([amt0, amt1]), np.concatenate([t00, t01]), np.concatenate([q0, q1])
+        if len(amt0) == 0:
+            return
+        t_end = np.full(len(amt0), m, np.int64)
+        consumed_mask = np.zeros(len(amt0), bool)
+        if ev:
+            e = np.asarray(ev, dtype=np.int64)
+            lens = e[:, 2] - e[:, 1] + 1
+            e_rep = np.repeat(np.arange(len(e)), lens)
+            offs = np.arange(int(lens.sum())) - np.repeat(np.cumsum(lens) - lens, lens)
+            pb = e[e_rep, 1] + offs  # bucket of each (event, bucket) pair
+            pkey = ((e[e_rep, 0] * n + pb) << 32) | e[e_rep, 3]
+            order = np.argsort(pkey, kind="stable")
+            pkey, p_ev = pkey[order], e_rep[order]
+            ukey = ((s0 * n + b0) << 32) | (q0 + 1)  # first event with seq > unit seq
+            pos = np.searchsorted(pkey, ukey, side="left")
+            ok = pos < len(pkey)
+            ok[ok] = (pkey[pos[ok]] >> 32) == (ukey[ok] >> 32)
+            consumed_mask = ok
+            t_end[ok] = e[p_ev[pos[ok]], 4] + 1
+        flat = (s0 * T + j0) * (m + 1)
+        dec = amt0 * (P.reshape(-1)[flat + t00] - P.reshape(-1)[flat + t_end])
+        clo = amt0 * (Q.reshape(-1)[flat + t00] - Q.reshape(-1)[flat + t_end])
+        te = t_end[consumed_mask]
+        con = amt0[consumed_mask] * Dv[te, j0[consumed_mask]] * Cv[te, s0[consumed_mask]]
+        st = self._stats
+        st.decayed += float(dec.sum())
+        st.closed += float(clo.sum())
+        st.consumed += float(con.sum())
+
+    def _consume(self, side: int, lo: int, hi: int) -> None:
+        """Live: zero side ``side``'s buckets [lo, hi] in every array, booking their USD as consumed."""
         if hi < lo:
             return
         a = self._sync_to(None, self.last_ts)
         seg = a[side, :, lo : hi + 1]
-        per_tier = seg.sum(axis=1) * np.exp(lnD_now + self._lnC[side])
+        self._stats.consumed += float((seg.sum(axis=1) * np.exp(self._lnD + self._lnC[side])).sum())
         seg[:] = 0.0
-        V = self._V[side]
-        for j, usd in enumerate(per_tier.tolist()):
-            V[j] = max(0.0, V[j] - usd)
-        self._stats.consumed += float(per_tier.sum())
         self._epoch[side, lo : hi + 1] = self._seq
         self._max_epoch = self._seq
         self._seq += 1
@@ -722,11 +821,11 @@ class HeatModel:
         hi_b = math.floor(math.log(high) / g.step - g.k0 - 0.5)
         changed = False
         if lo_b <= self._long_hi:
-            self._consume(0, max(lo_b, 0), self._long_hi, self._lnD)
+            self._consume(0, max(lo_b, 0), self._long_hi)
             self._long_hi = lo_b - 1
             changed = True
         if hi_b >= self._short_lo:
-            self._consume(1, self._short_lo, min(hi_b, g.n - 1), self._lnD)
+            self._consume(1, self._short_lo, min(hi_b, g.n - 1))
             self._short_lo = hi_b + 1
             changed = True
         if changed:
@@ -747,12 +846,14 @@ class HeatModel:
             self._ring_q[lb] = int(q[-1])
         return out
 
-    def _write_history(self, items: list[tuple[str, int]], now_ts: int, lnD_now: np.ndarray) -> None:
+    def _write_history(
+        self, items: list[tuple[str, int]], now_ts: int, lnD_now: np.ndarray, lnC_now: np.ndarray
+    ) -> None:
+        g = np.exp(lnD_now[None, :] + lnC_now[:, None])  # (2, T)
         for lb, q in items:
             arr = self._sync_to(lb, now_ts)
-            prof = self._values(arr, lnD_now).sum(axis=(0, 1))
             h = self._ring_head[lb]
-            self._ring[lb][h] = prof
+            self._ring[lb][h] = np.einsum("stb,st->b", arr, g)
             self._ring_ts[lb][h] = q * self._slice_ms[lb]
             self._ring_head[lb] = (h + 1) % self._n_slices
 
@@ -837,9 +938,11 @@ class HeatModel:
 
     def stats(self) -> dict[str, float]:
         """USD ledger: seeded = standing + consumed + closed + decayed (+ trimmed, 0 unless the grid cut)."""
-        standing = 0.0
+        standing, standing_ls = 0.0, [0.0, 0.0]
         if self.grid is not None:
-            standing = float(self._values(self._sync_to(None, self.last_ts)).sum())
+            v = self._values(self._sync_to(None, self.last_ts))
+            standing_ls = [float(v[0].sum()), float(v[1].sum())]
+            standing = standing_ls[0] + standing_ls[1]
         s = self._stats
         return {
             "seeded": s.seeded,
@@ -848,8 +951,8 @@ class HeatModel:
             "closed": s.closed,
             "decayed": s.decayed,
             "trimmed": s.trimmed,
-            "standing_long": float(sum(self._V[0])),
-            "standing_short": float(sum(self._V[1])),
+            "standing_long": standing_ls[0],
+            "standing_short": standing_ls[1],
         }
 
     # -- checkpoint -----------------------------------------------------------------------------
@@ -874,7 +977,6 @@ class HeatModel:
         meta = {
             "config": msgspec.to_builtins(self.config),
             "grid": None if self.grid is None else [self.grid.k0, self.grid.n],
-            "V": self._V,
             "stats": msgspec.to_builtins(self._stats),
             "seq": self._seq,
             "max_epoch": self._max_epoch,
@@ -928,7 +1030,6 @@ class HeatModel:
             for key, arr in self._arr.items():
                 if arr.shape != (2, len(self.tiers), n):
                     raise ValueError(f"array {key} has shape {arr.shape}, expected {(2, len(self.tiers), n)}")
-        self._V = [list(map(float, meta["V"][0])), list(map(float, meta["V"][1]))]
         self._stats = msgspec.convert(meta["stats"], _Stats)
         self._seq, self._max_epoch = int(meta["seq"]), int(meta["max_epoch"])
         self._oi_base = meta["oi_base"]
