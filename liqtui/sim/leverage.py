@@ -1,44 +1,39 @@
-"""Liquidation price of the simulator's positions: Binance USDⓈ-M, isolated margin.
+"""Liquidation price of the simulator's positions: the project's Binance USDⓈ-M math (isolated margin).
 
-Uses :mod:`liqtui.core.leverage` (the project's exact per-exchange math) when it provides
-``liquidation_price``; the local fallback implements the same published formula
-``LP = (WB + cum − side·Q·EP) / (Q·MMR − side·Q)`` with ``WB = Q·EP/L`` and the 2021 BTCUSDT brackets.
+A thin adapter over :mod:`liqtui.core.leverage`, so the truth the scorecard measures against uses exactly
+the formula and bracket tables the estimator uses.
 """
 
 from __future__ import annotations
 
-__all__ = ["liquidation_price", "BRACKETS"]
+from functools import lru_cache
 
-#: (notional cap USD, max leverage, maintenance margin rate), BTCUSDT, Binance 2021 announcement.
-BRACKETS: tuple[tuple[float, float, float], ...] = (
-    (50_000, 125, 0.004), (250_000, 100, 0.005), (1_000_000, 50, 0.01), (10_000_000, 20, 0.025),
-    (20_000_000, 10, 0.05), (50_000_000, 5, 0.10), (100_000_000, 4, 0.125), (200_000_000, 3, 0.15),
-    (300_000_000, 2, 0.25), (500_000_000, 1, 0.50),
-)
+from liqtui.core.leverage import BracketTable, load_brackets
+from liqtui.core.leverage import liquidation_price as _core_liquidation_price
+
+__all__ = ["liquidation_factor", "brackets_for"]
 
 
-def _bracket(notional: float) -> tuple[float, float, float]:
-    """(MMR, maintenance amount ``cum``, max leverage) of the bracket a notional falls in."""
-    cum, prev_cap, prev_mmr = 0.0, 0.0, 0.0
-    for cap, max_lev, mmr in BRACKETS:
-        cum += prev_cap * (mmr - prev_mmr)
-        if notional <= cap:
-            return mmr, cum, max_lev
-        prev_cap, prev_mmr = cap, mmr
-    raise ValueError(f"notional {notional:,.0f} exceeds the largest bracket ({BRACKETS[-1][0]:,.0f})")
+@lru_cache(maxsize=8)
+def brackets_for(symbol: str) -> BracketTable:
+    """The symbol's shipped bracket table; BTCUSDT's for symbols without one (the demo's prices are BTC-like)."""
+    try:
+        return load_brackets(symbol)
+    except ValueError:
+        return load_brackets("BTCUSDT")
 
 
-def liquidation_price(side: int, entry: float, leverage: float, notional: float, symbol: str = "BTCUSDT") -> float:
-    """Isolated liquidation price of a position of ``notional`` USD opened at ``entry`` with ``leverage``.
+def liquidation_factor(side: int, leverage: float, position_usd: float, symbol: str = "BTCUSDT") -> float:
+    """Liquidation price / entry price of an isolated position of ``position_usd`` with ``leverage``.
 
-    ``side`` is +1 long, −1 short. Raises ``ValueError`` for a leverage above the bracket's maximum."""
-    if side not in (1, -1):
-        raise ValueError(f"side must be +1 or -1, got {side!r}")
-    if entry <= 0 or leverage <= 0 or notional <= 0:
-        raise ValueError("entry, leverage and notional must be positive")
-    mmr, cum, max_lev = _bracket(notional)
-    if leverage > max_lev:
-        raise ValueError(f"{leverage:g}x is above the {max_lev:g}x allowed for a {notional:,.0f} USD position")
-    qty = notional / entry
-    wallet = notional / leverage
-    return (wallet + cum - side * qty * entry) / (qty * mmr - side * qty)
+    ``side`` is +1 long, −1 short. Raises ``ValueError`` when the leverage exceeds what the position's
+    bracket allows or the position could never be liquidated."""
+    table = brackets_for(symbol)
+    bracket = table.for_notional(position_usd)
+    if leverage > bracket.max_leverage:
+        raise ValueError(f"{leverage:g}x is above the {bracket.max_leverage:g}x allowed for a "
+                         f"{position_usd:,.0f} USD position")
+    f = float(_core_liquidation_price("binance", side, 1.0, leverage, notional=position_usd, table=table))
+    if not (0.0 < f < 1.0 if side == 1 else f > 1.0):
+        raise ValueError(f"a {leverage:g}x {'long' if side == 1 else 'short'} has no liquidation price")
+    return f

@@ -34,7 +34,7 @@ from liqtui.core.events import Candle, Liquidation, MarketEvent, OpenInterest, P
 from liqtui.sim import payloads
 from liqtui.sim.bars import INTERVALS_MS, MINUTE_MS, Bars, BarStore, ceil_to, floor_to
 from liqtui.sim.book import LONG, SHORT, Liquidated, PositionBook, Tier
-from liqtui.sim.leverage import liquidation_price
+from liqtui.sim.leverage import liquidation_factor
 
 __all__ = ["SimConfig", "MarketSim", "TrueLevels", "DEFAULT_TIERS", "Tier"]
 
@@ -70,7 +70,7 @@ class SimConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     cascade_persist: float = 0.6  # share of a cascade's extension that stays in the close
     max_cascade_pct: float = 6.0
     open_musd_per_h: float = 40.0  # gross new notional per side and hour at normal activity
-    crowd_halflife_h: float = 48.0
+    crowd_halflife_h: float = 8.0
     crowd_vol: float = 0.5
     volume_per_min: float = 90.0  # base units traded per minute at normal activity (history bars)
     trades_per_s: float = 4.0  # random aggTrades per second (live), plus the path's extremes and close
@@ -174,6 +174,7 @@ class MarketSim:
         self.now_ms = self.start_ms
         self._generate_history()
         self._live_rng = np.random.default_rng([seed, 1])
+        self._ff_rng = np.random.default_rng([seed, 2])
         self._forming = _Forming(t=self.now_ms, o=self.price, h=self.price, l=self.price, c=self.price)
         self.mark = self.index = self.price
         self.funding_rate = 0.0001
@@ -262,13 +263,14 @@ class MarketSim:
                     self.book.open(side, k, entry, liq, qty_each * math.exp(age / tau), t0 - int(age))
 
     # -- one step ----------------------------------------------------------------------------------------
-    def _move(self, dt_s: float, z_vol: float, z_ret: float, u_hi: float, u_lo: float) -> tuple[float, ...]:
-        """Advance volatility; return (step sigma, log return, high excursion, low excursion)."""
+    def _move(self, dt_s: float, z_vol: float, z_ret: float, z_crowd: float, u_hi: float,
+              u_lo: float) -> tuple[float, ...]:
+        """Advance volatility and crowd activity; return (step sigma, log return, high and low excursion)."""
         cfg = self.config
         a = math.exp(-dt_s * math.log(2) / (cfg.vol_halflife_h * 3600))
         self._h = a * self._h + cfg.vol_of_vol * math.sqrt(1 - a * a) * z_vol
         a_g = math.exp(-dt_s * math.log(2) / (cfg.crowd_halflife_h * 3600))
-        self._g = a_g * self._g + cfg.crowd_vol * math.sqrt(1 - a_g * a_g) * z_vol * 0.3
+        self._g = a_g * self._g + cfg.crowd_vol * math.sqrt(1 - a_g * a_g) * z_crowd
         sig = cfg.annual_vol * math.exp(self._h - 0.5 * cfg.vol_of_vol**2) * math.sqrt(dt_s / _YEAR_S)
         drift = -(self._x - self._x_bar) * dt_s / (cfg.reversion_days * 86_400)
         r = drift + sig * z_ret
@@ -329,7 +331,7 @@ class MarketSim:
         """One history bar: price path with cascades, flow, new cohorts; returns the bar's row."""
         cfg = self.config
         self.book.advance(t)
-        sig, r, hi, lo = self._move(dur / 1000, z[0], z[1], u[0], u[1])
+        sig, r, hi, lo = self._move(dur / 1000, z[0], z[1], z[4], u[0], u[1])
         knots, xc, hits = self._path(t, dur, r, hi, lo, u[2] < 0.5, u[3], 1 - u[3])
         xs = [k[1] for k in knots]
         o, c = math.exp(self._x), math.exp(xc)
@@ -367,14 +369,10 @@ class MarketSim:
 
     def _liq_factors(self) -> tuple[list[float], list[float]]:
         """Liquidation price / entry price per tier, for longs and for shorts."""
-        out: tuple[list[float], list[float]] = ([], [])
-        for si, side in enumerate((LONG, SHORT)):
-            for tier in self.config.tiers:
-                lp = liquidation_price(side, 1.0, tier.leverage, tier.position_usd, self.symbol)
-                if not (0 < lp < 1 if side == LONG else lp > 1):
-                    raise ValueError(f"tier {tier} has no valid liquidation price (leverage too low?)")
-                out[si].append(lp)
-        return out
+        tiers = self.config.tiers
+        return tuple(  # type: ignore[return-value]
+            [liquidation_factor(side, t.leverage, t.position_usd, self.symbol) for t in tiers]
+            for side in (LONG, SHORT))
 
     # -- live --------------------------------------------------------------------------------------------
     def advance(self, until_ms: int) -> list[payloads.Frame]:
@@ -384,14 +382,39 @@ class MarketSim:
             frames.extend(self._second())
         return frames
 
+    def fast_forward(self, until_ms: int) -> None:
+        """Run the market up to ``until_ms`` in 1-minute bar steps, without stream frames (fast: for the
+        scorecard and tests; the truth, bars and open interest evolve as in :meth:`advance`). The current
+        minute is first finished second by second; frames are not produced."""
+        self.advance(min(until_ms, ceil_to(self.now_ms, MINUTE_MS)))
+        if self.now_ms % MINUTE_MS or self.now_ms + MINUTE_MS > until_ms:
+            self.advance(until_ms)
+            return
+        n = (until_ms - self.now_ms) // MINUTE_MS
+        rng = self._ff_rng
+        nt = len(self.config.tiers)
+        z, u = rng.standard_normal((n, 5)).tolist(), (1.0 - rng.random((n, 4))).tolist()
+        cz, cu = rng.standard_normal((n, 2 * nt)).tolist(), rng.random((n, 2 * nt)).tolist()
+        for i in range(n):
+            t = self.now_ms
+            row = self._bar_step(t, MINUTE_MS, z[i], u[i], cz[i], cu[i])
+            o, h, lw, c, v, q, cnt, tbv, tbq, oi = row
+            self.store.append(ts=t, dur=MINUTE_MS, o=o, h=h, l=lw, c=c, v=v, q=q, n=int(cnt), tbv=tbv, tbq=tbq,
+                              oi=oi)
+            self.now_ms = t + MINUTE_MS
+        p = self.price
+        self._forming = _Forming(t=self.now_ms, o=p, h=p, l=p, c=p)
+        self._update_mark(0.0)
+        self.advance(until_ms)
+
     def _second(self) -> list[payloads.Frame]:
         """One live second: path with cascades, trades, forced orders, kline and mark updates."""
         rng = self._live_rng
         cfg, t = self.config, self.now_ms
-        z = rng.standard_normal(3).tolist()
+        z = rng.standard_normal(4).tolist()
         u = (1.0 - rng.random(5)).tolist()
         self.book.advance(t)
-        _, r, hi, lo = self._move(1.0, z[0], z[1], u[0], u[1])
+        _, r, hi, lo = self._move(1.0, z[0], z[1], z[3], u[0], u[1])
         knots, xc, hits = self._path(t, 1000, r, hi, lo, u[2] < 0.5, u[3], u[4])
         self._x = xc
         act = math.exp(self._h - 0.5 * cfg.vol_of_vol**2)

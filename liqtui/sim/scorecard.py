@@ -1,0 +1,117 @@
+"""How well estimated zones caught what was then liquidated: the model's scorecard against the sim's truth.
+
+``score(report, realized)``: of the liquidated notional in a window after the report, the share that fell
+inside the report's top zones of its own side (liquidated longs inside the zones *below* the price,
+liquidated shorts inside the zones *above*). The model's goal is ≥ 70 %.
+
+``run_scorecard(...)``: end to end with the real estimator — a seeded :class:`~liqtui.sim.market.MarketSim`
+generates its history, the history goes through :class:`liqtui.core.engine.Engine` (as normalised events)
+into a :class:`liqtui.core.model.HeatModel`, zones are taken, the market runs on for ``horizon_h`` and the
+realized liquidations are scored. Pure (numpy + msgspec), no textual.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import msgspec
+
+from liqtui.core.events import Liquidation, PositionSide
+from liqtui.core.zones import Zone, ZoneReport
+
+__all__ = ["SideScore", "Scorecard", "score", "run_scorecard", "DEFAULT_START_MS"]
+
+#: A fixed start for reproducible scorecards (2026-06-01T00:00Z).
+DEFAULT_START_MS = 1_780_272_000_000
+
+
+class SideScore(msgspec.Struct, frozen=True):
+    """One side: liquidated notional in the window, the part inside that side's zones, and the share."""
+
+    side: str  # "long" (liquidated longs, zones below) | "short" (liquidated shorts, zones above)
+    zones: int
+    realized_usd: float
+    inside_usd: float
+    share: float | None  # None when nothing of this side was liquidated
+    n: int
+
+
+class Scorecard(msgspec.Struct, frozen=True):
+    """Both sides and the overall share (inside / realized notional, both sides together)."""
+
+    lookback: str
+    price: float
+    start_ms: int
+    end_ms: int
+    long: SideScore
+    short: SideScore
+    realized_usd: float
+    inside_usd: float
+    share: float | None
+    tolerance_pct: float = 0.0
+
+
+def _inside(price: float, zones: Sequence[Zone], tol: float) -> bool:
+    return any(z.low * (1 - tol) <= price <= z.high * (1 + tol) for z in zones)
+
+
+def _side_score(name: str, zones: Sequence[Zone], liqs: list[Liquidation], tol: float) -> SideScore:
+    total = sum(x.usd for x in liqs)
+    inside = sum(x.usd for x in liqs if _inside(x.price, zones, tol))
+    return SideScore(side=name, zones=len(zones), realized_usd=total, inside_usd=inside,
+                     share=inside / total if total > 0 else None, n=len(liqs))
+
+
+def score(report: ZoneReport, realized: Iterable[Liquidation], *, start_ms: int | None = None,
+          end_ms: int | None = None, top_n: int = 5, tolerance_pct: float = 0.0) -> Scorecard:
+    """Score ``report`` against the liquidations of ``realized`` with ``start_ms ≤ ts < end_ms``.
+
+    ``start_ms`` defaults to the report's time. Only the first ``top_n`` zones per side count.
+    ``tolerance_pct`` widens every zone by that percentage on both edges (0: exact)."""
+    if top_n < 1:
+        raise ValueError(f"top_n must be >= 1, got {top_n}")
+    if not (0.0 <= tolerance_pct < 50.0):
+        raise ValueError(f"tolerance_pct must be within [0, 50), got {tolerance_pct}")
+    t0 = report.ts if start_ms is None else start_ms
+    t1 = end_ms if end_ms is not None else 2**62
+    if t1 < t0:
+        raise ValueError(f"end_ms {t1} is before start_ms {t0}")
+    tol = tolerance_pct / 100.0
+    window = [x for x in realized if t0 <= x.ts < t1]
+    longs = [x for x in window if x.side is PositionSide.LONG]
+    shorts = [x for x in window if x.side is PositionSide.SHORT]
+    ls = _side_score("long", report.below[:top_n], longs, tol)
+    ss = _side_score("short", report.above[:top_n], shorts, tol)
+    total, inside = ls.realized_usd + ss.realized_usd, ls.inside_usd + ss.inside_usd
+    last = max((x.ts for x in window), default=t0)
+    return Scorecard(lookback=report.lookback, price=report.price, start_ms=t0,
+                     end_ms=end_ms if end_ms is not None else last + 1, long=ls, short=ss,
+                     realized_usd=total, inside_usd=inside, share=inside / total if total > 0 else None,
+                     tolerance_pct=tolerance_pct)
+
+
+def run_scorecard(seed: int = 0, *, lookback: str = "1d", horizon_h: float = 12.0, history_days: float = 183,
+                  start_ms: int = DEFAULT_START_MS, top_n: int = 5, threshold_pct: float = 50.0,
+                  model_config: object | None = None, tolerance_pct: float = 0.0) -> tuple[Scorecard, ZoneReport]:
+    """End to end: simulate, estimate with the real Engine/HeatModel, forecast, run on, score.
+
+    Returns the scorecard and the zone report it scored. ``model_config`` is a
+    :class:`liqtui.core.model.ModelConfig` (default settings when None)."""
+    from liqtui.core.engine import Engine
+    from liqtui.core.model import HeatModel, ModelConfig
+    from liqtui.sim.market import MarketSim
+
+    if horizon_h <= 0:
+        raise ValueError(f"horizon_h must be positive, got {horizon_h}")
+    if model_config is not None and not isinstance(model_config, ModelConfig):
+        raise TypeError("model_config must be a liqtui.core.model.ModelConfig")
+    market = MarketSim(seed, start_ms=start_ms, history_days=history_days)
+    engine = Engine(HeatModel(model_config), symbol="BTC")
+    for ev in market.history_events():
+        engine.apply(ev)
+    report = engine.model.zones(lookback, threshold_pct=threshold_pct, top_n=top_n)
+    t0, n0 = market.now_ms, len(market.realized)
+    t1 = t0 + int(horizon_h * 3_600_000)
+    market.fast_forward(t1)
+    card = score(report, market.realized[n0:], start_ms=t0, end_ms=t1, top_n=top_n, tolerance_pct=tolerance_pct)
+    return card, report
