@@ -24,6 +24,7 @@ __all__ = [
     "BaseDecoder",
     "ConnSpec",
     "RecentKeys",
+    "SequenceTracker",
     "excerpt",
     "interval_seconds",
     "log",
@@ -105,6 +106,42 @@ class RecentKeys:
         """Forget everything."""
         self._set.clear()
         self._order.clear()
+
+
+class SequenceTracker:
+    """Duplicate / late detection for consecutive ids (Binance trade and aggTrade ids) in O(1) per id.
+
+    Ids above the highest seen are new (skipped ids are remembered as gaps, up to ``max_gap``); an id at or
+    below it is *late* when it fills a remembered gap and a *duplicate* otherwise.
+    """
+
+    NEW = 0
+    LATE = 1
+    DUPLICATE = 2
+
+    __slots__ = ("last", "_gaps", "_max_gap")
+
+    def __init__(self, max_gap: int = 4096) -> None:
+        self.last = -1
+        self._gaps: set[int] = set()
+        self._max_gap = max_gap
+
+    def check(self, i: int) -> int:
+        """Classify id ``i`` (and remember it)."""
+        last = self.last
+        if i > last:
+            if last >= 0 and i != last + 1:
+                if i - last <= self._max_gap:
+                    self._gaps.update(range(last + 1, i))
+                if len(self._gaps) > 4 * self._max_gap:
+                    floor = i - self._max_gap
+                    self._gaps = {g for g in self._gaps if g > floor}
+            self.last = i
+            return self.NEW
+        if i in self._gaps:
+            self._gaps.discard(i)
+            return self.LATE
+        return self.DUPLICATE
 
 
 class ConnSpec(msgspec.Struct, frozen=True):

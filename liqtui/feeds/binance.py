@@ -27,7 +27,7 @@ from liqtui.core.events import (
     Trade,
     Venue,
 )
-from liqtui.feeds.base import BaseDecoder, ConnSpec, interval_seconds
+from liqtui.feeds.base import BaseDecoder, ConnSpec, SequenceTracker, interval_seconds
 from liqtui.feeds.endpoints import Endpoints
 from liqtui.feeds.symbols import instrument
 
@@ -126,6 +126,9 @@ class _Generic(msgspec.Struct, gc=False):
     time: int | None = None
 
 
+_VENUE = Venue.BINANCE
+_BUY = TakerSide.BUY
+_SELL = TakerSide.SELL
 _COMBINED = msgspec.json.Decoder(_Combined, strict=False)
 _BARE = msgspec.json.Decoder(_Payload, strict=False)
 _GENERIC = msgspec.json.Decoder(_Generic, strict=False)
@@ -153,7 +156,7 @@ class BinanceDecoder(BaseDecoder):
         super().__init__(instrument(Venue.BINANCE, symbol))
         self._mark_price: float | None = None
         self._trade_price: float | None = None
-        self._last_trade_id = -1
+        self._seq = SequenceTracker()
         self._pending_oi: tuple[float, int] | None = None  # OI polled before any price was known
         self._last_mark_ts = -1
 
@@ -164,19 +167,24 @@ class BinanceDecoder(BaseDecoder):
 
     def _decode(self, frame: str | bytes, recv_ts: int) -> list[MarketEvent]:
         try:
-            payload = _COMBINED.decode(frame).data
+            d = _COMBINED.decode(frame).data
         except msgspec.DecodeError:
             try:
-                payload = _BARE.decode(frame)
+                d = _BARE.decode(frame)
             except msgspec.DecodeError:
                 return self._other(frame, recv_ts)
-        return self._payload(payload, frame, recv_ts)
-
-    def _payload(self, d: _Payload, frame: str | bytes, recv_ts: int) -> list[MarketEvent]:
         cls = type(d)
-        if cls is _AggTrade or cls is _RawTrade:
-            return self._trade(d, d.a if cls is _AggTrade else d.t, recv_ts)  # type: ignore[union-attr]
-        if d.s != self.symbol if cls is not _ForceOrder else d.o.s != self.symbol:  # type: ignore[union-attr]
+        if cls is _AggTrade:
+            tid = d.a  # type: ignore[union-attr]
+        elif cls is _RawTrade:
+            tid = d.t  # type: ignore[union-attr]
+        else:
+            return self._payload(d, recv_ts)
+        return self._trade(d, tid, recv_ts)  # type: ignore[arg-type]
+
+    def _payload(self, d: _Payload, recv_ts: int) -> list[MarketEvent]:
+        cls = type(d)
+        if (d.o.s if cls is _ForceOrder else d.s) != self.symbol:  # type: ignore[union-attr]
             self.ignored += 1
             return []
         if cls is _Mark:
@@ -186,22 +194,23 @@ class BinanceDecoder(BaseDecoder):
         return self._liquidation(d.o, recv_ts)  # type: ignore[union-attr]
 
     def _trade(self, d: _AggTrade | _RawTrade, tid: int, recv_ts: int) -> list[MarketEvent]:
+        """The hot path: one trade per frame, kept to a few attribute reads and one event."""
         if d.s != self.symbol:
             self.ignored += 1
             return []
         if tid >= 0:
-            if self.dup_trade(tid):
-                return []
-            if tid < self._last_trade_id:
+            seen = self._seq.check(tid)
+            if seen:
+                if seen == SequenceTracker.DUPLICATE:
+                    self.duplicates += 1
+                    return []
                 self.out_of_order += 1
-            else:
-                self._last_trade_id = tid
-        if d.p <= 0.0 or d.q < 0.0:
-            raise ValueError(f"non-positive price/size {d.p}/{d.q}")
-        self._trade_price = d.p
-        side = TakerSide.SELL if d.m else TakerSide.BUY
-        return [Trade(venue=Venue.BINANCE, symbol=self.symbol, ts=d.T, recv_ts=recv_ts, price=d.p, qty=d.q,
-                      side=side)]
+        p = d.p
+        if not (p > 0.0 and d.q >= 0.0):
+            raise ValueError(f"non-positive price/size {p}/{d.q}")
+        self._trade_price = p
+        return [Trade(venue=_VENUE, symbol=self.symbol, ts=d.T, recv_ts=recv_ts, price=p, qty=d.q,
+                      side=_SELL if d.m else _BUY)]
 
     def _mark(self, d: _Mark, recv_ts: int) -> list[MarketEvent]:
         if d.E <= self._last_mark_ts:

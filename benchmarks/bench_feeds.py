@@ -1,0 +1,195 @@
+"""Feed benchmarks: decode → normalise → Engine.apply throughput, and frames/s over a loopback socket.
+
+* ``ingest_fps``: Binance combined-stream frames (the real hftbacktest ``btcusdt@trade`` recording when
+  ../shared/data/real is present, else synthetic aggTrade frames) interleaved with 1 markPrice per 50 trades,
+  decoded by :class:`BinanceDecoder` and applied to :class:`liqtui.core.engine.Engine` (goal ≥ 300k/s).
+* ``ingest_ratio``: ingest_fps / the frames/s of a bare typed msgspec decoder of only the used fields over the
+  same frames (the floor no Python feed can beat); goal ≥ 0.3.
+* ``socket_fps``: frames/s received from a local websockets server through :class:`FeedManager` into the
+  engine; its ratio is against a bare ``websockets`` client reading the same frames in the same run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import os
+import time
+from pathlib import Path
+
+import msgspec
+from websockets.asyncio.client import connect
+from websockets.asyncio.server import ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.http11 import Response
+
+from liqtui.core.engine import Engine
+from liqtui.core.events import Trade, Venue
+from liqtui.core.model import HeatModel
+from liqtui.feeds.binance import BinanceDecoder
+from liqtui.feeds.connection import FeedManager
+from liqtui.feeds.endpoints import Endpoints
+
+REAL = Path(os.environ.get("LIQTUI_REAL_DATA", Path(__file__).resolve().parents[2] / "shared" / "data" / "real"))
+TRADES_FILE = "binance_usdm_btcusdt_trade_20240808_hftbacktest.txt.gz"
+
+
+def _synthetic(n: int) -> list[bytes]:
+    out = []
+    for i in range(n):
+        p = 60000 + (i * 7919 % 2000) / 10
+        out.append(b'{"stream":"btcusdt@aggTrade","data":{"e":"aggTrade","E":%d,"a":%d,"s":"BTCUSDT","p":"%.2f",'
+                   b'"q":"0.%03d","f":%d,"l":%d,"T":%d,"m":%s}}'
+                   % (1_700_000_000_000 + i, i + 1, p, i % 997 + 1, i, i, 1_700_000_000_000 + i,
+                      b"true" if i % 3 else b"false"))
+    return out
+
+
+def frames(limit: int) -> tuple[list[bytes], str]:
+    """Trade frames with a markPrice frame every 50 trades; where they came from."""
+    path = REAL / TRADES_FILE
+    if path.is_file():
+        with gzip.open(path, "rb") as fh:
+            trades = [line.split(b" ", 1)[1].rstrip(b"\n") for line in fh][:limit]
+        source = "real btcusdt@trade"
+    else:
+        trades, source = _synthetic(limit), "synthetic aggTrade"
+    out: list[bytes] = []
+    for i, fr in enumerate(trades):
+        out.append(fr)
+        if i % 50 == 49:
+            out.append(b'{"stream":"btcusdt@markPrice@1s","data":{"e":"markPriceUpdate","E":%d,"s":"BTCUSDT",'
+                       b'"p":"61800.10000000","P":"61790.0","i":"61795.20000000","r":"0.00010000",'
+                       b'"T":1723190400000}}' % (1_723_161_256_000 + i))
+    return out, source
+
+
+class _BareData(msgspec.Struct):
+    p: float
+    q: float
+    T: int
+    m: bool
+
+
+class _Bare(msgspec.Struct):
+    stream: str
+    data: _BareData
+
+
+def _best(fn, reps: int) -> float:
+    """Best wall time of ``reps`` runs (the least disturbed by other load)."""
+    best = float("inf")
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def bench_ingest(quick: bool) -> list[dict]:
+    data, source = frames(6000 if quick else 21_313)
+    reps = 3 if quick else 7
+
+    def ingest() -> None:
+        dec = BinanceDecoder("BTC")
+        eng = Engine(HeatModel(), reference=Venue.BINANCE)
+        apply = eng.apply
+        for i, fr in enumerate(data):
+            for ev in dec.decode(fr, i):
+                apply(ev)
+        assert dec.errors == 0 and eng.counters["trades"] > 0
+
+    bare = msgspec.json.Decoder(_Bare, strict=False)
+
+    def baseline() -> None:
+        dec = bare.decode
+        for fr in data:
+            try:
+                dec(fr)
+            except msgspec.ValidationError:  # the mark frames: a real decoder would route them elsewhere
+                pass
+
+    t_ingest = _best(ingest, reps)
+    t_base = _best(baseline, reps)
+    fps = len(data) / t_ingest
+    base_fps = len(data) / t_base
+    return [
+        {"name": "ingest_fps", "value": round(fps), "unit": "frames/s", "ratio": round(fps / base_fps, 3),
+         "goal": 300_000, "baseline": round(base_fps), "frames": len(data), "source": source},
+        {"name": "ingest_ratio", "value": round(fps / base_fps, 3), "unit": "x", "ratio": round(fps / base_fps, 3),
+         "goal": 0.3, "baseline": round(base_fps)},
+    ]
+
+
+async def _socket(quick: bool) -> list[dict]:
+    data, source = frames(5000 if quick else 21_313)
+    text = [f.decode() for f in data]
+    n = len(text)
+
+    def http(conn: ServerConnection, request) -> Response | None:
+        if request.headers.get("Upgrade", "").lower() == "websocket":
+            return None
+        body = b'{"openInterest":"80000.000","symbol":"BTCUSDT","time":1723161256000}'
+        return Response(200, "OK", Headers([("Content-Length", str(len(body)))]), body)
+
+    async def handler(ws: ServerConnection) -> None:
+        for fr in text:
+            await ws.send(fr)
+        await ws.wait_closed()
+
+    async with serve(handler, "127.0.0.1", 0, compression=None, process_request=http) as server:
+        port = server.sockets[0].getsockname()[1]
+
+        async def bare_client() -> float:
+            async with connect(f"ws://127.0.0.1:{port}/market/stream", compression=None) as ws:
+                t0 = time.perf_counter()
+                for _ in range(n):
+                    await ws.recv(decode=False)
+                return time.perf_counter() - t0
+
+        eng = Engine(HeatModel(), reference=Venue.BINANCE)
+        done = asyncio.Event()
+        count = {"trades": 0}
+
+        def sink(ev) -> None:
+            eng.apply(ev)
+            if type(ev) is Trade:
+                count["trades"] += 1
+
+        ep = Endpoints.from_overrides([f"binance=ws://127.0.0.1:{port}/market",
+                                       f"binance.rest=http://127.0.0.1:{port}"])
+        mgr = FeedManager(["binance"], "BTC", endpoints=ep, sink=sink, oi_poll_s=5.0, stale_s=30.0)
+        st = mgr.stats["binance"]
+
+        async def watch() -> None:
+            while st.frames < n:
+                await asyncio.sleep(0.001)
+            done.set()
+
+        t_bare = await bare_client()
+        task = asyncio.create_task(mgr.run())
+        watcher = asyncio.create_task(watch())
+        while st.frames == 0:
+            await asyncio.sleep(0.0005)
+        t0 = time.perf_counter()
+        await asyncio.wait_for(done.wait(), timeout=60)
+        t_mgr = time.perf_counter() - t0
+        task.cancel()
+        watcher.cancel()
+        await asyncio.gather(task, watcher, return_exceptions=True)
+    fps = n / t_mgr
+    bare_fps = n / t_bare
+    return [{"name": "socket_fps", "value": round(fps), "unit": "frames/s", "ratio": round(fps / bare_fps, 3),
+             "baseline": round(bare_fps), "frames": n, "source": source}]
+
+
+def run(quick: bool) -> list[dict]:
+    """Benchmark rows for ``python -m benchmarks``."""
+    return bench_ingest(quick) + asyncio.run(_socket(quick))
+
+
+if __name__ == "__main__":
+    import json
+
+    for row in run(quick=True):
+        print(json.dumps(row))
