@@ -28,6 +28,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, NamedTuple
 
+import msgspec
+
 from liqtui.core.events import VENUES
 
 __all__ = [
@@ -179,19 +181,24 @@ def read_frames(
             raise RecordingError(f"corrupt compressed recording {str(path)!r}: {exc}") from None
 
 
+class _LiqtuiLine(msgspec.Struct):
+    ts: int
+    frame: str
+    exchange: str | None = None
+
+
+_decode_liqtui_line = msgspec.json.Decoder(_LiqtuiLine).decode
+
+
 def _read_liqtui(fh: IO[str]) -> Iterator[RawFrame]:
     for line in fh:
         if not line.strip():
             continue
         try:
-            obj = json.loads(line)
-            frame = obj["frame"]
-            ts = int(obj["ts"])
-            exch = obj.get("exchange")
-        except (ValueError, KeyError, TypeError):
-            continue
-        if isinstance(frame, str):
-            yield RawFrame(ts, exch if exch in VENUES else None, frame)
+            rec = _decode_liqtui_line(line)
+        except msgspec.DecodeError:
+            continue  # a line cut by a crash, or foreign content
+        yield RawFrame(rec.ts, rec.exchange if rec.exchange in VENUES else None, rec.frame)
 
 
 def _read_hftbacktest(fh: IO[str]) -> Iterator[RawFrame]:
@@ -315,7 +322,7 @@ def _hyperliquid_symbol(obj: dict) -> tuple[str | None, bool]:
     return None, False
 
 
-def infer_symbols(frames: Iterator[RawFrame], *, limit: int = 20_000) -> dict[str, str]:
+def infer_symbols(frames: Iterator[RawFrame], *, limit: int = 5_000) -> dict[str, str]:
     """The instrument to follow per venue: the most traded one in the first ``limit`` frames (or, without
     trades, the most frequent one)."""
     trades: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)

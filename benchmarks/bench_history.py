@@ -1,0 +1,140 @@
+"""History benchmarks: rebuild from the store, checkpoint restore, store write/read rates, live writer cost,
+replay throughput.
+
+``rebuild_6m_s``: six months of minute bars in SQLite → one HeatModel covering all eight lookbacks, through the
+store path (read, convert, ``step_many``); its ``ratio`` is against ``step_many`` on the same bars already in
+memory (the model's own cost), measured in the same run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from liqtui.core.events import TakerSide, Trade, Venue
+from liqtui.core.model import HeatModel
+from liqtui.history.replay import replay
+from liqtui.history.restore import STEP_CHUNK, model_bars, rebuild
+from liqtui.history.store import Store, StoreWriter, empty_bars
+
+MIN = 60_000
+NOW = 1_795_000_000_000 - 1_795_000_000_000 % MIN
+
+
+def synthetic_bars(n: int, seed: int = 0) -> np.ndarray:
+    """``n`` minute bars ending at NOW: a seeded random walk with taker volume and open interest."""
+    rng = np.random.default_rng(seed)
+    close = 60_000.0 * np.exp(np.cumsum(rng.normal(0, 0.0008, n)))
+    open_ = np.concatenate([[close[0]], close[:-1]])
+    wick = np.abs(rng.normal(0, 0.0005, n)) * close
+    b = empty_bars(n)
+    b["ts"] = NOW - (n - np.arange(n)) * MIN
+    b["interval_s"] = 60
+    b["open"], b["close"] = open_, close
+    b["high"] = np.maximum(open_, close) + wick
+    b["low"] = np.minimum(open_, close) - wick
+    b["volume"] = rng.uniform(50, 150, n)
+    b["quote_volume"] = b["volume"] * (b["high"] + b["low"] + b["close"]) / 3
+    b["taker_buy_volume"] = b["volume"] * rng.uniform(0.3, 0.7, n)
+    b["oi_usd"] = 8e9 * np.exp(np.cumsum(rng.normal(0, 0.0004, n)))
+    return b
+
+
+def _timed(fn) -> tuple[float, object]:  # type: ignore[no-untyped-def]
+    t0 = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - t0, out
+
+
+def _model_only(bars: np.ndarray) -> HeatModel:
+    m = HeatModel()
+    mb = model_bars(bars)
+    for i in range(0, len(mb), STEP_CHUNK):
+        m.step_many(mb[i : i + STEP_CHUNK])
+    return m
+
+
+def _store_rows(quick: bool, tmp: Path) -> list[dict]:
+    n = 180 * 1440
+    bars = synthetic_bars(n)
+    store = Store(tmp / "bench.sqlite3")
+    t_write, _ = _timed(lambda: [store.write_bars("binance", "BTCUSDT", bars[i : i + 10_000])
+                                 for i in range(0, n, 10_000)])
+    store.close()
+    store = Store(tmp / "bench.sqlite3")
+    t_read, got = _timed(lambda: store.read_bars("binance", "BTCUSDT", 0, NOW + 1))
+    assert len(got) == n  # type: ignore[arg-type]
+    t_base, base_model = _timed(lambda: _model_only(bars))
+    t_rebuild, model = _timed(lambda: rebuild(store, "binance", "BTCUSDT", lookback="6M", now_ms=NOW))
+    assert model.zones("6M") == base_model.zones("6M")  # type: ignore[attr-defined]
+    blob = model.to_bytes()  # type: ignore[attr-defined]
+    store.save_checkpoint("bench", model.last_ts, blob)  # type: ignore[attr-defined]
+    t_restore, _ = _timed(lambda: HeatModel.from_bytes(store.load_checkpoint("bench")[1]))  # type: ignore[index]
+    store.close()
+    return [
+        {"name": "rebuild_6m_s", "value": round(t_rebuild, 3), "unit": "s", "goal": 2.0,
+         "ratio": round(t_rebuild / t_base, 3), "baseline": round(t_base, 3), "bars": n},
+        {"name": "restore_checkpoint_s", "value": round(t_restore, 4), "unit": "s",
+         "ratio": round(t_restore / t_rebuild, 4), "baseline": round(t_rebuild, 3), "bytes": len(blob)},
+        {"name": "store_write_rows_per_s", "value": round(n / t_write), "unit": "rows/s",
+         "ratio": round(t_read / t_write, 3), "baseline": round(n / t_read)},
+        {"name": "store_read_rows_per_s", "value": round(n / t_read), "unit": "rows/s",
+         "ratio": round(t_write / t_read, 3), "baseline": round(n / t_write)},
+    ]
+
+
+def _writer_rows(quick: bool, tmp: Path) -> list[dict]:
+    n = 50_000 if quick else 200_000
+    trades = [Trade(venue=Venue.BINANCE, symbol="BTCUSDT", ts=NOW + i * 10, recv_ts=0, price=60_000.0 + i % 50,
+                    qty=0.01, side=TakerSide.BUY if i % 3 else TakerSide.SELL) for i in range(n)]
+    store = Store(tmp / "writer.sqlite3")
+    w = StoreWriter(store, flush_s=1.0)
+    t_writer, _ = _timed(lambda: [w.on_event(t) for t in trades])
+    w.flush()
+    sink: list = []
+    t_base, _ = _timed(lambda: [sink.append(t) for t in trades])
+    store.close()
+    return [{"name": "writer_event_us", "value": round(t_writer / n * 1e6, 3), "unit": "us/event",
+             "ratio": round(t_writer / t_base, 2), "baseline": round(t_base / n * 1e6, 3)}]
+
+
+def _replay_rows(quick: bool, tmp: Path) -> list[dict]:
+    from liqtui.feeds import make_decoder
+    from liqtui.history.record import Recorder
+
+    n = 50_000 if quick else 200_000
+    frames = [('{"stream":"btcusdt@aggTrade","data":{"e":"aggTrade","E":%d,"s":"BTCUSDT","a":%d,"p":"%.1f",'
+               '"q":"0.010","f":1,"l":1,"T":%d,"m":%s}}') % (NOW + i, i, 60_000 + i % 97, NOW + i,
+                                                          "true" if i % 2 else "false") for i in range(n)]
+    path = tmp / "bench.jsonl.gz"
+    t_rec, _ = _timed(lambda: _record(Recorder, path, frames))
+    count = [0]
+
+    def sink(ev: object) -> None:
+        count[0] += 1
+
+    t_replay, st = _timed(lambda: asyncio.run(replay(path, sink)))
+    dec = make_decoder("binance", "BTC")
+    t_base, _ = _timed(lambda: [dec.decode(f, 0) for f in frames])
+    assert count[0] == n
+    return [
+        {"name": "replay_frames_per_s", "value": round(n / t_replay), "unit": "frames/s",
+         "ratio": round(t_replay / t_base, 2), "baseline": round(n / t_base)},
+        {"name": "record_frames_per_s", "value": round(n / t_rec), "unit": "frames/s"},
+    ]
+
+
+def _record(cls, path: Path, frames: list[str]) -> None:  # type: ignore[no-untyped-def]
+    with cls(path) as rec:
+        for i, f in enumerate(frames):
+            rec("binance", f, NOW + i)
+
+
+def run(quick: bool) -> list[dict]:
+    with tempfile.TemporaryDirectory(prefix="liqtui-bench-") as d:
+        tmp = Path(d)
+        return _store_rows(quick, tmp) + _writer_rows(quick, tmp) + _replay_rows(quick, tmp)
