@@ -2,7 +2,7 @@
 
 The layouts copy real frames: Binance trade/aggTrade/markPrice/forceOrder and Bybit/OKX/Hyperliquid
 messages from tardis-dev/tardis-node's mapper tests (MPL-2.0) and the hftbacktest / cryptofeed recordings
-in ../shared/data/real (see tests/data/feeds/README.md); only the numbers and symbols are ours.
+in ../shared/data/real (field layouts only; no recorded data is copied); the numbers are ours.
 """
 
 from __future__ import annotations
