@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import math
 import sys
@@ -116,10 +117,14 @@ async def collect_zones(
         await _from_replay(replay_path, driver, stats, speed, symbol)
         engine.symbol = symbol or _base(stats.get("instruments", {}), engine.reference)
     else:
-        symbol = symbol or "BTC"
-        await _from_feeds(source, driver, stats, notes, seconds=seconds, lookback=lookback, symbol=symbol,
-                          venues=venues, speed=speed, seed=seed, endpoints=endpoints, backfill_on=backfill,
-                          store=store, progress=progress)
+        run = _FeedRun(driver, stats, notes, symbol or "BTC", venues, lookback, seconds, backfill, store, progress,
+                       model_config)
+        if source == "demo":
+            await run.demo(endpoints, speed, seed)
+        else:
+            await run.run(endpoints or Endpoints())
+        venues = run.venues
+    engine = driver.engine
     stats["events"] = driver.events
     stats["candles"] = int(engine.counters.get("candles", 0))
     return zones_document(engine, lookback=lookback, top=top, threshold_pct=threshold_pct, source=source,
@@ -141,25 +146,106 @@ async def _from_replay(path: str | None, driver: _Driver, stats: dict[str, Any],
     stats.update(frames=st.frames, decode_errors=st.decode_errors, format=st.format, instruments=st.symbols)
 
 
-async def _from_feeds(
-    source: str, driver: _Driver, stats: dict[str, Any], notes: list[str], *, seconds: float, lookback: str,
-    symbol: str, venues: list[str], speed: float, seed: int | None, endpoints: Endpoints | None,
-    backfill_on: bool, store: Any, progress: Progress | None,
-) -> None:
-    if source == "demo":
+@dataclasses.dataclass
+class _FeedRun:
+    """One live or demo collection: optional restore from the store, backfill, then the feeds for a while."""
+
+    driver: _Driver
+    stats: dict[str, Any]
+    notes: list[str]
+    symbol: str
+    venues: list[str]
+    lookback: str
+    seconds: float
+    backfill_on: bool = True
+    store: Any = None
+    progress: Progress | None = None
+    model_config: ModelConfig | None = None
+
+    async def demo(self, endpoints: Endpoints | None, speed: float, seed: int | None) -> None:
         from liqtui.sim.server import DemoExchange
 
-        days = min(183.0, _lookback_days(lookback) + 1.0)
-        async with DemoExchange(seed=seed or 0, speed=speed or 1.0, symbol=instrument("binance", symbol),
+        days = min(183.0, _lookback_days(self.lookback) + 1.0)
+        self.venues = ["binance"]  # the demo exchange speaks the Binance protocol
+        async with DemoExchange(seed=seed or 0, speed=speed or 1.0, symbol=instrument("binance", self.symbol),
                                 history_days=days) as demo:
             ep = (endpoints or Endpoints()).with_override("binance", "ws", demo.ws_url)
             ep = ep.with_override("binance", "rest", demo.rest_url)
-            now = int(demo.market.now_ms) if demo.market is not None else None
-            await _backfill_and_run(driver, stats, notes, ["binance"], symbol, ep, lookback, seconds,
-                                    backfill_on, None, progress, now)
-        return
-    await _backfill_and_run(driver, stats, notes, venues, symbol, endpoints or Endpoints(), lookback, seconds,
-                            backfill_on, store, progress, None)
+            await self.run(ep, int(demo.market.now_ms) if demo.market is not None else None)
+
+    async def run(self, ep: Endpoints, now_ms: int | None = None) -> None:
+        from liqtui.feeds.connection import FeedManager
+
+        key = self._restore()
+        if self.backfill_on:
+            await self._backfill(ep, now_ms)
+        writer = None
+        sink: Callable[[MarketEvent], None] = self.driver
+        if self.store is not None:
+            from liqtui.history.store import StoreWriter
+
+            writer = StoreWriter(self.store)
+            driver = self.driver
+
+            def sink(ev: MarketEvent) -> None:
+                driver(ev)
+                writer.on_event(ev)
+
+        fm = FeedManager(self.venues, self.symbol, endpoints=ep, sink=sink)
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(fm.run(), timeout=self.seconds)
+        if writer is not None:
+            writer.flush()
+        if key is not None:
+            from liqtui.history.restore import Checkpointer
+
+            Checkpointer(self.store, key, self.driver.engine.model).save()
+        for st in fm.stats.values():
+            self.stats["frames"] += int(st.frames)
+            self.stats["decode_errors"] += int(st.decode_errors)
+            self.stats["reconnects"] += int(st.reconnects)
+            if st.message:
+                self.notes.append(st.message)
+
+    def _restore(self) -> str | None:
+        """With a store: start from its newest checkpoint (caught up with stored bars); returns the key."""
+        if self.store is None:
+            return None
+        from liqtui.history.restore import restore
+        from liqtui.history.store import checkpoint_key
+
+        key = checkpoint_key(self.symbol, self.venues, self.model_config)
+        ref = self.venues[0]
+        model, restored = restore(self.store, key, ref, instrument(ref, self.symbol), config=self.model_config,
+                                  lookback=self.lookback)
+        if model.last_ts:
+            self.driver.engine.model = model
+            self.notes.append(f"model {'restored from a checkpoint' if restored else 'rebuilt from the store'}")
+        return key
+
+    async def _backfill(self, ep: Endpoints, now_ms: int | None) -> None:
+        """Backfill the reference venue's lookback into the model (a clear note, never a failure, if it can't)."""
+        from liqtui.history.backfill import SUPPORTED_VENUES, BackfillError, backfill
+        from liqtui.history.restore import model_bars
+
+        venue, model = self.venues[0], self.driver.engine.model
+        if venue not in SUPPORTED_VENUES:
+            self.notes.append(f"no REST backfill for {venue}: zones are built from live data only")
+            return
+
+        def on_bars(chunk: Any) -> None:
+            bars = model_bars(chunk, after_ts=model.last_ts or None)
+            if len(bars):
+                model.step_many(bars)
+
+        try:
+            res = await backfill(venue, self.symbol, self.lookback, rest_url=ep.rest_url(venue), on_bars=on_bars,
+                                 progress=self.progress, store=self.store, now_ms=now_ms,
+                                 since_ms=(model.last_ts or None))
+        except BackfillError as exc:
+            self.notes.append(f"backfill failed: {exc}")
+            return
+        self.notes.extend(m for m in res.messages if "no open interest" in m)
 
 
 def _base(instruments: dict[str, str], reference: Any) -> str:
@@ -178,64 +264,6 @@ def _lookback_days(lookback: str) -> float:
     from liqtui.core.model import LOOKBACK_MS
 
     return LOOKBACK_MS[lookback] / 86_400_000
-
-
-async def _backfill_and_run(
-    driver: _Driver, stats: dict[str, Any], notes: list[str], venues: list[str], symbol: str, ep: Endpoints,
-    lookback: str, seconds: float, backfill_on: bool, store: Any, progress: Progress | None, now_ms: int | None,
-) -> None:
-    from liqtui.feeds.connection import FeedManager
-
-    if backfill_on:
-        await _backfill_reference(driver.engine, venues[0], symbol, ep, lookback, store, progress, notes, now_ms)
-    sink: Callable[[MarketEvent], None] = driver
-    writer = None
-    if store is not None:
-        from liqtui.history.store import StoreWriter
-
-        writer = StoreWriter(store)
-
-        def sink(ev: MarketEvent) -> None:
-            driver(ev)
-            writer.on_event(ev)
-
-    fm = FeedManager(venues, symbol, endpoints=ep, sink=sink)
-    with contextlib.suppress(asyncio.TimeoutError):
-        await asyncio.wait_for(fm.run(), timeout=seconds)
-    if writer is not None:
-        writer.flush()
-    for st in fm.stats.values():
-        stats["frames"] += int(st.frames)
-        stats["decode_errors"] += int(st.decode_errors)
-        stats["reconnects"] += int(st.reconnects)
-        if st.message:
-            notes.append(st.message)
-
-
-async def _backfill_reference(
-    engine: Engine, venue: str, symbol: str, ep: Endpoints, lookback: str, store: Any,
-    progress: Progress | None, notes: list[str], now_ms: int | None,
-) -> None:
-    """Backfill the reference venue's lookback into the model (a clear note, never a failure, when it can't)."""
-    from liqtui.history.backfill import SUPPORTED_VENUES, BackfillError, backfill
-    from liqtui.history.restore import model_bars
-
-    if venue not in SUPPORTED_VENUES:
-        notes.append(f"no REST backfill for {venue}: zones are built from live data only")
-        return
-
-    def on_bars(chunk: Any) -> None:
-        bars = model_bars(chunk, after_ts=engine.model.last_ts or None)
-        if len(bars):
-            engine.model.step_many(bars)
-
-    try:
-        res = await backfill(venue, symbol, lookback, rest_url=ep.rest_url(venue), on_bars=on_bars,
-                             progress=progress, store=store, now_ms=now_ms)
-    except BackfillError as exc:
-        notes.append(f"backfill failed: {exc}")
-        return
-    notes.extend(m for m in res.messages if "no open interest" in m)
 
 
 def _finite(x: float | None) -> float | None:

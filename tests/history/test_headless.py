@@ -173,6 +173,6 @@ async def test_live_zones_write_the_store_and_resume_from_it(tmp_path):
         n = store.count_bars("binance", "BTCUSDT")
         assert n >= 719  # the backfilled 12 hours (plus the live minute)
         doc2 = await collect_zones("live", seconds=0.5, lookback="12h", endpoints=demo_endpoints(demo), store=store)
-        assert doc2["above"]
+        assert doc2["above"] and "model restored from a checkpoint" in doc2["notes"]
     assert store.count_bars("binance", "BTCUSDT") - n <= 3  # the second run fetched only the new minutes
     store.close()
