@@ -18,8 +18,8 @@ import random
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
-import httpx
 import msgspec
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI, WebSocketException
@@ -31,7 +31,17 @@ from liqtui.feeds.base import MAX_FRAME_BYTES, BaseDecoder, ConnSpec, log
 from liqtui.feeds.binance import BinanceDecoder
 from liqtui.feeds.endpoints import Endpoints
 from liqtui.feeds.okx import OkxDecoder
-from liqtui.feeds.rest import Backoff, SymbolRefused, binance_oi_url, fetch_okx_contract, poll_binance_oi
+from liqtui.feeds.rest import (
+    Backoff,
+    SymbolRefused,
+    binance_oi_url,
+    fetch_okx_contract,
+    make_client,
+    poll_binance_oi,
+)
+
+if TYPE_CHECKING:
+    import httpx
 from liqtui.feeds.symbols import instrument, to_venue
 
 __all__ = ["FeedManager", "VenueStats"]
@@ -158,7 +168,7 @@ class FeedManager:
     # -- per venue ------------------------------------------------------------------------------------
     async def _run_venue(self, venue: Venue) -> None:
         try:
-            async with httpx.AsyncClient(timeout=self.rest_timeout_s) as client:
+            async with make_client(self.rest_timeout_s) as client:
                 if venue is Venue.OKX:
                     await self._okx_contract(client)
                 async with asyncio.TaskGroup() as tg:
@@ -174,7 +184,7 @@ class FeedManager:
             log.exception("%s: feed crashed", venue.value, exc_info=eg.exceptions[0])
             self._status(venue, FeedState.FAILED, reason=f"internal error: {eg.exceptions[0]!r}")
 
-    async def _okx_contract(self, client: httpx.AsyncClient) -> None:
+    async def _okx_contract(self, client: "httpx.AsyncClient") -> None:
         dec = self.decoders[Venue.OKX.value]
         assert isinstance(dec, OkxDecoder)
 
@@ -189,7 +199,7 @@ class FeedManager:
             raise _Failed(f"unknown symbol {dec.symbol} on okx: {exc}") from None
         dec.spec_known = True
 
-    async def _poll_oi(self, venue: Venue, client: httpx.AsyncClient) -> None:
+    async def _poll_oi(self, venue: Venue, client: "httpx.AsyncClient") -> None:
         dec = self.decoders[venue.value]
         st = self.stats[venue.value]
         url = binance_oi_url(self.endpoints.rest_url(venue), dec.symbol)

@@ -2,6 +2,9 @@
 
 Both retry with capped exponential backoff and jitter. A reply the exchange uses to say "no such symbol"
 raises :class:`SymbolRefused`, which the connection manager reports as a clear failure.
+
+httpx is imported lazily: httpx 0.28 imports ``rich`` (for its CLI) whenever rich is installed, and the feeds
+package must stay importable without pulling in rich or textual.
 """
 
 from __future__ import annotations
@@ -9,14 +12,17 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
-import httpx
 import msgspec
 
 from liqtui.feeds.base import excerpt, log
 from liqtui.feeds.okx import DEFAULT_CONTRACTS, ContractSpec, instruments_path, parse_instruments
 
-__all__ = ["Backoff", "SymbolRefused", "poll_binance_oi", "fetch_okx_contract", "binance_oi_url"]
+if TYPE_CHECKING:
+    import httpx
+
+__all__ = ["Backoff", "SymbolRefused", "poll_binance_oi", "fetch_okx_contract", "binance_oi_url", "make_client"]
 
 
 class SymbolRefused(Exception):
@@ -49,7 +55,20 @@ def binance_oi_url(rest_base: str, symbol: str) -> str:
     return f"{rest_base}/fapi/v1/openInterest?symbol={symbol}"
 
 
-def _refusal(resp: httpx.Response) -> str | None:
+def make_client(timeout_s: float) -> "httpx.AsyncClient":
+    """The HTTP client the feeds use (imported here, on first use)."""
+    import httpx
+
+    return httpx.AsyncClient(timeout=timeout_s)
+
+
+def _http_error() -> type[Exception]:
+    import httpx
+
+    return httpx.HTTPError
+
+
+def _refusal(resp: "httpx.Response") -> str | None:
     """The exchange's message when a 4xx reply says the symbol is invalid."""
     if resp.status_code not in (400, 404):
         return None
@@ -63,7 +82,7 @@ def _refusal(resp: httpx.Response) -> str | None:
 
 
 async def poll_binance_oi(
-    client: httpx.AsyncClient,
+    client: "httpx.AsyncClient",
     url: str,
     *,
     interval_s: float,
@@ -74,6 +93,7 @@ async def poll_binance_oi(
 ) -> None:
     """Poll ``url`` forever: each 200 body goes to ``on_body``; failures call ``on_error(attempt, reason)``
     and are retried with backoff. Raises :class:`SymbolRefused` for an invalid symbol."""
+    http_error = _http_error()
     attempt = 0
     while True:
         reason = ""
@@ -90,7 +110,7 @@ async def poll_binance_oi(
             if refused is not None:
                 raise SymbolRefused(refused)
             reason = f"HTTP {resp.status_code}: {excerpt(resp.content, 80)}"
-        except httpx.HTTPError as exc:
+        except http_error as exc:
             reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         attempt += 1
         log.warning("open interest poll failed (attempt %d): %s", attempt, reason)
@@ -101,7 +121,7 @@ async def poll_binance_oi(
 
 
 async def fetch_okx_contract(
-    client: httpx.AsyncClient,
+    client: "httpx.AsyncClient",
     rest_base: str,
     inst_id: str,
     *,
@@ -112,6 +132,7 @@ async def fetch_okx_contract(
     """``ctVal`` of ``inst_id`` from OKX's instruments endpoint; after ``attempts`` failures falls back to the
     built-in table (and raises ``LookupError`` when the table does not know it either). Raises
     :class:`SymbolRefused` when OKX does not list the instrument."""
+    http_error = _http_error()
     last = ""
     for attempt in range(1, attempts + 1):
         try:
@@ -121,7 +142,7 @@ async def fetch_okx_contract(
             last = f"HTTP {resp.status_code}: {excerpt(resp.content, 80)}"
         except LookupError as exc:
             raise SymbolRefused(str(exc)) from None
-        except (httpx.HTTPError, ValueError) as exc:
+        except (http_error, ValueError) as exc:
             last = f"{type(exc).__name__}: {exc}"
         on_error(attempt, f"OKX instruments: {last}")
         if attempt < attempts:

@@ -28,6 +28,9 @@ class Collector:
     def states(self, venue: str | None = None) -> list[FeedState]:
         return [e.state for e in self.of(FeedStatus) if venue is None or e.venue.value == venue]
 
+    def of_status(self) -> list[FeedStatus]:
+        return [e for e in self.events if isinstance(e, FeedStatus)]
+
     def statuses(self, state: FeedState) -> list[FeedStatus]:
         return [e for e in self.of(FeedStatus) if e.state is state]
 
