@@ -23,7 +23,7 @@ import asyncio
 import dataclasses
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -42,6 +42,9 @@ __all__ = [
     "LOOKBACK_MS",
     "plan",
     "backfill",
+    "backfill_venues",
+    "fetch_history",
+    "combine_oi",
     "attach_oi",
     "bars_to_events",
     "SUPPORTED_VENUES",
@@ -515,13 +518,12 @@ def _estimate_requests(api: _Venue, seg: Segment, ranges: list[tuple[int, int]],
     return n
 
 
-async def backfill(
+async def fetch_history(
     venue: str | Venue,
     symbol: str,
     lookback: str,
     *,
     rest_url: str | None = None,
-    on_bars: OnBars | None = None,
     progress: Progress | None = None,
     store: Store | None = None,
     client: httpx.AsyncClient | None = None,
@@ -529,15 +531,8 @@ async def backfill(
     since_ms: int | None = None,
     min_interval_s: float | None = None,
     max_wait_s: float = 300.0,
-) -> BackfillResult:
-    """Fetch the history ``lookback`` needs for ``symbol`` on ``venue`` and deliver it to ``on_bars``.
-
-    ``symbol`` is a ticker (``BTC``) or the venue's instrument. ``store``: pages are written as they arrive,
-    bars it already has are not fetched again, and the delivered bars are the store's merged view (so open
-    interest the store kept from earlier runs fills what the venue no longer serves). ``since_ms``: deliver only
-    bars opening at or after it (e.g. the time of a restored model checkpoint). ``progress(done, total, msg)``
-    is called per request. Cancel with ``task.cancel()``: whatever was written stays written.
-    """
+) -> tuple[BackfillResult, np.ndarray]:
+    """Fetch (see :func:`backfill`) and return ``(result, bars)`` without delivering them."""
     v = to_venue(venue)
     if v not in _VENUES:
         raise BackfillError(
@@ -577,11 +572,146 @@ async def backfill(
             await http_client.aclose()
     bars = _collect(run, result, since_ms)
     _report_missing_oi(run, bars)
+    report.done = report.total
+    report.say(f"{v.value} {sym}: fetched {result.fetched_bars} bars in {result.requests} requests, {len(bars)} in the lookback")
+    return result, bars
+
+
+async def backfill(
+    venue: str | Venue,
+    symbol: str,
+    lookback: str,
+    *,
+    rest_url: str | None = None,
+    on_bars: OnBars | None = None,
+    progress: Progress | None = None,
+    store: Store | None = None,
+    client: httpx.AsyncClient | None = None,
+    now_ms: int | None = None,
+    since_ms: int | None = None,
+    min_interval_s: float | None = None,
+    max_wait_s: float = 300.0,
+) -> BackfillResult:
+    """Fetch the history ``lookback`` needs for ``symbol`` on ``venue`` and deliver it to ``on_bars``.
+
+    ``symbol`` is a ticker (``BTC``) or the venue's instrument. ``store``: pages are written as they arrive,
+    bars it already has are not fetched again, and the delivered bars are the store's merged view (so open
+    interest the store kept from earlier runs fills what the venue no longer serves). ``since_ms``: deliver only
+    bars opening at or after it (e.g. the time of a restored model checkpoint). ``progress(done, total, msg)``
+    is called per request. Cancel with ``task.cancel()``: whatever was written stays written.
+    """
+    result, bars = await fetch_history(
+        venue, symbol, lookback, rest_url=rest_url, progress=progress, store=store, client=client, now_ms=now_ms,
+        since_ms=since_ms, min_interval_s=min_interval_s, max_wait_s=max_wait_s,
+    )
     if on_bars is not None:
         await _deliver(bars, on_bars, result)
-    report.done = report.total
-    report.say(f"{v.value} {sym}: backfill done, {len(bars)} bars ({result.fetched_bars} fetched, {result.requests} requests)")
+    _say_done(progress, result, len(bars))
     return result
+
+
+def _say_done(progress: Progress | None, result: BackfillResult, n: int) -> None:
+    msg = f"{result.venue} {result.symbol}: backfill done, {n} bars ({result.fetched_bars} fetched, {result.requests} requests)"
+    result.messages.append(msg)
+    if progress is not None:
+        progress(1, 1, msg)
+
+
+async def backfill_venues(
+    venues: Sequence[str],
+    symbol: str,
+    lookback: str,
+    *,
+    rest_urls: Mapping[str, str] | None = None,
+    on_bars: OnBars | None = None,
+    progress: Progress | None = None,
+    store: Store | None = None,
+    now_ms: int | None = None,
+    since_ms: int | None = None,
+    min_interval_s: float | None = None,
+) -> list[BackfillResult]:
+    """Backfill every venue that has REST history (concurrently) and deliver the first venue's bars with the
+    open interest of all of them summed (USD), the way the engine sums live OI across venues
+    (:func:`combine_oi`). Venues without REST history are named in the first result's messages."""
+    venues = list(venues)
+    if not venues:
+        raise ValueError("backfill_venues needs at least one venue")
+    urls = dict(rest_urls or {})
+    ok = [v for v in venues if to_venue(v).value in SUPPORTED_VENUES]
+    if not ok or ok[0] != to_venue(venues[0]).value:
+        raise BackfillError(
+            f"backfill is not available for the reference venue {venues[0]}; supported: {', '.join(SUPPORTED_VENUES)}"
+        )
+    agg = _ProgressSum(progress, ok)
+    fetched = await asyncio.gather(*(
+        fetch_history(v, symbol, lookback, rest_url=urls.get(v), progress=agg.for_venue(v), store=store,
+                      now_ms=now_ms, since_ms=since_ms, min_interval_s=min_interval_s)
+        for v in ok
+    ))
+    results = [r for r, _ in fetched]
+    bars = combine_oi(fetched[0][1], [b for _, b in fetched[1:]])
+    skipped = [v for v in venues if v not in ok]
+    if skipped:
+        results[0].messages.append(
+            f"no REST history for {', '.join(skipped)}: their open interest joins the total only once live"
+        )
+    if on_bars is not None:
+        await _deliver(bars, on_bars, results[0])
+    _say_done(progress, results[0], len(bars))
+    return results
+
+
+class _ProgressSum:
+    """One progress bar over several venues' backfills: sums their done/total."""
+
+    def __init__(self, progress: Progress | None, venues: Sequence[str]) -> None:
+        self.progress = progress
+        self.state = {v: (0, 1) for v in venues}
+
+    def for_venue(self, venue: str) -> Progress | None:
+        if self.progress is None:
+            return None
+
+        def cb(done: int, total: int, msg: str) -> None:
+            self.state[venue] = (done, total)
+            d = sum(a for a, _ in self.state.values())
+            t = sum(b for _, b in self.state.values())
+            assert self.progress is not None
+            self.progress(min(d, t), t, msg)
+
+        return cb
+
+
+def combine_oi(ref: np.ndarray, others: Sequence[np.ndarray]) -> np.ndarray:
+    """A copy of ``ref`` (bars of the reference venue) whose ``oi_usd`` is the sum over venues.
+
+    Each other venue's OI is interpolated at the reference bars' close times within its own span. Where some
+    venue has no OI for a bar, the reference OI is scaled by the median total/reference ratio of the bars where
+    every venue has it, so the summed series has no step where a venue's history starts or ends.
+    """
+    out = ref.copy()
+    if not others or len(out) == 0:
+        return out
+    at = (out["ts"] + out["interval_s"].astype(np.int64) * 1000).astype(np.float64)
+    total = out["oi_usd"].copy()
+    complete = ~np.isnan(total)
+    for o in others:
+        o = o[~np.isnan(o["oi_usd"])]
+        if len(o) == 0:
+            complete[:] = False
+            continue
+        ot = (o["ts"] + o["interval_s"].astype(np.int64) * 1000).astype(np.float64)
+        order = np.argsort(ot, kind="stable")
+        ot, ov = ot[order], o["oi_usd"][order]
+        inside = (at >= ot[0]) & (at <= ot[-1])
+        total = np.where(inside, total + np.interp(at, ot, ov), total)
+        complete &= inside
+    have_ref = ~np.isnan(out["oi_usd"])
+    if complete.any():
+        ratio = float(np.median(total[complete] / out["oi_usd"][complete]))
+        out["oi_usd"] = np.where(complete, total, out["oi_usd"] * ratio)
+    out["oi_usd"] = np.where(have_ref, out["oi_usd"], np.nan)
+    return out
 
 
 def _collect(run: _Run, result: BackfillResult, since_ms: int | None) -> np.ndarray:

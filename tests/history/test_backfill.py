@@ -254,3 +254,43 @@ def test_bars_to_events_gives_candles_and_open_interest():
     assert kinds == ["Candle", "Candle", "OpenInterest"]
     assert evs[2].usd == 500.0 and evs[2].base == 50.0 and evs[2].ts == 120_000
     assert evs[0].taker_buy_volume is None and evs[0].closed
+
+
+async def test_backfill_venues_sums_open_interest_across_venues(srv):
+    from liqtui.history.backfill import backfill_venues
+
+    col = Collect()
+    results = await backfill_venues(["binance", "bybit", "okx"], "BTC", "12h", rest_urls={"binance": srv.url,
+                                     "bybit": srv.url}, on_bars=col.on_bars, progress=col.on_progress,
+                                     now_ms=NOW_MS, min_interval_s=0)
+    assert [r.venue for r in results] == ["binance", "bybit"]
+    assert any("no REST history for okx" in m for m in results[0].messages)
+    b = col.bars
+    assert len(b) == 720 and not np.isnan(b["taker_buy_volume"]).any()  # the reference venue's bars
+    close_ts = b["ts"] + 60_000
+    k = np.nonzero((close_ts % 300_000 == 0) & (close_ts < NOW_MS))[0][5]
+    t = int(close_ts[k])
+    want = oi_usd_at(t) + oi_base_at(t) * b["close"][k]
+    assert b["oi_usd"][k] == pytest.approx(want, rel=1e-6)
+    done = [(d, t) for d, t, _ in col.progress]
+    assert done[-1] == (1, 1) and all(d <= t for d, t in done)
+    with pytest.raises(BackfillError, match="reference venue hyperliquid"):
+        await backfill_venues(["hyperliquid", "binance"], "BTC", "12h", now_ms=NOW_MS)
+
+
+def test_combine_oi_scales_where_a_venue_has_no_history():
+    from liqtui.history.backfill import combine_oi
+
+    ref = empty_bars(6)
+    ref["ts"] = np.arange(6) * 60_000
+    ref["interval_s"] = 60
+    ref["oi_usd"] = [100.0, 100.0, 100.0, 100.0, 110.0, np.nan]
+    other = empty_bars(3)
+    other["ts"] = np.arange(2, 5) * 60_000
+    other["interval_s"] = 60
+    other["oi_usd"] = 50.0
+    out = combine_oi(ref, [other])
+    # bars 2..4 have both venues (sum); 0..1 only the reference, scaled by the median ratio 1.5; 5 unknown
+    np.testing.assert_allclose(out["oi_usd"], [150.0, 150.0, 150.0, 150.0, 160.0, np.nan])
+    assert np.isnan(ref["oi_usd"][5]) and ref["oi_usd"][2] == 100.0  # the input is untouched
+    assert combine_oi(ref, []).tobytes() == ref.tobytes()
