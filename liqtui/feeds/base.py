@@ -67,7 +67,8 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "M": 2592000}
 
 
 def interval_seconds(interval: str) -> int:
-    """``"1m"`` -> 60, ``"4h"`` -> 14400, ``"1d"``/``"1D"``/``"D"`` -> 86400; Bybit minutes ``"15"`` -> 900."""
+    """Seconds of a candle interval: ``"1m"`` -> 60, ``"4h"`` -> 14400, ``"1D"``/``"D"`` -> 86400;
+    Bybit minutes ``"15"`` -> 900."""
     s = interval.strip()
     if s.isdigit():  # Bybit: minutes
         return int(s) * 60

@@ -1,9 +1,10 @@
 """Binance USDⓈ-M futures: combined-stream URL, typed msgspec decoding, OI from REST polling.
 
 Streams: ``<sym>@aggTrade``, ``<sym>@markPrice@1s``, ``<sym>@kline_1m``, ``<sym>@forceOrder`` on
-``{ws}/stream?streams=...`` (``{ws}`` defaults to ``wss://fstream.binance.com/market``). ``<sym>@trade`` frames
-(older recordings) and bare, non-combined payloads decode too. There is no open-interest stream: the REST
-body of ``GET /fapi/v1/openInterest`` is fed to the same decoder (``decode``) and priced at the latest mark.
+``{ws}/stream?streams=...`` (``{ws}`` defaults to ``wss://fstream.binance.com/market``).
+``<sym>@trade`` frames (older recordings) and bare, non-combined payloads decode too. There is no
+open-interest stream: the REST body of ``GET /fapi/v1/openInterest`` is fed to the same decoder
+(``decode``) and priced at the latest mark.
 
 Side conventions: aggTrade/trade ``m`` true ⇒ the buyer was the maker ⇒ the taker sold. forceOrder ``S`` is
 the forced *order* side: ``SELL`` closes (liquidates) a long.
@@ -228,8 +229,8 @@ class BinanceDecoder(BaseDecoder):
         out: list[MarketEvent] = [MarkPrice(venue=Venue.BINANCE, symbol=self.symbol, ts=d.E, recv_ts=recv_ts,
                                             mark=d.p, index=d.i, funding_rate=rate, next_funding_ts=nxt)]
         if rate is not None:
-            out.append(FundingRate(venue=Venue.BINANCE, symbol=self.symbol, ts=d.E, recv_ts=recv_ts, rate=rate,
-                                   next_funding_ts=nxt))
+            out.append(FundingRate(venue=Venue.BINANCE, symbol=self.symbol, ts=d.E, recv_ts=recv_ts,
+                                   rate=rate, next_funding_ts=nxt))
         if self._pending_oi is not None:
             base, ts = self._pending_oi
             self._pending_oi = None

@@ -187,8 +187,8 @@ class BybitDecoder(BaseDecoder):
             side = TakerSide.BUY if r.S == "Buy" else TakerSide.SELL if r.S == "Sell" else None
             if side is None:
                 raise ValueError(f"unknown trade side {r.S!r}")
-            out.append(Trade(venue=Venue.BYBIT, symbol=self.symbol, ts=r.T, recv_ts=recv_ts, price=r.p, qty=r.v,
-                             side=side))
+            out.append(Trade(venue=Venue.BYBIT, symbol=self.symbol, ts=r.T, recv_ts=recv_ts, price=r.p,
+                             qty=r.v, side=side))
         return out
 
     def _liquidations(self, rows: list[_BLiq], recv_ts: int) -> list[MarketEvent]:
@@ -257,13 +257,13 @@ class BybitDecoder(BaseDecoder):
             out.append(MarkPrice(venue=Venue.BYBIT, symbol=self.symbol, ts=ts, recv_ts=recv_ts, mark=mark,
                                  index=_num(st.get("indexPrice")), funding_rate=funding, next_funding_ts=nxt))
         if "fundingRate" in changed and funding is not None:
-            out.append(FundingRate(venue=Venue.BYBIT, symbol=self.symbol, ts=ts, recv_ts=recv_ts, rate=funding,
-                                   next_funding_ts=nxt))
+            out.append(FundingRate(venue=Venue.BYBIT, symbol=self.symbol, ts=ts, recv_ts=recv_ts,
+                                   rate=funding, next_funding_ts=nxt))
         if ("openInterest" in changed or "singleOpenInterest" in changed) and mark is not None:
             base = self._one_side_oi(ts)
             if base is not None:
-                out.append(OpenInterest(venue=Venue.BYBIT, symbol=self.symbol, ts=ts, recv_ts=recv_ts, base=base,
-                                        usd=base * mark))
+                out.append(OpenInterest(venue=Venue.BYBIT, symbol=self.symbol, ts=ts, recv_ts=recv_ts,
+                                        base=base, usd=base * mark))
         return out
 
     def _one_side_oi(self, ts: int) -> float | None:

@@ -28,7 +28,6 @@ from liqtui.core.events import FeedState, FeedStatus, MarketEvent, Venue
 from liqtui.feeds import conn_specs as venue_conn_specs
 from liqtui.feeds import make_decoder
 from liqtui.feeds.base import MAX_FRAME_BYTES, BaseDecoder, ConnSpec, log
-from liqtui.feeds.binance import BinanceDecoder
 from liqtui.feeds.endpoints import Endpoints
 from liqtui.feeds.okx import OkxDecoder
 from liqtui.feeds.rest import (
@@ -227,7 +226,8 @@ class FeedManager:
         while True:
             if attempt:
                 self.stats[venue.value].reconnects += 1
-                self._status(venue, FeedState.RECONNECTING, attempt=attempt, reason=self._label(venue, spec, reason))
+                self._status(venue, FeedState.RECONNECTING, attempt=attempt,
+                             reason=self._label(venue, spec, reason))
                 await asyncio.sleep(self.backoff.delay(attempt))
             else:
                 self._status(venue, FeedState.CONNECTING)
@@ -282,7 +282,8 @@ class FeedManager:
                 if successor is None:
                     # no successor yet but the old connection still works: try again a little later
                     assert spec.max_age_s is not None
-                    conn.opened += min(spec.max_age_s, self.backoff.delay(1) + 1.0) if not pump.done() else 0.0
+                    if not pump.done():
+                        conn.opened += min(spec.max_age_s, self.backoff.delay(1) + 1.0)
                     continue
                 conn, pump = successor
         finally:
@@ -385,7 +386,9 @@ class FeedManager:
                 return
 
     # -- delivery -------------------------------------------------------------------------------------
-    def _deliver(self, venue: Venue, dec: BaseDecoder, frame: bytes | str, recv_ms: int, conn: str = "") -> int:
+    def _deliver(
+        self, venue: Venue, dec: BaseDecoder, frame: bytes | str, recv_ms: int, conn: str = ""
+    ) -> int:
         """Count, record, decode and sink one frame; returns the number of events it produced."""
         st = self.stats[venue.value]
         overlap = self._overlap.get((venue.value, conn)) if self._overlap else None

@@ -37,7 +37,8 @@ def _check_url(url: str, kind: str) -> str:
     parts = urlsplit(url)
     allowed = ("ws", "wss") if kind == "ws" else ("http", "https")
     if parts.scheme not in allowed or not parts.netloc:
-        raise ValueError(f"invalid {kind} URL {url!r}: expected {' or '.join(s + '://host...' for s in allowed)}")
+        expected = " or ".join(f"{s}://host..." for s in allowed)
+        raise ValueError(f"invalid {kind} URL {url!r}: expected {expected}")
     return url.rstrip("/")
 
 

@@ -190,7 +190,8 @@ def conn_specs(symbol: str, endpoints: Endpoints) -> list[ConnSpec]:
     """The public connection (market data) and the business connection (candles), both with text pings."""
     inst = instrument(Venue.OKX, symbol)
     public = endpoints.ws_url(Venue.OKX)
-    args = [{"channel": ch, "instId": inst} for ch in ("trades", "mark-price", "open-interest", "funding-rate")]
+    channels = ("trades", "mark-price", "open-interest", "funding-rate")
+    args = [{"channel": ch, "instId": inst} for ch in channels]
     args.append({"channel": "liquidation-orders", "instType": "SWAP"})
     sub_public = msgspec.json.encode({"op": "subscribe", "args": args}).decode()
     sub_business = msgspec.json.encode({"op": "subscribe", "args": [{"channel": "candle1m", "instId": inst}]})
@@ -340,8 +341,8 @@ class OkxDecoder(BaseDecoder):
                 if self.dup_misc((d.ts, d.side, d.bkPx, d.sz)):
                     continue
                 qty = self.spec.to_base(d.sz, d.bkPx)
-                out.append(Liquidation(venue=Venue.OKX, symbol=self.symbol, ts=d.ts, recv_ts=recv_ts, side=side,
-                                       price=d.bkPx, qty=qty, usd=qty * d.bkPx))
+                out.append(Liquidation(venue=Venue.OKX, symbol=self.symbol, ts=d.ts, recv_ts=recv_ts,
+                                       side=side, price=d.bkPx, qty=qty, usd=qty * d.bkPx))
         return out
 
     def _candles(self, channel: str, rows: list[list[str]], recv_ts: int) -> list[MarketEvent]:
@@ -357,7 +358,7 @@ class OkxDecoder(BaseDecoder):
             vol_base = float(row[6]) if len(row) > 6 and row[6] else self.spec.to_base(float(row[5]), c)
             quote = float(row[7]) if len(row) > 7 and row[7] else None
             closed = len(row) > 8 and row[8] == "1"
-            out.append(Candle(venue=Venue.OKX, symbol=self.symbol, ts=ts, recv_ts=recv_ts, interval_s=interval_s,
-                              open=o, high=h, low=low, close=c, volume=vol_base, quote_volume=quote,
-                              closed=closed))
+            out.append(Candle(venue=Venue.OKX, symbol=self.symbol, ts=ts, recv_ts=recv_ts,
+                              interval_s=interval_s, open=o, high=h, low=low, close=c, volume=vol_base,
+                              quote_volume=quote, closed=closed))
         return out

@@ -22,7 +22,14 @@ from liqtui.feeds.okx import DEFAULT_CONTRACTS, ContractSpec, instruments_path, 
 if TYPE_CHECKING:
     import httpx
 
-__all__ = ["Backoff", "SymbolRefused", "poll_binance_oi", "fetch_okx_contract", "binance_oi_url", "make_client"]
+__all__ = [
+    "Backoff",
+    "SymbolRefused",
+    "poll_binance_oi",
+    "fetch_okx_contract",
+    "binance_oi_url",
+    "make_client",
+]
 
 
 class SymbolRefused(Exception):

@@ -29,8 +29,9 @@ def to_venue(venue: str | Venue) -> Venue:
 
 
 def split_symbol(symbol: str) -> tuple[str, str | None, str | None]:
-    """``(base, quote, suffix)`` of any spelling: ``BTC`` → (BTC, None, None), ``btcusdt`` → (BTC, USDT, None),
-    ``BTC-USD-220527`` → (BTC, USD, 220527), ``BTC/USDT`` → (BTC, USDT, None)."""
+    """``(base, quote, suffix)`` of any spelling: ``BTC`` → (BTC, None, None),
+    ``btcusdt`` → (BTC, USDT, None), ``BTC-USD-220527`` → (BTC, USD, 220527),
+    ``BTC/USDT`` → (BTC, USDT, None)."""
     s = symbol.strip().upper()
     if not s:
         raise ValueError("symbol must not be empty")
@@ -56,7 +57,7 @@ def split_symbol(symbol: str) -> tuple[str, str | None, str | None]:
 
 
 def base_of(symbol: str) -> str:
-    """The base ticker of ``symbol``: ``BTC``, ``btcusdt``, ``BTC-USDT-SWAP``, ``BTC/USDT`` all give ``BTC``."""
+    """The base ticker of ``symbol``: ``BTC``, ``btcusdt``, ``BTC-USDT-SWAP``, ``BTC/USDT`` give ``BTC``."""
     return split_symbol(symbol)[0]
 
 
