@@ -13,6 +13,7 @@ from __future__ import annotations
 import bisect
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -37,8 +38,7 @@ class Tier:
     position_usd: float
 
 
-@dataclass(frozen=True, slots=True)
-class Liquidated:
+class Liquidated(NamedTuple):
     """One cohort force-closed: its true liquidation price and what was still open."""
 
     cohort: int
@@ -69,9 +69,8 @@ class PositionBook:
         self._inv_log_step = 1.0 / math.log1p(bucket_rel)
         self._tau_ms = [t.lifetime_h * 3_600_000.0 for t in tiers]
         self.min_usd = min_usd
-        # cohorts (append-only): (side, tier, entry, liq, qty0, t0); ``alive`` flips when force-closed
+        # cohorts (append-only): (side, tier, entry, liq, qty0, t0); live ones are those still in a bucket
         self.cohorts: list[tuple[int, int, float, float, float, int]] = []
-        self.alive: list[bool] = []
         self._buckets: tuple[dict[int, list[int]], dict[int, list[int]]] = ({}, {})
         self._keys: tuple[list[int], list[int]] = ([], [])  # sorted non-empty bucket keys per side
         # open quantity per side and tier, decayed incrementally to ``_sum_ts``
@@ -120,7 +119,6 @@ class PositionBook:
         si = _side_index(side)
         cid = len(self.cohorts)
         self.cohorts.append((side, tier, entry, liq, qty, ts))
-        self.alive.append(True)
         key = int(math.log(liq) * self._inv_log_step)
         bucket = self._buckets[si].get(key)
         if bucket is None:
@@ -139,14 +137,13 @@ class PositionBook:
             raise ValueError("open_many() needs one entry, liq and qty per tier")
         if self._sum_ts is not None and self._sum_ts > ts:
             raise ValueError("open_many() cannot open cohorts in the past; use open()")
-        cohorts, alive, buckets, keys, q = self.cohorts, self.alive, self._buckets[si], self._keys[si], self._qty[si]
+        cohorts, buckets, keys, q = self.cohorts, self._buckets[si], self._keys[si], self._qty[si]
         inv, log, insort = self._inv_log_step, math.log, bisect.insort
         cid = len(cohorts)
         for k, (entry, liq, qty) in enumerate(zip(entries, liqs, qtys)):
             if not (entry > 0 and liq > 0 and qty > 0):
                 raise ValueError(f"cohort needs positive entry, liq and qty, got {entry}, {liq}, {qty}")
             cohorts.append((side, k, entry, liq, qty, ts))
-            alive.append(True)
             key = int(log(liq) * inv)
             bucket = buckets.get(key)
             if bucket is None:
@@ -177,10 +174,12 @@ class PositionBook:
         out: list[Liquidated] = []
         remaining: list[int] = []
         buckets = self._buckets[si]
+        cohorts = self.cohorts
         for k in crossed:
             keep: list[int] = []
             for c in buckets[k]:
-                if self._reached(c, side, price):
+                liq = cohorts[c][3]
+                if (liq >= price) if side == LONG else (liq <= price):
                     self._force_close(c, si, ts, out)
                 else:
                     keep.append(c)
@@ -196,12 +195,7 @@ class PositionBook:
         return out
 
     # -- internals ---------------------------------------------------------------------------------------
-    def _reached(self, c: int, side: int, price: float) -> bool:
-        liq = self.cohorts[c][3]
-        return liq >= price if side == LONG else liq <= price
-
     def _force_close(self, c: int, si: int, ts: int, out: list[Liquidated]) -> None:
-        self.alive[c] = False
         side, tier, _, liq, qty0, t0 = self.cohorts[c]
         qty = qty0 * math.exp(-max(0, ts - t0) / self._tau_ms[tier])
         q = self._qty[si]

@@ -13,13 +13,18 @@ realized liquidations are scored. Pure (numpy + msgspec), no textual.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 import msgspec
+import numpy as np
 
 from liqtui.core.events import Liquidation, PositionSide
 from liqtui.core.zones import Zone, ZoneReport
 
-__all__ = ["SideScore", "Scorecard", "score", "run_scorecard", "DEFAULT_START_MS"]
+if TYPE_CHECKING:
+    from liqtui.sim.market import MarketSim
+
+__all__ = ["SideScore", "Scorecard", "score", "run_scorecard", "model_bars", "DEFAULT_START_MS"]
 
 #: A fixed start for reproducible scorecards (2026-06-01T00:00Z).
 DEFAULT_START_MS = 1_780_272_000_000
@@ -90,13 +95,31 @@ def score(report: ZoneReport, realized: Iterable[Liquidation], *, start_ms: int 
                      tolerance_pct=tolerance_pct)
 
 
+def model_bars(market: "MarketSim", since_ms: int | None = None) -> np.ndarray:
+    """The market's stored bars (mixed resolution) as a :data:`liqtui.core.model.BAR_DTYPE` array, the way
+    the REST backfill hands history to ``HeatModel.step_many`` (OI in USD at each bar's close)."""
+    from liqtui.core.model import bars_from_arrays
+
+    b = market.store.bars
+    if since_ms is not None:
+        b = b.take(np.flatnonzero(b.ts >= since_ms))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        vwap = np.where(b.v > 0, b.q / b.v, np.nan)
+        share = np.where(b.v > 0, b.tbv / b.v, np.nan)
+    return bars_from_arrays(b.ts, b.o, b.h, b.l, b.c, volume=b.v, vwap=vwap, taker_buy_share=share,
+                            oi_usd=b.oi * b.c, interval_s=b.dur // 1000)
+
+
 def run_scorecard(seed: int = 0, *, lookback: str = "1d", horizon_h: float = 12.0, history_days: float = 183,
                   start_ms: int = DEFAULT_START_MS, top_n: int = 5, threshold_pct: float = 50.0,
-                  model_config: object | None = None, tolerance_pct: float = 0.0) -> tuple[Scorecard, ZoneReport]:
-    """End to end: simulate, estimate with the real Engine/HeatModel, forecast, run on, score.
+                  model_config: object | None = None, tolerance_pct: float = 0.0,
+                  per_bar: bool = False) -> tuple[Scorecard, ZoneReport]:
+    """End to end: simulate, estimate with the real model, forecast, run the market on, score.
 
-    Returns the scorecard and the zone report it scored. ``model_config`` is a
-    :class:`liqtui.core.model.ModelConfig` (default settings when None)."""
+    The history reaches the model as the app's backfill delivers it (``HeatModel.step_many`` on the whole
+    history) or, with ``per_bar``, as normalised events through :class:`liqtui.core.engine.Engine` one closed
+    candle at a time (the live path; ~20x slower). Returns the scorecard and the zone report it scored.
+    ``model_config`` is a :class:`liqtui.core.model.ModelConfig` (default settings when None)."""
     from liqtui.core.engine import Engine
     from liqtui.core.model import HeatModel, ModelConfig
     from liqtui.sim.market import MarketSim
@@ -107,8 +130,11 @@ def run_scorecard(seed: int = 0, *, lookback: str = "1d", horizon_h: float = 12.
         raise TypeError("model_config must be a liqtui.core.model.ModelConfig")
     market = MarketSim(seed, start_ms=start_ms, history_days=history_days)
     engine = Engine(HeatModel(model_config), symbol="BTC")
-    for ev in market.history_events():
-        engine.apply(ev)
+    if per_bar:
+        for ev in market.history_events():
+            engine.apply(ev)
+    else:
+        engine.model.step_many(model_bars(market))
     report = engine.model.zones(lookback, threshold_pct=threshold_pct, top_n=top_n)
     t0, n0 = market.now_ms, len(market.realized)
     t1 = t0 + int(horizon_h * 3_600_000)

@@ -1,0 +1,74 @@
+"""Demo exchange benchmarks: start-up time of the demo and the zones scorecard against the simulator's truth.
+
+* ``demo_startup_s``: ``DemoExchange`` ready to serve (183 days of history generated, both servers listening),
+  best of N; ``ratio`` against a same-run baseline: the same exchange with no history (servers + live market
+  only), so the ratio isolates what the history costs. Goal ≤ 1 s.
+* ``history_gen_s``: ``MarketSim`` construction alone (183 days), best of N.
+* ``live_step_us``: cost of one simulated live second (trades, forced orders, kline, mark frames).
+* ``zones_hit_rate``: share of the liquidated notional of the following 12 h inside the real model's top-5
+  zones per side (1d lookback), mean over seeds; ``ratio`` against a deliberately broken model (2x-only
+  tiers) measured in the same run. Goal ≥ 0.70.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+
+from liqtui.sim.market import MarketSim
+from liqtui.sim.scorecard import DEFAULT_START_MS, run_scorecard
+from liqtui.sim.server import DemoExchange
+
+
+async def _ready_s(history_days: float) -> float:
+    t0 = time.perf_counter()
+    async with DemoExchange(seed=0, start_ms=DEFAULT_START_MS, history_days=history_days):
+        return time.perf_counter() - t0
+
+
+def _best(fn, n: int) -> float:  # type: ignore[no-untyped-def]
+    return min(fn() for _ in range(n))
+
+
+def _gen_s() -> float:
+    t0 = time.perf_counter()
+    MarketSim(seed=0, start_ms=DEFAULT_START_MS)
+    return time.perf_counter() - t0
+
+
+def _live_step_us() -> float:
+    m = MarketSim(seed=0, start_ms=DEFAULT_START_MS, history_days=1)
+    n = 600
+    t0 = time.perf_counter()
+    m.advance(m.now_ms + n * 1000)
+    return (time.perf_counter() - t0) / n * 1e6
+
+
+def _hit_rate(seeds: range, **kw: object) -> float:
+    shares = [run_scorecard(s, lookback="1d", horizon_h=12, **kw)[0].share for s in seeds]  # type: ignore[arg-type]
+    return statistics.fmean(x for x in shares if x is not None)
+
+
+def run(quick: bool) -> list[dict]:
+    from liqtui.core.model import ModelConfig
+
+    reps = 2 if quick else 5
+    base = _best(lambda: asyncio.run(_ready_s(0)), reps)
+    startup = _best(lambda: asyncio.run(_ready_s(183)), reps)
+    gen = _best(_gen_s, reps)
+    step = _best(_live_step_us, reps)
+    seeds = range(3 if quick else 8)
+    days = 30 if quick else 183
+    hit = _hit_rate(seeds, history_days=days)
+    broken = _hit_rate(seeds, history_days=days, model_config=ModelConfig(tiers="custom", custom_tiers={"2": 1.0}))
+    return [
+        {"name": "demo_startup_s", "value": round(startup, 3), "unit": "s", "ratio": round(startup / base, 2),
+         "goal": 1.0, "baseline_s": round(base, 3)},
+        {"name": "history_gen_s", "value": round(gen, 3), "unit": "s", "ratio": round(gen / startup, 2)},
+        {"name": "live_step_us", "value": round(step, 1), "unit": "us/market-second",
+         "ratio": round(step / 1e6, 5)},
+        {"name": "zones_hit_rate", "value": round(hit, 3), "unit": "share", "goal": 0.70,
+         "ratio": round(hit / broken, 2) if broken > 0 else None, "broken_model": round(broken, 3),
+         "seeds": len(seeds), "history_days": days},
+    ]
