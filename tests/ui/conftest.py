@@ -12,7 +12,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from synthetic import end_ts, make_engine  # noqa: E402
 
-N_BARS = 1440
+N_BARS = 720
 
 
 @pytest.fixture(scope="session")

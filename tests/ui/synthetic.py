@@ -71,6 +71,8 @@ def make_engine(n_bars: int = 1440, *, seed: int = 7) -> Engine:
     eng = Engine(HeatModel(), symbol="BTC", reference=Venue.BINANCE)
     for ev in events(n_bars, seed=seed):
         eng.apply(ev)
+        if isinstance(ev, Candle):  # the UI ticks the engine (live consumption) as the stream goes on
+            eng.tick(ev.recv_ts)
     eng.tick(T0 + n_bars * MINUTE)
     return eng
 
