@@ -18,6 +18,7 @@ Formulas (REFERENCE §2):
 
 from __future__ import annotations
 
+import functools
 import math
 from importlib import resources
 from pathlib import Path
@@ -246,6 +247,15 @@ def _bracket_file(path_or_text: Path | str) -> BracketTable:
     return BracketTable(data.symbol, [(r.cap, r.max_leverage, r.mmr) for r in data.brackets])
 
 
+@functools.lru_cache(maxsize=32)
+def _shipped(sym: str) -> BracketTable:
+    pkg = resources.files("liqtui.core") / "data"
+    shipped = sorted(e.name.removesuffix(".json") for e in pkg.iterdir() if e.name.endswith(".json"))
+    if sym not in shipped:
+        raise ValueError(f"no bracket table for {sym!r}; shipped: {', '.join(shipped)} (or pass a file)")
+    return _bracket_file((pkg / f"{sym}.json").read_text(encoding="utf-8"))
+
+
 def load_brackets(symbol: str = "BTCUSDT", path: str | Path | None = None) -> BracketTable:
     """Load a bracket table: from ``path`` (a user override) or the shipped ``core/data/<SYMBOL>.json``.
 
@@ -260,11 +270,7 @@ def load_brackets(symbol: str = "BTCUSDT", path: str | Path | None = None) -> Br
     sym = symbol.upper().replace("-", "").replace("/", "")
     if not sym.endswith("USDT"):
         sym = f"{sym}USDT"
-    pkg = resources.files("liqtui.core") / "data"
-    shipped = sorted(e.name.removesuffix(".json") for e in pkg.iterdir() if e.name.endswith(".json"))
-    if sym not in shipped:
-        raise ValueError(f"no bracket table for {symbol!r}; shipped: {', '.join(shipped)} (or pass a file)")
-    return _bracket_file((pkg / f"{sym}.json").read_text(encoding="utf-8"))
+    return _shipped(sym)
 
 
 @overload

@@ -960,7 +960,8 @@ class HeatModel:
 
     def to_bytes(self) -> bytes:
         """A self-contained checkpoint (config, scalars, arrays); :meth:`from_bytes` restores it."""
-        self._sync_all()
+        if self.grid is not None:
+            self._sync_all()
         arrays: dict[str, np.ndarray] = {"lnD": self._lnD, "lnC": self._lnC}
         if self.grid is not None:
             arrays["epoch"] = self._epoch

@@ -1,0 +1,407 @@
+"""HeatModel: conservation, exact incremental lookbacks against a brute-force reference, consumption,
+nesting, single-step == batch, checkpoints, history, bad input."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from liqtui.core.leverage import liquidation_price
+from liqtui.core.model import BAR_DTYPE, LOOKBACK_MS, LOOKBACKS, HeatModel, ModelConfig
+
+from .conftest import make_bars
+
+
+def ledger_gap(s: dict[str, float]) -> float:
+    return s["seeded"] - (s["standing"] + s["consumed"] + s["closed"] + s["decayed"] + s["trimmed"])
+
+
+# -- a brute-force reference: one dense cohort per bar, every rule applied literally --------------
+class Reference:
+    """Dense, slow, obvious re-implementation of REFERENCE §3 on the model's own grid."""
+
+    def __init__(self, model: HeatModel, n_bars: int):
+        self.cfg, self.g = model.config, model.grid
+        self.tiers, self.w = model.tiers, model._w
+        self.kernel, self.koff = model._kernel, model._koff
+        self.hl = model._hl_h
+        self.table = model._table
+        self.arr = np.zeros((n_bars, 2, len(self.tiers), self.g.n))  # one USD cohort per seeding bar
+        self.ts = np.zeros(n_bars, np.int64)
+        self.count = 0
+        self.oi_base: float | None = None
+        self.last_ts: int | None = None
+
+    def step(self, bar) -> None:
+        g, T = self.g, len(self.tiers)
+        ts = int(bar["ts"])
+        dt_h = (ts - self.last_ts) / 3.6e6 if self.last_ts is not None else bar["interval_s"] / 3600
+        self.last_ts = ts
+        fac = 0.5 ** (dt_h / self.hl) if self.cfg.decay else np.ones(T)
+        ob = bar["oi_usd"] / bar["close"]
+        d = 0.0 if self.oi_base is None else ob - self.oi_base
+        frac = -d / self.oi_base if d < 0 else 0.0
+        self.oi_base = ob
+        live = self.arr[: self.count]
+        live *= fac[None, None, :, None] * (1.0 - frac)  # decay per tier, pro-rata closing
+        live[:, 0][:, :, g.centers >= bar["low"]] = 0.0  # longs consumed by the low
+        live[:, 1][:, :, g.centers <= bar["high"]] = 0.0  # shorts consumed by the high
+        if d > 0:
+            vw = bar["vwap"] if np.isfinite(bar["vwap"]) else (bar["high"] + bar["low"] + bar["close"]) / 3
+            usd = d * vw
+            share = bar["taker_buy_share"]
+            new = self.arr[self.count]
+            for s, side in enumerate(("long", "short")):
+                side_usd = 2 * usd * (share if s == 0 else 1 - share)
+                for j, lev in enumerate(self.tiers):
+                    lp = liquidation_price(self.cfg.formula, side, float(vw), lev, notional=self.cfg.position_usd,
+                                           table=self.table)
+                    c = math.floor(math.log(lp) / g.step) - g.k0
+                    for off, kw in zip(self.koff, self.kernel):
+                        new[s, j, min(max(c + off, 0), g.n - 1)] += side_usd * self.w[j] * kw
+            self.ts[self.count] = ts
+            self.count += 1
+
+    def profile(self, lookback: str) -> np.ndarray:
+        inside = self.ts[: self.count] > self.last_ts - LOOKBACK_MS[lookback]
+        return self.arr[: self.count][inside].sum(axis=0)
+
+
+def hourly(n: int, seed: int) -> np.ndarray:
+    return make_bars(n, seed=seed, vol=0.004, interval_s=3600, oi_vol=0.003)
+
+
+@pytest.mark.parametrize("seed", [3, 11])
+def test_incremental_lookbacks_equal_brute_force(seed):
+    cfg = ModelConfig(bucket_pct=1.0)
+    bars = hourly(500, seed)  # 21 days of hourly bars: windows 12h..14d age out, 1M..6M hold everything
+    model = HeatModel(cfg, price=float(bars["close"][0]))
+    model.step_many(bars[:300])
+    for b in bars[300:]:  # mix the batch path and the single-step path
+        model.step_many(b[None])
+    ref = Reference(model, len(bars))
+    for b in bars:
+        ref.step(b)
+    assert model.grid.n == ref.g.n  # the grid never had to grow in this range
+    for lb in LOOKBACKS:
+        got = np.stack(model.profile_by_tier(lb))
+        want = ref.profile(lb)
+        assert np.allclose(got, want, rtol=1e-9, atol=1e-6 * want.max()), lb
+
+
+def test_conservation_and_never_negative(bars_5k):
+    m = HeatModel()
+    m.step_many(bars_5k)
+    s = m.stats()
+    assert s["seeded"] > 0 and s["consumed"] > 0 and s["closed"] > 0 and s["decayed"] > 0
+    assert abs(ledger_gap(s)) <= 1e-9 * s["seeded"]
+    for lb in LOOKBACKS:
+        lt, st_ = m.profile_by_tier(lb)
+        assert lt.min() >= 0 and st_.min() >= 0
+
+
+bar_lists = st.lists(
+    st.tuples(
+        st.floats(-0.03, 0.03),  # return
+        st.floats(0.0, 0.02),  # extra wick
+        st.floats(-0.02, 0.02),  # OI change
+        st.floats(0.0, 1.0),  # taker buy share
+        st.sampled_from([60, 300, 3600, 86400]),  # interval
+    ),
+    min_size=1,
+    max_size=60,
+)
+
+
+def build(rows) -> np.ndarray:
+    out = np.zeros(len(rows), BAR_DTYPE)
+    p, oi, ts = 50_000.0, 1e9, 1_600_000_000_000
+    for i, (r, wick, doi, share, iv) in enumerate(rows):
+        o, c = p, p * math.exp(r)
+        ts += iv * 1000
+        oi *= math.exp(doi)
+        out[i] = (ts, o, max(o, c) * (1 + wick), min(o, c) * (1 - wick), c, 1.0, np.nan, share, oi, iv)
+        p = c
+    return out
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows=bar_lists, split=st.sampled_from(["taker", "even", "candle"]),
+       entry=st.sampled_from(["vwap", "anchors", "close"]), closing=st.sampled_from(["prorata", "taker"]),
+       tiers=st.sampled_from(["default", "scalp", "swing"]), cut=st.integers(0, 60))
+def test_properties_conservation_nesting_consumption(rows, split, entry, closing, tiers, cut):
+    cfg = ModelConfig(split=split, entry=entry, closing=closing, tiers=tiers, bucket_pct=0.25)
+    bars = build(rows)
+    m = HeatModel(cfg)
+    cut = min(cut, len(bars))
+    m.step_many(bars[:cut])
+    m.step_many(bars[cut:])
+    s = m.stats()
+    assert abs(ledger_gap(s)) <= 1e-9 * max(1.0, s["seeded"])
+    # lookbacks nest: 12h <= 1d <= ... <= 6M, bucket by bucket
+    prev = None
+    for lb in LOOKBACKS:
+        lt, st_ = m.profile(lb)
+        assert lt.min() >= 0 and st_.min() >= 0
+        cur = lt + st_
+        if prev is not None:
+            assert np.all(prev <= cur * (1 + 1e-9) + 1e-6)
+        prev = cur
+    # consumption: after the mark crossed [low, high], nothing stands there, in any lookback
+    lo, hi = m.price * 0.985, m.price * 1.01
+    m.consume(lo, hi, int(bars["ts"][-1]))
+    c = m.grid.centers
+    for lb in LOOKBACKS:
+        lt, st_ = m.profile(lb)
+        assert lt[c >= lo].sum() == 0 and st_[c <= hi].sum() == 0
+    assert abs(ledger_gap(m.stats())) <= 1e-9 * max(1.0, s["seeded"])
+
+
+def test_single_steps_equal_one_batch(bars_5k):
+    a, b = HeatModel(), HeatModel()
+    a.step_many(bars_5k[:800])
+    for row in bars_5k[:800]:
+        b.step(int(row["ts"]), row["open"], row["high"], row["low"], row["close"],
+               taker_buy_share=float(row["taker_buy_share"]), oi_usd=float(row["oi_usd"]))
+    for lb in ("12h", "1d", "6M"):
+        assert np.allclose(np.stack(a.profile(lb)), np.stack(b.profile(lb)), rtol=1e-9, atol=1e-3)
+    sa, sb = a.stats(), b.stats()
+    for k in sa:
+        assert sa[k] == pytest.approx(sb[k], rel=1e-9, abs=1e-3), k
+
+
+def test_first_bar_sets_the_oi_baseline_only():
+    m = HeatModel()
+    m.step(T := 1_700_000_000_000, 100.0, 101.0, 99.0, 100.0, oi_usd=1e6)
+    assert m.stats()["seeded"] == 0
+    m.step(T + 60_000, 100.0, 100.5, 99.5, 100.0, oi_usd=1.1e6, taker_buy_share=0.75)
+    s = m.stats()
+    # 10% more contracts at the vwap 100: both sides of 1e5 USD, split 75/25 by taker share
+    assert s["seeded"] == pytest.approx(2e5)
+    assert s["standing_long"] == pytest.approx(1.5e5)  # seeded at the bar's end: nothing decayed yet
+    assert s["standing_long"] / s["standing_short"] == pytest.approx(3.0, rel=1e-6)
+
+
+def test_levels_sit_at_the_tier_liquidation_prices():
+    m = HeatModel(ModelConfig(kernel=(1.0,), decay=False))
+    m.step(1_700_000_000_000, 100.0, 100.0, 100.0, 100.0, oi_usd=1e6)
+    m.step(1_700_000_060_000, 100.0, 100.0, 100.0, 100.0, oi_usd=2e6, vwap=100.0)
+    lt, st_ = m.profile_by_tier("12h")
+    for j, lev in enumerate(m.tiers):
+        (b_long,) = np.nonzero(lt[j])[0]
+        (b_short,) = np.nonzero(st_[j])[0]
+        assert m.grid.edges[b_long] <= liquidation_price("binance", "long", 100.0, lev) < m.grid.edges[b_long + 1]
+        assert m.grid.edges[b_short] <= liquidation_price("binance", "short", 100.0, lev) < m.grid.edges[b_short + 1]
+
+
+def test_falling_oi_closes_pro_rata():
+    m = HeatModel(ModelConfig(decay=False))
+    t = 1_700_000_000_000
+    m.step(t, 100.0, 100.0, 100.0, 100.0, oi_usd=1e6)
+    m.step(t + 60_000, 100.0, 100.0, 100.0, 100.0, oi_usd=2e6)
+    before = np.stack(m.profile("1d"))
+    m.step(t + 120_000, 100.0, 100.0, 100.0, 100.0, oi_usd=1.5e6)  # a quarter of all OI closed
+    after = np.stack(m.profile("1d"))
+    assert np.allclose(after, before * 0.75)
+    assert m.stats()["closed"] == pytest.approx(before.sum() * 0.25)
+
+
+def test_decay_halves_at_the_half_life():
+    cfg = ModelConfig(tiers="custom", custom_tiers={"10": 1.0}, half_life_h={"10": 2.0})
+    m = HeatModel(cfg)
+    t = 1_700_000_000_000
+    m.step(t, 100.0, 100.0, 100.0, 100.0, oi_usd=1e6, interval_s=3600)
+    m.step(t + 3_600_000, 100.0, 100.0, 100.0, 100.0, oi_usd=2e6, interval_s=3600)
+    v0 = sum(x.sum() for x in m.profile("1d"))
+    m.step(t + 3 * 3_600_000, 100.0, 100.0, 100.0, 100.0, oi_usd=2e6, interval_s=7200)
+    assert sum(x.sum() for x in m.profile("1d")) == pytest.approx(v0 / 2)
+
+
+def test_windows_age_out_exactly():
+    m = HeatModel(ModelConfig(decay=False))
+    t = 1_700_000_000_000
+    m.step(t, 100.0, 100.0, 100.0, 100.0, oi_usd=1e6)
+    m.step(t + 60_000, 100.0, 100.0, 100.0, 100.0, oi_usd=2e6)
+    seeded_at = t + 60_000
+    total = sum(x.sum() for x in m.profile("6M"))
+    m.step(seeded_at + 12 * 3_600_000 - 60_000, 100.0, 100.0, 100.0, 100.0, oi_usd=2e6)
+    assert sum(x.sum() for x in m.profile("12h")) == pytest.approx(total)
+    m.step(seeded_at + 12 * 3_600_000, 100.0, 100.0, 100.0, 100.0, oi_usd=2e6)
+    assert sum(x.sum() for x in m.profile("12h")) == 0.0
+    assert sum(x.sum() for x in m.profile("1d")) == pytest.approx(total)
+
+
+def test_live_consumption_then_reseeding_in_the_same_bucket():
+    m = HeatModel(ModelConfig(decay=False, kernel=(1.0,)))
+    t = 1_700_000_000_000
+    m.step(t, 100.0, 100.0, 100.0, 100.0, oi_usd=1e6)
+    m.step(t + 60_000, 100.0, 100.0, 100.0, 100.0, oi_usd=2e6)
+    m.consume(90.0, 100.0, t + 90_000)  # wipes every long level above 90 (the 25x..100x tiers)
+    left = m.profile("12h")[0].sum()
+    m.step(t + 120_000, 100.0, 100.0, 100.0, 100.0, oi_usd=3e6)  # the same levels are seeded again
+    fresh = m.profile("12h")[0].sum() - left
+    assert fresh > 0
+    # 12 hours after the first seeding only the second (fresh) cohort remains: ageing out the first
+    # must not subtract what consumption already removed
+    m.step(t + 60_000 + 12 * 3_600_000, 100.0, 100.0, 100.0, 100.0, oi_usd=3e6)
+    assert m.profile("12h")[0].sum() == pytest.approx(fresh)
+    assert abs(ledger_gap(m.stats())) < 1e-6
+
+
+def test_regrid_keeps_mass_when_price_runs_away():
+    m = HeatModel(ModelConfig(decay=False))
+    t = 1_700_000_000_000
+    m.step(t, 100.0, 100.0, 100.0, 100.0, oi_usd=1e6)
+    m.step(t + 60_000, 100.0, 100.0, 100.0, 100.0, oi_usd=2e6)
+    before = m.stats()["standing"]
+    n0, lo0 = m.grid.n, m.grid.edges[0]
+    m.step(t + 120_000, 100.0, 400.0, 100.0, 400.0, oi_usd=8e6)  # price x4: the grid must grow
+    assert m.grid.n > n0 and m.grid.edges[0] <= lo0 and m.grid.edges[-1] > 400 * 1.5
+    s = m.stats()
+    assert s["trimmed"] == 0.0 and abs(ledger_gap(s)) < 1e-6
+    assert s["consumed"] > 0  # the rally consumed the short levels it crossed
+    assert before > 0
+
+
+def test_checkpoint_round_trip_and_continue(bars_5k):
+    a = HeatModel()
+    a.step_many(bars_5k[:3000])
+    blob = a.to_bytes()
+    b = HeatModel.from_bytes(blob)
+    for lb in LOOKBACKS:
+        assert np.array_equal(np.stack(a.profile_by_tier(lb)), np.stack(b.profile_by_tier(lb)))
+    assert a.stats() == b.stats() and b.last_ts == a.last_ts and b.price == a.price
+    a.step_many(bars_5k[3000:])
+    b.step_many(bars_5k[3000:])
+    for lb in ("12h", "3d", "6M"):
+        assert np.allclose(np.stack(a.profile(lb)), np.stack(b.profile(lb)), rtol=1e-12, atol=1e-6)
+    h1 = a.history("1d", 50, a.price * 0.9, a.price * 1.1, 20)
+    h2 = b.history("1d", 50, b.price * 0.9, b.price * 1.1, 20)
+    assert np.allclose(h1, h2)
+
+
+@pytest.mark.parametrize("blob", [b"", b"nonsense", HeatModel._MAGIC + b"\x05\x00\x00\x00\x00\x00\x00\x00abc"])
+def test_corrupt_checkpoint_is_refused(blob):
+    with pytest.raises(ValueError, match="checkpoint"):
+        HeatModel.from_bytes(blob)
+
+
+def test_history_shape_bands_and_live_last_column(bars_5k):
+    m = HeatModel()
+    m.step_many(bars_5k)
+    lo, hi = m.price * 0.9, m.price * 1.1
+    h = m.history("1d", 120, lo, hi, 60)
+    assert h.shape == (60, 120) and h.dtype == np.float32 and h.min() >= 0
+    # the newest column is the live profile, summed into rows (top row = high prices)
+    lt, st_ = m.profile("1d")
+    in_view = (m.grid.centers > lo) & (m.grid.centers < hi)
+    assert h[:, -1].sum() == pytest.approx((lt + st_)[in_view].sum(), rel=0.02)
+    above = m.grid.centers > m.price
+    top_half = h[:30, -1].sum()
+    assert top_half == pytest.approx(st_[above & in_view].sum() + lt[above & in_view].sum(), rel=0.05)
+    # older columns hold recorded slices (bands that start where positions opened)
+    assert np.count_nonzero(h[:, :-1].sum(axis=0)) > 100
+    # live consumption shows at once in the last column
+    m.consume(m.price, m.price * 1.05, int(bars_5k["ts"][-1]) + 1000)
+    h2 = m.history("1d", 120, lo, hi, 60)
+    assert h2[:, -1].sum() < h[:, -1].sum()
+    assert np.array_equal(h2[:, :-1], h[:, :-1])
+
+
+def test_zones_from_the_model(bars_5k):
+    m = HeatModel()
+    m.step_many(bars_5k)
+    z = m.zones("3d", threshold_pct=50, top_n=3)
+    assert z.lookback == "3d" and z.ts == m.last_ts and z.price == m.price
+    assert 0 < len(z.above) <= 3 and 0 < len(z.below) <= 3
+    assert all(zz.peak > m.price for zz in z.above) and all(zz.peak < m.price for zz in z.below)
+    lt, st_ = m.profile("3d")
+    assert z.total_above == pytest.approx(st_[m.grid.centers > m.price].sum())
+
+
+@pytest.mark.parametrize(
+    "kwargs, field",
+    [
+        ({"split": "random"}, "split"),
+        ({"entry": "open"}, "entry"),
+        ({"closing": "lifo"}, "closing"),
+        ({"formula": "ftx"}, "formula"),
+        ({"tiers": "yolo"}, "tiers"),
+        ({"bucket_pct": 0.0}, "bucket_pct"),
+        ({"range_pct": 100.0}, "range_pct"),
+        ({"kernel": (0.5, 0.5)}, "kernel"),
+        ({"entry_anchors": (1.0, -1.0, 0.0)}, "entry_anchors"),
+        ({"half_life_h": {"10": -1.0}}, "half_life_h"),
+        ({"history_slice_s": 1}, "history_slice_s"),
+        ({"tiers": "custom", "custom_tiers": {}}, "custom_tiers"),
+    ],
+)
+def test_config_validation_names_the_field(kwargs, field):
+    with pytest.raises(ValueError, match=field):
+        ModelConfig(**kwargs)
+
+
+def test_config_rejects_unknown_keys():
+    import msgspec
+
+    with pytest.raises(msgspec.ValidationError, match="bucket_pctt"):
+        msgspec.convert({"bucket_pctt": 0.2}, ModelConfig)
+
+
+@pytest.mark.parametrize(
+    "mutate, match",
+    [
+        (lambda b: b.__setitem__("high", b["low"] * 0.5), "high/low"),
+        (lambda b: b.__setitem__("close", -1.0), "finite and > 0"),
+        (lambda b: b.__setitem__("ts", b["ts"][::-1].copy()), "increasing"),
+        (lambda b: b.__setitem__("oi_usd", -5.0), "oi_usd"),
+        (lambda b: b.__setitem__("interval_s", 0), "interval_s"),
+    ],
+)
+def test_bad_bars_are_refused(mutate, match, bars_5k):
+    b = bars_5k[:10].copy()
+    mutate(b)
+    with pytest.raises(ValueError, match=match):
+        HeatModel().step_many(b)
+
+
+def test_bad_reads_are_refused(bars_5k):
+    m = HeatModel()
+    m.step_many(bars_5k[:100])
+    with pytest.raises(ValueError, match="lookback"):
+        m.profile("2d")
+    with pytest.raises(ValueError, match="price_lo < price_hi"):
+        m.history("1d", 10, 100.0, 50.0, 10)
+    with pytest.raises(ValueError, match="n_cols"):
+        m.history("1d", 0, 1.0, 2.0, 10)
+    with pytest.raises(ValueError, match="low <= high"):
+        m.consume(10.0, 5.0, 0)
+    with pytest.raises(ValueError, match="after the last bar"):
+        m.step(int(bars_5k["ts"][50]), 1.0, 1.0, 1.0, 1.0)
+
+
+def test_version_bumps_on_every_change(bars_5k):
+    m = HeatModel()
+    v = m.version
+    m.step_many(bars_5k[:10])
+    assert m.version > v
+    v = m.version
+    m.consume(m.price * 0.5, m.price * 1.5, 0)
+    assert m.version > v
+    v = m.version
+    m.consume(m.price * 0.999, m.price * 1.001, 0)  # nothing left there: no change, no bump
+    assert m.version == v
+
+
+def test_empty_model_reads_are_safe():
+    m = HeatModel()
+    assert m.profile("1d")[0].size == 0
+    assert m.zones("1d").above == []
+    assert m.history("1d", 5, 1.0, 2.0, 3).shape == (3, 5)
+    assert m.stats()["standing"] == 0.0
+    m2 = HeatModel.from_bytes(m.to_bytes())
+    assert m2.grid is None
