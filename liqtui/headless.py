@@ -224,14 +224,11 @@ class _FeedRun:
         return key
 
     async def _backfill(self, ep: Endpoints, now_ms: int | None) -> None:
-        """Backfill the reference venue's lookback into the model (a clear note, never a failure, if it can't)."""
-        from liqtui.history.backfill import SUPPORTED_VENUES, BackfillError, backfill
+        """Backfill every venue's lookback (their OI summed) into the model; a clear note, never a failure."""
+        from liqtui.history.backfill import BackfillError, backfill_venues
         from liqtui.history.restore import model_bars
 
-        venue, model = self.venues[0], self.driver.engine.model
-        if venue not in SUPPORTED_VENUES:
-            self.notes.append(f"no REST backfill for {venue}: zones are built from live data only")
-            return
+        model = self.driver.engine.model
 
         def on_bars(chunk: Any) -> None:
             bars = model_bars(chunk, after_ts=model.last_ts or None)
@@ -239,13 +236,15 @@ class _FeedRun:
                 model.step_many(bars)
 
         try:
-            res = await backfill(venue, self.symbol, self.lookback, rest_url=ep.rest_url(venue), on_bars=on_bars,
-                                 progress=self.progress, store=self.store, now_ms=now_ms,
-                                 since_ms=(model.last_ts or None))
+            results = await backfill_venues(
+                self.venues, self.symbol, self.lookback, rest_urls={v: ep.rest_url(v) for v in self.venues},
+                on_bars=on_bars, progress=self.progress, store=self.store, now_ms=now_ms,
+                since_ms=(model.last_ts or None),
+            )
         except BackfillError as exc:
             self.notes.append(f"backfill failed: {exc}")
             return
-        self.notes.extend(m for m in res.messages if "no open interest" in m)
+        self.notes.extend(m for r in results for m in r.messages if "no open interest" in m or "failed" in m)
 
 
 def _base(instruments: dict[str, str], reference: Any) -> str:

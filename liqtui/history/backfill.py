@@ -8,10 +8,12 @@ what the store already has is not fetched again), then hands the whole lookback 
 :data:`~liqtui.history.store.BAR_DTYPE` arrays (the store's merged view when a store is given).
 
 Venues: Binance USDⓈ-M (``/fapi/v1/klines`` ≤1500 rows, ``/futures/data/openInterestHist`` ≤500 rows and the
-last 30 days only) and Bybit v5 linear (``/v5/market/kline`` ≤1000 rows newest first, ``/v5/market/open-interest``
-≤200 rows with cursor paging). OKX and Hyperliquid are not backfilled (:class:`BackfillError` says so).
+last 30 days only), Bybit v5 linear (``/v5/market/kline`` ≤1000 rows newest first, ``/v5/market/open-interest``
+≤200 rows with cursor paging), OKX v5 swaps (``history-candles`` ≤100 rows, rubik open-interest history) and
+Hyperliquid (``candleSnapshot``: the newest 5000 candles per interval, no open-interest history).
 
-Rate limits: requests are paced per venue; HTTP 429, Binance 418 (IP ban) and Bybit's 403 / retCode 10006 are
+Rate limits: requests are paced per venue; HTTP 429, Binance 418 (IP ban), Bybit's 403 / retCode 10006 and OKX
+code 50011 are
 honoured with their ``Retry-After`` (or reset timestamp) and exponential backoff with jitter; Binance's
 ``X-MBX-USED-WEIGHT-1M`` header pauses the backfill before the per-minute weight is exhausted.
 """
@@ -97,21 +99,42 @@ class BackfillResult:
     retries: int = 0
 
 
-def plan(lookback: str, now_ms: int) -> list[Segment]:
+def plan(lookback: str, now_ms: int, *, fine_window_ms: int = FINE_WINDOW_MS) -> list[Segment]:
     """The segments to fetch for ``lookback`` at ``now_ms``, oldest first, without overlap: 1-minute bars for the
-    most recent ``min(lookback, 30 days)``, coarser bars (5m for 3M, 15m for 6M) before that. Only closed bars."""
+    most recent ``min(lookback, fine_window_ms)``, coarser bars before that (15m for 3M/6M, else 5m). Only
+    closed bars."""
     if lookback not in LOOKBACK_MS:
         raise ValueError(f"unknown lookback {lookback!r}; allowed: {' '.join(LOOKBACK_MS)}")
     span = LOOKBACK_MS[lookback]
-    coarse = COARSE_INTERVAL_S.get(lookback)
-    if coarse is None or span <= FINE_WINDOW_MS:
-        end = now_ms - now_ms % MIN_MS
-        return [Segment(60, end - span, end)]
-    step = coarse * 1000
     end = now_ms - now_ms % MIN_MS
-    split = (end - FINE_WINDOW_MS) - (end - FINE_WINDOW_MS) % step
+    if span <= fine_window_ms:
+        return [Segment(60, end - span, end)]
+    coarse = COARSE_INTERVAL_S.get(lookback, 300)
+    step = coarse * 1000
+    split = (end - fine_window_ms) - (end - fine_window_ms) % step
     start = (end - span) - (end - span) % step
     return [Segment(coarse, start, split), Segment(60, split, end)]
+
+
+def plan_capped(lookback: str, now_ms: int, *, intervals: Sequence[int], cap: int) -> list[Segment]:
+    """Segments for a venue that serves only the newest ``cap`` candles of each interval (Hyperliquid: 5000):
+    the finest interval for as far back as it reaches, then each coarser one further back, oldest first."""
+    if lookback not in LOOKBACK_MS:
+        raise ValueError(f"unknown lookback {lookback!r}; allowed: {' '.join(LOOKBACK_MS)}")
+    end = now_ms - now_ms % MIN_MS
+    start = end - LOOKBACK_MS[lookback]
+    segs: list[Segment] = []
+    hi = end
+    for iv in sorted(intervals):
+        step = iv * 1000
+        hi_al = hi - hi % step
+        lo = max(start - start % step, (end - end % step) - cap * step)
+        if lo < hi_al:
+            segs.append(Segment(iv, lo, hi_al))
+            hi = lo
+        if hi <= start:
+            break
+    return segs[::-1]
 
 
 # ---------------------------------------------------------------------------------------------- HTTP
@@ -142,11 +165,21 @@ class _Http:
 
     async def get(self, path: str, params: dict[str, Any]) -> Any:
         """The decoded JSON body of ``GET base+path?params``; retries what is retryable, raises the rest."""
+        return await self.request("GET", path, params=params)
+
+    async def post(self, path: str, body: dict[str, Any]) -> Any:
+        """The decoded JSON reply to ``POST base+path`` with a JSON body (Hyperliquid's ``/info``)."""
+        return await self.request("POST", path, json_body=body)
+
+    async def request(
+        self, method: str, path: str, *, params: dict[str, Any] | None = None, json_body: Any = None
+    ) -> Any:
+        """One JSON request with pacing, rate-limit waits and retries."""
         for attempt in range(self.max_retries + 1):
             await self._pace()
             self.result.requests += 1
             try:
-                resp = await self.client.get(self.base + path, params=params)
+                resp = await self.client.request(method, self.base + path, params=params, json=json_body)
             except httpx.TransportError as exc:
                 await self._retry(attempt, None, f"{type(exc).__name__} {exc}".strip())
                 continue
@@ -159,15 +192,28 @@ class _Http:
                 continue
             body = self._json(resp, path)
             if resp.status_code != 200:
-                raise BackfillError(f"{self.venue.value}: GET {path} failed: HTTP {resp.status_code} {_err(body)}")
-            if self.venue is Venue.BYBIT and isinstance(body, dict) and body.get("retCode", 0) != 0:
-                if body.get("retCode") == 10006:  # too many visits
-                    await self._retry(attempt, None, "retCode 10006 (rate limit)")
-                    continue
-                raise BackfillError(f"bybit: GET {path} failed: retCode {body.get('retCode')} {body.get('retMsg')}")
+                raise BackfillError(f"{self.venue.value}: {method} {path} failed: HTTP {resp.status_code} {_err(body)}")
+            retry_code = self._venue_error(body, path)
+            if retry_code:
+                await self._retry(attempt, None, f"{retry_code} (rate limit)")
+                continue
             await self._weight_guard(resp)
             return body
-        raise BackfillError(f"{self.venue.value}: GET {path} still failing after {self.max_retries} retries")
+        raise BackfillError(f"{self.venue.value}: {method} {path} still failing after {self.max_retries} retries")
+
+    def _venue_error(self, body: Any, path: str) -> str | None:
+        """Bybit ``retCode`` / OKX ``code`` in a 200 reply: a retryable rate-limit code, or raise."""
+        if not isinstance(body, dict):
+            return None
+        if self.venue is Venue.BYBIT and body.get("retCode", 0) != 0:
+            if body.get("retCode") == 10006:  # too many visits
+                return "retCode 10006"
+            raise BackfillError(f"bybit: GET {path} failed: retCode {body.get('retCode')} {body.get('retMsg')}")
+        if self.venue is Venue.OKX and str(body.get("code", "0")) != "0":
+            if str(body.get("code")) == "50011":  # too many requests
+                return "code 50011"
+            raise BackfillError(f"okx: GET {path} failed: code {body.get('code')} {body.get('msg')}")
+        return None
 
     def _json(self, resp: httpx.Response, path: str) -> Any:
         try:
@@ -182,7 +228,7 @@ class _Http:
         """Whether ``resp`` is a rate-limit reply, and the seconds the venue asks to wait (None: no hint)."""
         code = resp.status_code
         if code not in (429, 418) and not (self.venue is Venue.BYBIT and code == 403):
-            return False, None
+            return False, None  # (OKX answers 429; Hyperliquid 429)
         for header, scale, now in (("Retry-After", 1.0, 0.0), ("X-Bapi-Limit-Reset-Timestamp", 1000.0, time.time())):
             value = resp.headers.get(header)
             if value is not None:
@@ -223,7 +269,8 @@ class _Http:
 
 def _err(body: Any) -> str:
     if isinstance(body, dict):
-        code, msg = body.get("code", body.get("retCode")), body.get("msg", body.get("retMsg"))
+        code = body.get("code", body.get("retCode"))
+        msg = body.get("msg", body.get("retMsg", body.get("error")))
         if code is not None or msg is not None:
             return f"{code} {msg}".strip()
     return str(body)[:120]
@@ -238,9 +285,20 @@ class _Venue(abc.ABC):
     kline_limit: int = 1000
     oi_history_ms: int | None = None  # how far back the venue keeps OI history (None: no documented limit)
     oi_is_usd: bool = True
+    fine_window_ms: int = FINE_WINDOW_MS  # how much of a lookback gets 1-minute bars (request budget)
 
     def __init__(self, http: _Http, symbol: str) -> None:
         self.http, self.symbol = http, symbol
+
+    def plan(self, lookback: str, now_ms: int) -> list[Segment]:
+        """The resolutions and spans to fetch for ``lookback`` (see :func:`plan`)."""
+        return plan(lookback, now_ms, fine_window_ms=self.fine_window_ms)
+
+    def oi_missing_reason(self) -> str:
+        """Why bars may lack open interest, in plain words."""
+        if self.oi_history_ms:
+            return f"{self.http.venue.value} serves open-interest history for the last {self.oi_history_ms // DAY_MS} days only"
+        return f"{self.http.venue.value} returned no open interest for them"
 
     def kline_windows(self, interval_s: int, start_ms: int, end_ms: int) -> list[tuple[int, int]]:
         """Request windows of at most ``kline_limit`` bars covering ``[start_ms, end_ms)``."""
@@ -363,10 +421,109 @@ def _bybit_list(body: Any, what: str) -> list[Any]:
     return rows
 
 
-_VENUES: dict[Venue, type[_Venue]] = {Venue.BINANCE: _Binance, Venue.BYBIT: _Bybit}
+class _Okx(_Venue):
+    """OKX v5 swaps: ``/api/v5/market/history-candles`` (≤100 rows, newest first, ``after``/``before`` exclusive
+    bounds) and ``/api/v5/rubik/stat/contracts/open-interest-history`` (≤100 rows; ``oiUsd``). Klines have base
+    (``volCcy``) and quote (``volCcyQuote``) volume but no taker-buy volume."""
+
+    kline_limit = 100
+    oi_limit = 100
+    fine_window_ms = 3 * DAY_MS  # 100 rows a request at ≤10 requests/s: 3 days of 1m bars is 44 requests
+    _BARS = {60: "1m", 300: "5m", 900: "15m", 3600: "1H"}
+
+    async def klines(self, interval_s: int, start_ms: int, end_ms: int) -> np.ndarray:
+        body = await self.http.get(
+            "/api/v5/market/history-candles",
+            {"instId": self.symbol, "bar": self._BARS[interval_s], "after": end_ms, "before": start_ms - 1,
+             "limit": self.kline_limit},
+        )
+        rows = [r for r in _okx_data(body, "history-candles") if str(r[8] if len(r) > 8 else "1") == "1"]
+        try:
+            raw = np.array([r[:8] for r in rows], dtype=np.float64).reshape(len(rows), 8)
+        except (TypeError, ValueError) as exc:
+            raise BackfillError(f"okx: malformed candle rows: {exc}") from None
+        out = empty_bars(len(rows))
+        out["ts"] = raw[:, 0].astype(np.int64)
+        out["interval_s"] = interval_s
+        for j, f in enumerate(("open", "high", "low", "close")):
+            out[f] = raw[:, 1 + j]
+        out["volume"], out["quote_volume"] = raw[:, 6], raw[:, 7]
+        return out[np.argsort(out["ts"], kind="stable")]
+
+    async def oi_pages(self, period_s: int, start_ms: int, end_ms: int) -> AsyncIterator[tuple[np.ndarray, np.ndarray]]:
+        step = period_s * 1000 * self.oi_limit
+        for a in range(start_ms, end_ms, step):
+            body = await self.http.get(
+                "/api/v5/rubik/stat/contracts/open-interest-history",
+                {"instId": self.symbol, "period": self._BARS[period_s], "begin": a,
+                 "end": min(a + step, end_ms) - 1, "limit": self.oi_limit},
+            )
+            rows = _okx_data(body, "open-interest-history")
+            try:
+                ts = np.array([int(r[0]) for r in rows], dtype=np.int64)
+                usd = np.array([float(r[3]) for r in rows], dtype=np.float64)
+            except (IndexError, TypeError, ValueError) as exc:
+                raise BackfillError(f"okx: malformed open-interest row: {exc}") from None
+            order = np.argsort(ts, kind="stable")
+            yield ts[order], usd[order]
+
+
+def _okx_data(body: Any, what: str) -> list[Any]:
+    rows = body.get("data") if isinstance(body, dict) else None
+    if not isinstance(rows, list):
+        raise BackfillError(f"okx: {what} reply has no data list: {str(body)[:120]}")
+    return rows
+
+
+class _Hyperliquid(_Venue):
+    """Hyperliquid ``POST /info {"type": "candleSnapshot"}``: only the newest 5000 candles of each interval, so
+    finer intervals reach less far back (:func:`plan_capped`). No open-interest history endpoint."""
+
+    kline_limit = 5000
+    oi_history_ms = 0
+    _INTERVALS = {60: "1m", 300: "5m", 900: "15m", 3600: "1h", 14_400: "4h"}
+
+    def plan(self, lookback: str, now_ms: int) -> list[Segment]:
+        return plan_capped(lookback, now_ms, intervals=tuple(self._INTERVALS), cap=self.kline_limit)
+
+    def oi_missing_reason(self) -> str:
+        return "hyperliquid publishes no open-interest history (only the live figure)"
+
+    async def klines(self, interval_s: int, start_ms: int, end_ms: int) -> np.ndarray:
+        body = await self.http.post(
+            "/info",
+            {"type": "candleSnapshot", "req": {"coin": self.symbol, "interval": self._INTERVALS[interval_s],
+                                               "startTime": start_ms, "endTime": end_ms - 1}},
+        )
+        if not isinstance(body, list):
+            raise BackfillError(f"hyperliquid: candleSnapshot returned {type(body).__name__}, expected a list")
+        try:
+            raw = np.array([[c["t"], c["o"], c["h"], c["l"], c["c"], c["v"]] for c in body], dtype=np.float64)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise BackfillError(f"hyperliquid: malformed candle: {exc}") from None
+        raw = raw.reshape(len(body), 6)
+        out = empty_bars(len(body))
+        out["ts"] = raw[:, 0].astype(np.int64)
+        out["interval_s"] = interval_s
+        for j, f in enumerate(("open", "high", "low", "close", "volume")):
+            out[f] = raw[:, 1 + j]
+        return out[np.argsort(out["ts"], kind="stable")]
+
+    async def oi_pages(self, period_s: int, start_ms: int, end_ms: int) -> AsyncIterator[tuple[np.ndarray, np.ndarray]]:
+        return
+        yield  # an async generator that yields nothing: there is no OI history
+
+
+_VENUES: dict[Venue, type[_Venue]] = {
+    Venue.BINANCE: _Binance, Venue.BYBIT: _Bybit, Venue.OKX: _Okx, Venue.HYPERLIQUID: _Hyperliquid,
+}
 SUPPORTED_VENUES: tuple[str, ...] = tuple(v.value for v in _VENUES)
-#: Default pacing between requests per venue (seconds); the weight header / 429 handling does the rest.
-MIN_INTERVAL_S: dict[Venue, float] = {Venue.BINANCE: 0.05, Venue.BYBIT: 0.05}
+#: Default pacing between requests per venue (seconds), from the documented limits: Binance 2400 weight/min
+#: (the weight header guards the rest), Bybit 600/5 s, OKX 20/2 s candles and 10/2 s open interest,
+#: Hyperliquid 1200 weight/min at 20 a candleSnapshot.
+MIN_INTERVAL_S: dict[Venue, float] = {
+    Venue.BINANCE: 0.05, Venue.BYBIT: 0.05, Venue.OKX: 0.2, Venue.HYPERLIQUID: 1.0,
+}
 
 
 # ---------------------------------------------------------------------------------------------- merging
@@ -543,7 +700,7 @@ async def fetch_history(
         raise ValueError(f"unknown lookback {lookback!r}; allowed: {' '.join(LOOKBACK_MS)}")
     now = int(time.time() * 1000) if now_ms is None else int(now_ms)
     sym = instrument(v, symbol)
-    result = BackfillResult(venue=v.value, symbol=sym, lookback=lookback, segments=plan(lookback, now))
+    result = BackfillResult(venue=v.value, symbol=sym, lookback=lookback)
     own_client = client is None
     http_client = client or httpx.AsyncClient(timeout=httpx.Timeout(20.0, connect=10.0))
     report = _Reporter(result, progress)
@@ -552,6 +709,7 @@ async def fetch_history(
         min_interval_s=MIN_INTERVAL_S[v] if min_interval_s is None else min_interval_s, max_wait_s=max_wait_s,
     )
     run = _Run(_VENUES[v](http, sym), report, store)
+    result.segments = run.api.plan(lookback, now)
     try:
         todo = []
         for seg in result.segments:
@@ -632,29 +790,28 @@ async def backfill_venues(
 ) -> list[BackfillResult]:
     """Backfill every venue that has REST history (concurrently) and deliver the first venue's bars with the
     open interest of all of them summed (USD), the way the engine sums live OI across venues
-    (:func:`combine_oi`). Venues without REST history are named in the first result's messages."""
-    venues = list(venues)
+    (:func:`combine_oi`). ``rest_urls`` maps venue → REST base (default: the public endpoints)."""
+    venues = [to_venue(v).value for v in venues]
     if not venues:
         raise ValueError("backfill_venues needs at least one venue")
     urls = dict(rest_urls or {})
-    ok = [v for v in venues if to_venue(v).value in SUPPORTED_VENUES]
-    if not ok or ok[0] != to_venue(venues[0]).value:
-        raise BackfillError(
-            f"backfill is not available for the reference venue {venues[0]}; supported: {', '.join(SUPPORTED_VENUES)}"
-        )
-    agg = _ProgressSum(progress, ok)
-    fetched = await asyncio.gather(*(
+    agg = _ProgressSum(progress, venues)
+    outcomes = await asyncio.gather(*(
         fetch_history(v, symbol, lookback, rest_url=urls.get(v), progress=agg.for_venue(v), store=store,
                       now_ms=now_ms, since_ms=since_ms, min_interval_s=min_interval_s)
-        for v in ok
-    ))
+        for v in venues
+    ), return_exceptions=True)
+    for o in outcomes:  # cancellation and programming errors propagate as they are
+        if isinstance(o, BaseException) and not isinstance(o, BackfillError):
+            raise o
+    if isinstance(outcomes[0], BaseException):
+        raise outcomes[0]
+    fetched = [o for o in outcomes if not isinstance(o, BaseException)]
     results = [r for r, _ in fetched]
+    for v, o in zip(venues, outcomes):
+        if isinstance(o, BackfillError):
+            results[0].messages.append(f"{v} backfill failed ({o}); its open interest is left out of the history")
     bars = combine_oi(fetched[0][1], [b for _, b in fetched[1:]])
-    skipped = [v for v in venues if v not in ok]
-    if skipped:
-        results[0].messages.append(
-            f"no REST history for {', '.join(skipped)}: their open interest joins the total only once live"
-        )
     if on_bars is not None:
         await _deliver(bars, on_bars, results[0])
     _say_done(progress, results[0], len(bars))
@@ -732,14 +889,10 @@ def _report_missing_oi(run: _Run, bars: np.ndarray) -> None:
     if not missing:
         return
     first, last = result.missing_oi[0][0], result.missing_oi[-1][1]
-    why = (
-        f"{result.venue} serves open-interest history for the last {run.api.oi_history_ms // DAY_MS} days only"
-        if run.api.oi_history_ms else f"{result.venue} returned no open interest for them"
-    )
     run.say(
         f"{result.venue} {result.symbol}: {missing} of {len(bars)} bars have no open interest "
-        f"({_fmt(first)} .. {_fmt(last)}): {why}; no positions are estimated there. The local store fills this gap "
-        f"from live data as liqtui runs."
+        f"({_fmt(first)} .. {_fmt(last)}): {run.api.oi_missing_reason()}; no positions are estimated there. "
+        f"The local store fills this gap from live data as liqtui runs."
     )
 
 

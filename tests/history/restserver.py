@@ -1,4 +1,5 @@
-"""A real HTTP server on 127.0.0.1 serving the documented REST shapes of Binance USDⓈ-M and Bybit v5.
+"""A real HTTP server on 127.0.0.1 serving the documented REST shapes of Binance USDⓈ-M, Bybit v5, OKX v5 and
+Hyperliquid (``POST /info`` candleSnapshot).
 
 Deterministic synthetic market: minute ``i`` (ms ``i*60000``) closes at :func:`price_at`; open interest is a
 smooth function sampled every period. Faults are scripted per path: ``server.faults["/fapi/v1/klines"] =
@@ -78,6 +79,28 @@ class _Handler(BaseHTTPRequestHandler):
             code, body = 400, {"code": -1102, "msg": f"bad parameter {exc}"}
         self._send(code, body)
 
+    def do_POST(self) -> None:  # noqa: N802
+        parts = urlsplit(self.path)
+        st = self.state
+        length = int(self.headers.get("Content-Length") or 0)
+        try:
+            q = json.loads(self.rfile.read(length) or b"{}")
+        except ValueError:
+            return self._send(400, {"error": "body is not JSON"})
+        with st.lock:
+            st.requests.append((parts.path, q))
+            fault = st.faults[parts.path].pop(0) if st.faults.get(parts.path) else None
+        if fault is not None:
+            code, headers, body = fault
+            return self._send(code, body, headers)
+        if parts.path != "/info":
+            return self._send(404, {"error": "not found"})
+        try:
+            code, body = hyperliquid_info(q, st)
+        except (KeyError, ValueError, TypeError) as exc:
+            code, body = 422, {"error": f"Failed to deserialize the JSON body: {exc}"}
+        self._send(code, body)
+
     def _send(self, code: int, body: Any, headers: dict[str, str] | None = None) -> None:
         data = body if isinstance(body, bytes) else json.dumps(body).encode()
         self.send_response(code)
@@ -152,7 +175,59 @@ def bybit_oi(q: dict[str, str], st: _State) -> tuple[int, Any]:
                  "result": {"symbol": q["symbol"], "category": "linear", "list": rows, "nextPageCursor": nxt}}
 
 
+_OKX_BAR = {"1m": 60, "5m": 300, "15m": 900, "1H": 3600}
+
+
+def okx_candles(q: dict[str, str], st: _State) -> tuple[int, Any]:
+    if q["instId"] != "BTC-USDT-SWAP":
+        return 200, {"code": "51001", "msg": "Instrument ID does not exist", "data": []}
+    iv = _OKX_BAR[q["bar"]]
+    limit = min(int(q.get("limit", 100)), 100)
+    after, before = int(q["after"]), int(q["before"])  # exclusive bounds: before < ts < after
+    times = [t for t in _times(before + 1, after - 1, iv * 1000, 10**9)][-limit:]
+    rows = []
+    for ts in reversed(times):  # newest first
+        b = bar(ts, iv)
+        rows.append([str(ts), f"{b['open']:.1f}", f"{b['high']:.1f}", f"{b['low']:.1f}", f"{b['close']:.1f}",
+                     f"{b['volume'] * 100:.0f}", f"{b['volume']:.2f}", f"{b['volume'] * b['close']:.2f}", "1"])
+    return 200, {"code": "0", "msg": "", "data": rows}
+
+
+def okx_oi(q: dict[str, str], st: _State) -> tuple[int, Any]:
+    iv = _OKX_BAR[q["period"]]
+    limit = min(int(q.get("limit", 100)), 100)
+    times = _times(int(q["begin"]), int(q["end"]), iv * 1000, 10**9)[-limit:]
+    rows = [[str(ts), f"{oi_base_at(ts) * 100:.0f}", f"{oi_base_at(ts):.2f}", f"{oi_usd_at(ts) / 3:.2f}"]
+            for ts in reversed(times)]
+    return 200, {"code": "0", "msg": "", "data": rows}
+
+
+_HL_IV = {"1m": 60, "5m": 300, "15m": 900, "1h": 3600, "4h": 14_400}
+HL_CAP = 5000
+
+
+def hyperliquid_info(q: dict[str, Any], st: _State) -> tuple[int, Any]:
+    if q.get("type") != "candleSnapshot":
+        return 422, {"error": "unknown request type"}
+    req = q["req"]
+    if req["coin"] != "BTC":
+        return 200, []
+    iv = _HL_IV[req["interval"]]
+    newest_first = NOW_MS - NOW_MS % (iv * 1000) - iv * 1000
+    oldest = newest_first - (HL_CAP - 1) * iv * 1000  # only the newest 5000 candles exist
+    times = _times(max(int(req["startTime"]), oldest), int(req["endTime"]), iv * 1000, HL_CAP)
+    out = []
+    for ts in times:
+        b = bar(ts, iv)
+        out.append({"t": ts, "T": ts + iv * 1000 - 1, "s": "BTC", "i": req["interval"], "o": f"{b['open']:.1f}",
+                    "c": f"{b['close']:.1f}", "h": f"{b['high']:.1f}", "l": f"{b['low']:.1f}",
+                    "v": f"{b['volume']:.5f}", "n": 10})
+    return 200, out
+
+
 ROUTES = {
+    "/api/v5/market/history-candles": okx_candles,
+    "/api/v5/rubik/stat/contracts/open-interest-history": okx_oi,
     "/fapi/v1/klines": binance_klines,
     "/futures/data/openInterestHist": binance_oi,
     "/v5/market/kline": bybit_kline,

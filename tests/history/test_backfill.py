@@ -119,8 +119,10 @@ async def test_exchange_errors_are_reported_with_their_message(srv):
     srv.faults[KL] += [(200, {}, b"not json at all")]
     with pytest.raises(BackfillError, match="not JSON"):
         await run_bf(srv, lookback="12h")
-    with pytest.raises(BackfillError, match="not available for okx; supported: binance, bybit"):
-        await backfill("okx", "BTC", "1d", rest_url=srv.url)
+    with pytest.raises(ValueError, match="unknown venue 'ftx'"):
+        await backfill("ftx", "BTC", "1d", rest_url=srv.url)
+    with pytest.raises(ValueError, match="unknown lookback '2y'"):
+        await backfill("binance", "BTC", "2y", rest_url=srv.url)
 
 
 async def test_transport_errors_retry_then_give_up():
@@ -260,22 +262,19 @@ async def test_backfill_venues_sums_open_interest_across_venues(srv):
     from liqtui.history.backfill import backfill_venues
 
     col = Collect()
-    results = await backfill_venues(["binance", "bybit", "okx"], "BTC", "12h", rest_urls={"binance": srv.url,
-                                     "bybit": srv.url}, on_bars=col.on_bars, progress=col.on_progress,
-                                     now_ms=NOW_MS, min_interval_s=0)
-    assert [r.venue for r in results] == ["binance", "bybit"]
-    assert any("no REST history for okx" in m for m in results[0].messages)
+    results = await backfill_venues(["binance", "bybit", "okx"], "BTC", "12h",
+                                    rest_urls={"binance": srv.url, "bybit": srv.url, "okx": srv.url},
+                                    on_bars=col.on_bars, progress=col.on_progress, now_ms=NOW_MS, min_interval_s=0)
+    assert [r.venue for r in results] == ["binance", "bybit", "okx"]
     b = col.bars
     assert len(b) == 720 and not np.isnan(b["taker_buy_volume"]).any()  # the reference venue's bars
     close_ts = b["ts"] + 60_000
     k = np.nonzero((close_ts % 300_000 == 0) & (close_ts < NOW_MS))[0][5]
     t = int(close_ts[k])
-    want = oi_usd_at(t) + oi_base_at(t) * b["close"][k]
+    want = oi_usd_at(t) + oi_base_at(t) * b["close"][k] + oi_usd_at(t) / 3
     assert b["oi_usd"][k] == pytest.approx(want, rel=1e-6)
     done = [(d, t) for d, t, _ in col.progress]
     assert done[-1] == (1, 1) and all(d <= t for d, t in done)
-    with pytest.raises(BackfillError, match="reference venue hyperliquid"):
-        await backfill_venues(["hyperliquid", "binance"], "BTC", "12h", now_ms=NOW_MS)
 
 
 def test_combine_oi_scales_where_a_venue_has_no_history():
@@ -294,3 +293,56 @@ def test_combine_oi_scales_where_a_venue_has_no_history():
     np.testing.assert_allclose(out["oi_usd"], [150.0, 150.0, 150.0, 150.0, 160.0, np.nan])
     assert np.isnan(ref["oi_usd"][5]) and ref["oi_usd"][2] == 100.0  # the input is untouched
     assert combine_oi(ref, []).tobytes() == ref.tobytes()
+
+
+async def test_okx_pages_100_rows_newest_first_with_oi_usd(srv):
+    res, col = await run_bf(srv, venue="okx", lookback="12h")
+    b = col.bars
+    assert len(b) == 720 and (np.diff(b["ts"]) == 60_000).all() and res.symbol == "BTC-USDT-SWAP"
+    windows = srv.params("/api/v5/market/history-candles")
+    assert len(windows) == 8 and all(int(q["after"]) - int(q["before"]) - 1 <= 100 * 60_000 for q in windows)
+    assert np.isnan(b["taker_buy_volume"]).all() and b["quote_volume"][0] == pytest.approx(b["volume"][0] * b["close"][0], rel=1e-3)
+    close_ts = b["ts"] + 60_000
+    k = np.nonzero((close_ts % 300_000 == 0) & (close_ts < NOW_MS))[0][2]
+    assert b["oi_usd"][k] == pytest.approx(oi_usd_at(int(close_ts[k])) / 3, rel=1e-9)
+    srv.faults["/api/v5/market/history-candles"] += [(200, {}, {"code": "50011", "msg": "Too Many Requests"})]
+    res, _ = await run_bf(srv, venue="okx", lookback="12h")
+    assert res.retries == 1
+    with pytest.raises(BackfillError, match="okx: .*code 51001 Instrument ID does not exist"):
+        await backfill("okx", "NOPE", "12h", rest_url=srv.url, now_ms=NOW_MS, min_interval_s=0)
+
+
+async def test_okx_long_lookback_uses_1m_for_three_days_only(srv):
+    res, col = await run_bf(srv, venue="okx", lookback="7d")
+    assert [(s.interval_s, (s.end_ms - s.start_ms) // DAY_MS) for s in res.segments] == [(300, 4), (60, 3)]
+    assert len(col.bars) == 4 * 288 + 3 * 1440
+
+
+async def test_hyperliquid_candles_reach_back_per_interval_and_say_no_oi(srv):
+    res, col = await run_bf(srv, venue="hyperliquid", lookback="14d")
+    b = col.bars
+    ivs = [s.interval_s for s in res.segments]
+    assert ivs == [300, 60]  # 5000 one-minute candles reach 3.5 days; five-minute ones the rest
+    assert b["ts"][0] == NOW_MS - 14 * DAY_MS and b["ts"][-1] == NOW_MS - 60_000 and (np.diff(b["ts"]) > 0).all()
+    assert set(np.unique(b["interval_s"])) == {60, 300} and np.isnan(b["oi_usd"]).all()
+    assert srv.count("/info") == 2
+    assert any("hyperliquid publishes no open-interest history" in m for m in res.messages)
+    assert res.missing_oi == [(NOW_MS - 14 * DAY_MS, NOW_MS)]
+
+
+async def test_a_failing_secondary_venue_is_left_out_with_a_note(srv):
+    from liqtui.history.backfill import backfill_venues
+
+    col = Collect()
+    srv.faults["/v5/market/kline"] += [(200, {}, {"retCode": 10001, "retMsg": "params error", "result": {}})]
+    results = await backfill_venues(["binance", "bybit"], "BTC", "12h", rest_urls={"binance": srv.url,
+                                    "bybit": srv.url}, on_bars=col.on_bars, now_ms=NOW_MS, min_interval_s=0)
+    assert [r.venue for r in results] == ["binance"]
+    assert any("bybit backfill failed" in m and "left out" in m for m in results[0].messages)
+    close_ts = col.bars["ts"] + 60_000
+    k = np.nonzero((close_ts % 300_000 == 0) & (close_ts < NOW_MS))[0][1]
+    assert col.bars["oi_usd"][k] == pytest.approx(oi_usd_at(int(close_ts[k])), rel=1e-9)  # binance alone
+    srv.faults[KL] += [(400, {}, {"code": -1121, "msg": "Invalid symbol."})]
+    with pytest.raises(BackfillError, match="Invalid symbol"):  # the reference venue failing is fatal
+        await backfill_venues(["binance", "bybit"], "BTC", "12h", rest_urls={"binance": srv.url, "bybit": srv.url},
+                              now_ms=NOW_MS, min_interval_s=0)
