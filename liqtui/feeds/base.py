@@ -29,6 +29,7 @@ __all__ = [
     "interval_seconds",
     "log",
     "MAX_FRAME_BYTES",
+    "BAD_INPUT",
 ]
 
 log = logging.getLogger("liqtui.feeds")
@@ -36,6 +37,9 @@ log = logging.getLogger("liqtui.feeds")
 #: Frames larger than this are refused by the websocket client and by ``decode`` (counted as ``oversized``).
 #: The largest legitimate frame we subscribe to is a Bybit publicTrade batch (<= 1024 trades, ~200 KiB).
 MAX_FRAME_BYTES = 4 * 1024 * 1024
+
+#: What bad input can raise inside a decoder (anything else is a bug and propagates).
+BAD_INPUT = (msgspec.DecodeError, ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError)
 
 _LOG_FIRST = 20  # log every bad frame up to this many per kind, then one in _LOG_EVERY
 _LOG_EVERY = 1000
@@ -186,12 +190,17 @@ class BaseDecoder:
                 self.bad("oversized", frame, f"{len(frame)} bytes > {MAX_FRAME_BYTES}")
                 return []
             return self._decode(frame, recv_ts)
-        except msgspec.DecodeError as exc:
+        except BAD_INPUT as exc:
+            self.failed(frame, exc)
+        return []
+
+    def failed(self, frame: str | bytes, exc: Exception) -> None:
+        """Count a frame whose decoding raised one of :data:`BAD_INPUT`."""
+        if isinstance(exc, msgspec.DecodeError):
             kind = "wrong_type" if isinstance(exc, msgspec.ValidationError) else "malformed"
             self.bad(kind, frame, str(exc))
-        except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError) as exc:
+        else:
             self.bad("wrong_type", frame, f"{type(exc).__name__}: {exc}")
-        return []
 
     def reset(self) -> None:
         """Forget per-connection state (called on reconnect); counters are kept."""

@@ -28,7 +28,14 @@ from liqtui.core.events import (
     Trade,
     Venue,
 )
-from liqtui.feeds.base import BaseDecoder, ConnSpec, SequenceTracker, interval_seconds
+from liqtui.feeds.base import (
+    BAD_INPUT,
+    MAX_FRAME_BYTES,
+    BaseDecoder,
+    ConnSpec,
+    SequenceTracker,
+    interval_seconds,
+)
 from liqtui.feeds.endpoints import Endpoints
 from liqtui.feeds.symbols import instrument
 
@@ -166,6 +173,34 @@ class BinanceDecoder(BaseDecoder):
         """Latest mark price, else latest trade price: what prices the polled open interest in USD."""
         return self._mark_price if self._mark_price is not None else self._trade_price
 
+    def decode(self, frame: str | bytes, recv_ts: int) -> list[MarketEvent]:
+        """Fast path for the common case (a combined-stream trade with the next id); everything else goes
+        through :meth:`BaseDecoder.decode` and the full checks. Never raises."""
+        if len(frame) > MAX_FRAME_BYTES:
+            return super().decode(frame, recv_ts)
+        try:
+            d = _COMBINED.decode(frame).data
+        except msgspec.DecodeError:
+            return super().decode(frame, recv_ts)  # bare payloads, replies, REST bodies, bad input
+        try:
+            if type(d) is _AggTrade:
+                tid = d.a
+            elif type(d) is _RawTrade:
+                tid = d.t
+            else:
+                return self._payload(d, recv_ts)
+            seq = self._seq
+            p = d.p
+            if tid == seq.last + 1 and d.s == self.symbol and p > 0.0 and d.q >= 0.0:
+                seq.last = tid
+                self._trade_price = p
+                return [Trade(venue=_VENUE, symbol=self.symbol, ts=d.T, recv_ts=recv_ts, price=p, qty=d.q,
+                              side=_SELL if d.m else _BUY)]
+            return self._trade(d, tid, recv_ts)
+        except BAD_INPUT as exc:
+            self.failed(frame, exc)
+            return []
+
     def _decode(self, frame: str | bytes, recv_ts: int) -> list[MarketEvent]:
         try:
             d = _COMBINED.decode(frame).data
@@ -199,6 +234,9 @@ class BinanceDecoder(BaseDecoder):
         if d.s != self.symbol:
             self.ignored += 1
             return []
+        p = d.p
+        if not (p > 0.0 and d.q >= 0.0):
+            raise ValueError(f"non-positive price/size {p}/{d.q}")
         if tid >= 0:
             seen = self._seq.check(tid)
             if seen:
@@ -206,14 +244,14 @@ class BinanceDecoder(BaseDecoder):
                     self.duplicates += 1
                     return []
                 self.out_of_order += 1
-        p = d.p
-        if not (p > 0.0 and d.q >= 0.0):
-            raise ValueError(f"non-positive price/size {p}/{d.q}")
         self._trade_price = p
         return [Trade(venue=_VENUE, symbol=self.symbol, ts=d.T, recv_ts=recv_ts, price=p, qty=d.q,
                       side=_SELL if d.m else _BUY)]
 
     def _mark(self, d: _Mark, recv_ts: int) -> list[MarketEvent]:
+        if d.p <= 0.0:
+            raise ValueError(f"non-positive mark price {d.p}")
+        rate = float(d.r) if d.r else None
         if d.E <= self._last_mark_ts:
             if d.E == self._last_mark_ts:
                 self.duplicates += 1
@@ -221,10 +259,7 @@ class BinanceDecoder(BaseDecoder):
                 self.out_of_order += 1
             return []
         self._last_mark_ts = d.E
-        if d.p <= 0.0:
-            raise ValueError(f"non-positive mark price {d.p}")
         self._mark_price = d.p
-        rate = float(d.r) if d.r else None
         nxt = d.T or None
         out: list[MarketEvent] = [MarkPrice(venue=Venue.BINANCE, symbol=self.symbol, ts=d.E, recv_ts=recv_ts,
                                             mark=d.p, index=d.i, funding_rate=rate, next_funding_ts=nxt)]

@@ -226,6 +226,7 @@ class BybitDecoder(BaseDecoder):
         if env.type == "snapshot":
             self.ticker = {}
             self._have_snapshot = True
+            self._last_cs = -1  # a snapshot restarts the sequence (e.g. after a reconnect)
         elif env.type != "delta":
             raise ValueError(f"unknown tickers type {env.type!r}")
         elif not self._have_snapshot:

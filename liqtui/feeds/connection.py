@@ -233,6 +233,7 @@ class FeedManager:
                 self._status(venue, FeedState.CONNECTING)
             try:
                 conn = await self._open(venue, spec)
+                self.decoders[venue.value].reset()  # per-connection state (Bybit ticker) starts afresh
             except (OSError, TimeoutError, WebSocketException) as exc:
                 attempt = self._next_attempt(venue, attempt, f"connect failed: {_describe(exc)}")
                 reason = f"connect failed: {_describe(exc)}"
@@ -334,14 +335,14 @@ class FeedManager:
             while True:
                 frame = await ws.recv(decode=False)
                 conn.last_frame = time.monotonic()
-                if not conn.first_frame.is_set():
-                    conn.first_frame.set()
-                    if not conn.closing:
-                        self._status(venue, FeedState.LIVE)
                 if self._deliver(venue, dec, frame, now_ms(), spec.name):
                     conn.had_events = True
                 if dec.refusal:
                     raise _Failed(dec.refusal)
+                if not conn.first_frame.is_set():
+                    conn.first_frame.set()
+                    if not conn.closing:
+                        self._status(venue, FeedState.LIVE)
         except ConnectionClosed as exc:
             if conn.closing:
                 return conn.closing

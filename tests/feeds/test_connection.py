@@ -175,6 +175,7 @@ async def test_stall_with_socket_open_goes_stale_then_reconnects() -> None:
             await until(lambda: len(sink.of(MarkPrice)) == 2, "data from the second connection", timeout=5.0)
     stale = sink.statuses(FeedState.STALE)
     assert stale and "no data" in stale[0].reason
+    assert all('"op":"subscribe"' in c.received[0] for c in srv.conns)  # resubscribed after the reconnect
     assert mgr.stats["bybit"].stale >= 1 and mgr.stats["bybit"].reconnects >= 1
     assert [m.mark for m in sink.of(MarkPrice)] == [65000.0, 65001.0]  # the new snapshot was merged afresh
 
@@ -276,6 +277,25 @@ async def test_two_venues_into_one_sink_with_raw_hook() -> None:
     assert {v for v, _, _ in raw} == {"binance", "bybit"}
     assert any('"openInterest"' in t for v, t, _ in raw if v == "binance")  # REST bodies are recorded too
     assert sum(1 for v, _, _ in raw if v == "binance") == mgr.stats["binance"].frames  # REST bodies count as frames
+
+
+async def test_two_venues_drive_one_engine() -> None:
+    from liqtui.core.engine import Engine
+    from liqtui.core.model import HeatModel
+
+    engine = Engine(HeatModel(), symbol="BTC", reference=Venue.BINANCE)
+    bn = [F.bn_mark(T0, 60000.0, 60000.0, 0.0001), F.bn_agg_trade(1, 60000, 0.1, False, T0),
+          F.bn_force_order(T0, "SELL", 59000.0, 0.5)]
+    bb = [F.bb_ticker_snapshot(T0, 1, 60010.0, 30000.0, 0.0002), F.bb_trades([("z", 60020.0, 1.0, "Buy", T0)]),
+          F.bb_liquidations([(T0 + 1, "Sell", 0.2, 61000.0)])]
+    async with ExchangeServer("binance", [bn]) as s1, ExchangeServer("bybit", [bb]) as s2:
+        mgr = manager([s1, s2], ["binance", "bybit"], engine.apply)
+        async with running(mgr):
+            await until(lambda: len(engine.oi_usd) == 2 and len(engine.liquidations) == 2, "both venues applied")
+    assert engine.oi_usd_total == pytest.approx(80000.0 * 60000.0 + 30000.0 * 60010.0)  # summed in USD
+    assert engine.price == 60000.0  # the reference venue anchors the price, not Bybit's 60020
+    assert {x.venue for x in engine.liquidations} == {Venue.BINANCE, Venue.BYBIT}
+    assert engine.funding == {Venue.BINANCE: 0.0001, Venue.BYBIT: 0.0002}
 
 
 # -- Binance 24 h cap: the successor opens before the old connection closes --------------------------
