@@ -30,10 +30,10 @@ from rich.color import ColorSystem
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Footer, Label, ProgressBar
+from textual.widgets import Footer, Label, ProgressBar, Static
 from textual.worker import Worker, WorkerState
 
-from liqtui.core.events import MarketEvent
+from liqtui.core.events import MarketEvent, MarkPrice, Trade
 from liqtui.ui.commands import LiqtuiCommands
 from liqtui.ui.messages import BackfillProgress, SymbolChangeRequested, VenuesChangeRequested
 from liqtui.ui.render import HeatScale, bin_profile, candle_columns, fmt_price, row_of
@@ -74,6 +74,8 @@ SPAN_RANGE = (0.25, 60.0)  # half-height of the price window, % of centre
 DEFAULT_SPAN_PCT = 6.0
 COMPACT_WIDTH = 120
 COMPACT_HEIGHT = 30
+
+_LAG_EVENTS = (Trade, MarkPrice)
 
 _lookback_group = Binding.Group("lookback", compact=True)
 _threshold_group = Binding.Group("threshold", compact=True)
@@ -204,6 +206,7 @@ class LiqtuiApp(App[None]):
         self.events_seen = 0
         self._progress: tuple[float, float, str] | None = None
         self._message = ""
+        self._anchor_text = ""
         self.ticks = 0
 
     # ------------------------------------------------------------------------------------- themes
@@ -214,6 +217,13 @@ class LiqtuiApp(App[None]):
         except ThemeError as exc:
             log.warning("theme %s: %s", name, exc)
             return load_theme("dark"), str(exc)
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        """Our .tcss variables (``$liq-long``, ``$heat-anchor`` …) resolve even under a non-liqtui theme."""
+        spec = getattr(self, "spec", None)
+        if spec is None:
+            spec = load_theme("dark")
+        return {k: v for k, v in spec.variables.items() if k != "tier-colors"}
 
     def _register_themes(self) -> None:
         for name in available_themes():
@@ -255,12 +265,14 @@ class LiqtuiApp(App[None]):
         self.zones = ZonesPanel(pal, top_n=self.top_n, id="zones")
         self.tape = LiquidationTape(pal, id="tape")
         self.status = StatusLine(pal, id="status")
+        self.anchor_label = Static("", id="anchor")
         with Horizontal(id="main"):
             with Horizontal(id="chart"):
                 yield self.heatmap
                 yield self.axis
                 yield self.heat_column
             with Vertical(id="side"):
+                yield self.anchor_label
                 yield self.zones
                 yield self.tape
         with Horizontal(id="progress-row"):
@@ -288,9 +300,11 @@ class LiqtuiApp(App[None]):
 
     # ------------------------------------------------------------------------------------- source
     def _sink(self, ev: MarketEvent) -> None:
-        """Every event passes here on its way to the engine: counts it and keeps the feed lag."""
+        """Every event passes here on its way to the engine: counts it and keeps the feed lag (exchange
+        time → receive time of the latest trade or mark; candles carry their open time, so they don't count)."""
         self.events_seen += 1
-        self._lag_ms = float(ev.recv_ts - ev.ts)
+        if type(ev) in _LAG_EVENTS:
+            self._lag_ms = float(ev.recv_ts - ev.ts)
         self.engine.apply(ev)
 
     def _start_source(self) -> None:
@@ -408,6 +422,7 @@ class LiqtuiApp(App[None]):
             self._draw_profile(model, lo, hi, height, anchor)
         self.axis.set_window(lo, hi)
         self.axis.set_price(price)
+        self._show_anchor(price, lo, hi)
         self._draw_zones(model, price, lo, hi)
         self.tape.set_liquidations(self.engine.liquidations)
 
@@ -446,14 +461,21 @@ class LiqtuiApp(App[None]):
         rows = bin_profile(model.grid.edges, long_t + short_t, lo, hi, height)
         self.heat_column.set_profile(rows, anchor)
 
+    def _show_anchor(self, price: float | None, lo: float, hi: float) -> None:
+        """The one-line "current anchor" above the zones (its own widget: a price move repaints one line)."""
+        text = "waiting for the first price…" if price is None else (
+            f"{self.symbol} live price {fmt_price(price, (hi - lo) / 2000)}")
+        if text != self._anchor_text:
+            self._anchor_text = text
+            self.anchor_label.update(text)
+
     def _draw_zones(self, model: Any, price: float | None, lo: float, hi: float) -> None:
         key = (getattr(model, "version", None), self.lookback, self.threshold_pct, self.top_n, id(model))
         if key == self._zones_key:
             return
         self._zones_key = key
         report = model.zones(self.lookback, threshold_pct=self.threshold_pct, top_n=self.top_n)
-        label = "" if price is None else f"  ── {self.symbol} {fmt_price(price, (hi - lo) / 400)} ──"
-        self.zones.set_report(report, label)
+        self.zones.set_report(report)
 
     # -------------------------------------------------------------------------------- the status
     def status_info(self) -> StatusInfo:

@@ -8,7 +8,7 @@ import threading
 import pytest
 from textual.widgets import Checkbox, Input
 
-from liqtui.core.events import FeedState, FeedStatus, Liquidation, PositionSide, Venue
+from liqtui.core.events import FeedState, FeedStatus, Liquidation, PositionSide, TakerSide, Trade, Venue
 from liqtui.ui.app import LiqtuiApp
 from liqtui.ui.render import fmt_pct, fmt_usd
 from liqtui.ui.messages import SymbolChangeRequested, VenuesChangeRequested
@@ -245,7 +245,10 @@ async def test_status_shows_venue_states(engine, frozen_clock):
             app._sink(FeedStatus(venue=Venue.BINANCE, symbol="BTCUSDT", ts=now, recv_ts=now + 42, state=state,
                                  attempt=attempt))
             await settle(pilot, app, lambda: text in str(app.status.render()))
-        assert "lag 40ms" in str(app.status.render())
+        price = engine.price
+        app._sink(Trade(venue=Venue.BINANCE, symbol="BTCUSDT", ts=now, recv_ts=now + 42, price=price, qty=0.1,
+                        side=TakerSide.BUY))
+        await settle(pilot, app, lambda: "lag 40ms" in str(app.status.render()))
         assert "bybit ↻ reconnecting 2" in str(app.status.render())
 
 

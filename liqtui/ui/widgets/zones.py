@@ -27,7 +27,7 @@ def _header(title: str, total: float, width: int, style: Style) -> Text:
     return t
 
 
-def render_zones(report: Any | None, width: int, top_n: int, pal: HeatPalette, price_label: str = "") -> Text:
+def render_zones(report: Any | None, width: int, top_n: int, pal: HeatPalette) -> Text:
     """The whole panel as Text, ``width`` cells wide. ``report`` is a core.zones.ZoneReport (or None)."""
     wide = width >= 40
     above_t = "Above price — squeeze zones" if wide else "▲ Above — squeeze"
@@ -50,9 +50,6 @@ def render_zones(report: Any | None, width: int, top_n: int, pal: HeatPalette, p
             strength = z.usd / biggest if biggest > 0 else 0.0
             lines.append(zone_line(z.low, z.high, z.usd, strength, z.distance_pct, bool(z.confluence), width,
                                    Style(color=color), mark))
-        if title is above_t and price_label:
-            lines.append(Text(price_label, style=Style(color=pal.anchor, bold=True), no_wrap=True,
-                              overflow="crop"))
     return Text("\n").join(lines)
 
 
@@ -68,7 +65,6 @@ class ZonesPanel(Static):
         self._pal = palette
         self.top_n = top_n
         self._report: Any | None = None
-        self._price_label = ""
         self._last: str | None = None
 
     def set_palette(self, palette: HeatPalette) -> None:
@@ -76,15 +72,14 @@ class ZonesPanel(Static):
         self._last = None
         self._redraw()
 
-    def set_report(self, report: Any | None, price_label: str = "") -> None:
-        """Show a ZoneReport (None = no data yet) with the live price label between the two sides."""
+    def set_report(self, report: Any | None) -> None:
+        """Show a ZoneReport (None = no data yet)."""
         self._report = report
-        self._price_label = price_label
         self._redraw()
 
     def _redraw(self) -> None:
         width = max(10, self.content_region.width or self.size.width or 40)
-        text = render_zones(self._report, width, self.top_n, self._pal, self._price_label)
+        text = render_zones(self._report, width, self.top_n, self._pal)
         key = text.plain + str(width)
         if key != self._last:
             self._last = key
