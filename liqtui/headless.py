@@ -5,10 +5,10 @@ demo exchange and ``"live"`` the real feeds for ``seconds``. Live and demo first
 REST (the demo exchange serves the same REST shapes) so the zones have history behind them. The result is one
 JSON-ready dict: ``symbol``, ``price``, ``lookback``, ``above`` / ``below`` (zones with ``low``, ``high``,
 ``peak``, ``usd``, ``distance_pct``, ``tiers`` ...), ``totals`` {above, below, imbalance}, ``stats`` {frames,
-decode_errors, reconnects, events, candles} and ``notes`` (what was missing, e.g. open interest).
+decode_errors, reconnects, events, candles, backfill_bars} and ``notes`` (what was missing, e.g. open interest).
 
 :func:`run_zones` is what the CLI calls: exit 0 ok, 2 bad arguments (the message names the flag and the
-allowed values), 3 when no data arrived.
+allowed values), 3 when no data arrived (no event from the feeds or the recording, and no backfilled bar).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from typing import Any
 import msgspec
 
 from liqtui.core.engine import Engine
-from liqtui.core.events import VENUES, FeedStatus, MarketEvent
+from liqtui.core.events import VENUES, FeedState, FeedStatus, MarketEvent
 from liqtui.core.model import LOOKBACKS, HeatModel, ModelConfig
 from liqtui.feeds.endpoints import Endpoints
 from liqtui.feeds.symbols import instrument
@@ -204,8 +204,8 @@ class _FeedRun:
             self.stats["frames"] += int(st.frames)
             self.stats["decode_errors"] += int(st.decode_errors)
             self.stats["reconnects"] += int(st.reconnects)
-            if st.message:
-                self.notes.append(st.message)
+            if st.message and st.state is FeedState.FAILED:
+                self.notes.append(f"feed failed: {st.message}")
 
     def _restore(self) -> str | None:
         """With a store: start from its newest checkpoint (caught up with stored bars); returns the key."""
@@ -234,6 +234,7 @@ class _FeedRun:
             bars = model_bars(chunk, after_ts=model.last_ts or None)
             if len(bars):
                 model.step_many(bars)
+                self.stats["backfill_bars"] = self.stats.get("backfill_bars", 0) + len(bars)
 
         try:
             results = await backfill_venues(
@@ -355,15 +356,25 @@ def run_zones(args: Any, cfg: Any = None) -> int:
     finally:
         if store is not None:
             store.close()
-    if not doc["stats"].get("events"):
+    if not doc["stats"].get("events") and not doc["stats"].get("backfill_bars"):
         src = kw["source"] + (f" {kw['replay_path']}" if kw.get("replay_path") else "")
         print(f"liqtui zones: no data arrived from {src} ({doc['stats'].get('frames', 0)} frames, "
               f"{doc['stats'].get('decode_errors', 0)} decode errors)", file=sys.stderr)
         if getattr(args, "json", False):
-            print(json.dumps(doc))
+            _emit(json.dumps(doc))
         return EXIT_NO_DATA
-    print(json.dumps(doc) if getattr(args, "json", False) else format_text(doc))
+    _emit(json.dumps(doc) if getattr(args, "json", False) else format_text(doc))
     return EXIT_OK
+
+
+def _emit(text: str) -> None:
+    """Print to stdout; a reader that went away (``| head``) is not an error."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _kwargs_from_args(args: Any, cfg: Any) -> dict[str, Any]:

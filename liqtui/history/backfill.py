@@ -772,7 +772,8 @@ def _say_done(progress: Progress | None, result: BackfillResult, n: int) -> None
     msg = f"{result.venue} {result.symbol}: backfill done, {n} bars ({result.fetched_bars} fetched, {result.requests} requests)"
     result.messages.append(msg)
     if progress is not None:
-        progress(1, 1, msg)
+        done = max(1, result.requests)
+        progress(done, done, msg)
 
 
 async def backfill_venues(

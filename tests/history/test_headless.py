@@ -158,6 +158,7 @@ async def test_zones_from_the_demo_exchange_backfill_first():
     doc = await collect_zones("demo", seconds=1.5, lookback="12h", top=4, seed=3)
     assert doc["source"] == "demo" and doc["symbol"] == "BTC"
     assert doc["stats"]["frames"] > 0 and doc["stats"]["events"] > 0
+    assert doc["stats"]["backfill_bars"] == 720
     assert 1 <= len(doc["above"]) <= 4 and 1 <= len(doc["below"]) <= 4
     z = doc["above"][0]
     assert z["low"] <= z["peak"] <= z["high"] and z["distance_pct"] > 0 and z["usd"] > 0 and z["tiers"]
