@@ -18,7 +18,8 @@ What it simulates (all reproducible from ``seed`` and ``start_ms``):
   Then :meth:`MarketSim.advance` runs the present second by second and returns Binance stream frames.
 
 Truth for tests: :meth:`MarketSim.true_levels` and :attr:`MarketSim.realized` (every realized liquidation;
-the forceOrder stream, like Binance's, carries at most one per second).
+the forceOrder stream, like Binance's, carries at most one per second), with
+:attr:`MarketSim.realized_opened_ms` (when each liquidated position had been opened).
 """
 
 from __future__ import annotations
@@ -161,6 +162,7 @@ class MarketSim:
         self.book = PositionBook(cfg.tiers)
         self.store = BarStore(seed)
         self.realized: list[Liquidation] = []
+        self.realized_opened_ms: list[int] = []  # when each realized position was opened (parallel list)
         self._factors = self._liq_factors()
         self._weights = [t.weight for t in self.config.tiers]
         # state of the processes
@@ -297,6 +299,7 @@ class MarketSim:
             pushed += push
             x -= side * push
         for h in found:
+            self.realized_opened_ms.append(h.opened_ts)
             self.realized.append(Liquidation(
                 venue=Venue.BINANCE, symbol=self.symbol, ts=ts, recv_ts=ts, side=PositionSide(h.side),
                 price=h.price, qty=h.qty, usd=h.usd))

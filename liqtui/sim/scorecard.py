@@ -12,7 +12,7 @@ realized liquidations are scored. Pure (numpy + msgspec), no textual.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import msgspec
@@ -54,6 +54,10 @@ class Scorecard(msgspec.Struct, frozen=True):
     inside_usd: float
     share: float | None
     tolerance_pct: float = 0.0
+    # the same share restricted to positions already open at ``start_ms`` (when opening times are known):
+    # how well the zones located the levels that existed when they were drawn
+    share_existing: float | None = None
+    existing_usd: float | None = None
 
 
 def _inside(price: float, zones: Sequence[Zone], tol: float) -> bool:
@@ -67,32 +71,47 @@ def _side_score(name: str, zones: Sequence[Zone], liqs: list[Liquidation], tol: 
                      share=inside / total if total > 0 else None, n=len(liqs))
 
 
-def score(report: ZoneReport, realized: Iterable[Liquidation], *, start_ms: int | None = None,
-          end_ms: int | None = None, top_n: int = 5, tolerance_pct: float = 0.0) -> Scorecard:
+def score(report: ZoneReport, realized: Sequence[Liquidation], *, start_ms: int | None = None,
+          end_ms: int | None = None, top_n: int = 5, tolerance_pct: float = 0.0,
+          opened_ms: Sequence[int] | None = None) -> Scorecard:
     """Score ``report`` against the liquidations of ``realized`` with ``start_ms ≤ ts < end_ms``.
 
     ``start_ms`` defaults to the report's time. Only the first ``top_n`` zones per side count.
-    ``tolerance_pct`` widens every zone by that percentage on both edges (0: exact)."""
+    ``tolerance_pct`` widens every zone by that percentage on both edges (0: exact). ``opened_ms`` (parallel
+    to ``realized``: when each position was opened) adds ``share_existing``, the share among positions that
+    were already open at ``start_ms``."""
     if top_n < 1:
         raise ValueError(f"top_n must be >= 1, got {top_n}")
     if not (0.0 <= tolerance_pct < 50.0):
         raise ValueError(f"tolerance_pct must be within [0, 50), got {tolerance_pct}")
+    if opened_ms is not None and len(opened_ms) != len(realized):
+        raise ValueError("opened_ms must have one opening time per realized liquidation")
     t0 = report.ts if start_ms is None else start_ms
     t1 = end_ms if end_ms is not None else 2**62
     if t1 < t0:
         raise ValueError(f"end_ms {t1} is before start_ms {t0}")
     tol = tolerance_pct / 100.0
-    window = [x for x in realized if t0 <= x.ts < t1]
-    longs = [x for x in window if x.side is PositionSide.LONG]
-    shorts = [x for x in window if x.side is PositionSide.SHORT]
-    ls = _side_score("long", report.below[:top_n], longs, tol)
-    ss = _side_score("short", report.above[:top_n], shorts, tol)
+    keep = [i for i, x in enumerate(realized) if t0 <= x.ts < t1]
+    window = [realized[i] for i in keep]
+    ls, ss = _sides(report, window, top_n, tol)
     total, inside = ls.realized_usd + ss.realized_usd, ls.inside_usd + ss.inside_usd
+    share_existing = existing_usd = None
+    if opened_ms is not None:
+        el, es = _sides(report, [realized[i] for i in keep if opened_ms[i] < t0], top_n, tol)
+        existing_usd = el.realized_usd + es.realized_usd
+        share_existing = (el.inside_usd + es.inside_usd) / existing_usd if existing_usd > 0 else None
     last = max((x.ts for x in window), default=t0)
     return Scorecard(lookback=report.lookback, price=report.price, start_ms=t0,
                      end_ms=end_ms if end_ms is not None else last + 1, long=ls, short=ss,
                      realized_usd=total, inside_usd=inside, share=inside / total if total > 0 else None,
-                     tolerance_pct=tolerance_pct)
+                     tolerance_pct=tolerance_pct, share_existing=share_existing, existing_usd=existing_usd)
+
+
+def _sides(report: ZoneReport, window: list[Liquidation], top_n: int, tol: float) -> tuple[SideScore, SideScore]:
+    longs = [x for x in window if x.side is PositionSide.LONG]
+    shorts = [x for x in window if x.side is PositionSide.SHORT]
+    return (_side_score("long", report.below[:top_n], longs, tol),
+            _side_score("short", report.above[:top_n], shorts, tol))
 
 
 def model_bars(market: "MarketSim", since_ms: int | None = None) -> np.ndarray:
@@ -139,5 +158,6 @@ def run_scorecard(seed: int = 0, *, lookback: str = "1d", horizon_h: float = 12.
     t0, n0 = market.now_ms, len(market.realized)
     t1 = t0 + int(horizon_h * 3_600_000)
     market.fast_forward(t1)
-    card = score(report, market.realized[n0:], start_ms=t0, end_ms=t1, top_n=top_n, tolerance_pct=tolerance_pct)
+    card = score(report, market.realized[n0:], start_ms=t0, end_ms=t1, top_n=top_n, tolerance_pct=tolerance_pct,
+                 opened_ms=market.realized_opened_ms[n0:])
     return card, report

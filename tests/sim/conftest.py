@@ -14,7 +14,7 @@ from liqtui.sim.scorecard import DEFAULT_START_MS
 START_MS = DEFAULT_START_MS
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def market() -> MarketSim:
     """Seed 0, full 183-day history, ending at a fixed start time (read-only: do not advance it)."""
     return MarketSim(seed=0, start_ms=START_MS)

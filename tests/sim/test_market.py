@@ -17,20 +17,20 @@ from .conftest import START_MS
 
 
 def test_same_seed_same_market_and_frames() -> None:
-    a = MarketSim(seed=7, start_ms=START_MS, history_days=20)
-    b = MarketSim(seed=7, start_ms=START_MS, history_days=20)
+    a = MarketSim(seed=7, start_ms=START_MS, history_days=5)
+    b = MarketSim(seed=7, start_ms=START_MS, history_days=5)
     for f in ("ts", "dur", "o", "h", "l", "c", "v", "q", "n", "tbv", "tbq", "oi"):
         np.testing.assert_array_equal(getattr(a.store.bars, f), getattr(b.store.bars, f))
     assert msgspec.json.encode(a.realized) == msgspec.json.encode(b.realized)
-    fa = a.advance(START_MS + 5 * MINUTE_MS)
-    fb = b.advance(START_MS + 5 * MINUTE_MS)
+    fa = a.advance(START_MS + 3 * MINUTE_MS)
+    fb = b.advance(START_MS + 3 * MINUTE_MS)
     assert fa == fb and len(fa) > 300
     # chunking the same span differently gives the same frames
-    c = MarketSim(seed=7, start_ms=START_MS, history_days=20)
+    c = MarketSim(seed=7, start_ms=START_MS, history_days=5)
     fc = []
-    for t in range(START_MS + 7_000, START_MS + 5 * MINUTE_MS + 1, 7_000):
+    for t in range(START_MS + 7_000, START_MS + 3 * MINUTE_MS + 1, 7_000):
         fc.extend(c.advance(t))
-    fc.extend(c.advance(START_MS + 5 * MINUTE_MS))
+    fc.extend(c.advance(START_MS + 3 * MINUTE_MS))
     assert fc == fa
 
 
@@ -97,8 +97,9 @@ def test_cascades_push_price_beyond_the_volatility_draw(market: MarketSim) -> No
 
 
 def test_live_frames_follow_binance_rules(market: MarketSim) -> None:
-    m = MarketSim(seed=3, start_ms=START_MS, history_days=2)
-    frames = m.advance(START_MS + 30 * MINUTE_MS)
+    m = MarketSim(seed=3, start_ms=START_MS, history_days=1)
+    n0 = len(m.store)
+    frames = m.advance(START_MS + 12 * MINUTE_MS)
     streams = {f.stream for f in frames}
     assert streams >= {"btcusdt@aggTrade", "btcusdt@markPrice@1s", "btcusdt@kline_1m"}
     assert [f.E for f in frames] == sorted(f.E for f in frames)
@@ -115,8 +116,8 @@ def test_live_frames_follow_binance_rules(market: MarketSim) -> None:
             assert d["k"]["t"] % MINUTE_MS == 0
     assert agg_ids == sorted(agg_ids) and len(set(agg_ids)) == len(agg_ids)
     closed = [json.loads(f.payload)["k"] for f in frames if f.stream.endswith("kline_1m")]
-    assert sum(k["x"] for k in closed) == 30
-    assert len(m.store) == len(MarketSim(seed=3, start_ms=START_MS, history_days=2).store) + 30
+    assert sum(k["x"] for k in closed) == 12
+    assert len(m.store) == n0 + 12
 
 
 def test_fast_forward_keeps_the_market_consistent() -> None:

@@ -6,21 +6,24 @@ import asyncio
 
 import httpx
 import pytest
+import pytest_asyncio
 
 from liqtui.sim.server import DemoExchange
 
 from .conftest import START_MS
 
 DAY = 86_400_000
+# one exchange for the module (real time: the market barely moves while these run)
+pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def demo():
-    async with DemoExchange(seed=2, speed=1, start_ms=START_MS, history_days=45) as d:
+    async with DemoExchange(seed=2, speed=1, start_ms=START_MS, history_days=41) as d:
         yield d
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="module")
 async def client(demo):
     async with httpx.AsyncClient(base_url=demo.rest_url, timeout=30) as c:
         yield c
@@ -85,7 +88,7 @@ async def test_open_interest_and_history(demo, client) -> None:
 
 
 async def test_thirty_day_rule_behind_a_flag() -> None:
-    async with DemoExchange(seed=2, start_ms=START_MS, history_days=45, oi_hist_days=30) as demo:
+    async with DemoExchange(seed=2, start_ms=START_MS, history_days=41, oi_hist_days=30) as demo:
         async with httpx.AsyncClient(base_url=demo.rest_url) as c:
             rows = (await c.get("/futures/data/openInterestHist", params={
                 "symbol": "BTCUSDT", "period": "1h", "startTime": START_MS - 40 * DAY, "limit": 500})).json()

