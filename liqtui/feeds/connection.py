@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections import deque
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
@@ -27,7 +26,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI, W
 from liqtui.core.events import FeedState, FeedStatus, MarketEvent, Venue
 from liqtui.feeds import conn_specs as venue_conn_specs
 from liqtui.feeds import make_decoder
-from liqtui.feeds.base import MAX_FRAME_BYTES, BaseDecoder, ConnSpec, log
+from liqtui.feeds.base import MAX_FRAME_BYTES, BaseDecoder, ConnSpec, RecentKeys, log
 from liqtui.feeds.endpoints import Endpoints
 from liqtui.feeds.okx import OkxDecoder
 from liqtui.feeds.rest import (
@@ -137,7 +136,7 @@ class FeedManager:
         self.decoders: dict[str, BaseDecoder] = {v.value: make_decoder(v, symbol) for v in self.venues}
         self.instruments: dict[str, str] = {v.value: instrument(v, symbol) for v in self.venues}
         self.stats: dict[str, VenueStats] = {v.value: VenueStats() for v in self.venues}
-        self._overlap: dict[tuple[str, str], deque[int] | None] = {}
+        self._overlap: dict[tuple[str, str], RecentKeys] = {}  # frames seen during a handover
 
     # -- public ---------------------------------------------------------------------------------------
     def specs(self, venue: Venue) -> list[ConnSpec]:
@@ -299,7 +298,8 @@ class FeedManager:
 
         Returns the successor and its pump, or None when it could not be brought up (``old`` is kept)."""
         key = (venue.value, spec.name)
-        self._overlap[key] = deque(maxlen=4096)
+        seen = RecentKeys(4096)
+        self._overlap[key] = seen
         try:
             try:
                 new = await self._open(venue, spec)
@@ -322,7 +322,11 @@ class FeedManager:
             return new, new_pump
         finally:
             # keep de-duplicating stragglers of the old connection a moment longer
-            asyncio.get_running_loop().call_later(2.0, self._overlap.pop, key, None)
+            asyncio.get_running_loop().call_later(2.0, self._end_overlap, key, seen)
+
+    def _end_overlap(self, key: tuple[str, str], seen: RecentKeys) -> None:
+        if self._overlap.get(key) is seen:  # a later handover may have started its own window
+            del self._overlap[key]
 
     async def _pump(self, venue: Venue, spec: ConnSpec, conn: _Conn) -> str:
         """Receive frames until the connection ends; returns the reason. Runs keepalive and stall checks."""
@@ -393,12 +397,9 @@ class FeedManager:
         """Count, record, decode and sink one frame; returns the number of events it produced."""
         st = self.stats[venue.value]
         overlap = self._overlap.get((venue.value, conn)) if self._overlap else None
-        if overlap is not None:
-            h = hash(frame)
-            if h in overlap:
-                st.overlap_dropped += 1
-                return 0
-            overlap.append(h)
+        if overlap is not None and overlap.seen(hash(frame)):
+            st.overlap_dropped += 1
+            return 0
         st.frames += 1
         st.bytes += len(frame)
         st.last_frame_ms = recv_ms
