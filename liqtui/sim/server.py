@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import json
 import time
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -43,6 +44,7 @@ __all__ = ["DemoExchange"]
 
 _MARKET_PREFIX = "/market"
 _MAX_STEPS_PER_TURN = 30  # market seconds simulated before yielding to the event loop
+_MIN_SLEEP_S = 0.005  # frames due within this are sent together (bounds wake-ups at high speed)
 _METHODS = ("SUBSCRIBE", "UNSUBSCRIBE", "LIST_SUBSCRIPTIONS", "SET_PROPERTY", "GET_PROPERTY")
 
 
@@ -176,20 +178,35 @@ class DemoExchange:
 
     # -- market pacing -----------------------------------------------------------------------------------
     async def _run(self) -> None:
+        """Simulate one second ahead of the (sped-up) clock and release each frame when its event time is due,
+        so frames arrive spread over the second with exchange-like latency, not in per-second bursts."""
         loop = asyncio.get_running_loop()
         m = self.market
         assert m is not None
         wall0, mkt0 = loop.time(), m.now_ms
+        if self._kw["start_ms"] is None:
+            # real-time mode: the history ends at the start minute; catch up to the wall clock silently so
+            # exchange timestamps match local time (at most a minute of market, a few milliseconds of work)
+            wall_ms = int(time.time() * 1000)
+            m.advance(wall_ms)
+            wall0 -= (wall_ms - mkt0) / 1000.0 / self.speed
+        pending: deque[Frame] = deque()
         while True:
-            target = mkt0 + int((loop.time() - wall0) * 1000.0 * self.speed)
-            until = min(target, m.now_ms + 1000 * _MAX_STEPS_PER_TURN)
-            if until >= m.now_ms + 1000:
-                self._broadcast(m.advance(until))
-            if m.now_ms + 1000 <= target:
+            now = mkt0 + int((loop.time() - wall0) * 1000.0 * self.speed)
+            steps = 0
+            while m.now_ms <= now and steps < _MAX_STEPS_PER_TURN:
+                pending.extend(m.advance(m.now_ms + 1000))
+                steps += 1
+            due: list[Frame] = []
+            while pending and pending[0].E <= now:
+                due.append(pending.popleft())
+            self._broadcast(due)
+            if steps >= _MAX_STEPS_PER_TURN:
                 await asyncio.sleep(0)
                 continue
-            due = wall0 + (m.now_ms + 1000 - mkt0) / (1000.0 * self.speed)
-            await asyncio.sleep(max(0.0, due - loop.time()))
+            nxt = pending[0].E if pending else m.now_ms
+            wait = (nxt - mkt0) / (1000.0 * self.speed) - (loop.time() - wall0)
+            await asyncio.sleep(min(max(wait, _MIN_SLEEP_S), 0.25))
 
     def _broadcast(self, frames: list[Frame]) -> None:
         if not frames or not self.clients:
