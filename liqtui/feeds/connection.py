@@ -31,6 +31,7 @@ from liqtui.feeds.endpoints import Endpoints
 from liqtui.feeds.okx import OkxDecoder
 from liqtui.feeds.rest import (
     Backoff,
+    FeedError,
     SymbolRefused,
     binance_oi_url,
     fetch_okx_contract,
@@ -64,12 +65,13 @@ class VenueStats(msgspec.Struct):
     rest_polls: int = 0
     rest_errors: int = 0
     sink_errors: int = 0
+    raw_errors: int = 0
     last_frame_ms: int = 0
     state: FeedState = FeedState.CONNECTING
     message: str = ""
 
 
-class _Failed(Exception):
+class _Failed(FeedError):
     """A venue cannot work (symbol refused, bad URL, too many attempts): stop it with this message."""
 
 
@@ -153,7 +155,8 @@ class FeedManager:
         return out
 
     async def run(self) -> None:
-        """Run every venue until cancelled. A failing venue reports ``failed``; the others go on."""
+        """Run every venue until cancelled (or until every venue has failed). A failing venue reports
+        ``failed`` and stops; the others go on. Cancelling emits ``stopped`` for the venues still running."""
         try:
             async with asyncio.TaskGroup() as tg:
                 for v in self.venues:
@@ -174,7 +177,7 @@ class FeedManager:
                         tg.create_task(self._run_spec(venue, spec))
                     if venue is Venue.BINANCE:
                         tg.create_task(self._poll_oi(venue, client))
-        except* (_Failed, SymbolRefused, LookupError) as eg:
+        except* FeedError as eg:
             msg = str(eg.exceptions[0])
             log.error("%s: feed failed: %s", venue.value, msg)
             self._status(venue, FeedState.FAILED, reason=msg)
@@ -405,7 +408,12 @@ class FeedManager:
         st.last_frame_ms = recv_ms
         if self.on_raw is not None:
             text = frame if isinstance(frame, str) else frame.decode("utf-8", "replace")
-            self.on_raw(venue.value, text, recv_ms)
+            try:
+                self.on_raw(venue.value, text, recv_ms)
+            except Exception:  # a failing recorder must not stop the feed
+                st.raw_errors += 1
+                if st.raw_errors <= 5 or st.raw_errors % 1000 == 0:
+                    log.exception("%s: on_raw hook raised (%d times)", venue.value, st.raw_errors)
         events = dec.decode(frame, recv_ms)
         st.decode_errors = dec.errors
         if events:

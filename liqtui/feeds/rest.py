@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Backoff",
+    "FeedError",
     "SymbolRefused",
     "poll_binance_oi",
     "fetch_okx_contract",
@@ -32,8 +33,12 @@ __all__ = [
 ]
 
 
-class SymbolRefused(Exception):
-    """The exchange says the symbol does not exist (or refused it); retrying will not help."""
+class FeedError(Exception):
+    """A venue cannot be served (retrying will not help); the message says why."""
+
+
+class SymbolRefused(FeedError):
+    """The exchange says the symbol does not exist (or refused it)."""
 
 
 class Backoff:
@@ -137,7 +142,7 @@ async def fetch_okx_contract(
     on_error: Callable[[int, str], None],
 ) -> ContractSpec:
     """``ctVal`` of ``inst_id`` from OKX's instruments endpoint; after ``attempts`` failures falls back to the
-    built-in table (and raises ``LookupError`` when the table does not know it either). Raises
+    built-in table (and raises :class:`FeedError` when the table does not know it either). Raises
     :class:`SymbolRefused` when OKX does not list the instrument."""
     http_error = _http_error()
     last = ""
@@ -157,4 +162,4 @@ async def fetch_okx_contract(
     if inst_id in DEFAULT_CONTRACTS:
         log.warning("okx: instruments endpoint unavailable (%s); using the built-in contract size", last)
         return DEFAULT_CONTRACTS[inst_id]
-    raise LookupError(f"contract size of {inst_id} unknown: OKX instruments endpoint unavailable ({last})")
+    raise FeedError(f"contract size of {inst_id} unknown: OKX instruments endpoint unavailable ({last})")

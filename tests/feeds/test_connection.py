@@ -327,3 +327,24 @@ async def test_cancel_emits_stopped_and_closes_sockets() -> None:
         gate.set()
         await until(lambda: all(c.received is not None for c in srv.conns), "server side")
     assert sink.states()[-1] is FeedState.STOPPED and mgr.stats["binance"].state is FeedState.STOPPED
+
+
+async def test_failing_sink_or_raw_hook_never_stops_the_feed() -> None:
+    def bad_raw(venue: str, text: str, ms: int) -> None:
+        raise OSError("disk full")
+
+    good = Collector()
+
+    def flaky_sink(ev) -> None:
+        good(ev)
+        if isinstance(ev, Trade) and ev.ts == T0:
+            raise RuntimeError("engine bug")
+
+    script = [F.bn_agg_trade(i, 60000, 0.1, False, T0 + i - 1) for i in (1, 2, 3)]
+    async with ExchangeServer("binance", [script]) as srv:
+        mgr = manager([srv], ["binance"], flaky_sink, on_raw=bad_raw)
+        async with running(mgr):
+            await until(lambda: len(good.of(Trade)) == 3, "all trades despite the failures")
+    st = mgr.stats["binance"]
+    assert st.sink_errors == 1 and st.raw_errors >= 3 and st.reconnects == 0
+    assert st.state is FeedState.STOPPED
