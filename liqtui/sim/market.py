@@ -37,7 +37,7 @@ from liqtui.sim.bars import INTERVALS_MS, MINUTE_MS, Bars, BarStore, ceil_to, fl
 from liqtui.sim.book import LONG, SHORT, Liquidated, PositionBook, Tier
 from liqtui.sim.leverage import liquidation_factor
 
-__all__ = ["SimConfig", "MarketSim", "TrueLevels", "DEFAULT_TIERS", "Tier"]
+__all__ = ["SimConfig", "MarketSim", "TrueLevels", "DEFAULT_TIERS", "DEFAULT_PRICES", "Tier"]
 
 DAY_MS = 86_400_000
 HOUR_MS = 3_600_000
@@ -55,6 +55,10 @@ DEFAULT_TIERS: tuple[Tier, ...] = (
     Tier(leverage=5, weight=0.18, lifetime_h=168, position_usd=1_500_000),
     Tier(leverage=3, weight=0.12, lifetime_h=336, position_usd=4_000_000),
 )
+
+
+#: Starting price level per instrument (others start at ``SimConfig.price``).
+DEFAULT_PRICES: dict[str, float] = {"BTCUSDT": 72_000.0, "ETHUSDT": 3_500.0, "SOLUSDT": 160.0}
 
 
 class SimConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -78,6 +82,10 @@ class SimConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     tiers: tuple[Tier, ...] = DEFAULT_TIERS
     # (maximum age in days, step in seconds), newest first; steps must divide each other
     resolution: tuple[tuple[float, int], ...] = ((0.5, 60), (7.0, 900), (30.0, 3600), (1e9, 14_400))
+
+    def for_symbol(self, symbol: str) -> "SimConfig":
+        """This configuration for another instrument, at that instrument's usual price level."""
+        return msgspec.structs.replace(self, symbol=symbol, price=DEFAULT_PRICES.get(symbol, self.price))
 
     def __post_init__(self) -> None:
         if not (self.symbol.isalnum() and self.symbol.isupper()):

@@ -93,7 +93,7 @@ class DemoExchange:
             raise ValueError(f"speed must be within (0, 10000], got {speed!r}")
         cfg = config or SimConfig()
         if symbol != cfg.symbol:
-            cfg = SimConfig(**{**{f: getattr(cfg, f) for f in cfg.__struct_fields__}, "symbol": symbol})
+            cfg = cfg.for_symbol(symbol)
         self._kw = dict(seed=seed, start_ms=start_ms, history_days=history_days, config=cfg)
         self.speed = float(speed)
         self.host = host

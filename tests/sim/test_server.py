@@ -161,3 +161,11 @@ def test_bad_arguments_are_refused() -> None:
         DemoExchange(speed=0)
     with pytest.raises(ValueError, match="symbol"):
         DemoExchange(symbol="btc/usdt")
+
+
+async def test_other_instrument_streams_under_its_own_name() -> None:
+    async with DemoExchange(seed=0, speed=20, symbol="ETHUSDT", start_ms=START_MS, history_days=0.5) as demo:
+        assert demo.market is not None and 1_000 < demo.market.price < 10_000  # an ETH-like level
+        async with connect(demo.stream_url(), compression=None) as ws:
+            d = json.loads(await asyncio.wait_for(ws.recv(), 30))
+        assert d["stream"].startswith("ethusdt@") and d["data"]["s"] == "ETHUSDT"
