@@ -55,9 +55,12 @@ def bb_trades(rows: list[tuple[str, float, float, str, int]], sym: str = "BTCUSD
         for i, p, v, side, t in rows]})
 
 
-def bb_ticker_snapshot(ts: int, cs: int, mark: float, single_oi: float, rate: float, sym: str = "BTCUSDT") -> str:
+def bb_ticker_snapshot(
+    ts: int, cs: int, mark: float, single_oi: float, rate: float, sym: str = "BTCUSDT"
+) -> str:
     return _j({"topic": f"tickers.{sym}", "type": "snapshot", "data": {
-        "symbol": sym, "tickDirection": "ZeroPlusTick", "lastPrice": f"{mark:.2f}", "markPrice": f"{mark:.2f}",
+        "symbol": sym, "tickDirection": "ZeroPlusTick", "lastPrice": f"{mark:.2f}",
+        "markPrice": f"{mark:.2f}",
         "indexPrice": f"{mark + 1:.2f}", "openInterest": f"{2 * single_oi:.3f}",
         "openInterestValue": f"{2 * single_oi * mark:.2f}", "singleOpenInterest": f"{single_oi:.3f}",
         "singleOpenInterestValue": f"{single_oi * mark:.2f}", "nextFundingTime": str(ts + 3_600_000),
@@ -66,7 +69,8 @@ def bb_ticker_snapshot(ts: int, cs: int, mark: float, single_oi: float, rate: fl
 
 
 def bb_ticker_delta(ts: int, cs: int, sym: str = "BTCUSDT", **fields: str) -> str:
-    return _j({"topic": f"tickers.{sym}", "type": "delta", "data": {"symbol": sym, **fields}, "cs": cs, "ts": ts})
+    return _j({"topic": f"tickers.{sym}", "type": "delta", "data": {"symbol": sym, **fields}, "cs": cs,
+               "ts": ts})
 
 
 def bb_liquidations(rows: list[tuple[int, str, float, float]], sym: str = "BTCUSDT") -> str:
@@ -136,13 +140,15 @@ def okx_instruments(inst: str, ct_val: float) -> str:
 def hl_trades(rows: list[tuple[int, float, float, str, int]], coin: str = "BTC") -> str:
     """rows: (tid, price, size, "B"/"A", ts)."""
     return _j({"channel": "trades", "data": [
-        {"coin": coin, "side": s, "px": str(p), "sz": str(sz), "time": t, "hash": "0x" + "ab" * 32, "tid": tid}
+        {"coin": coin, "side": s, "px": str(p), "sz": str(sz), "time": t, "hash": "0x" + "ab" * 32,
+         "tid": tid}
         for tid, p, sz, s, t in rows]})
 
 
 def hl_ctx(mark: float, oi: float, funding: float, coin: str = "BTC") -> str:
     return _j({"channel": "activeAssetCtx", "data": {"coin": coin, "ctx": {
-        "funding": f"{funding:.8f}", "openInterest": f"{oi:.5f}", "prevDayPx": str(mark), "dayNtlVlm": "1000.0",
+        "funding": f"{funding:.8f}", "openInterest": f"{oi:.5f}", "prevDayPx": str(mark),
+        "dayNtlVlm": "1000.0",
         "premium": "0.0001", "oraclePx": str(mark - 1), "markPx": str(mark), "midPx": str(mark),
         "impactPxs": [str(mark - 1), str(mark + 1)]}}})
 

@@ -9,7 +9,8 @@ one repeats). A script is a list of steps:
 * a ``str``: send that frame;
 * ``Close(code)``: close the connection cleanly; ``Abort()``: drop the TCP connection without a close frame;
 * ``Stall()``: keep the socket open and send nothing more (protocol pings are no longer answered either);
-* ``Stream(make, interval_s)``: send ``make(i)`` for i = 0, 1, ... every ``interval_s`` until the client leaves;
+* ``Stream(make, interval_s)``: send ``make(i)`` for i = 0, 1, ... every ``interval_s`` until the client
+  leaves;
 * ``Gate(event)``: wait for an ``asyncio.Event`` set by the test;
 * ``Follow(hub)``: receive the live frames a shared :class:`Hub` broadcasts to every open connection.
 
@@ -187,8 +188,8 @@ class ExchangeServer:
             if not self._known(inst):
                 return _response(200, '{"code":"51001","msg":"Instrument ID does not exist","data":[]}')
             return _response(200, json.dumps({"code": "0", "msg": "", "data": [
-                {"instType": "SWAP", "instId": inst, "ctVal": str(self.ct_val), "ctValCcy": inst.split("-")[0],
-                 "ctType": "linear", "settleCcy": "USDT", "state": "live"}]}))
+                {"instType": "SWAP", "instId": inst, "ctVal": str(self.ct_val),
+                 "ctValCcy": inst.split("-")[0], "ctType": "linear", "settleCcy": "USDT", "state": "live"}]}))
         return _response(404, '{"code":-1,"msg":"not found"}')
 
     def _known(self, symbol: str) -> bool:
@@ -229,7 +230,9 @@ class ExchangeServer:
         if streams and streams[0]:
             rec.subscribed.set()  # unknown symbols are silently not served, as on Binance
 
-    async def _play(self, ws: ServerConnection, rec: ConnRecord, script: list[Step], stalled: asyncio.Event) -> None:
+    async def _play(
+        self, ws: ServerConnection, rec: ConnRecord, script: list[Step], stalled: asyncio.Event
+    ) -> None:
         for step in script:
             if isinstance(step, str):
                 await ws.send(step)
@@ -286,20 +289,23 @@ class ExchangeServer:
         if msg.get("method") == "SUBSCRIBE":
             rec.subscribed.set()
             return [json.dumps({"result": None, "id": msg.get("id")})]
-        return [json.dumps({"error": {"code": 2, "msg": "Invalid request: unknown method"}, "id": msg.get("id")})]
+        error = {"code": 2, "msg": "Invalid request: unknown method"}
+        return [json.dumps({"error": error, "id": msg.get("id")})]
 
     def _bybit(self, msg: Any, rec: ConnRecord) -> list[str]:
         op = msg.get("op")
         if op == "ping":
             rec.pings += 1
-            return [json.dumps({"success": True, "ret_msg": "pong", "conn_id": "c1", "req_id": "", "op": "ping"})]
+            return [json.dumps({"success": True, "ret_msg": "pong", "conn_id": "c1", "req_id": "",
+                                "op": "ping"})]
         if op == "subscribe":
             bad = [t for t in msg.get("args", []) if not self._known(t.rsplit(".", 1)[-1])]
             if bad:
-                return [json.dumps({"success": False, "ret_msg": f"Invalid symbol :[{bad[0]}]", "conn_id": "c1",
-                                    "req_id": "", "op": "subscribe"})]
+                return [json.dumps({"success": False, "ret_msg": f"Invalid symbol :[{bad[0]}]",
+                                    "conn_id": "c1", "req_id": "", "op": "subscribe"})]
             rec.subscribed.set()
-            return [json.dumps({"success": True, "ret_msg": "", "conn_id": "c1", "req_id": "", "op": "subscribe"})]
+            return [json.dumps({"success": True, "ret_msg": "", "conn_id": "c1", "req_id": "",
+                                "op": "subscribe"})]
         return []
 
     def _okx(self, msg: Any, rec: ConnRecord) -> list[str]:
@@ -309,9 +315,8 @@ class ExchangeServer:
         for arg in msg.get("args", []):
             inst = arg.get("instId")
             if inst is not None and not self._known(inst):
-                return [json.dumps({"event": "error", "code": "60018",
-                                    "msg": f"Wrong URL or channel:{arg['channel']},instId:{inst} doesn't exist",
-                                    "connId": "k1"})]
+                msg_text = f"Wrong URL or channel:{arg['channel']},instId:{inst} doesn't exist"
+                return [json.dumps({"event": "error", "code": "60018", "msg": msg_text, "connId": "k1"})]
             out.append(json.dumps({"event": "subscribe", "arg": arg, "connId": "k1"}))
         rec.subscribed.set()
         return out

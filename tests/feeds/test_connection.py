@@ -35,13 +35,15 @@ def bn_ticks(start: int = 1000) -> Stream:
 # -- every channel, per venue ------------------------------------------------------------------------
 async def test_binance_all_channels_and_rest_oi() -> None:
     script = [F.bn_agg_trade(1, 60000.5, 0.25, True, T0), F.bn_agg_trade(2, 60001.0, 0.5, False, T0 + 1),
-              F.bn_mark(T0 + 2, 60010.0, 60005.0, 0.0001), F.bn_kline(T0 - 60_000, 59990, 60020, 59980, 60000, 12.5, True),
+              F.bn_mark(T0 + 2, 60010.0, 60005.0, 0.0001),
+              F.bn_kline(T0 - 60_000, 59990, 60020, 59980, 60000, 12.5, True),
               F.bn_force_order(T0 + 3, "SELL", 59950.0, 0.2), F.bn_force_order(T0 + 4, "BUY", 60050.0, 0.1)]
     async with ExchangeServer("binance", [script], oi_base=81234.567) as srv:
         sink = Collector()
         mgr = manager([srv], ["binance"], sink)
         async with running(mgr):
-            await until(lambda: sink.of(OpenInterest) and len(sink.of(Liquidation)) == 2, "all Binance events")
+            await until(lambda: sink.of(OpenInterest) and len(sink.of(Liquidation)) == 2,
+                        "all Binance events")
         assert srv.conns[0].path == ("/market/stream?streams=btcusdt@aggTrade/btcusdt@markPrice@1s/"
                                      "btcusdt@kline_1m/btcusdt@forceOrder")
     t1, t2 = sink.of(Trade)
@@ -77,20 +79,23 @@ async def test_bybit_all_channels_snapshot_then_delta_and_pings() -> None:
         sink = Collector()
         mgr = manager([srv], ["bybit"], sink, ping_interval_s=0.02)
         async with running(mgr):
-            await until(lambda: sink.of(Candle) and srv.conns and srv.conns[0].pings >= 2, "bybit events + pings")
+            await until(lambda: sink.of(Candle) and srv.conns and srv.conns[0].pings >= 2,
+                        "bybit events + pings")
         sub = srv.conns[0].received[0]
     assert '"op":"subscribe"' in sub and "allLiquidation.BTCUSDT" in sub and "kline.1.BTCUSDT" in sub
     marks = sink.of(MarkPrice)
     assert [m.mark for m in marks] == [65117.44, 65120.0]
-    assert marks[1].funding_rate == 0.0001 and marks[1].index == pytest.approx(65118.44)  # merged from snapshot
+    # index and funding of the delta's mark come from the merged snapshot
+    assert marks[1].funding_rate == 0.0001 and marks[1].index == pytest.approx(65118.44)
     ois = sink.of(OpenInterest)
     assert [o.base for o in ois] == [29945.866, 29950.0]  # singleOpenInterest, not the two-sided figure
     assert ois[1].usd == pytest.approx(29950.0 * 65120.0)  # priced at the merged (delta) mark
     assert [f.rate for f in sink.of(FundingRate)] == [0.0001, 0.00012]
     assert [(t.side, t.qty) for t in sink.of(Trade)] == [(TakerSide.SELL, 0.004), (TakerSide.BUY, 0.5)]
     liqs = sink.of(Liquidation)
+    # S is the position side on Bybit
     assert [(x.side, x.price, x.qty) for x in liqs] == [(PositionSide.LONG, 64000.0, 0.3),
-                                                       (PositionSide.SHORT, 66000.0, 0.1)]  # S = position side
+                                                       (PositionSide.SHORT, 66000.0, 0.1)]
     assert sink.of(Candle)[0].close == 65114.3 and sink.of(Candle)[0].closed
     assert mgr.stats["bybit"].decode_errors == 0 and mgr.decoders["bybit"].control >= 3  # ack + pongs
 
@@ -102,7 +107,8 @@ async def test_okx_two_connections_contract_size_liquidation_filter_and_text_pin
         F.okx_trades([("9001", 65001.5, 12, "buy", T0 + 1), ("9002", 65000.0, 3, "sell", T0 + 2)]),
         F.okx_oi(T0 + 3, 2_500_000, ct, 65000.0),
         F.okx_funding(T0 + 4, 0.00005),
-        F.okx_liquidations([("ETH-USDT-SWAP", "sell", 3000.0, 50, T0 + 5), ("BTC-USDT-SWAP", "sell", 64000.0, 40, T0 + 6),
+        F.okx_liquidations([("ETH-USDT-SWAP", "sell", 3000.0, 50, T0 + 5),
+                            ("BTC-USDT-SWAP", "sell", 64000.0, 40, T0 + 6),
                             ("BTC-USDT-SWAP", "buy", 66000.0, 7, T0 + 7)]),
     ]
     business = [F.okx_candle(T0 - 60_000, 64990, 65010, 64980, 65000, 3000, ct, True)]
@@ -112,7 +118,8 @@ async def test_okx_two_connections_contract_size_liquidation_filter_and_text_pin
         mgr = manager([srv], ["okx"], sink, ping_interval_s=0.02)
         async with running(mgr):
             await until(lambda: sink.of(Candle) and len(sink.of(Liquidation)) == 2
-                        and all(c.pings >= 2 for c in srv.conns) and len(srv.conns) == 2, "okx events + pings")
+                        and all(c.pings >= 2 for c in srv.conns) and len(srv.conns) == 2,
+                        "okx events + pings")
         paths = sorted(c.path for c in srv.conns)
         assert paths == ["/ws/v5/business", "/ws/v5/public"]
         assert any("instId=BTC-USDT-SWAP" in h for h in srv.rest_hits)
@@ -184,7 +191,8 @@ async def test_garbage_frames_are_counted_and_never_fatal(caplog: pytest.LogCapt
     garbage = ["not json", '{"stream":"btcusdt@aggTrade","data":{"e":"aggTrade"', "[1,2,3]",
                F.bn_agg_trade(5, 60000, 0.1, False, T0).replace('"p":"60000.00"', '"p":"abc"'),
                '{"stream":"btcusdt@depth","data":{"e":"depthUpdate","E":1}}', "\x00\x01\xff"]
-    script = [F.bn_agg_trade(1, 60000, 0.1, False, T0), *garbage, F.bn_agg_trade(2, 60001, 0.1, False, T0 + 1)]
+    script = [F.bn_agg_trade(1, 60000, 0.1, False, T0), *garbage,
+              F.bn_agg_trade(2, 60001, 0.1, False, T0 + 1)]
     async with ExchangeServer("binance", [script]) as srv:
         sink = Collector()
         mgr = manager([srv], ["binance"], sink)
@@ -241,8 +249,8 @@ async def test_unreachable_endpoint_retries_with_status() -> None:
     from liqtui.feeds.endpoints import Endpoints
 
     ep = Endpoints.from_overrides(["hyperliquid=ws://127.0.0.1:9/ws"])  # discard port: connection refused
-    mgr = FeedManager(["hyperliquid"], "BTC", endpoints=ep, sink=sink, backoff_base_s=0.01, backoff_cap_s=0.05,
-                      max_attempts=2, seed=1)
+    mgr = FeedManager(["hyperliquid"], "BTC", endpoints=ep, sink=sink, backoff_base_s=0.01,
+                      backoff_cap_s=0.05, max_attempts=2, seed=1)
     async with running(mgr):
         await until(lambda: FeedState.FAILED in sink.states(), "failure")
     assert "connect failed" in sink.statuses(FeedState.RECONNECTING)[0].reason
@@ -270,13 +278,15 @@ async def test_two_venues_into_one_sink_with_raw_hook() -> None:
         sink = Collector()
         mgr = manager([s1, s2], ["binance", "bybit"], sink, on_raw=lambda v, t, ms: raw.append((v, t, ms)))
         async with running(mgr):
-            await until(lambda: {o.venue for o in sink.of(OpenInterest)} == {Venue.BINANCE, Venue.BYBIT}, "OI of both")
+            await until(lambda: {o.venue for o in sink.of(OpenInterest)} == {Venue.BINANCE, Venue.BYBIT},
+                        "OI of both")
     by_venue = {o.venue: o.usd for o in sink.of(OpenInterest)}
     assert by_venue[Venue.BYBIT] == pytest.approx(30000.0 * 60010.0)
     assert by_venue[Venue.BINANCE] == pytest.approx(80000.0 * 60000.0)
     assert {v for v, _, _ in raw} == {"binance", "bybit"}
     assert any('"openInterest"' in t for v, t, _ in raw if v == "binance")  # REST bodies are recorded too
-    assert sum(1 for v, _, _ in raw if v == "binance") == mgr.stats["binance"].frames  # REST bodies count as frames
+    # every frame reached the hook, REST bodies included (they count as frames)
+    assert sum(1 for v, _, _ in raw if v == "binance") == mgr.stats["binance"].frames
 
 
 async def test_two_venues_drive_one_engine() -> None:
@@ -286,12 +296,14 @@ async def test_two_venues_drive_one_engine() -> None:
     engine = Engine(HeatModel(), symbol="BTC", reference=Venue.BINANCE)
     bn = [F.bn_mark(T0, 60000.0, 60000.0, 0.0001), F.bn_agg_trade(1, 60000, 0.1, False, T0),
           F.bn_force_order(T0, "SELL", 59000.0, 0.5)]
-    bb = [F.bb_ticker_snapshot(T0, 1, 60010.0, 30000.0, 0.0002), F.bb_trades([("z", 60020.0, 1.0, "Buy", T0)]),
+    bb = [F.bb_ticker_snapshot(T0, 1, 60010.0, 30000.0, 0.0002),
+          F.bb_trades([("z", 60020.0, 1.0, "Buy", T0)]),
           F.bb_liquidations([(T0 + 1, "Sell", 0.2, 61000.0)])]
     async with ExchangeServer("binance", [bn]) as s1, ExchangeServer("bybit", [bb]) as s2:
         mgr = manager([s1, s2], ["binance", "bybit"], engine.apply)
         async with running(mgr):
-            await until(lambda: len(engine.oi_usd) == 2 and len(engine.liquidations) == 2, "both venues applied")
+            await until(lambda: len(engine.oi_usd) == 2 and len(engine.liquidations) == 2,
+                        "both venues applied")
     assert engine.oi_usd_total == pytest.approx(80000.0 * 60000.0 + 30000.0 * 60010.0)  # summed in USD
     assert engine.price == 60000.0  # the reference venue anchors the price, not Bybit's 60020
     assert {x.venue for x in engine.liquidations} == {Venue.BINANCE, Venue.BYBIT}

@@ -30,7 +30,8 @@ T0 = 1_786_310_817_583
 def test_registry_gives_protocol_decoders(venue: str) -> None:
     dec = make_decoder(venue, "btc")
     assert isinstance(dec, Decoder) and dec.venue is Venue(venue) and dec.errors == 0
-    assert dec.symbol == {"binance": "BTCUSDT", "bybit": "BTCUSDT", "okx": "BTC-USDT-SWAP", "hyperliquid": "BTC"}[venue]
+    names = {"binance": "BTCUSDT", "bybit": "BTCUSDT", "okx": "BTC-USDT-SWAP", "hyperliquid": "BTC"}
+    assert dec.symbol == names[venue]
 
 
 def test_make_decoder_rejects_unknown_venue() -> None:
@@ -39,7 +40,8 @@ def test_make_decoder_rejects_unknown_venue() -> None:
 
 
 BAD_FRAMES = ["", "null", "{", "[]", '{"a":1}', "\x00garbage", '"text"', "1e999", '{"data":[1,2]}',
-              '{"topic":"publicTrade.BTCUSDT","data":5}', '{"arg":{"channel":"trades","instId":"BTC-USDT-SWAP"}}',
+              '{"topic":"publicTrade.BTCUSDT","data":5}',
+              '{"arg":{"channel":"trades","instId":"BTC-USDT-SWAP"}}',
               '{"channel":"trades","data":[{"coin":"BTC"}]}']
 
 
@@ -132,7 +134,8 @@ def test_bybit_bad_delta_leaves_state_intact() -> None:
     assert dec.errors == 1 and dec.ticker["markPrice"] == "65000.00"
 
 
-@pytest.mark.parametrize(("ts", "expected"), [(TWO_SIDED_OI_SINCE_MS - 1, 500.0), (TWO_SIDED_OI_SINCE_MS, 250.0)])
+@pytest.mark.parametrize(("ts", "expected"),
+                         [(TWO_SIDED_OI_SINCE_MS - 1, 500.0), (TWO_SIDED_OI_SINCE_MS, 250.0)])
 def test_bybit_two_sided_open_interest_is_halved_from_2026_06_11(ts: int, expected: float) -> None:
     dec = make_decoder("bybit", "BTC")
     snap = F.bb_ticker_snapshot(ts, 1, 100.0, 0.0, 0.0).replace('"singleOpenInterest":"0.000",', "")
@@ -200,7 +203,8 @@ def test_hyperliquid_candle_out_of_order_and_error_channel() -> None:
     dec = make_decoder("hyperliquid", "BTC")
     dec.decode(F.hl_candle(T0, 1, 2, 1, 2, 1), 1)
     assert dec.decode(F.hl_candle(T0 - 60_000, 1, 2, 1, 2, 1), 1) == [] and dec.out_of_order == 1
-    closed = [c for c in dec.decode(F.hl_candle(T0 + 60_000, 2, 3, 2, 3, 1), 1) if isinstance(c, Candle) and c.closed]
+    events = dec.decode(F.hl_candle(T0 + 60_000, 2, 3, 2, 3, 1), 1)
+    closed = [c for c in events if isinstance(c, Candle) and c.closed]
     assert [c.ts for c in closed] == [T0]
     dec.decode('{"channel":"error","data":"Invalid subscription: coin BTC"}', 1)
     assert dec.refusal and "BTC" in dec.refusal

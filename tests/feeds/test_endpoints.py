@@ -19,7 +19,8 @@ def test_defaults_follow_the_2026_binance_market_path() -> None:
 
 
 def test_parse_endpoint() -> None:
-    assert parse_endpoint("okx=ws://127.0.0.1:9000/ws/v5/public/") == ("okx", "ws", "ws://127.0.0.1:9000/ws/v5/public")
+    assert parse_endpoint("okx=ws://127.0.0.1:9000/ws/v5/public/") == (
+        "okx", "ws", "ws://127.0.0.1:9000/ws/v5/public")
     assert parse_endpoint("Binance.REST=http://127.0.0.1:1") == ("binance", "rest", "http://127.0.0.1:1")
 
 
@@ -38,10 +39,11 @@ def test_parse_endpoint_errors(text: str, message: str) -> None:
 
 
 def test_overrides_from_config_mapping_and_cli_list() -> None:
-    a = Endpoints.from_overrides({"bybit": "ws://127.0.0.1:5/v5/public/linear", "binance.rest": "http://127.0.0.1:6"})
-    b = Endpoints.from_overrides(["bybit=ws://127.0.0.1:5/v5/public/linear", "binance.rest=http://127.0.0.1:6"])
+    ws, rest = "ws://127.0.0.1:5/v5/public/linear", "http://127.0.0.1:6"
+    a = Endpoints.from_overrides({"bybit": ws, "binance.rest": rest})
+    b = Endpoints.from_overrides([f"bybit={ws}", f"binance.rest={rest}"])
     assert a == b
-    assert a.ws_url("bybit") == "ws://127.0.0.1:5/v5/public/linear" and a.ws_url("okx") == DEFAULT_WS[Venue.OKX]
+    assert a.ws_url("bybit") == ws and a.ws_url("okx") == DEFAULT_WS[Venue.OKX]
     assert a.rest_url("binance") == "http://127.0.0.1:6"
 
 

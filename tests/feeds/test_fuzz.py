@@ -29,7 +29,8 @@ SEEDS = {
                     F.hl_candle(T0, 1, 2, 0.5, 1.5, 3), '{"channel":"pong"}'],
 }
 VENUES = list(SEEDS)
-TOKENS = ['"', "{", "}", "[", "]", ",", ":", "-1", "1e400", "null", "true", '""', '"NaN"', "\\u0000", "0", "9" * 30]
+TOKENS = ['"', "{", "}", "[", "]", ",", ":", "-1", "1e400", "null", "true", '""', '"NaN"', "\\u0000", "0",
+          "9" * 30]
 
 
 def mutate(rng: random.Random, frame: str) -> str:
@@ -102,12 +103,13 @@ def test_every_wrong_type_in_every_field_never_raises(venue: str) -> None:
     assert len(frames) > 50
 
 
+KEYS = ["stream", "data", "e", "s", "p", "q", "T", "m", "topic", "type", "ts", "arg", "channel", "instId",
+        "coin", "ctx", "px", "sz", "side", "o", "k", "S", "v", "op", "success", "event", "markPx",
+        "openInterest", "details", "cs"]
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=12),
     lambda kids: st.lists(kids, max_size=4) | st.dictionaries(
-        st.sampled_from(["stream", "data", "e", "s", "p", "q", "T", "m", "topic", "type", "ts", "arg", "channel",
-                         "instId", "coin", "ctx", "px", "sz", "side", "o", "k", "S", "v", "op", "success", "event",
-                         "markPx", "openInterest", "details", "cs"]) | st.text(max_size=5), kids, max_size=6),
+        st.sampled_from(KEYS) | st.text(max_size=5), kids, max_size=6),
     max_leaves=20,
 )
 

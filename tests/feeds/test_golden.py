@@ -105,7 +105,8 @@ def test_bybit_linear_tickers_trades_klines(real_data) -> None:
         assert float(dec.ticker["markPrice"]) == last_mark[sym]  # deltas merged into the snapshot state
 
 
-OKX_SPECS = {"BTC-USD-220527": ContractSpec(100.0, inverse=True), "UNI-USD-SWAP": ContractSpec(10.0, inverse=True),
+OKX_SPECS = {"BTC-USD-220527": ContractSpec(100.0, inverse=True),
+             "UNI-USD-SWAP": ContractSpec(10.0, inverse=True),
              "BTC-USDT": ContractSpec(1.0)}
 
 
@@ -138,7 +139,8 @@ def test_hyperliquid_trades(real_data) -> None:
             assert events == []
             continue
         for t, raw in zip(events, msg["data"], strict=True):
-            assert isinstance(t, Trade) and (t.price, t.qty, t.ts) == (float(raw["px"]), float(raw["sz"]), raw["time"])
+            assert isinstance(t, Trade)
+            assert (t.price, t.qty, t.ts) == (float(raw["px"]), float(raw["sz"]), raw["time"])
             assert t.side is (TakerSide.BUY if raw["side"] == "B" else TakerSide.SELL)
             n += 1
     assert n > 9 and dec.errors == 0 and dec.ignored == 46  # the l2Book frames
@@ -176,7 +178,8 @@ def test_tardis_samples_of_our_channels(real_data) -> None:
         if rec["exchange"] == "bybit" and rec["msg"]["topic"].endswith("U23"):
             continue  # a dated future: liqtui follows perpetuals
         fresh = _tardis_decoder(rec)
-        dec = decoders.setdefault((rec["exchange"], fresh.symbol), fresh)  # ticker deltas follow their snapshot
+        # one decoder per instrument: ticker deltas follow their snapshot
+        dec = decoders.setdefault((rec["exchange"], fresh.symbol), fresh)
         events = dec.decode(json.dumps(rec["msg"]), 1)
         assert dec.errors == 0, (rec["exchange"], rec["channel"], dec.error_kinds)
         if rec["channel"] == "funding-rate" and "fundingRate" not in rec["msg"]["data"][0]:
@@ -185,8 +188,9 @@ def test_tardis_samples_of_our_channels(real_data) -> None:
             base = float(rec["msg"]["data"][0]["oiCcy"])
             if dec.last_price is None:  # no USD figure and no price yet: held until the first mark
                 assert events == []
-                events = dec.decode(json.dumps({"arg": {**rec["msg"]["arg"], "channel": "mark-price"}, "data": [
-                    {"instId": rec["msg"]["arg"]["instId"], "markPx": "2.5", "ts": "1"}]}), 2)
+                arg = {**rec["msg"]["arg"], "channel": "mark-price"}
+                mark = {"instId": arg["instId"], "markPx": "2.5", "ts": "1"}
+                events = dec.decode(json.dumps({"arg": arg, "data": [mark]}), 2)
             (oi,) = [e for e in events if isinstance(e, OpenInterest)]
             assert oi.base == base and oi.usd == pytest.approx(base * dec.last_price)
         elif rec["channel"] == "tickers" and rec["msg"]["type"] == "delta":

@@ -15,6 +15,7 @@ from tests.feeds.helpers import Collector, manager, running, until
 from tests.feeds.servers import ExchangeServer, Stream
 
 T0 = 1_786_310_817_583
+OKX_ONE_TRADE = {"/public": [[F.okx_trades([("1", 100.0, 10, "buy", T0)])]], "/business": [[]]}
 
 
 async def test_binance_oi_poll_retries_with_status_then_recovers() -> None:
@@ -35,8 +36,7 @@ async def test_binance_oi_poll_retries_with_status_then_recovers() -> None:
 
 
 async def test_okx_instruments_unreachable_falls_back_to_the_builtin_table() -> None:
-    async with ExchangeServer("okx", scripts_by_path={"/public": [[F.okx_trades([("1", 100.0, 10, "buy", T0)])]],
-                                                      "/business": [[]]}, rest_status=503, ct_val=0.5) as srv:
+    async with ExchangeServer("okx", scripts_by_path=OKX_ONE_TRADE, rest_status=503, ct_val=0.5) as srv:
         sink = Collector()
         mgr = manager([srv], ["okx"], sink)
         async with running(mgr):
@@ -48,8 +48,7 @@ async def test_okx_instruments_unreachable_falls_back_to_the_builtin_table() -> 
 
 
 async def test_okx_instruments_reply_sets_the_contract_size() -> None:
-    async with ExchangeServer("okx", scripts_by_path={"/public": [[F.okx_trades([("1", 100.0, 10, "buy", T0)])]],
-                                                      "/business": [[]]}, ct_val=0.5) as srv:
+    async with ExchangeServer("okx", scripts_by_path=OKX_ONE_TRADE, ct_val=0.5) as srv:
         sink = Collector()
         mgr = manager([srv], ["okx"], sink)
         async with running(mgr):
