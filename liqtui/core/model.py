@@ -180,7 +180,7 @@ class _CohortLog:
         self.base = 0  # absolute index of stored row 0
         self.size = 0
         self.ts = np.zeros(cap, np.int64)
-        self.seq = np.zeros(cap, np.int64)
+        self.seq = np.zeros(cap, np.int32)
         self.k = np.zeros((cap, width), np.int32)
         self.amt = np.zeros((cap, width), np.float64)
 
@@ -318,7 +318,7 @@ class HeatModel:
         self.grid = g = PriceGrid(price, cfg.bucket_pct, cfg.range_pct)
         T = len(self.tiers)
         self._arr: dict[str | None, np.ndarray] = {lb: np.zeros((2, T, g.n)) for lb in (None, *LOOKBACKS)}
-        self._epoch = np.full((2, g.n), -1, np.int64)
+        self._epoch = np.full((2, g.n), -1, np.int32)
         self._ring = {lb: np.zeros((self._n_slices, g.n), np.float32) for lb in LOOKBACKS}
         self._ring_ts = {lb: np.full(self._n_slices, -1, np.int64) for lb in LOOKBACKS}
 
@@ -366,10 +366,10 @@ class HeatModel:
 
     # -- lazy lookback arrays ------------------------------------------------------------------
     def _apply_rows(self, arr: np.ndarray, a: int, b: int, sign: float) -> None:
-        """Add (sign=+1) or subtract (−1) the still-alive parts of log rows [a, b) into ``arr``.
+        """Add (sign=+1) or subtract (−1) the still-alive levels of log rows [a, b) into ``arr``.
 
-        A kernel tap of a row is alive in its bucket iff the row's sequence number is newer than
-        the bucket's last consumption (``epoch``).
+        A row's level is alive in its bucket iff the row's sequence number is newer than the
+        bucket's last consumption (``epoch``).
         """
         if b <= a:
             return
@@ -377,36 +377,23 @@ class HeatModel:
         assert g is not None
         k, amt, seq = self._log.rows(a, b)
         n, T = g.n, len(self.tiers)
-        idx = k - np.int32(g.k0)  # (m, E) array positions of the centre taps
-        half = len(self._kernel) // 2
-        inside = int(idx.min()) - half >= 0 and int(idx.max()) + half < n
-        sidebase = (self._col_side * n).astype(np.int32)[None, :]
+        idx = k - np.int32(g.k0)  # (m, E) level buckets
+        if int(idx.min()) < 0 or int(idx.max()) >= n:
+            idx = np.clip(idx, 0, n - 1)
+        if self._max_epoch < int(seq.min()):  # nothing consumed since these rows were made
+            val = amt if sign > 0 else -amt
+        else:  # dead levels weigh zero (cheaper than compressing both arrays)
+            sidebase = (self._col_side * n).astype(np.int32)[None, :]
+            val = np.where(self._epoch.reshape(-1)[idx + sidebase] < seq[:, None], amt, 0.0)
+            if sign < 0:
+                val = -val
         colbase = ((self._col_side * T + self._col_tier) * n).astype(np.int32)[None, :]
-        ep = self._epoch.reshape(-1)
-        seqc = seq[:, None]
-        all_alive = self._max_epoch < int(seq.min())  # nothing consumed since these rows were made
-        flats: list[np.ndarray] = []
-        vals: list[np.ndarray] = []
-        for off, kw in zip(self._koff.tolist(), self._kernel.tolist()):
-            if kw == 0.0:
-                continue
-            ii = idx + np.int32(off) if off else idx
-            if not inside:
-                ii = np.clip(ii, 0, n - 1)
-            if all_alive:
-                flats.append((ii + colbase).reshape(-1))
-                vals.append(amt.reshape(-1) * (sign * kw))
-            else:
-                alive = ep[ii + sidebase] < seqc
-                flats.append((ii + colbase)[alive])
-                vals.append(amt[alive] * (sign * kw))
-        flat = np.concatenate(flats) if len(flats) > 1 else flats[0]
-        val = np.concatenate(vals) if len(vals) > 1 else vals[0]
+        flat = (idx + colbase).reshape(-1)
         out = arr.reshape(-1)
-        if len(flat) * 4 < arr.size:
-            np.add.at(out, flat, val)
+        if flat.size * 4 < arr.size:
+            np.add.at(out, flat, val.reshape(-1))
         else:
-            out += np.bincount(flat, weights=val, minlength=arr.size)
+            out += np.bincount(flat, weights=val.reshape(-1), minlength=arr.size)
         if sign < 0:
             np.maximum(arr, 0.0, out=arr)
 
@@ -429,9 +416,32 @@ class HeatModel:
         self._log.drop_before(min(st.start for key, st in self._sync.items() if key is not None))
 
     def _values(self, arr: np.ndarray, lnD: np.ndarray | None = None, lnC: np.ndarray | None = None) -> np.ndarray:
+        """USD per (side, tier, level bucket) of a normalised array."""
         d = self._lnD if lnD is None else lnD
         c = self._lnC if lnC is None else lnC
         return arr * np.exp(d[None, :, None] + c[:, None, None])
+
+    def _smear(self, v: np.ndarray) -> np.ndarray:
+        """Spread each level over its neighbours with the kernel (last axis; edges fold, the sum is kept).
+
+        Levels are what is seeded, consumed and aged; the kernel expresses the uncertainty of where
+        exactly they sit, so it is applied when the USD is read, not stored.
+        """
+        if len(self._kernel) == 1:
+            return v
+        n = v.shape[-1]
+        out = np.zeros_like(v)
+        for off, kw in zip(self._koff.tolist(), self._kernel.tolist()):
+            if off == 0:
+                out += kw * v
+            elif off > 0:
+                out[..., off:] += kw * v[..., : n - off]
+                out[..., -1] += kw * v[..., n - off :].sum(axis=-1)
+            else:
+                o = -off
+                out[..., : n - o] += kw * v[..., o:]
+                out[..., 0] += kw * v[..., :o].sum(axis=-1)
+        return out
 
     # -- stepping ------------------------------------------------------------------------------
     def step(
@@ -628,8 +638,8 @@ class HeatModel:
         g = self.grid
         assert g is not None
         half = len(self._kernel) // 2
-        k_lo = min(int(kcols.min()) - half, g.span_for(float(b["close"].min()))[0])
-        k_hi = max(int(kcols.max()) + half + 1, g.span_for(float(b["close"].max()))[1])
+        k_lo = min(int(kcols.min()) - half - 1, g.span_for(float(b["close"].min()))[0])
+        k_hi = max(int(kcols.max()) + half + 2, g.span_for(float(b["close"].max()))[1])
         self._cover(k_lo, k_hi)
         g = self.grid
         assert g is not None
@@ -647,8 +657,8 @@ class HeatModel:
         seed_hi = np.full(m, -1, np.int64)
         seed_lo = np.full(m, n, np.int64)
         if len(rows):
-            seed_hi[rows] = np.minimum(kr[:, long_cols].max(axis=1) - k0 + half, n - 1)
-            seed_lo[rows] = np.maximum(kr[:, ~long_cols].min(axis=1) - k0 - half, 0)
+            seed_hi[rows] = np.minimum(kr[:, long_cols].max(axis=1) - k0, n - 1)
+            seed_lo[rows] = np.maximum(kr[:, ~long_cols].min(axis=1) - k0, 0)
         cons_long = np.ceil(np.log(b["low"]) / step - k0 - 0.5).astype(np.int64).tolist()
         cons_short = np.floor(np.log(b["high"]) / step - k0 - 0.5).astype(np.int64).tolist()
         hist_at = self._history_boundaries(ts, end_ts)
@@ -667,7 +677,7 @@ class HeatModel:
             r0, r1 = done[1], len(row_seq)
             if r1 > r0:
                 sel = rows[r0:r1]
-                self._log.append(ts[sel], np.asarray(row_seq[r0:r1], np.int64), kcols[sel], amt[r0:r1])
+                self._log.append(ts[sel], np.asarray(row_seq[r0:r1], np.int32), kcols[sel], amt[r0:r1])
                 done[1] = r1
             self._seq = seq
 
@@ -749,54 +759,61 @@ class HeatModel:
         dQ = Dv[1:].T[None, :, :] * (Cv[:-1] - Cv[1:]).T[:, None, :]
         P[:, :, :-1] = np.cumsum(dP[:, :, ::-1], axis=2)[:, :, ::-1]
         Q[:, :, :-1] = np.cumsum(dQ[:, :, ::-1], axis=2)[:, :, ::-1]
+        Pf, Qf = P.reshape(-1), Q.reshape(-1)
+        pairs = self._event_pairs(ev, n)
+        st = self._stats
         # units: what stood at the start (t0 = 0, seq −1) ...
         a0 = self._arr[None]
         s0, j0, b0 = np.nonzero(a0 > 0)
-        amt0 = a0[s0, j0, b0]
-        t00 = np.zeros(len(s0), np.int64)
-        q0 = np.full(len(s0), -1, np.int64)
+        units = [(s0, j0, b0, a0[s0, j0, b0], np.zeros(len(s0), np.int64), np.full(len(s0), -1, np.int64))]
         # ... and every kernel tap of every seeded row (t0 = bar + 1)
         if len(rows):
-            r = rows
-            K = len(self._kernel)
-            idx = np.clip((kcols[r].astype(np.int64) - g.k0)[:, :, None] + self._koff[None, None, :], 0, n - 1)
-            shape = idx.shape
-            s1 = np.broadcast_to(self._col_side[None, :, None], shape).reshape(-1)
-            j1 = np.broadcast_to(self._col_tier[None, :, None], shape).reshape(-1)
-            b1 = idx.reshape(-1)
-            amt1 = (amt[:, :, None] * self._kernel[None, None, :]).reshape(-1)
-            t01 = np.repeat(r + 1, shape[1] * K)
-            q1 = np.repeat(np.asarray(row_seq, np.int64), shape[1] * K)
-            s0, j0, b0 = np.concatenate([s0, s1]), np.concatenate([j0, j1]), np.concatenate([b0, b1])
-            amt0, t00, q0 = np.concatenate([amt0, amt1]), np.concatenate([t00, t01]), np.concatenate([q0, q1])
-        if len(amt0) == 0:
-            return
-        t_end = np.full(len(amt0), m, np.int64)
-        consumed_mask = np.zeros(len(amt0), bool)
-        if ev:
-            e = np.asarray(ev, dtype=np.int64)
-            lens = e[:, 2] - e[:, 1] + 1
-            e_rep = np.repeat(np.arange(len(e)), lens)
-            offs = np.arange(int(lens.sum())) - np.repeat(np.cumsum(lens) - lens, lens)
-            pb = e[e_rep, 1] + offs  # bucket of each (event, bucket) pair
-            pkey = ((e[e_rep, 0] * n + pb) << 32) | e[e_rep, 3]
-            order = np.argsort(pkey, kind="stable")
-            pkey, p_ev = pkey[order], e_rep[order]
-            ukey = ((s0 * n + b0) << 32) | (q0 + 1)  # first event with seq > unit seq
-            pos = np.searchsorted(pkey, ukey, side="left")
-            ok = pos < len(pkey)
-            ok[ok] = (pkey[pos[ok]] >> 32) == (ukey[ok] >> 32)
-            consumed_mask = ok
-            t_end[ok] = e[p_ev[pos[ok]], 4] + 1
-        flat = (s0 * T + j0) * (m + 1)
-        dec = amt0 * (P.reshape(-1)[flat + t00] - P.reshape(-1)[flat + t_end])
-        clo = amt0 * (Q.reshape(-1)[flat + t00] - Q.reshape(-1)[flat + t_end])
-        te = t_end[consumed_mask]
-        con = amt0[consumed_mask] * Dv[te, j0[consumed_mask]] * Cv[te, s0[consumed_mask]]
-        st = self._stats
-        st.decayed += float(dec.sum())
-        st.closed += float(clo.sum())
-        st.consumed += float(con.sum())
+            E = amt.shape[1]
+            t0 = np.repeat(rows + 1, E)
+            q0 = np.repeat(np.asarray(row_seq, np.int64), E)
+            sc = np.tile(self._col_side, len(rows))
+            jc = np.tile(self._col_tier, len(rows))
+            bu = np.clip(kcols[rows].astype(np.int64).reshape(-1) - g.k0, 0, n - 1)
+            units.append((sc, jc, bu, amt.reshape(-1), t0, q0))
+        for su, ju, bu, au, tu, qu in units:
+            if len(au) == 0:
+                continue
+            sj = (su * T + ju) * (m + 1)
+            dec = float((au * Pf[sj + tu]).sum())  # not `@`: BLAS threads cost more than they save here
+            clo = float((au * Qf[sj + tu]).sum())
+            if pairs is not None:
+                covered, pkey, p_bar = pairs
+                cand = np.nonzero(covered[su * n + bu])[0]
+                if len(cand):
+                    ukey = ((su[cand] * n + bu[cand]) << 32) | (qu[cand] + 1)  # first event with seq > unit's
+                    raw = np.searchsorted(pkey, ukey, side="left")
+                    pos = np.minimum(raw, len(pkey) - 1)
+                    hit = (raw < len(pkey)) & ((pkey[pos] >> 32) == (ukey >> 32))
+                    c, te = cand[hit], p_bar[pos[hit]] + 1
+                    ac, sjc = au[c], sj[c]
+                    dec -= float((ac * Pf[sjc + te]).sum())
+                    clo -= float((ac * Qf[sjc + te]).sum())
+                    st.consumed += float((ac * Dv[te, ju[c]] * Cv[te, su[c]]).sum())
+            st.decayed += dec
+            st.closed += clo
+
+    @staticmethod
+    def _event_pairs(
+        ev: list[tuple[int, int, int, int, int]], n: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """(covered[side*n + bucket], sorted (side, bucket, seq) keys, bar of each key) of a chunk's events."""
+        if not ev:
+            return None
+        e = np.asarray(ev, dtype=np.int64)
+        lens = e[:, 2] - e[:, 1] + 1
+        e_rep = np.repeat(np.arange(len(e)), lens)
+        offs = np.arange(int(lens.sum())) - np.repeat(np.cumsum(lens) - lens, lens)
+        sb = e[e_rep, 0] * n + e[e_rep, 1] + offs  # (side, bucket) of each (event, bucket) pair
+        covered = np.zeros(2 * n, bool)
+        covered[sb] = True
+        pkey = (sb << 32) | e[e_rep, 3]
+        order = np.argsort(pkey, kind="stable")
+        return covered, pkey[order], e[e_rep[order], 4]
 
     def _consume(self, side: int, lo: int, hi: int) -> None:
         """Live: zero side ``side``'s buckets [lo, hi] in every array, booking their USD as consumed."""
@@ -853,7 +870,7 @@ class HeatModel:
         for lb, q in items:
             arr = self._sync_to(lb, now_ts)
             h = self._ring_head[lb]
-            self._ring[lb][h] = np.einsum("stb,st->b", arr, g)
+            self._ring[lb][h] = self._smear(np.einsum("stb,st->b", arr, g))
             self._ring_ts[lb][h] = q * self._slice_ms[lb]
             self._ring_head[lb] = (h + 1) % self._n_slices
 
@@ -916,7 +933,7 @@ class HeatModel:
         key = (lookback, self.version)
         hit = self._cache.get(key)
         if hit is None:
-            vals = self._values(self._sync_to(lookback, self.last_ts))
+            vals = self._smear(self._values(self._sync_to(lookback, self.last_ts)))
             hit = (vals[0], vals[1])
             self._cache[key] = hit
         return hit
@@ -1020,7 +1037,7 @@ class HeatModel:
             k0, n = meta["grid"]
             g = PriceGrid(1.0, self.config.bucket_pct, self.config.range_pct)
             self.grid = g.moved(k0, k0 + n)
-            self._epoch = arrays["epoch"].astype(np.int64)
+            self._epoch = arrays["epoch"].astype(np.int32)
             self._arr = {key: arrays[f"arr:{key or '*'}"].astype(np.float64) for key in (None, *LOOKBACKS)}
             self._ring = {lb: arrays[f"ring:{lb}"].astype(np.float32) for lb in LOOKBACKS}
             self._ring_ts = {lb: arrays[f"ring_ts:{lb}"].astype(np.int64) for lb in LOOKBACKS}
