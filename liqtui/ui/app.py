@@ -29,6 +29,7 @@ from typing import Any, Awaitable, Callable, Mapping
 from rich.color import ColorSystem
 from textual.app import App, ComposeResult
 from textual.binding import Binding
+from textual.driver import Driver
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Label, ProgressBar, Static
 from textual.worker import Worker, WorkerState
@@ -157,8 +158,9 @@ class LiqtuiApp(App[None]):
         heat_gamma: float | None = None,
         klines: bool | None = None,
         top_n: int | None = None,
+        driver_class: type[Driver] | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__(driver_class=driver_class)
         self.engine = engine
         self._source = source
         self.symbol = symbol

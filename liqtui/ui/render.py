@@ -195,32 +195,38 @@ def candle_overlay(cc: CandleCols, price_lo: float, price_hi: float, upper: np.n
 
     ``upper``/``lower`` are the heat levels (char rows × columns) under the candles (for the background).
     """
-    n_char = upper.shape[0]
+    n_char, n_cols = upper.shape
     n_half = 2 * n_char
-    span = price_hi - price_lo
+    scale = n_half / (price_hi - price_lo)
     out: Overlay = {}
+    keep = (cc.cols < n_cols) & (cc.high >= price_lo) & (cc.low <= price_hi)
+    cols = cc.cols[keep]
+    if cols.size == 0:
+        return out
+    up_cols, lo_cols = upper[:, cols].T.tolist(), lower[:, cols].T.tolist()
+    top = n_half - 1
 
     def half(p: float) -> int:
-        return int(np.clip((price_hi - p) / span * n_half, 0, n_half - 1))
+        h = int((price_hi - p) * scale)
+        return 0 if h < 0 else top if h > top else h
 
-    for col, o, h, lo, c in zip(cc.cols.tolist(), cc.open.tolist(), cc.high.tolist(), cc.low.tolist(),
-                                cc.close.tolist()):
-        if col >= upper.shape[1] or h < price_lo or lo > price_hi:
-            continue
+    over = pal.over
+    for k, (col, o, h, lo, c) in enumerate(zip(cols.tolist(), cc.open[keep].tolist(), cc.high[keep].tolist(),
+                                               cc.low[keep].tolist(), cc.close[keep].tolist())):
         fg = pal.candle_up if c >= o else pal.candle_down
         b0, b1 = sorted((half(o), half(c)))
-        w0, w1 = half(h), half(lo)
-        for r in range(w0 // 2, w1 // 2 + 1):
+        ucol, lcol = up_cols[k], lo_cols[k]
+        for r in range(half(h) // 2, half(lo) // 2 + 1):
             top_in, bot_in = b0 <= 2 * r <= b1, b0 <= 2 * r + 1 <= b1
-            u, l_ = int(upper[r, col]), int(lower[r, col])
             if top_in and bot_in:
-                out[(r, col)] = ("█", pal.over(fg, l_))
+                out[(r, col)] = ("█", over(fg, lcol[r]))
             elif top_in:
-                out[(r, col)] = ("▀", pal.over(fg, l_))
+                out[(r, col)] = ("▀", over(fg, lcol[r]))
             elif bot_in:
-                out[(r, col)] = ("▄", pal.over(fg, u))
+                out[(r, col)] = ("▄", over(fg, ucol[r]))
             else:
-                out[(r, col)] = ("│", pal.over(fg, max(u, l_)))
+                u, l_ = ucol[r], lcol[r]
+                out[(r, col)] = ("│", over(fg, u if u > l_ else l_))
     return out
 
 
@@ -236,33 +242,43 @@ def heatmap_rows(upper: np.ndarray, lower: np.ndarray, pal: HeatPalette,
     n_rows, n_cols = upper.shape
     if n_rows == 0 or n_cols == 0:
         return [[] for _ in range(n_rows)]
-    code = upper.astype(np.int32) * 256 + lower.astype(np.int32)
+    n_lv = pal.n_levels
+    code = upper.astype(np.int32) * n_lv + lower.astype(np.int32)
     brk = np.empty((n_rows, n_cols), dtype=bool)
-    brk[:, 0] = True
+    brk[:, 0] = True  # column 0 always starts a run, so a run never crosses a row boundary
     np.not_equal(code[:, 1:], code[:, :-1], out=brk[:, 1:])
     if overlay:
-        for r, c in overlay:
-            brk[r, c] = True
-            if c + 1 < n_cols:
-                brk[r, c + 1] = True
+        rc = np.fromiter((x for key in overlay for x in key), dtype=np.int64, count=2 * len(overlay)).reshape(-1, 2)
+        brk[rc[:, 0], rc[:, 1]] = True
+        nxt = rc[rc[:, 1] + 1 < n_cols]
+        brk[nxt[:, 0], nxt[:, 1] + 1] = True
+    flat = code.ravel()
     starts = np.flatnonzero(brk)
-    lengths = np.diff(np.r_[starts, n_rows * n_cols])
-    # a run never crosses a row boundary because column 0 always starts a run
-    rows_of = (starts // n_cols).tolist()
-    flat_code = code.ravel()[starts].tolist()
-    out: list[list[Segment]] = [[] for _ in range(n_rows)]
-    pair = pal.pair
-    upper_ch, blank = HeatPalette.UPPER, " "
-    ov = overlay or {}
-    for s, n, r, k in zip(starts.tolist(), lengths.tolist(), rows_of, flat_code):
-        if ov and n == 1:
-            hit = ov.get((r, s - r * n_cols))
-            if hit is not None:
-                out[r].append(Segment(hit[0], hit[1]))
-                continue
-        u, lo = k >> 8, k & 0xFF
-        out[r].append(Segment((blank if u == lo else upper_ch) * n, pair[u][lo]))
-    return out
+    run_code = flat[starts]
+    same = (run_code // n_lv == run_code % n_lv).tolist()
+    lengths = np.diff(np.r_[starts, n_rows * n_cols]).tolist()
+    up, bl = _run_strings(n_cols)
+    pf = pal.pair_flat
+    new, seg_t = tuple.__new__, Segment  # skips the NamedTuple's Python-level __new__: ~2x faster per run
+    segs = [new(seg_t, (bl[n] if e else up[n], pf[k], None)) for n, k, e in zip(lengths, run_code.tolist(), same)]
+    if overlay:
+        idx = np.searchsorted(starts, rc[:, 0] * n_cols + rc[:, 1]).tolist()
+        for i, hit in zip(idx, overlay.values()):
+            segs[i] = Segment(hit[0], hit[1])
+    bounds = np.searchsorted(starts, np.arange(n_rows + 1) * n_cols).tolist()
+    return [segs[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+_RUN_STRINGS: dict[int, tuple[list[str], list[str]]] = {}
+
+
+def _run_strings(width: int) -> tuple[list[str], list[str]]:
+    """``▀ * n`` and ``' ' * n`` for every n ≤ width, built once per width."""
+    hit = _RUN_STRINGS.get(width)
+    if hit is None:
+        hit = _RUN_STRINGS[width] = ([HeatPalette.UPPER * n for n in range(width + 1)],
+                                     [" " * n for n in range(width + 1)])
+    return hit
 
 
 def naive_heatmap_rows(upper: np.ndarray, lower: np.ndarray) -> list[list[Segment]]:

@@ -315,6 +315,7 @@ class HeatPalette:
             [self.bg[u] if u == lo else Style(color=cu, bgcolor=cl) for lo, cl in enumerate(self.color)]
             for u, cu in enumerate(self.color)
         ]
+        self.pair_flat: list[Style] = [st for row in self.pair for st in row]  # index u * n_levels + l
         var = spec.variables
         self.anchor = Color.parse(var["heat-anchor"])
         self.anchor_style = Style(color=self.anchor, bold=True)

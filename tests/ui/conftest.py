@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import copy
-import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from synthetic import end_ts, make_engine  # noqa: E402
+from liqtui.ui.synthetic import end_ts, make_engine
 
 N_BARS = 720
 

@@ -1,7 +1,8 @@
-"""A deterministic, seeded stream of real core events for UI tests, snapshots and benchmarks.
+"""A deterministic, seeded stream of real core events: the UI's test, snapshot and benchmark input.
 
 A random walk of closed 1m candles with rising/falling open interest, marks, trades, funding, realized
 liquidations and feed status events, fed into the real Engine/HeatModel. Same seed → same screen.
+Pure (no textual): :func:`live_events` continues the same market at a steady live rate for the benchmarks.
 """
 
 from __future__ import annotations
@@ -75,6 +76,35 @@ def make_engine(n_bars: int = 1440, *, seed: int = 7) -> Engine:
             eng.tick(ev.recv_ts)
     eng.tick(T0 + n_bars * MINUTE)
     return eng
+
+
+def live_events(start_ts: int, price: float, ms: int, *, seed: int = 11, trades_per_s: float = 20.0
+                ) -> Iterator[MarketEvent]:
+    """``ms`` milliseconds of steady live traffic after ``start_ts``: trades, a mark every second, OI every 3 s,
+    a closed 1m candle at each minute boundary and an occasional liquidation (oldest first)."""
+    rng = np.random.default_rng(seed + start_ts // 1000)
+    b, sym = Venue.BINANCE, "BTCUSDT"
+    n = max(1, int(ms / 1000 * trades_per_s))
+    ts = np.sort(start_ts + rng.integers(0, ms, n))
+    walk = price * np.exp(np.cumsum(rng.normal(0.0, 0.00004, n)))
+    for t, p in zip(ts.tolist(), walk.tolist()):
+        yield Trade(venue=b, symbol=sym, ts=t, recv_ts=t + 30, price=p, qty=float(rng.gamma(1.0, 0.05)),
+                    side=TakerSide.BUY if rng.random() < 0.5 else TakerSide.SELL)
+    end = start_ts + ms
+    last = float(walk[-1])
+    for sec in range(start_ts // 1000 + 1, end // 1000 + 1):
+        t = sec * 1000
+        yield MarkPrice(venue=b, symbol=sym, ts=t, recv_ts=t + 30, mark=last, index=last, funding_rate=0.0001)
+        if sec % 3 == 0:
+            yield OpenInterest(venue=b, symbol=sym, ts=t, recv_ts=t + 40, base=1.2e5, usd=1.2e5 * last)
+        if sec % 60 == 0:
+            o = last * (1 + rng.normal(0, 0.0005))
+            yield Candle(venue=b, symbol=sym, ts=t - MINUTE, recv_ts=t + 25, interval_s=60, open=o,
+                         high=max(o, last) * 1.0004, low=min(o, last) * 0.9996, close=last, volume=50.0,
+                         quote_volume=50.0 * last, taker_buy_volume=25.0, taker_buy_quote=25.0 * last)
+        if rng.random() < 0.05:
+            yield Liquidation(venue=b, symbol=sym, ts=t, recv_ts=t + 50, side=PositionSide.LONG, price=last,
+                              qty=0.5, usd=0.5 * last)
 
 
 def end_ts(n_bars: int = 1440) -> int:
