@@ -11,6 +11,7 @@ connection manager can report a clear failure.
 from __future__ import annotations
 
 import logging
+import math
 from collections import Counter, deque
 from collections.abc import Hashable
 from typing import Protocol, runtime_checkable
@@ -30,6 +31,9 @@ __all__ = [
     "log",
     "MAX_FRAME_BYTES",
     "BAD_INPUT",
+    "INF",
+    "bad_bar",
+    "bad_rate",
 ]
 
 log = logging.getLogger("liqtui.feeds")
@@ -37,6 +41,20 @@ log = logging.getLogger("liqtui.feeds")
 #: Frames larger than this are refused by the websocket client and by ``decode`` (counted as ``oversized``).
 #: The largest legitimate frame we subscribe to is a Bybit publicTrade batch (<= 1024 trades, ~200 KiB).
 MAX_FRAME_BYTES = 4 * 1024 * 1024
+
+INF = math.inf
+
+
+def bad_bar(o: float, h: float, low: float, c: float, v: float) -> bool:
+    """True for an OHLCV bar that cannot be real: NaN/inf, non-positive low, high/low not enclosing o/c,
+    negative volume. (Comparisons with NaN are false, so the chained checks reject it.)"""
+    return not (0.0 < low <= o <= h < INF and low <= c <= h and 0.0 <= v < INF)
+
+
+def bad_rate(x: float | None) -> bool:
+    """True for a funding rate that is NaN or infinite."""
+    return x is not None and not -INF < x < INF
+
 
 #: What bad input can raise inside a decoder (anything else is a bug and propagates).
 BAD_INPUT = (msgspec.DecodeError, ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError)

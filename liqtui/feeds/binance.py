@@ -31,9 +31,12 @@ from liqtui.core.events import (
 from liqtui.feeds.base import (
     BAD_INPUT,
     MAX_FRAME_BYTES,
+    INF,
     BaseDecoder,
     ConnSpec,
     SequenceTracker,
+    bad_bar,
+    bad_rate,
     interval_seconds,
 )
 from liqtui.feeds.endpoints import Endpoints
@@ -191,7 +194,7 @@ class BinanceDecoder(BaseDecoder):
                 return self._payload(d, recv_ts)
             seq = self._seq
             p = d.p
-            if tid == seq.last + 1 and d.s == self.symbol and p > 0.0 and d.q >= 0.0:
+            if tid == seq.last + 1 and d.s == self.symbol and 0.0 < p < INF and 0.0 <= d.q < INF:
                 seq.last = tid
                 self._trade_price = p
                 return [Trade(venue=_VENUE, symbol=self.symbol, ts=d.T, recv_ts=recv_ts, price=p, qty=d.q,
@@ -235,8 +238,8 @@ class BinanceDecoder(BaseDecoder):
             self.ignored += 1
             return []
         p = d.p
-        if not (p > 0.0 and d.q >= 0.0):
-            raise ValueError(f"non-positive price/size {p}/{d.q}")
+        if not (0.0 < p < INF and 0.0 <= d.q < INF):
+            raise ValueError(f"bad trade price/size {p}/{d.q}")
         if tid >= 0:
             seen = self._seq.check(tid)
             if seen:
@@ -249,9 +252,9 @@ class BinanceDecoder(BaseDecoder):
                       side=_SELL if d.m else _BUY)]
 
     def _mark(self, d: _Mark, recv_ts: int) -> list[MarketEvent]:
-        if d.p <= 0.0:
-            raise ValueError(f"non-positive mark price {d.p}")
         rate = float(d.r) if d.r else None
+        if not 0.0 < d.p < INF or bad_rate(rate):
+            raise ValueError(f"bad mark price/funding {d.p}/{rate}")
         if d.E <= self._last_mark_ts:
             if d.E == self._last_mark_ts:
                 self.duplicates += 1
@@ -273,7 +276,7 @@ class BinanceDecoder(BaseDecoder):
         return out
 
     def _kline(self, k: _K, recv_ts: int) -> Candle:
-        if not (k.l <= min(k.o, k.c) and k.h >= max(k.o, k.c)) or k.l <= 0.0:
+        if bad_bar(k.o, k.h, k.l, k.c, k.v):
             raise ValueError(f"inconsistent kline o={k.o} h={k.h} l={k.l} c={k.c}")
         return Candle(venue=Venue.BINANCE, symbol=self.symbol, ts=k.t, recv_ts=recv_ts,
                       interval_s=interval_seconds(k.i), open=k.o, high=k.h, low=k.l, close=k.c, volume=k.v,
@@ -288,8 +291,8 @@ class BinanceDecoder(BaseDecoder):
             raise ValueError(f"unknown forceOrder side {o.S!r}")
         price = o.ap if o.ap > 0.0 else o.p
         qty = o.z if o.z > 0.0 else o.q
-        if price <= 0.0 or qty <= 0.0:
-            raise ValueError(f"non-positive liquidation price/size {price}/{qty}")
+        if not (0.0 < price < INF and 0.0 < qty < INF):
+            raise ValueError(f"bad liquidation price/size {price}/{qty}")
         if self.dup_misc((o.T, o.S, price, qty)):
             return []
         return [Liquidation(venue=Venue.BINANCE, symbol=self.symbol, ts=o.T, recv_ts=recv_ts, side=side,
@@ -328,8 +331,8 @@ class BinanceDecoder(BaseDecoder):
             self.ignored += 1
             return []
         base = float(g.openInterest or 0.0)
-        if base < 0.0:
-            raise ValueError(f"negative open interest {base}")
+        if not 0.0 <= base < INF:
+            raise ValueError(f"bad open interest {base}")
         ts = g.time or recv_ts
         if self.last_price is None:
             self._pending_oi = (base, ts)

@@ -27,7 +27,7 @@ from liqtui.core.events import (
     Trade,
     Venue,
 )
-from liqtui.feeds.base import BaseDecoder, ConnSpec, interval_seconds
+from liqtui.feeds.base import INF, BaseDecoder, ConnSpec, bad_bar, interval_seconds
 from liqtui.feeds.endpoints import Endpoints
 from liqtui.feeds.symbols import instrument
 
@@ -182,8 +182,8 @@ class BybitDecoder(BaseDecoder):
                 continue
             if r.i and self.dup_trade(r.i):
                 continue
-            if r.p <= 0.0 or r.v < 0.0:
-                raise ValueError(f"non-positive trade price/size {r.p}/{r.v}")
+            if not (0.0 < r.p < INF and 0.0 <= r.v < INF):
+                raise ValueError(f"bad trade price/size {r.p}/{r.v}")
             side = TakerSide.BUY if r.S == "Buy" else TakerSide.SELL if r.S == "Sell" else None
             if side is None:
                 raise ValueError(f"unknown trade side {r.S!r}")
@@ -203,8 +203,8 @@ class BybitDecoder(BaseDecoder):
                 side = PositionSide.SHORT
             else:
                 raise ValueError(f"unknown liquidation side {r.S!r}")
-            if r.p <= 0.0 or r.v <= 0.0:
-                raise ValueError(f"non-positive liquidation price/size {r.p}/{r.v}")
+            if not (0.0 < r.p < INF and 0.0 < r.v < INF):
+                raise ValueError(f"bad liquidation price/size {r.p}/{r.v}")
             if self.dup_misc((r.T, r.S, r.p, r.v)):
                 continue
             out.append(Liquidation(venue=Venue.BYBIT, symbol=self.symbol, ts=r.T, recv_ts=recv_ts, side=side,
@@ -214,7 +214,7 @@ class BybitDecoder(BaseDecoder):
     def _klines(self, rows: list[_BKline], recv_ts: int) -> list[MarketEvent]:
         out: list[MarketEvent] = []
         for k in rows:
-            if not (k.low <= min(k.open, k.close) and k.high >= max(k.open, k.close)) or k.low <= 0.0:
+            if bad_bar(k.open, k.high, k.low, k.close, k.volume):
                 raise ValueError(f"inconsistent kline o={k.open} h={k.high} l={k.low} c={k.close}")
             out.append(Candle(venue=Venue.BYBIT, symbol=self.symbol, ts=k.start, recv_ts=recv_ts,
                               interval_s=interval_seconds(k.interval), open=k.open, high=k.high, low=k.low,
@@ -241,9 +241,10 @@ class BybitDecoder(BaseDecoder):
                 return []
             self._last_cs = env.cs
         changed = {f: v for f in _TICKER_FIELDS if (v := getattr(t, f)) is not None}
-        for v in changed.values():
-            if v:
-                float(v)  # validate before merging, so a bad delta leaves the state intact
+        for f, v in changed.items():
+            # validate before merging, so a bad delta leaves the state intact
+            if v and f != "symbol" and not -INF < float(v) < INF:
+                raise ValueError(f"{f} is not a finite number: {v!r}")
         self.ticker.update(changed)
         return self._ticker_events(env.ts or recv_ts, changed, recv_ts)
 

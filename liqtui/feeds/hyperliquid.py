@@ -22,7 +22,7 @@ from liqtui.core.events import (
     Trade,
     Venue,
 )
-from liqtui.feeds.base import BaseDecoder, ConnSpec, interval_seconds
+from liqtui.feeds.base import INF, BaseDecoder, ConnSpec, bad_bar, bad_rate, interval_seconds
 from liqtui.feeds.endpoints import Endpoints
 from liqtui.feeds.symbols import instrument
 
@@ -140,8 +140,8 @@ class HyperliquidDecoder(BaseDecoder):
             side = TakerSide.BUY if r.side == "B" else TakerSide.SELL if r.side == "A" else None
             if side is None:
                 raise ValueError(f"unknown trade side {r.side!r}")
-            if r.px <= 0.0 or r.sz < 0.0:
-                raise ValueError(f"non-positive trade price/size {r.px}/{r.sz}")
+            if not (0.0 < r.px < INF and 0.0 <= r.sz < INF):
+                raise ValueError(f"bad trade price/size {r.px}/{r.sz}")
             out.append(Trade(venue=Venue.HYPERLIQUID, symbol=self.symbol, ts=r.time, recv_ts=recv_ts,
                              price=r.px, qty=r.sz, side=side))
         return out
@@ -151,8 +151,8 @@ class HyperliquidDecoder(BaseDecoder):
             self.ignored += 1
             return []
         c = a.ctx
-        if c.markPx <= 0.0 or c.openInterest < 0.0:
-            raise ValueError(f"bad asset context mark={c.markPx} oi={c.openInterest}")
+        if not (0.0 < c.markPx < INF and 0.0 <= c.openInterest < INF) or bad_rate(c.funding):
+            raise ValueError(f"bad asset context mark={c.markPx} oi={c.openInterest} funding={c.funding}")
         v, s = Venue.HYPERLIQUID, self.symbol
         out: list[MarketEvent] = [MarkPrice(venue=v, symbol=s, ts=recv_ts, recv_ts=recv_ts, mark=c.markPx,
                                             index=c.oraclePx, funding_rate=c.funding)]
@@ -169,7 +169,7 @@ class HyperliquidDecoder(BaseDecoder):
         if k.s != self.symbol:
             self.ignored += 1
             return []
-        if not (k.l <= min(k.o, k.c) and k.h >= max(k.o, k.c)) or k.l <= 0.0:
+        if bad_bar(k.o, k.h, k.l, k.c, k.v):
             raise ValueError(f"inconsistent candle o={k.o} h={k.h} l={k.l} c={k.c}")
         out: list[MarketEvent] = []
         prev = self._candle

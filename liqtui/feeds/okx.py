@@ -26,7 +26,7 @@ from liqtui.core.events import (
     Trade,
     Venue,
 )
-from liqtui.feeds.base import BaseDecoder, ConnSpec, interval_seconds
+from liqtui.feeds.base import INF, BaseDecoder, ConnSpec, bad_bar, bad_rate, interval_seconds
 from liqtui.feeds.endpoints import Endpoints
 from liqtui.feeds.symbols import instrument
 
@@ -172,7 +172,7 @@ def parse_instruments(body: bytes | str, inst_id: str) -> ContractSpec:
                 ct_val = float(row.ctVal)
             except ValueError:
                 raise ValueError(f"OKX instrument {inst_id} has no usable ctVal ({row.ctVal!r})") from None
-            if ct_val <= 0.0:
+            if not 0.0 < ct_val < INF:
                 raise ValueError(f"OKX instrument {inst_id} has ctVal {ct_val}")
             inverse = row.ctType == "inverse" or row.ctValCcy.upper() in ("USD", "USDT", "USDC")
             return ContractSpec(ct_val, inverse)
@@ -266,8 +266,8 @@ class OkxDecoder(BaseDecoder):
         for r in rows:
             if r.tradeId and self.dup_trade(r.tradeId):
                 continue
-            if r.px <= 0.0 or r.sz < 0.0:
-                raise ValueError(f"non-positive trade price/size {r.px}/{r.sz}")
+            if not (0.0 < r.px < INF and 0.0 <= r.sz < INF):
+                raise ValueError(f"bad trade price/size {r.px}/{r.sz}")
             side = TakerSide.BUY if r.side == "buy" else TakerSide.SELL if r.side == "sell" else None
             if side is None:
                 raise ValueError(f"unknown trade side {r.side!r}")
@@ -279,8 +279,8 @@ class OkxDecoder(BaseDecoder):
     def _marks(self, rows: list[_OMark], recv_ts: int) -> list[MarketEvent]:
         out: list[MarketEvent] = []
         for r in rows:
-            if r.markPx <= 0.0:
-                raise ValueError(f"non-positive mark price {r.markPx}")
+            if not 0.0 < r.markPx < INF:
+                raise ValueError(f"bad mark price {r.markPx}")
             self.last_price = r.markPx
             out.append(MarkPrice(venue=Venue.OKX, symbol=self.symbol, ts=r.ts, recv_ts=recv_ts, mark=r.markPx,
                                  funding_rate=self.funding))
@@ -295,8 +295,9 @@ class OkxDecoder(BaseDecoder):
         out: list[MarketEvent] = []
         for r in rows:
             price = self.last_price
-            if r.oi < 0.0 or (r.oiCcy is not None and r.oiCcy < 0.0):
-                raise ValueError(f"negative open interest {r.oi}/{r.oiCcy}")
+            if not 0.0 <= r.oi < INF or not (r.oiCcy is None or 0.0 <= r.oiCcy < INF) or not (
+                    r.oiUsd is None or 0.0 <= r.oiUsd < INF):
+                raise ValueError(f"bad open interest {r.oi}/{r.oiCcy}/{r.oiUsd}")
             if r.oiCcy is None and self.spec.inverse and price is None:
                 self.ignored += 1  # inverse contracts need a price to convert; the next push (3 s) will do
                 continue
@@ -318,6 +319,8 @@ class OkxDecoder(BaseDecoder):
             if r.fundingRate is None:
                 self.ignored += 1
                 continue
+            if bad_rate(r.fundingRate):
+                raise ValueError(f"bad funding rate {r.fundingRate}")
             self.funding = r.fundingRate
             out.append(FundingRate(venue=Venue.OKX, symbol=self.symbol, ts=r.ts or recv_ts, recv_ts=recv_ts,
                                    rate=r.fundingRate, next_funding_ts=r.fundingTime))
@@ -336,8 +339,8 @@ class OkxDecoder(BaseDecoder):
                     side = PositionSide.SHORT
                 else:
                     raise ValueError(f"unknown liquidation order side {d.side!r}")
-                if d.bkPx <= 0.0 or d.sz <= 0.0:
-                    raise ValueError(f"non-positive liquidation price/size {d.bkPx}/{d.sz}")
+                if not (0.0 < d.bkPx < INF and 0.0 < d.sz < INF):
+                    raise ValueError(f"bad liquidation price/size {d.bkPx}/{d.sz}")
                 if self.dup_misc((d.ts, d.side, d.bkPx, d.sz)):
                     continue
                 qty = self.spec.to_base(d.sz, d.bkPx)
@@ -353,9 +356,9 @@ class OkxDecoder(BaseDecoder):
                 raise ValueError(f"candle row with {len(row)} fields")
             ts = int(row[0])
             o, h, low, c = float(row[1]), float(row[2]), float(row[3]), float(row[4])
-            if not (low <= min(o, c) and h >= max(o, c)) or low <= 0.0:
-                raise ValueError(f"inconsistent candle o={o} h={h} l={low} c={c}")
             vol_base = float(row[6]) if len(row) > 6 and row[6] else self.spec.to_base(float(row[5]), c)
+            if bad_bar(o, h, low, c, vol_base):
+                raise ValueError(f"inconsistent candle o={o} h={h} l={low} c={c} v={vol_base}")
             quote = float(row[7]) if len(row) > 7 and row[7] else None
             closed = len(row) > 8 and row[8] == "1"
             out.append(Candle(venue=Venue.OKX, symbol=self.symbol, ts=ts, recv_ts=recv_ts,

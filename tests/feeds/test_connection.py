@@ -164,7 +164,8 @@ async def test_reconnects_after_server_close_or_abrupt_loss(ending, reason: str)
     first = [F.bn_agg_trade(1, 60000, 0.1, False, T0), ending]
     async with ExchangeServer("binance", [first, [bn_ticks(2)]]) as srv:
         sink = Collector()
-        mgr = manager([srv], ["binance"], sink)
+        # production backoff (0.5 s base): the first retry after a drop comes within 5 s
+        mgr = manager([srv], ["binance"], sink, backoff_base_s=0.5, backoff_cap_s=30.0)
         async with running(mgr):
             await until(lambda: len(sink.of(Trade)) >= 3, "trades after the reconnect", timeout=5.0)
     rec = sink.statuses(FeedState.RECONNECTING)

@@ -221,3 +221,31 @@ def test_trade_events_carry_both_timestamps() -> None:
     dec = make_decoder("binance", "BTC")
     (t,) = dec.decode(F.bn_agg_trade(3, 1.5, 2.0, False, T0), 42)
     assert isinstance(t, Trade) and (t.ts, t.recv_ts) == (T0, 42)
+
+
+NON_FINITE = [
+    ("binance", F.bn_agg_trade(1, 60000, 0.1, False, T0).replace('"60000.00"', '"NaN"')),
+    ("binance", F.bn_agg_trade(1, 60000, 0.1, False, T0).replace('"0.100"', '"inf"')),
+    ("binance", F.bn_mark(T0, 60000, 60000, 0.0001).replace('"0.00010000"', '"NaN"')),
+    ("binance", F.bn_kline(T0, 1, 2, 0.5, 1.5, 3, True).replace('"h":"2.00"', '"h":"inf"')),
+    ("bybit", F.bb_trades([("a", 1.0, 1.0, "Buy", T0)]).replace('"p":"1.00"', '"p":"inf"')),
+    ("bybit", F.bb_liquidations([(T0, "Buy", 1.0, 2.0)]).replace('"p":"2.00"', '"p":"NaN"')),
+    ("okx", F.okx_trades([("1", 100.0, 1, "buy", T0)]).replace('"px":"100.0"', '"px":"NaN"')),
+    ("okx", F.okx_funding(T0, 0.0001).replace('"0.00010000"', '"inf"')),
+    ("hyperliquid", F.hl_trades([(1, 100.0, 1.0, "B", T0)]).replace('"px":"100.0"', '"px":"inf"')),
+    ("hyperliquid", F.hl_ctx(100.0, 10.0, 0.0001).replace('"markPx":"100.0"', '"markPx":"NaN"')),
+]
+
+
+@pytest.mark.parametrize(("venue", "frame"), NON_FINITE)
+def test_nan_and_infinite_numbers_are_rejected(venue: str, frame: str) -> None:
+    assert "NaN" in frame or "inf" in frame
+    dec = make_decoder(venue, "BTC")
+    assert dec.decode(frame, 1) == [] and dec.errors == 1
+
+
+def test_bybit_nan_in_a_ticker_delta_is_rejected_before_merging() -> None:
+    dec = make_decoder("bybit", "BTC")
+    dec.decode(F.bb_ticker_snapshot(T0, 10, 65000.0, 100.0, 0.0001), 1)
+    assert dec.decode(F.bb_ticker_delta(T0 + 1, 11, markPrice="NaN"), 1) == []
+    assert dec.errors == 1 and dec.ticker["markPrice"] == "65000.00"
