@@ -9,6 +9,8 @@ Writes are batched into one transaction each (atomic: a batch is all there or no
 writer (:class:`StoreWriter`) commits at least once a second, so a crash loses at most the last second.
 
 Bars travel as numpy structured arrays of :data:`BAR_DTYPE` (NaN = unknown), sorted by ``ts`` (open time, ms).
+Whole days older than two days are compacted into one blob per series, resolution and day (on open, or with
+:meth:`Store.compact`), so a six-month rebuild reads a few hundred blobs instead of 260k rows.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import logging
 import os
 import sqlite3
 import time
@@ -52,6 +55,8 @@ __all__ = [
     "checkpoint_key",
 ]
 
+log = logging.getLogger("liqtui.history")
+
 SCHEMA_VERSION = 1
 DAY_MS = 86_400_000
 
@@ -69,7 +74,7 @@ BAR_FIELDS: tuple[str, ...] = (
     "liq_long_usd",
     "liq_short_usd",
 )
-BAR_DTYPE = np.dtype([("ts", "<i8"), ("interval_s", "<i4")] + [(f, "<f8") for f in BAR_FIELDS])
+BAR_DTYPE = np.dtype([("ts", "<i8"), ("interval_s", "<i4")] + [(f, "<f8") for f in BAR_FIELDS], align=True)
 
 #: Where a bar's OHLCV came from: aggregated from live trades (partial, merged) or an exchange kline (final).
 SRC_TRADES = 0
@@ -85,6 +90,9 @@ CREATE TABLE IF NOT EXISTS bars (
     oi_usd REAL, funding REAL, liq_long_usd REAL NOT NULL DEFAULT 0, liq_short_usd REAL NOT NULL DEFAULT 0,
     src INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (series, interval_s, ts)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS packs (
+    series INTEGER NOT NULL, interval_s INTEGER NOT NULL, day INTEGER NOT NULL, n INTEGER NOT NULL,
+    data BLOB NOT NULL, src BLOB NOT NULL, PRIMARY KEY (series, interval_s, day)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS checkpoints (
     key TEXT NOT NULL, ts INTEGER NOT NULL, created_ms INTEGER NOT NULL, data BLOB NOT NULL,
     PRIMARY KEY (key, ts));
@@ -125,7 +133,9 @@ ON CONFLICT (series, interval_s, ts) DO UPDATE SET
   src = max(bars.src, CASE WHEN excluded.close IS NULL THEN 0 ELSE excluded.src END)
 """
 
-_SELECT_COLS = "ts, interval_s, " + ", ".join(BAR_FIELDS)
+_SELECT_COLS = "ts, interval_s, " + ", ".join(BAR_FIELDS) + ", src"
+#: Days older than this (UTC days before today) are packed: one row of raw bytes per series, resolution and day.
+PACK_AFTER_DAYS = 2
 
 
 class StoreError(RuntimeError):
@@ -189,8 +199,12 @@ class Store:
         except (sqlite3.DatabaseError, OSError) as exc:
             raise StoreError(f"cannot open the history store {str(self.path)!r}: {exc}") from None
         self._series: dict[tuple[str, str], int] = {}
-        if retention_days is not None:
-            self.prune(retention_days)
+        try:
+            if retention_days is not None:
+                self.prune(retention_days)
+            self.compact()
+        except sqlite3.OperationalError as exc:  # another liqtui holds the write lock: housekeeping can wait
+            log.warning("store housekeeping skipped: %s", exc)
 
     # ------------------------------------------------------------------------------------------ plumbing
 
@@ -243,6 +257,11 @@ class Store:
         return [tuple(r) for r in self._db.execute("SELECT venue, symbol FROM series ORDER BY id")]  # type: ignore[misc]
 
     # ------------------------------------------------------------------------------------------ bars
+    #
+    # Recent bars are rows of ``bars`` (upserted and merged by SQL). Whole UTC days older than
+    # ``PACK_AFTER_DAYS`` are moved by :meth:`compact` into ``packs``: one BLOB of raw numpy bytes per series,
+    # resolution and day, so reading six months is a few hundred blobs rather than 260k rows. A bar lives in
+    # exactly one of the two: a write into a packed day first turns that day back into rows.
 
     def write_bars(self, venue: str, symbol: str, bars: np.ndarray, *, src: int = SRC_KLINE) -> int:
         """Upsert bars (one transaction). ``src`` SRC_KLINE: exchange klines (final OHLCV; NaN OI keeps the
@@ -252,19 +271,82 @@ class Store:
         if len(bars) == 0:
             return 0
         sid = self.series_id(venue, symbol)
-        rows = self._rows(sid, bars, src)
+        rows = _rows(sid, bars, src)
         with self.transaction() as db:
+            self._unpack(db, [(sid, int(iv), int(ts)) for iv, ts in zip(bars["interval_s"], bars["ts"])])
             db.executemany(_UPSERT, rows)
         return len(rows)
 
-    @staticmethod
-    def _rows(sid: int, bars: np.ndarray, src: int) -> list[tuple[Any, ...]]:
-        # SQLite stores a NaN parameter as NULL, which is exactly "unknown".
-        cols = [bars["ts"].tolist(), bars["interval_s"].tolist()] + [bars[f].tolist() for f in BAR_FIELDS]
-        liq_l = np.nan_to_num(bars["liq_long_usd"]).tolist()
-        liq_s = np.nan_to_num(bars["liq_short_usd"]).tolist()
-        cols[-2], cols[-1] = liq_l, liq_s
-        return [(sid, *r, src) for r in zip(*cols)]
+    def upsert_rows(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Upsert prepared rows ``(series, ts, interval_s, *BAR_FIELDS, src)`` in one transaction."""
+        with self.transaction() as db:
+            self._unpack(db, [(int(r[0]), int(r[2]), int(r[1])) for r in rows])
+            db.executemany(_UPSERT, rows)
+
+    def _unpack(self, db: sqlite3.Connection, keys: Iterable[tuple[int, int, int]]) -> None:
+        """Turn the packed days holding any of ``(series, interval_s, ts)`` back into rows."""
+        days = {(sid, iv, ts // DAY_MS) for sid, iv, ts in keys}
+        for sid, iv, day in days:
+            row = db.execute(
+                "SELECT data, src FROM packs WHERE series=? AND interval_s=? AND day=?", (sid, iv, day)
+            ).fetchone()
+            if row is None:
+                continue
+            arr, src = np.frombuffer(row[0], dtype=BAR_DTYPE), np.frombuffer(row[1], dtype=np.int8)
+            db.executemany(f"INSERT INTO bars (series, {_SELECT_COLS}) VALUES ({', '.join('?' * (4 + len(BAR_FIELDS)))})",
+                           _pack_rows(sid, arr, src))
+            db.execute("DELETE FROM packs WHERE series=? AND interval_s=? AND day=?", (sid, iv, day))
+
+    def compact(self, now_ms: int | None = None, *, keep_days: int = PACK_AFTER_DAYS) -> int:
+        """Pack every whole UTC day older than ``keep_days`` into one blob per series and resolution (one
+        transaction; also done on open). Returns how many rows were packed."""
+        now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+        cutoff = (now_ms // DAY_MS - keep_days) * DAY_MS
+        with self.transaction() as db:
+            rows = db.execute(
+                f"SELECT series, {_SELECT_COLS} FROM bars WHERE ts < ? ORDER BY series, interval_s, ts", (cutoff,)
+            ).fetchall()
+            if not rows:
+                return 0
+            raw = np.array(rows, dtype=np.float64)
+            groups = np.stack([raw[:, 0], raw[:, 2], raw[:, 1] // DAY_MS], axis=1).astype(np.int64)
+            starts = np.concatenate([[0], np.nonzero(np.any(np.diff(groups, axis=0) != 0, axis=1))[0] + 1, [len(raw)]])
+            for a, b in zip(starts[:-1], starts[1:]):
+                sid, iv, day = (int(x) for x in groups[a])
+                arr, src = _raw_to_bars(raw[a:b, 1:])
+                old = db.execute(
+                    "SELECT data, src FROM packs WHERE series=? AND interval_s=? AND day=?", (sid, iv, day)
+                ).fetchone()
+                if old is not None:
+                    arr = np.concatenate([np.frombuffer(old[0], dtype=BAR_DTYPE), arr])
+                    src = np.concatenate([np.frombuffer(old[1], dtype=np.int8), src])
+                    order = np.argsort(arr["ts"], kind="stable")
+                    arr, src = arr[order], src[order]
+                db.execute("INSERT OR REPLACE INTO packs VALUES (?, ?, ?, ?, ?, ?)",
+                           (sid, iv, day, len(arr), arr.tobytes(), src.tobytes()))
+            db.execute("DELETE FROM bars WHERE ts < ?", (cutoff,))
+        return len(rows)
+
+    def _select(self, sid: int, start_ms: int, end_ms: int, interval_s: int | None = None) -> np.ndarray:
+        """Every stored bar (rows and packs) of a series with ``start_ms <= ts < end_ms`` (unsorted)."""
+        q = f"SELECT {_SELECT_COLS} FROM bars WHERE series=? AND ts>=? AND ts<?"
+        pq = "SELECT data FROM packs WHERE series=? AND day>=? AND day<=?"
+        args: list[Any] = [sid, int(start_ms), int(end_ms)]
+        pargs: list[Any] = [sid, int(start_ms) // DAY_MS, (int(end_ms) - 1) // DAY_MS]
+        if interval_s is not None:
+            q += " AND interval_s=?"
+            pq += " AND interval_s=?"
+            args.append(int(interval_s))
+            pargs.append(int(interval_s))
+        rows = self._db.execute(q, args).fetchall()
+        parts = [np.frombuffer(r[0], dtype=BAR_DTYPE) for r in self._db.execute(pq, pargs)]
+        if rows:
+            parts.append(_raw_to_bars(np.array(rows, dtype=np.float64))[0])
+        if not parts:
+            return empty_bars(0)
+        arr = np.concatenate(parts)
+        ts = arr["ts"]
+        return arr[(ts >= start_ms) & (ts < end_ms)]
 
     def read_bars(
         self, venue: str, symbol: str, start_ms: int, end_ms: int, *, interval_s: int | None = None
@@ -274,37 +356,21 @@ class Store:
         With ``interval_s`` only that resolution; without it, every resolution merged: the finest bars win and
         a coarser bar is used only where no finer bar falls inside it.
         """
-        sid = self.series_id(venue, symbol)
-        q = f"SELECT {_SELECT_COLS} FROM bars WHERE series=? AND ts>=? AND ts<? AND close IS NOT NULL"
-        args: list[Any] = [sid, int(start_ms), int(end_ms)]
-        if interval_s is not None:
-            q += " AND interval_s=?"
-            args.append(int(interval_s))
-        rows = self._db.execute(q + " ORDER BY interval_s, ts", args).fetchall()
-        out = _to_array(rows)
-        if interval_s is None and len(out):
-            out = merge_resolutions(out)
-        return out
+        arr = self._select(self.series_id(venue, symbol), start_ms, end_ms, interval_s)
+        arr = arr[~np.isnan(arr["close"])]
+        if interval_s is None and len(arr):
+            return merge_resolutions(arr)
+        return _sorted(arr)
 
     def bar_times(self, venue: str, symbol: str, interval_s: int, start_ms: int, end_ms: int) -> np.ndarray:
         """Open times of the closed-price bars of one resolution in ``[start_ms, end_ms)`` (sorted int64)."""
-        sid = self.series_id(venue, symbol)
-        rows = self._db.execute(
-            "SELECT ts FROM bars WHERE series=? AND interval_s=? AND ts>=? AND ts<? AND close IS NOT NULL "
-            "ORDER BY ts",
-            (sid, int(interval_s), int(start_ms), int(end_ms)),
-        ).fetchall()
-        return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        arr = self._select(self.series_id(venue, symbol), start_ms, end_ms, interval_s)
+        return np.sort(arr["ts"][~np.isnan(arr["close"])])
 
     def oi_times(self, venue: str, symbol: str, interval_s: int, start_ms: int, end_ms: int) -> np.ndarray:
         """Open times of bars of one resolution in the range that carry an open-interest value."""
-        sid = self.series_id(venue, symbol)
-        rows = self._db.execute(
-            "SELECT ts FROM bars WHERE series=? AND interval_s=? AND ts>=? AND ts<? AND oi_usd IS NOT NULL "
-            "ORDER BY ts",
-            (sid, int(interval_s), int(start_ms), int(end_ms)),
-        ).fetchall()
-        return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        arr = self._select(self.series_id(venue, symbol), start_ms, end_ms, interval_s)
+        return np.sort(arr["ts"][~np.isnan(arr["oi_usd"])])
 
     def missing_ranges(
         self, venue: str, symbol: str, interval_s: int, start_ms: int, end_ms: int, *, oi: bool = False
@@ -317,32 +383,44 @@ class Store:
         if len(want) == 0:
             return []
         have = (self.oi_times if oi else self.bar_times)(venue, symbol, interval_s, first, int(end_ms))
-        missing = want[~np.isin(want, have, assume_unique=True)]
+        missing = want[~np.isin(want, have)]
         return _runs(missing, step)
 
     def last_bar_ts(self, venue: str, symbol: str) -> int | None:
         """Open time of the newest bar with a price, any resolution."""
         sid = self.series_id(venue, symbol)
-        row = self._db.execute(
-            "SELECT max(ts) FROM bars WHERE series=? AND close IS NOT NULL", (sid,)
-        ).fetchone()
-        return None if row is None or row[0] is None else int(row[0])
+        row = self._db.execute("SELECT max(ts) FROM bars WHERE series=? AND close IS NOT NULL", (sid,)).fetchone()
+        best = None if row is None or row[0] is None else int(row[0])
+        for (data,) in self._db.execute("SELECT data FROM packs WHERE series=? ORDER BY day DESC LIMIT 2", (sid,)):
+            arr = np.frombuffer(data, dtype=BAR_DTYPE)
+            priced = arr["ts"][~np.isnan(arr["close"])]
+            if len(priced):
+                best = max(best or 0, int(priced.max()))
+        return best
 
     def count_bars(self, venue: str | None = None, symbol: str | None = None) -> int:
-        """Number of stored bars (of one series, or all)."""
+        """Number of stored bars (of one series, or all; rows and packed days)."""
         if venue is None or symbol is None:
-            return int(self._db.execute("SELECT count(*) FROM bars").fetchone()[0])
-        sid = self.series_id(venue, symbol)
-        return int(self._db.execute("SELECT count(*) FROM bars WHERE series=?", (sid,)).fetchone()[0])
+            rows = self._db.execute("SELECT count(*) FROM bars").fetchone()[0]
+            packed = self._db.execute("SELECT coalesce(sum(n), 0) FROM packs").fetchone()[0]
+        else:
+            sid = self.series_id(venue, symbol)
+            rows = self._db.execute("SELECT count(*) FROM bars WHERE series=?", (sid,)).fetchone()[0]
+            packed = self._db.execute("SELECT coalesce(sum(n), 0) FROM packs WHERE series=?", (sid,)).fetchone()[0]
+        return int(rows) + int(packed)
 
     def prune(self, retention_days: int, now_ms: int | None = None) -> int:
-        """Delete bars older than ``retention_days`` and all but the newest checkpoint of each key."""
+        """Delete bars older than ``retention_days`` (packed days once wholly older) and all but the newest
+        checkpoint of each key. Returns how many bars went."""
         if retention_days < 1:
             raise ValueError(f"retention_days must be at least 1, got {retention_days}")
         now_ms = int(time.time() * 1000) if now_ms is None else now_ms
         cutoff = now_ms - retention_days * DAY_MS
+        last_old_day = cutoff // DAY_MS - 1  # days entirely before the cutoff
         with self.transaction() as db:
             n = db.execute("DELETE FROM bars WHERE ts < ?", (cutoff,)).rowcount
+            n += db.execute("SELECT coalesce(sum(n), 0) FROM packs WHERE day <= ?", (last_old_day,)).fetchone()[0]
+            db.execute("DELETE FROM packs WHERE day <= ?", (last_old_day,))
             db.execute(
                 "DELETE FROM checkpoints WHERE ts < (SELECT max(ts) FROM checkpoints c WHERE c.key = checkpoints.key)"
             )
@@ -370,24 +448,45 @@ class Store:
         return None if row is None else (int(row[0]), bytes(row[1]))
 
 
-def _to_array(rows: Sequence[tuple[Any, ...]]) -> np.ndarray:
-    out = empty_bars(len(rows))
-    if not rows:
-        return out
-    raw = np.array(rows, dtype=np.float64)  # None -> NaN; ms timestamps are exact in float64
+def _rows(sid: int, bars: np.ndarray, src: int) -> list[tuple[Any, ...]]:
+    """Upsert parameters of bars; SQLite stores a NaN parameter as NULL, which is exactly "unknown"."""
+    cols = [bars["ts"].tolist(), bars["interval_s"].tolist()] + [bars[f].tolist() for f in BAR_FIELDS]
+    cols[-2] = np.nan_to_num(bars["liq_long_usd"]).tolist()
+    cols[-1] = np.nan_to_num(bars["liq_short_usd"]).tolist()
+    return [(sid, *r, src) for r in zip(*cols)]
+
+
+def _raw_to_bars(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(n, 14)`` float rows ``ts, interval_s, *BAR_FIELDS, src`` → (bars, src int8)."""
+    out = np.zeros(len(raw), dtype=BAR_DTYPE)
     out["ts"] = raw[:, 0].astype(np.int64)
     out["interval_s"] = raw[:, 1].astype(np.int32)
     for i, f in enumerate(BAR_FIELDS):
         out[f] = raw[:, 2 + i]
-    return out
+    return out, raw[:, 2 + len(BAR_FIELDS)].astype(np.int8)
+
+
+def _pack_rows(sid: int, arr: np.ndarray, src: np.ndarray) -> list[tuple[Any, ...]]:
+    """Plain INSERT parameters ``(series, ts, interval_s, *BAR_FIELDS, src)`` of packed bars (NaN → NULL)."""
+    cols = [arr["ts"].tolist(), arr["interval_s"].tolist()] + [arr[f].tolist() for f in BAR_FIELDS]
+    cols.append(src.tolist())
+    return [(sid, *r) for r in zip(*cols)]
+
+
+def _sorted(bars: np.ndarray) -> np.ndarray:
+    ts = bars["ts"]
+    if len(ts) < 2 or bool(np.all(ts[1:] > ts[:-1])):
+        return bars
+    return bars[np.argsort(ts, kind="stable")]
 
 
 def merge_resolutions(bars: np.ndarray) -> np.ndarray:
     """Merge bars of several resolutions into one non-overlapping series sorted by time: every bar of the
     finest resolution, and a coarser bar only where no finer bar opens inside it."""
-    intervals = np.unique(bars["interval_s"])
-    if len(intervals) <= 1:
-        return bars[np.argsort(bars["ts"], kind="stable")]
+    iv = bars["interval_s"]
+    if len(iv) == 0 or bool(np.all(iv == iv[0])):
+        return _sorted(bars)
+    intervals = np.unique(iv)
     kept = bars[bars["interval_s"] == intervals[0]]
     for iv in intervals[1:]:
         coarse = bars[bars["interval_s"] == iv]
@@ -395,7 +494,7 @@ def merge_resolutions(bars: np.ndarray) -> np.ndarray:
         lo = np.searchsorted(fine_ts, coarse["ts"], side="left")
         hi = np.searchsorted(fine_ts, coarse["ts"] + int(iv) * 1000, side="left")
         kept = np.concatenate([kept, coarse[hi == lo]])
-    return kept[np.argsort(kept["ts"], kind="stable")]
+    return _sorted(kept)
 
 
 def _runs(ts: np.ndarray, step: int) -> list[tuple[int, int]]:
@@ -522,8 +621,7 @@ class StoreWriter:
         try:
             for (venue, symbol, ts), m in pending.items():
                 rows.append(_minute_row(self.store.series_id(venue.value, symbol), ts, m))
-            with self.store.transaction() as db:
-                db.executemany(_UPSERT, rows)
+            self.store.upsert_rows(rows)
         except sqlite3.Error as exc:
             self.stats.errors += 1
             self.stats.last_error = f"{type(exc).__name__}: {exc}"
@@ -565,8 +663,3 @@ def _minute_row(sid: int, ts: int, m: _Minute) -> tuple[Any, ...]:
         sid, ts, 60, *ohlcv,
         _none_if_nan(m.oi_usd), _none_if_nan(m.funding), m.liq_long, m.liq_short, src,
     )
-
-
-def bars_from_rows(rows: Iterable[tuple[Any, ...]]) -> np.ndarray:
-    """Bars from ``(ts, interval_s, *BAR_FIELDS)`` tuples (None = unknown)."""
-    return _to_array(list(rows))

@@ -26,6 +26,8 @@ from liqtui.history.store import (
     merge_resolutions,
 )
 
+from .helpers import same_bars
+
 ROOT = Path(__file__).resolve().parents[2]
 MIN = 60_000
 
@@ -72,7 +74,7 @@ def test_write_read_roundtrip_and_missing_ranges(store):
     b["oi_usd"][3] = 5e8
     assert store.write_bars("binance", "BTCUSDT", b) == 10
     got = store.read_bars("binance", "BTCUSDT", 0, 10 * MIN)
-    assert got.dtype == BAR_DTYPE and got.tobytes() == b.tobytes()
+    assert got.dtype == BAR_DTYPE and same_bars(got, b)
     assert store.missing_ranges("binance", "BTCUSDT", 60, 0, 15 * MIN) == [(10 * MIN, 15 * MIN)]
     assert store.missing_ranges("binance", "BTCUSDT", 60, 0, 5 * MIN, oi=True) == [(0, 3 * MIN), (4 * MIN, 5 * MIN)]
     assert store.read_bars("bybit", "BTCUSDT", 0, 10 * MIN).size == 0  # series are separate
@@ -256,3 +258,61 @@ def test_killed_live_writer_keeps_everything_it_flushed(tmp_path):
         assert got["ts"][0] == 0 and (np.diff(got["ts"]) == MIN).all()  # a prefix of what was fed, no holes
         assert got["ts"][-1] // MIN >= flushed_upto  # nothing acknowledged was lost
         assert (got["volume"] == 1.0).all()
+
+
+# ------------------------------------------------------------------------------------------------ day packs
+
+DAY = 86_400_000
+
+
+def test_compaction_packs_old_days_and_reads_stay_identical(store):
+    b = bars(np.arange(0, 5 * DAY, 5 * MIN), interval_s=300, close=100.0)
+    b["oi_usd"][::7] = 3e8
+    b["close"] += np.arange(len(b)) * 0.01
+    store.write_bars("binance", "BTCUSDT", b)
+    coarse = bars(np.arange(-3 * DAY, 0, 900_000), interval_s=900, close=90.0)
+    store.write_bars("binance", "BTCUSDT", coarse)
+    before = store.read_bars("binance", "BTCUSDT", -10 * DAY, 10 * DAY)
+    gaps = store.missing_ranges("binance", "BTCUSDT", 300, -DAY, 6 * DAY, oi=True)
+    n = store.count_bars()
+    moved = store.compact(now_ms=5 * DAY + 5)  # days before day 3 are packed
+    assert moved == len(coarse) + 3 * 288
+    assert store._db.execute("SELECT count(*) FROM packs").fetchone()[0] == 3 + 3
+    assert store._db.execute("SELECT count(*) FROM bars").fetchone()[0] == 2 * 288
+    assert store.count_bars() == n and store.count_bars("binance", "BTCUSDT") == n
+    assert same_bars(store.read_bars("binance", "BTCUSDT", -10 * DAY, 10 * DAY), before)
+    assert store.missing_ranges("binance", "BTCUSDT", 300, -DAY, 6 * DAY, oi=True) == gaps
+    part = store.read_bars("binance", "BTCUSDT", DAY + 7 * MIN, DAY + 30 * MIN, interval_s=300)
+    assert list(part["ts"]) == [DAY + 10 * MIN, DAY + 15 * MIN, DAY + 20 * MIN, DAY + 25 * MIN]
+    assert store.last_bar_ts("binance", "BTCUSDT") == 5 * DAY - 5 * MIN
+    assert store.compact(now_ms=5 * DAY + 5) == 0  # idempotent
+
+
+def test_writing_into_a_packed_day_unpacks_it_and_merges(store):
+    b = bars(np.arange(0, DAY, MIN), close=100.0)
+    b["oi_usd"] = 5e8
+    b["liq_long_usd"][10] = 42.0
+    store.write_bars("binance", "BTCUSDT", b)
+    store.compact(now_ms=10 * DAY)
+    late = bars([10 * MIN], close=101.0)  # a late kline without OI for a packed minute
+    store.write_bars("binance", "BTCUSDT", late)
+    assert store._db.execute("SELECT count(*) FROM packs").fetchone()[0] == 0
+    got = store.read_bars("binance", "BTCUSDT", 0, DAY)
+    assert len(got) == 1440 and got[10]["close"] == 101.0 and got[10]["oi_usd"] == 5e8
+    assert got[10]["liq_long_usd"] == 42.0 and got[11]["close"] == 100.0
+    w = StoreWriter(store, flush_s=3600)
+    store.compact(now_ms=10 * DAY)
+    w(trade(20 * MIN + 1, 150.0))  # a trade-built partial bar never overrides a final kline
+    w(Liquidation(venue=Venue.BINANCE, symbol="BTCUSDT", ts=20 * MIN + 2, recv_ts=0, side=PositionSide.SHORT,
+                  price=150.0, qty=1.0, usd=150.0))
+    w.flush()
+    (r,) = store.read_bars("binance", "BTCUSDT", 20 * MIN, 21 * MIN)
+    assert r["close"] == 100.0 and r["liq_short_usd"] == 150.0 and store.count_bars() == 1440
+
+
+def test_prune_drops_whole_packed_days(store):
+    store.write_bars("binance", "BTCUSDT", bars(np.arange(0, 4 * DAY, 60 * MIN)))
+    store.compact(now_ms=10 * DAY)
+    assert store.prune(retention_days=7, now_ms=9 * DAY + 1) == 48  # days 0 and 1 are wholly too old
+    assert store.count_bars() == 48
+    assert store.read_bars("binance", "BTCUSDT", 0, 10 * DAY)["ts"][0] == 2 * DAY
