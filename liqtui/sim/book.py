@@ -76,6 +76,7 @@ class PositionBook:
         # open quantity per side and tier, decayed incrementally to ``_sum_ts``
         self._qty = [[0.0] * len(tiers), [0.0] * len(tiers)]
         self._sum_ts: int | None = None
+        self._decay: dict[int, list[float]] = {}  # step (ms) -> per-tier decay factors
 
     # -- queries -----------------------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -105,10 +106,12 @@ class PositionBook:
         """Let positions close (exponential lifetimes) up to ``ts``."""
         if self._sum_ts is not None and ts > self._sum_ts:
             dt = ts - self._sum_ts
-            for si in (0, 1):
-                q = self._qty[si]
-                for k, tau in enumerate(self._tau_ms):
-                    q[k] *= math.exp(-dt / tau)
+            factors = self._decay.get(dt)
+            if factors is None:
+                factors = self._decay[dt] = [math.exp(-dt / tau) for tau in self._tau_ms]
+            for q in self._qty:
+                for k, f in enumerate(factors):
+                    q[k] *= f
         if self._sum_ts is None or ts > self._sum_ts:
             self._sum_ts = ts
 
@@ -130,17 +133,20 @@ class PositionBook:
         self._qty[si][tier] += qty if ref is None or ref <= ts else qty * math.exp((ts - ref) / self._tau_ms[tier])
         return cid
 
-    def open_many(self, side: int, entries: list[float], liqs: list[float], qtys: list[float], ts: int) -> None:
-        """Add one cohort per tier (``entries[k]`` etc. for tier ``k``) of one side, all opened at ``ts``."""
+    def open_many(self, side: int, tiers: list[int], entries: list[float], liqs: list[float], qtys: list[float],
+                  ts: int) -> None:
+        """Add cohorts of one side, all opened at ``ts``: cohort ``j`` in tier ``tiers[j]`` at ``entries[j]``..."""
         si = _side_index(side)
-        if not (len(entries) == len(liqs) == len(qtys) == len(self.tiers)):
-            raise ValueError("open_many() needs one entry, liq and qty per tier")
+        if not (len(tiers) == len(entries) == len(liqs) == len(qtys)):
+            raise ValueError("open_many() needs as many tiers, entries, liqs and qtys")
+        if any(not 0 <= k < len(self.tiers) for k in tiers):
+            raise ValueError(f"tier index out of range 0..{len(self.tiers) - 1}: {tiers}")
         if self._sum_ts is not None and self._sum_ts > ts:
             raise ValueError("open_many() cannot open cohorts in the past; use open()")
         cohorts, buckets, keys, q = self.cohorts, self._buckets[si], self._keys[si], self._qty[si]
         inv, log, insort = self._inv_log_step, math.log, bisect.insort
         cid = len(cohorts)
-        for k, (entry, liq, qty) in enumerate(zip(entries, liqs, qtys)):
+        for k, entry, liq, qty in zip(tiers, entries, liqs, qtys):
             if not (entry > 0 and liq > 0 and qty > 0):
                 raise ValueError(f"cohort needs positive entry, liq and qty, got {entry}, {liq}, {qty}")
             cohorts.append((side, k, entry, liq, qty, ts))

@@ -24,6 +24,8 @@ the forceOrder stream, like Binance's, carries at most one per second), with
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import math
 import time
 from dataclasses import dataclass
@@ -80,6 +82,7 @@ class SimConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     volume_per_min: float = 90.0  # base units traded per minute at normal activity (history bars)
     trades_per_s: float = 4.0  # random aggTrades per second (live), plus the path's extremes and close
     tiers: tuple[Tier, ...] = DEFAULT_TIERS
+    cohorts_per_side: int = 3  # new cohorts per side and step, tiers drawn by weight; 0 = one per tier
     # (maximum age in days, step in seconds), newest first; steps must divide each other
     resolution: tuple[tuple[float, int], ...] = ((0.5, 60), (7.0, 900), (30.0, 3600), (1e9, 14_400))
 
@@ -94,6 +97,8 @@ class SimConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             raise ValueError("price and annual_vol must be positive")
         if not self.tiers:
             raise ValueError("at least one leverage tier is required")
+        if not 0 <= self.cohorts_per_side <= 64:
+            raise ValueError(f"cohorts_per_side must be within 0..64, got {self.cohorts_per_side}")
         steps = [s for _, s in self.resolution]
         if not steps or steps[0] != 60 or any(b % a for a, b in zip(steps, steps[1:])):
             raise ValueError(f"resolution steps must start at 60 s and each divide the next, got {steps}")
@@ -172,7 +177,9 @@ class MarketSim:
         self.realized: list[Liquidation] = []
         self.realized_opened_ms: list[int] = []  # when each realized position was opened (parallel list)
         self._factors = self._liq_factors()
-        self._weights = [t.weight for t in self.config.tiers]
+        total_w = sum(t.weight for t in self.config.tiers)
+        self._weights = [t.weight / total_w for t in self.config.tiers]
+        self._cum_weights = list(itertools.accumulate(self._weights))
         # state of the processes
         self._x = math.log(cfg.price)
         self._x_bar = math.log(cfg.price)
@@ -244,8 +251,9 @@ class MarketSim:
         self._seed_population(int(ts[0]), rng)
         z = rng.standard_normal((ts.size, 5)).tolist()
         u = (1.0 - rng.random((ts.size, 4))).tolist()
-        cz = rng.standard_normal((ts.size, 2 * nt)).tolist()
-        cu = rng.random((ts.size, 2 * nt)).tolist()
+        nz, nu = self._cohort_draws()
+        cz = rng.standard_normal((ts.size, nz)).tolist()
+        cu = rng.random((ts.size, nu)).tolist()
         rows = np.empty((ts.size, 10))
         for i, (t, d) in enumerate(zip(ts.tolist(), dur.tolist())):
             rows[i] = self._bar_step(t, d, z[i], u[i], cz[i], cu[i])
@@ -363,20 +371,36 @@ class MarketSim:
         self._open_cohorts(t_end, dur, lw, h, share, act, cz, cu)
         return (*row, self.open_interest())
 
+    def _cohort_draws(self) -> tuple[int, int]:
+        """How many normal and uniform random numbers one step's cohort opening uses."""
+        m, nt = self.config.cohorts_per_side, len(self.config.tiers)
+        return (2 * nt, 2 * nt) if m == 0 else (2 * m, 4 * m)
+
     def _open_cohorts(self, ts: int, dur: int, low: float, high: float, share: float, act: float,
                       cz: list[float], cu: list[float]) -> None:
-        """New positions of one step: each tier and side gets a cohort entered inside [low, high]."""
+        """New positions of one step, entered inside [low, high]: one cohort per tier and side, or
+        (``cohorts_per_side`` = m > 0) m cohorts per side in tiers drawn by weight (same expected mix)."""
         cfg = self.config
         base = cfg.open_musd_per_h * 1e6 * dur / HOUR_MS * math.exp(self._g) * (0.5 + 0.5 * act)
         tilt = 0.5 + 0.6 * (share - 0.5)
+        m = cfg.cohorts_per_side
         nt = len(cfg.tiers)
-        weights = self._weights
         span = high - low
         for si, (side, side_usd) in enumerate(((LONG, base * 2 * tilt), (SHORT, base * 2 * (1 - tilt)))):
             f = self._factors[si]
-            entries = [low + span * cu[si * nt + k] for k in range(nt)]
-            qtys = [side_usd * weights[k] * math.exp(0.3 * cz[si * nt + k] - 0.045) / entries[k] for k in range(nt)]
-            self.book.open_many(side, entries, [e * fk for e, fk in zip(entries, f)], qtys, ts)
+            if m == 0:
+                tiers = list(range(nt))
+                usd = [side_usd * w for w in self._weights]
+                entries = [low + span * cu[si * nt + k] for k in tiers]
+                sizes = [math.exp(0.3 * cz[si * nt + k] - 0.045) for k in tiers]
+            else:
+                tiers = [min(nt - 1, bisect.bisect_right(self._cum_weights, cu[(2 * si + 1) * m + j]))
+                         for j in range(m)]
+                usd = [side_usd / m] * m
+                entries = [low + span * cu[2 * si * m + j] for j in range(m)]
+                sizes = [math.exp(0.3 * cz[si * m + j] - 0.045) for j in range(m)]
+            qtys = [u * z / e for u, z, e in zip(usd, sizes, entries)]
+            self.book.open_many(side, tiers, entries, [e * f[k] for e, k in zip(entries, tiers)], qtys, ts)
 
     def _liq_factors(self) -> tuple[list[float], list[float]]:
         """Liquidation price / entry price per tier, for longs and for shorts."""
@@ -405,7 +429,8 @@ class MarketSim:
         rng = self._ff_rng
         nt = len(self.config.tiers)
         z, u = rng.standard_normal((n, 5)).tolist(), (1.0 - rng.random((n, 4))).tolist()
-        cz, cu = rng.standard_normal((n, 2 * nt)).tolist(), rng.random((n, 2 * nt)).tolist()
+        nz, nu = self._cohort_draws()
+        cz, cu = rng.standard_normal((n, nz)).tolist(), rng.random((n, nu)).tolist()
         for i in range(n):
             t = self.now_ms
             row = self._bar_step(t, MINUTE_MS, z[i], u[i], cz[i], cu[i])
@@ -505,8 +530,9 @@ class MarketSim:
         """The minute is over: store its bar, let the crowd open positions, start the next bar."""
         b = self._forming
         nt = len(self.config.tiers)
-        cz = rng.standard_normal(2 * nt).tolist()
-        cu = rng.random(2 * nt).tolist()
+        nz, nu = self._cohort_draws()
+        cz = rng.standard_normal(nz).tolist()
+        cu = rng.random(nu).tolist()
         share = b.tbv / b.v if b.v > 0 else 0.5
         self.book.advance(self.now_ms)
         self._open_cohorts(self.now_ms, MINUTE_MS, b.l, b.h, share, act, cz, cu)

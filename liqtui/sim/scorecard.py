@@ -22,7 +22,7 @@ from liqtui.core.events import Liquidation, PositionSide
 from liqtui.core.zones import Zone, ZoneReport
 
 if TYPE_CHECKING:
-    from liqtui.sim.market import MarketSim
+    from liqtui.sim.market import MarketSim, SimConfig
 
 __all__ = ["SideScore", "Scorecard", "score", "run_scorecard", "model_bars", "DEFAULT_START_MS"]
 
@@ -132,22 +132,25 @@ def model_bars(market: "MarketSim", since_ms: int | None = None) -> np.ndarray:
 def run_scorecard(seed: int = 0, *, lookback: str = "1d", horizon_h: float = 12.0, history_days: float = 183,
                   start_ms: int = DEFAULT_START_MS, top_n: int = 5, threshold_pct: float = 50.0,
                   model_config: object | None = None, tolerance_pct: float = 0.0,
-                  per_bar: bool = False) -> tuple[Scorecard, ZoneReport]:
+                  per_bar: bool = False, sim_config: object | None = None) -> tuple[Scorecard, ZoneReport]:
     """End to end: simulate, estimate with the real model, forecast, run the market on, score.
 
     The history reaches the model as the app's backfill delivers it (``HeatModel.step_many`` on the whole
     history) or, with ``per_bar``, as normalised events through :class:`liqtui.core.engine.Engine` one closed
     candle at a time (the live path; ~20x slower). Returns the scorecard and the zone report it scored.
-    ``model_config`` is a :class:`liqtui.core.model.ModelConfig` (default settings when None)."""
+    ``model_config`` is a :class:`liqtui.core.model.ModelConfig` (default settings when None), ``sim_config``
+    a :class:`liqtui.sim.market.SimConfig`."""
     from liqtui.core.engine import Engine
     from liqtui.core.model import HeatModel, ModelConfig
-    from liqtui.sim.market import MarketSim
+    from liqtui.sim.market import MarketSim, SimConfig
 
     if horizon_h <= 0:
         raise ValueError(f"horizon_h must be positive, got {horizon_h}")
     if model_config is not None and not isinstance(model_config, ModelConfig):
         raise TypeError("model_config must be a liqtui.core.model.ModelConfig")
-    market = MarketSim(seed, start_ms=start_ms, history_days=history_days)
+    if sim_config is not None and not isinstance(sim_config, SimConfig):
+        raise TypeError("sim_config must be a liqtui.sim.market.SimConfig")
+    market = MarketSim(seed, start_ms=start_ms, history_days=history_days, config=sim_config)
     engine = Engine(HeatModel(model_config), symbol="BTC")
     if per_bar:
         for ev in market.history_events():
