@@ -210,26 +210,32 @@ async def test_task_cancel_stops_the_backfill(srv):
     assert srv.count(KL) < 29
 
 
-async def test_long_lookback_says_what_oi_is_missing_and_store_fills_it(srv, tmp_path):
+async def test_long_lookback_says_what_oi_is_missing_and_store_fills_it(srv, tmp_path, monkeypatch):
+    # the 3M shape (coarse 15m... / 1m, 30-day OI history) scaled down: 14d with 1m for 4 days and 6 days of OI
+    from liqtui.history import backfill as bfmod
+
+    monkeypatch.setattr(bfmod._Binance, "fine_window_ms", 4 * DAY_MS)
+    monkeypatch.setattr(bfmod._Binance, "oi_history_ms", 6 * DAY_MS)
+    srv.state.oi_history_ms = 6 * DAY_MS
     store = Store(tmp_path / "h.sqlite3")
-    coarse, fine = plan("3M", NOW_MS)
-    # an earlier run kept live OI for one day, 40 days ago (older than Binance's 30-day OI history)
+    coarse, fine = plan("14d", NOW_MS, fine_window_ms=4 * DAY_MS)
+    # an earlier run kept live OI for one day, 8 days ago (older than the venue's OI history)
     old = empty_bars(288)
-    old["ts"] = coarse.end_ms - 10 * DAY_MS + np.arange(288) * 300_000
+    old["ts"] = NOW_MS - 8 * DAY_MS + np.arange(288) * 300_000
     old["interval_s"] = 300
     old["oi_usd"] = 1.23e9
     store.write_bars("binance", "BTCUSDT", old)
-    res, col = await run_bf(srv, lookback="3M", store=store)
+    res, col = await run_bf(srv, lookback="14d", store=store)
     b = col.bars
     assert set(np.unique(b["interval_s"])) == {60, 300}
     assert len(b) == coarse.n_bars + fine.n_bars and (np.diff(b["ts"]) > 0).all()
     assert res.missing_oi and res.missing_oi[0][0] == coarse.start_ms
     note = [m for m in res.messages if "no open interest" in m]
-    assert note and "last 30 days only" in note[0] and "store fills this gap" in note[0]
+    assert note and "last 6 days only" in note[0] and "store fills this gap" in note[0]
     kept = (b["ts"] >= old["ts"][0]) & (b["ts"] <= old["ts"][-1])
     assert kept.sum() == 288 and (b["oi_usd"][kept] == 1.23e9).all()  # filled from the store
     assert not np.isnan(b["close"][kept]).any()  # and the klines were fetched around it
-    recent = b["ts"] >= NOW_MS - 29 * DAY_MS
+    recent = b["ts"] >= NOW_MS - 5 * DAY_MS
     assert not np.isnan(b["oi_usd"][recent]).any()
     store.close()
 
