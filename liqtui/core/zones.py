@@ -42,6 +42,22 @@ class ZoneReport(msgspec.Struct):
     imbalance: float
 
 
+def _smooth(v: np.ndarray, width: int) -> np.ndarray:
+    """Centred moving average over ``width`` buckets (``width`` <= 1: unchanged)."""
+    if width <= 1 or len(v) == 0:
+        return v
+    k = np.ones(width) / width
+    return np.convolve(v, k, mode="same")
+
+
+def _buckets(pct: float, edges: np.ndarray) -> int:
+    """How many buckets of this grid span ``pct`` percent (at least 0)."""
+    if len(edges) < 2:
+        return 0
+    width_pct = (edges[1] / edges[0] - 1.0) * 100.0
+    return max(0, int(round(pct / width_pct)))
+
+
 def _runs(idx: np.ndarray, gap: int) -> list[tuple[int, int]]:
     """Inclusive (start, end) runs of sorted bucket indices, joining holes of at most ``gap`` buckets."""
     if len(idx) == 0:
@@ -68,6 +84,10 @@ def _side_zones(
     cs = np.concatenate([[0.0], np.cumsum(vals)])
     zones: list[Zone] = []
     for a, b in _runs(np.nonzero(strong)[0], gap):
+        nz = np.nonzero(vals[a : b + 1] > 0)[0]
+        if len(nz) == 0:
+            continue
+        a, b = a + int(nz[0]), a + int(nz[-1])  # tight around the mass itself
         usd = float(cs[b + 1] - cs[a])
         if usd <= 0:
             continue
@@ -101,20 +121,27 @@ def find_zones(
     top_n: int = 5,
     lookback: str = "",
     ts: int = 0,
-    gap: int = 1,
+    gap: int | None = None,
+    gap_pct: float = 0.5,
+    smooth_pct: float = 0.5,
 ) -> ZoneReport:
     """Zones from per-tier profiles ``(n_tiers, n_buckets)`` on a grid with ``n_buckets + 1`` ``edges``.
 
-    A bucket is *strong* when its USD is at least the ``threshold_pct`` percentile of the non-zero
-    buckets on the side of price it belongs to; strong buckets separated by at most ``gap`` weak
-    ones merge into one zone. Zones are ranked by USD, ``top_n`` per side, strongest first.
+    Strength is judged on the profile smoothed over ``smooth_pct`` percent of price (levels are
+    estimates: a dense band of small levels is one zone, not a comb): a bucket is *strong* when its
+    smoothed USD is at least the ``threshold_pct`` percentile of the positive smoothed buckets of
+    both sides. Strong runs separated by at most ``gap_pct`` percent (or ``gap`` buckets) merge; each
+    zone is trimmed to the buckets that hold USD and its USD is the raw sum. Zones are ranked by
+    USD, ``top_n`` per side, strongest first.
     """
     if not (0.0 <= threshold_pct <= 100.0):
         raise ValueError(f"threshold_pct must be in [0, 100]; got {threshold_pct!r}")
     if not (isinstance(top_n, int) and top_n >= 0):
         raise ValueError(f"top_n must be an int >= 0; got {top_n!r}")
-    if not (isinstance(gap, int) and gap >= 0):
+    if gap is not None and not (isinstance(gap, int) and gap >= 0):
         raise ValueError(f"gap must be an int >= 0; got {gap!r}")
+    if not (0.0 <= gap_pct <= 20.0) or not (0.0 <= smooth_pct <= 20.0):
+        raise ValueError(f"gap_pct and smooth_pct must be in [0, 20]; got {gap_pct!r}, {smooth_pct!r}")
     lt = np.atleast_2d(np.asarray(long_by_tier, dtype=np.float64))
     st = np.atleast_2d(np.asarray(short_by_tier, dtype=np.float64))
     edges = np.asarray(edges, dtype=np.float64)
@@ -130,10 +157,13 @@ def find_zones(
     short_tiers = st * above_mask[None, :]
     long_tiers = lt * below_mask[None, :]
     short_v, long_v = short_tiers.sum(axis=0), long_tiers.sum(axis=0)
-    nz = np.concatenate([short_v[short_v > 0], long_v[long_v > 0]])
+    w = 2 * (_buckets(smooth_pct, edges) // 2) + 1  # odd, so the window stays centred
+    short_s, long_s = _smooth(short_v, w) * above_mask, _smooth(long_v, w) * below_mask
+    g = gap if gap is not None else _buckets(gap_pct, edges)
+    nz = np.concatenate([short_s[short_s > 0], long_s[long_s > 0]])
     thr = float(np.percentile(nz, threshold_pct)) if len(nz) else math.inf
-    above = _side_zones("short", short_v, short_tiers, (short_v >= thr) & (short_v > 0), edges, price, names, top_n, gap)
-    below = _side_zones("long", long_v, long_tiers, (long_v >= thr) & (long_v > 0), edges, price, names, top_n, gap)
+    above = _side_zones("short", short_v, short_tiers, (short_s >= thr) & (short_s > 0), edges, price, names, top_n, g)
+    below = _side_zones("long", long_v, long_tiers, (long_s >= thr) & (long_s > 0), edges, price, names, top_n, g)
     ta, tb = float(short_v.sum()), float(long_v.sum())
     imb = (ta - tb) / (ta + tb) if ta + tb > 0 else 0.0
     return ZoneReport(price=price, lookback=lookback, ts=ts, above=above, below=below,
