@@ -1,8 +1,8 @@
 """REST backfill: klines (with taker-buy volume where the venue has it) and open-interest history.
 
 ``await backfill(venue, symbol, lookback, rest_url=..., on_bars=..., progress=..., store=...)`` fetches what the
-lookback needs at a resolution it can afford (:func:`plan`: 1-minute bars for the last 30 days at most, 5- or
-15-minute bars before that for 3M/6M), merges the open interest into the bars (USD, interpolated to each bar's
+lookback needs at a resolution it can afford (:func:`plan`: 1-minute bars for the last 30 days at most on
+Binance/Bybit, 3 days on OKX; 15-minute bars before that for 6M, 5-minute otherwise), merges the open interest into the bars (USD, interpolated to each bar's
 close), writes every page to the store as soon as it arrives (so a cancelled backfill resumes where it stopped:
 what the store already has is not fetched again), then hands the whole lookback to ``on_bars`` oldest first as
 :data:`~liqtui.history.store.BAR_DTYPE` arrays (the store's merged view when a store is given).
@@ -13,9 +13,8 @@ last 30 days only), Bybit v5 linear (``/v5/market/kline`` ≤1000 rows newest fi
 Hyperliquid (``candleSnapshot``: the newest 5000 candles per interval, no open-interest history).
 
 Rate limits: requests are paced per venue; HTTP 429, Binance 418 (IP ban), Bybit's 403 / retCode 10006 and OKX
-code 50011 are
-honoured with their ``Retry-After`` (or reset timestamp) and exponential backoff with jitter; Binance's
-``X-MBX-USED-WEIGHT-1M`` header pauses the backfill before the per-minute weight is exhausted.
+code 50011 are honoured with their ``Retry-After`` (or reset timestamp) and exponential backoff with jitter;
+Binance's ``X-MBX-USED-WEIGHT-1M`` header pauses the backfill before the per-minute weight is exhausted.
 """
 
 from __future__ import annotations
@@ -35,7 +34,7 @@ from liqtui.core.events import Candle, MarketEvent, OpenInterest, Venue
 from liqtui.core.model import LOOKBACK_MS
 from liqtui.feeds.endpoints import DEFAULT_REST
 from liqtui.feeds.symbols import instrument, to_venue
-from liqtui.history.store import BAR_DTYPE, SRC_KLINE, Store, empty_bars, merge_resolutions
+from liqtui.history.store import SRC_KLINE, Store, empty_bars, merge_resolutions
 
 __all__ = [
     "BackfillError",
@@ -101,7 +100,7 @@ class BackfillResult:
 
 def plan(lookback: str, now_ms: int, *, fine_window_ms: int = FINE_WINDOW_MS) -> list[Segment]:
     """The segments to fetch for ``lookback`` at ``now_ms``, oldest first, without overlap: 1-minute bars for the
-    most recent ``min(lookback, fine_window_ms)``, coarser bars before that (15m for 3M/6M, else 5m). Only
+    most recent ``min(lookback, fine_window_ms)``, coarser bars before that (15m for 6M, else 5m). Only
     closed bars."""
     if lookback not in LOOKBACK_MS:
         raise ValueError(f"unknown lookback {lookback!r}; allowed: {' '.join(LOOKBACK_MS)}")
@@ -141,7 +140,7 @@ def plan_capped(lookback: str, now_ms: int, *, intervals: Sequence[int], cap: in
 
 
 class _Http:
-    """GET JSON from one venue with pacing, rate-limit handling and retries."""
+    """JSON requests to one venue with pacing, rate-limit handling and retries."""
 
     def __init__(
         self,
@@ -190,7 +189,7 @@ class _Http:
             if resp.status_code >= 500:
                 await self._retry(attempt, None, f"HTTP {resp.status_code}")
                 continue
-            body = self._json(resp, path)
+            body = self._json(resp, method, path)
             if resp.status_code != 200:
                 raise BackfillError(f"{self.venue.value}: {method} {path} failed: HTTP {resp.status_code} {_err(body)}")
             retry_code = self._venue_error(body, path)
@@ -215,12 +214,12 @@ class _Http:
             raise BackfillError(f"okx: GET {path} failed: code {body.get('code')} {body.get('msg')}")
         return None
 
-    def _json(self, resp: httpx.Response, path: str) -> Any:
+    def _json(self, resp: httpx.Response, method: str, path: str) -> Any:
         try:
             return resp.json()
         except ValueError:
             raise BackfillError(
-                f"{self.venue.value}: GET {path}: HTTP {resp.status_code} with a body that is not JSON: "
+                f"{self.venue.value}: {method} {path}: HTTP {resp.status_code} with a body that is not JSON: "
                 f"{resp.text[:120]!r}"
             ) from None
 
@@ -577,17 +576,10 @@ def _runs_of_nan(bars: np.ndarray) -> list[tuple[int, int]]:
     """Time ranges ``[first ts, last close)`` of consecutive bars without OI."""
     if len(bars) == 0:
         return []
-    miss = np.isnan(bars["oi_usd"])
-    out: list[tuple[int, int]] = []
-    start = None
-    for i, m in enumerate(miss):
-        if m and start is None:
-            start = i
-        if (not m or i == len(miss) - 1) and start is not None:
-            last = i if m else i - 1
-            out.append((int(bars["ts"][start]), int(bars["ts"][last]) + int(bars["interval_s"][last]) * 1000))
-            start = None
-    return out
+    edges = np.diff(np.concatenate([[0], np.isnan(bars["oi_usd"]).astype(np.int8), [0]]))
+    starts, ends = np.nonzero(edges == 1)[0], np.nonzero(edges == -1)[0] - 1
+    ts, iv = bars["ts"], bars["interval_s"].astype(np.int64)
+    return [(int(ts[a]), int(ts[b] + iv[b] * 1000)) for a, b in zip(starts, ends)]
 
 
 # ---------------------------------------------------------------------------------------------- backfill
