@@ -46,7 +46,8 @@ def _live_step_us() -> float:
 
 
 def _hit_rate(seeds: range, **kw: object) -> float:
-    shares = [run_scorecard(s, lookback="1d", horizon_h=12, **kw)[0].share for s in seeds]  # type: ignore[arg-type]
+    shares = [run_scorecard(s, lookback="1d", horizon_h=12, **kw)[0].share  # type: ignore[arg-type]
+              for s in seeds]
     return statistics.fmean(x for x in shares if x is not None)
 
 
@@ -61,7 +62,8 @@ def run(quick: bool) -> list[dict]:
     seeds = range(3 if quick else 8)
     days = 30 if quick else 183
     hit = _hit_rate(seeds, history_days=days)
-    broken = _hit_rate(seeds, history_days=days, model_config=ModelConfig(tiers="custom", custom_tiers={"2": 1.0}))
+    two_x = ModelConfig(tiers="custom", custom_tiers={"2": 1.0})
+    broken = _hit_rate(seeds, history_days=days, model_config=two_x)
     return [
         {"name": "demo_startup_s", "value": round(startup, 3), "unit": "s", "ratio": round(startup / base, 2),
          "goal": 1.0, "baseline_s": round(base, 3)},

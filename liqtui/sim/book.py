@@ -87,7 +87,7 @@ class PositionBook:
         return float(sum(self._qty[_side_index(side)]))
 
     def levels(self, side: int, ts: int) -> tuple[np.ndarray, np.ndarray]:
-        """Standing (liquidation price, open USD at that price) of one side's live cohorts at ``ts``, by price."""
+        """Standing (liquidation price, open USD there) of one side's live cohorts at ``ts``, by price."""
         si = _side_index(side)
         idx = np.fromiter(
             (i for b in self._buckets[si].values() for i in b), dtype=np.int64, count=-1
@@ -130,12 +130,13 @@ class PositionBook:
         else:
             bucket.append(cid)
         ref = self._sum_ts
-        self._qty[si][tier] += qty if ref is None or ref <= ts else qty * math.exp((ts - ref) / self._tau_ms[tier])
+        aged = 1.0 if ref is None or ref <= ts else math.exp((ts - ref) / self._tau_ms[tier])
+        self._qty[si][tier] += qty * aged
         return cid
 
-    def open_many(self, side: int, tiers: list[int], entries: list[float], liqs: list[float], qtys: list[float],
-                  ts: int) -> None:
-        """Add cohorts of one side, all opened at ``ts``: cohort ``j`` in tier ``tiers[j]`` at ``entries[j]``..."""
+    def open_many(self, side: int, tiers: list[int], entries: list[float], liqs: list[float],
+                  qtys: list[float], ts: int) -> None:
+        """Add cohorts of one side opened at ``ts``: cohort ``j`` in tier ``tiers[j]`` at ``entries[j]``."""
         si = _side_index(side)
         if not (len(tiers) == len(entries) == len(liqs) == len(qtys)):
             raise ValueError("open_many() needs as many tiers, entries, liqs and qtys")

@@ -16,7 +16,7 @@ __all__ = ["liquidation_factor", "brackets_for"]
 
 @lru_cache(maxsize=8)
 def brackets_for(symbol: str) -> BracketTable:
-    """The symbol's shipped bracket table; BTCUSDT's for symbols without one (the demo's prices are BTC-like)."""
+    """The symbol's shipped bracket table; BTCUSDT's for symbols without one."""
     try:
         return load_brackets(symbol)
     except ValueError:

@@ -411,7 +411,7 @@ class MarketSim:
 
     # -- live --------------------------------------------------------------------------------------------
     def advance(self, until_ms: int) -> list[payloads.Frame]:
-        """Run the live market in 1-second steps up to ``until_ms``; return the stream frames, in time order."""
+        """Run the live market in 1-second steps up to ``until_ms``; return its frames in time order."""
         frames: list[payloads.Frame] = []
         while self.now_ms + 1000 <= until_ms:
             frames.extend(self._second())
@@ -435,8 +435,8 @@ class MarketSim:
             t = self.now_ms
             row = self._bar_step(t, MINUTE_MS, z[i], u[i], cz[i], cu[i])
             o, h, lw, c, v, q, cnt, tbv, tbq, oi = row
-            self.store.append(ts=t, dur=MINUTE_MS, o=o, h=h, l=lw, c=c, v=v, q=q, n=int(cnt), tbv=tbv, tbq=tbq,
-                              oi=oi)
+            self.store.append(ts=t, dur=MINUTE_MS, o=o, h=h, l=lw, c=c, v=v, q=q, n=int(cnt), tbv=tbv,
+                              tbq=tbq, oi=oi)
             self.now_ms = t + MINUTE_MS
         p = self.price
         self._forming = _Forming(t=self.now_ms, o=p, h=p, l=p, c=p)

@@ -107,7 +107,8 @@ def score(report: ZoneReport, realized: Sequence[Liquidation], *, start_ms: int 
                      tolerance_pct=tolerance_pct, share_existing=share_existing, existing_usd=existing_usd)
 
 
-def _sides(report: ZoneReport, window: list[Liquidation], top_n: int, tol: float) -> tuple[SideScore, SideScore]:
+def _sides(report: ZoneReport, window: list[Liquidation], top_n: int,
+           tol: float) -> tuple[SideScore, SideScore]:
     longs = [x for x in window if x.side is PositionSide.LONG]
     shorts = [x for x in window if x.side is PositionSide.SHORT]
     return (_side_score("long", report.below[:top_n], longs, tol),
@@ -161,6 +162,6 @@ def run_scorecard(seed: int = 0, *, lookback: str = "1d", horizon_h: float = 12.
     t0, n0 = market.now_ms, len(market.realized)
     t1 = t0 + int(horizon_h * 3_600_000)
     market.fast_forward(t1)
-    card = score(report, market.realized[n0:], start_ms=t0, end_ms=t1, top_n=top_n, tolerance_pct=tolerance_pct,
-                 opened_ms=market.realized_opened_ms[n0:])
+    card = score(report, market.realized[n0:], start_ms=t0, end_ms=t1, top_n=top_n,
+                 tolerance_pct=tolerance_pct, opened_ms=market.realized_opened_ms[n0:])
     return card, report

@@ -3,7 +3,7 @@
 Usage::
 
     async with DemoExchange(seed=0, speed=1.0) as demo:
-        demo.ws_url    # "ws://127.0.0.1:PORT/market"  (combined: {ws_url}/stream?streams=..., raw: {ws_url}/ws)
+        demo.ws_url    # "ws://127.0.0.1:PORT/market" (+ /stream?streams=... combined, + /ws raw)
         demo.rest_url  # "http://127.0.0.1:PORT"
         demo.market    # the MarketSim: truth (true_levels, realized), state, history
 
@@ -13,7 +13,8 @@ envelope), ``/market/ws`` and ``/market/ws/<stream>`` (bare payloads); live ``SU
 ``{"result":null,"id":N}``. The pre-2026 root paths (``/stream``, ``/ws``) accept connections and
 subscriptions but, like Binance's, never deliver these market streams. The server pings (``ping_interval``,
 Binance ~180 s) and closes a connection after ``max_age_s`` (Binance 24 h). Streams: ``<sym>@aggTrade``,
-``<sym>@markPrice@1s``, ``<sym>@markPrice`` (3 s), ``<sym>@kline_1m``, ``<sym>@forceOrder``, ``!forceOrder@arr``.
+``<sym>@markPrice@1s``, ``<sym>@markPrice`` (3 s), ``<sym>@kline_1m``, ``<sym>@forceOrder``,
+``!forceOrder@arr``.
 
 The market runs in 1-second steps paced to ``speed`` × wall-clock time; its output depends only on the
 seed and ``start_ms``, never on timing (a slow machine delivers the same frames, later).

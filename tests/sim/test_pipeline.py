@@ -1,4 +1,4 @@
-"""The demo through the product's ordinary code: FeedManager (websocket + OI polling) and the REST backfill."""
+"""The demo through the product's ordinary code: FeedManager (websocket + OI polls) and the REST backfill."""
 
 from __future__ import annotations
 
@@ -20,7 +20,8 @@ from .conftest import START_MS, wait_until
 async def test_feed_manager_consumes_the_demo_with_zero_decode_errors() -> None:
     events: list[MarketEvent] = []
     async with DemoExchange(seed=1, speed=60, start_ms=START_MS, history_days=3) as demo:
-        ep = Endpoints().with_override("binance", "ws", demo.ws_url).with_override("binance", "rest", demo.rest_url)
+        ep = Endpoints().with_override("binance", "ws", demo.ws_url)
+        ep = ep.with_override("binance", "rest", demo.rest_url)
         fm = FeedManager(["binance"], "BTC", endpoints=ep, sink=events.append, oi_poll_s=0.2, seed=0)
         task = asyncio.create_task(fm.run())
         try:

@@ -50,8 +50,9 @@ async def test_klines_paging_is_gapless_and_limited(client) -> None:
     got: list[list] = []
     t = start
     while t < START_MS:
-        rows = (await client.get("/fapi/v1/klines", params={
-            "symbol": "BTCUSDT", "interval": "1m", "startTime": t, "endTime": START_MS - 1, "limit": 1500})).json()
+        params = {"symbol": "BTCUSDT", "interval": "1m", "startTime": t, "endTime": START_MS - 1,
+                  "limit": 1500}
+        rows = (await client.get("/fapi/v1/klines", params=params)).json()
         assert 0 < len(rows) <= 1500
         got.extend(rows)
         t = rows[-1][0] + 60_000
@@ -62,8 +63,8 @@ async def test_klines_paging_is_gapless_and_limited(client) -> None:
     assert len(big) == 1500  # clamped to the maximum
     default = (await client.get("/fapi/v1/klines", params={"symbol": "BTCUSDT", "interval": "5m"})).json()
     assert len(default) == 500
-    only_end = (await client.get("/fapi/v1/klines", params={"symbol": "BTCUSDT", "interval": "1d",
-                                                            "endTime": START_MS - 10 * DAY, "limit": 3})).json()
+    params = {"symbol": "BTCUSDT", "interval": "1d", "endTime": START_MS - 10 * DAY, "limit": 3}
+    only_end = (await client.get("/fapi/v1/klines", params=params)).json()
     assert [r[0] for r in only_end][-1] == (START_MS - 10 * DAY) // DAY * DAY and len(only_end) == 3
     before = (await client.get("/fapi/v1/klines", params={"symbol": "BTCUSDT", "interval": "1h",
                                                           "endTime": START_MS - 400 * DAY})).json()

@@ -83,13 +83,15 @@ def test_real_model_catches_most_realized_liquidations() -> None:
     shares = [c.share for c in cards]
     assert all(s is not None for s in shares)
     mean = sum(shares) / len(shares)  # type: ignore[arg-type]
-    print(f"\nscorecard (1d zones, next 12h, seeds 0-2): shares {[round(s, 3) for s in shares]}, mean {mean:.3f}; "
+    print(f"\nscorecard (1d zones, next 12h, seeds 0-2): shares {[round(s, 3) for s in shares]}, "
+          f"mean {mean:.3f}; "
           f"among positions open at the report {[round(c.share_existing or 0, 3) for c in cards]}")
     assert all(c.realized_usd > 1e6 and c.long.n > 0 and c.short.n > 0 for c in cards)
     assert mean >= FLOOR
     # the floor separates a working model from a broken one: 2x-only "positions" put every zone ~50 % away
-    broken = [run_scorecard(seed=s, lookback="1d", horizon_h=12, history_days=30,
-                            model_config=ModelConfig(tiers="custom", custom_tiers={"2": 1.0}))[0] for s in range(3)]
+    two_x = ModelConfig(tiers="custom", custom_tiers={"2": 1.0})
+    broken = [run_scorecard(seed=s, lookback="1d", horizon_h=12, history_days=30, model_config=two_x)[0]
+              for s in range(3)]
     assert [b.realized_usd for b in broken] == [c.realized_usd for c in cards]  # same markets, same truth
     assert sum(b.share or 0.0 for b in broken) / 3 < FLOOR / 2
 
@@ -99,7 +101,8 @@ def test_history_through_the_engine_bar_by_bar() -> None:
     backfill path (step_many) on the same market."""
     engine, report = run_scorecard(seed=0, lookback="12h", horizon_h=6, history_days=1, per_bar=True)
     fast, _ = run_scorecard(seed=0, lookback="12h", horizon_h=6, history_days=1)
-    print(f"\nscorecard via Engine, seed 0 (12h zones, next 6h): share {engine.share:.3f} (step_many: {fast.share:.3f})")
+    print(f"\nscorecard via Engine, seed 0 (12h zones, next 6h): share {engine.share:.3f} "
+          f"(step_many: {fast.share:.3f})")
     assert report.above and report.below and engine.realized_usd == fast.realized_usd
     assert engine.share is not None and fast.share is not None
     assert engine.share == pytest.approx(fast.share, abs=0.05) and engine.share > 0.2

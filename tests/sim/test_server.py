@@ -56,7 +56,7 @@ async def test_frames_decode_through_the_real_binance_decoder() -> None:
     async with DemoExchange(seed=1, speed=120, start_ms=START_MS, history_days=3) as demo:
         async with connect(demo.stream_url(), compression=None) as ws:
             async def pump() -> None:
-                while Liquidation not in seen or min(seen.get(t, 0) for t in (Trade, MarkPrice, Candle)) <= 50:
+                while Liquidation not in seen or min(seen.get(k, 0) for k in (Trade, MarkPrice, Candle)) < 51:
                     for ev in dec.decode(await ws.recv(), 0):
                         seen[type(ev)] = seen.get(type(ev), 0) + 1
             await asyncio.wait_for(pump(), 60)
@@ -100,7 +100,8 @@ async def test_raw_ws_live_subscribe_and_properties() -> None:
                     if "error" in d:
                         errors.append(d)
             await asyncio.wait_for(until_errors(), 30)
-            assert errors[0]["error"]["code"] == 3 and errors[1]["error"]["code"] == 2 and errors[1]["id"] == 5
+            assert errors[0]["error"]["code"] == 3  # invalid JSON
+            assert errors[1]["error"]["code"] == 2 and errors[1]["id"] == 5  # unknown method
 
 
 async def test_single_stream_path_and_3s_mark_stream() -> None:
@@ -137,7 +138,8 @@ async def test_server_pings_clients() -> None:
     async with DemoExchange(seed=0, speed=1, start_ms=START_MS, history_days=0, ping_interval=0.1,
                             ping_timeout=30) as demo:
         async with connect(demo.stream_url(), compression=None, ping_interval=None):
-            await wait_until(lambda: any(c.ws.latency > 0 for c in demo.clients), what="a server ping answered")
+            await wait_until(lambda: any(c.ws.latency > 0 for c in demo.clients),
+                             what="a server ping answered")
 
 
 async def test_same_seed_same_frames_over_the_wire() -> None:
