@@ -3,7 +3,8 @@
 Endpoints: ``/fapi/v1/ping``, ``/fapi/v1/time``, ``/fapi/v1/exchangeInfo`` (minimal),
 ``/fapi/v1/openInterest``, ``/fapi/v1/premiumIndex``, ``/fapi/v1/klines`` (limit ≤ 1500) and
 ``/futures/data/openInterestHist`` (limit ≤ 500; Binance's 30-day rule behind ``oi_hist_days``).
-Errors have Binance's shape and codes, e.g. ``400 {"code":-1121,"msg":"Invalid symbol."}``. Keep-alive is supported (httpx reuses connections).
+Errors have Binance's shape and codes, e.g. ``400 {"code":-1121,"msg":"Invalid symbol."}``.
+Keep-alive is supported (httpx reuses connections).
 """
 
 from __future__ import annotations
