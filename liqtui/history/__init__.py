@@ -7,7 +7,7 @@ Modules (import what you need; none imports textual or rich):
 * :mod:`liqtui.history.store`: ``Store`` (SQLite WAL: bars, checkpoints, retention) and ``StoreWriter`` (the
   cheap per-event live sink that flushes at least once a second).
 * :mod:`liqtui.history.restore`: ``model_bars()``, ``rebuild()``, ``restore()``, ``Checkpointer``.
-* :mod:`liqtui.history.record`: ``Recorder`` (the FeedManager ``on_raw`` hook) and ``record()``.
+* :mod:`liqtui.history.record`: ``Recorder`` (the FeedManager ``on_raw`` hook).
 * :mod:`liqtui.history.replay`: ``replay()`` through the live decoders; :mod:`liqtui.history.formats` reads
   ours, hftbacktest, cryptofeed v1/v3 and tardis sample files.
 """

@@ -2,26 +2,25 @@
 
 One line per received frame: ``{"ts": <receive ms>, "exchange": "<venue>", "frame": "<raw text>"}``; the file
 is gzip-compressed when its name ends in ``.gz``. :class:`Recorder` is directly usable as the ``on_raw(venue,
-frame, recv_ms)`` hook of :class:`liqtui.feeds.connection.FeedManager`. It flushes at least once a second, so a
-killed recorder loses at most the last second (a truncated gzip file is still read up to its last flush).
+frame, recv_ms)`` hook of :class:`liqtui.feeds.connection.FeedManager` (``liqtui record`` in
+:mod:`liqtui.sources` does exactly that). Each frame flushes the file when ``flush_s`` has passed since the
+last flush (call :meth:`Recorder.flush` on a timer to cover quiet spells), so a killed recorder loses at most
+about a second (a truncated gzip file is still read up to its last flush).
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import gzip
 import os
 import time
-from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 import msgspec
 
-from liqtui.core.events import VENUES, MarketEvent
+from liqtui.core.events import VENUES
 
-__all__ = ["Recorder", "record"]
+__all__ = ["Recorder"]
 
 
 class _Line(msgspec.Struct):
@@ -91,46 +90,3 @@ class Recorder:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-async def record(
-    path: str | os.PathLike[str],
-    *,
-    venues: Sequence[str],
-    symbol: str,
-    duration: float | None = None,
-    endpoints: Any = None,
-    sink: Callable[[MarketEvent], None] | None = None,
-    flush_interval: float = 0.5,
-    **feed_options: Any,
-) -> dict[str, Any]:
-    """Record the live (or, with ``endpoints`` pointing at the demo server, simulated) feeds of ``venues`` for
-    ``duration`` seconds (None: until cancelled); events also go to ``sink``. ``feed_options`` are passed to
-    FeedManager (e.g. ``oi_poll_s``). Returns stats: frames, bytes, decode_errors, reconnects."""
-    from liqtui.feeds.connection import FeedManager  # the feeds piece; imported late so replay works without it
-
-    rec = Recorder(path)
-    fm = FeedManager(list(venues), symbol, endpoints=endpoints, sink=sink or (lambda ev: None), on_raw=rec,
-                     **feed_options)
-
-    async def _flusher() -> None:
-        while True:
-            await asyncio.sleep(flush_interval)
-            rec.flush()
-
-    flusher = asyncio.create_task(_flusher())
-    try:
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(fm.run(), timeout=duration)
-    finally:
-        flusher.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await flusher
-        rec.close()
-    stats = getattr(fm, "stats", {}) or {}
-    return {
-        "frames": rec.frames,
-        "bytes": rec.bytes,
-        "decode_errors": sum(int(getattr(s, "decode_errors", 0)) for s in stats.values()),
-        "reconnects": sum(int(getattr(s, "reconnects", 0)) for s in stats.values()),
-    }
