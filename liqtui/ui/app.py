@@ -415,6 +415,7 @@ class LiqtuiApp(App[None]):
         model = self.engine.model
         if win is None:
             self.zones.set_report(None)
+            self._show_anchor(None, 0.0, 1.0)
             return
         lo, hi = win
         width, height = self.heatmap.size.width, self.heatmap.size.height

@@ -65,7 +65,7 @@ def _sev_styles(pal: HeatPalette) -> dict[str, Style]:
 def render_status(s: StatusInfo, pal: HeatPalette, compact: bool = False) -> Text:
     """The status line as Text (the widget wraps it to its width); ``compact`` uses short labels."""
     sev = _sev_styles(pal)
-    sep = (" │ ", Style(dim=True))
+    sep = ("│" if compact else " │ ", Style(dim=True))
     t = Text(no_wrap=False, overflow="fold")
     t.append(f" {s.symbol} ", Style(bold=True, reverse=True))
     t.append(f" {s.lookback}" if compact else f" lookback {s.lookback}", Style(bold=True))
@@ -74,8 +74,8 @@ def render_status(s: StatusInfo, pal: HeatPalette, compact: bool = False) -> Tex
         t.append("no feed", sev["info"])
     for i, (venue, (state, attempt)) in enumerate(sorted(s.venues.items())):
         label, level = venue_label(state, attempt)
-        if compact and state == "live":
-            label = label[0]
+        if compact:  # glyph only (plus the attempt count): keeps 80 columns to one line
+            label = label[0] + (str(attempt) if state == "reconnecting" else "")
         t.append(("  " if i else "") + f"{venue} ")
         t.append(label, sev[level])
     t.append(*sep)
