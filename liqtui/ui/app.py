@@ -54,7 +54,7 @@ from liqtui.ui.widgets.status import StatusInfo, StatusLine
 from liqtui.ui.widgets.tape import LiquidationTape
 from liqtui.ui.widgets.zones import ZonesPanel
 
-__all__ = ["LiqtuiApp", "LOOKBACK_KEYS", "Source", "DEFAULT_LOOKBACKS"]
+__all__ = ["LiqtuiApp", "LOOKBACK_KEYS", "Source", "DEFAULT_LOOKBACKS", "BINDING_IDS"]
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +106,9 @@ def _bindings() -> list[Binding]:
     ]
     return out
 
+
+BINDING_IDS: tuple[str, ...] = tuple(b.id for b in _bindings() if b.id)
+"""Every remappable binding id, for the config's ``[keymap]`` (e.g. ``freeze = "p"``)."""
 
 _HELP_TEXT = {
     "threshold_down": "liquidity threshold down (show weaker levels)",
@@ -194,6 +197,12 @@ class LiqtuiApp(App[None]):
         self.palette = HeatPalette(self.spec, self.color_system)
         km = dict(keymap or {})
         km.update(_field(ui, "keymap", None) or {})
+        unknown = sorted(set(km) - set(BINDING_IDS))
+        if unknown:
+            raise ValueError(f"unknown keymap binding id(s) {', '.join(unknown)}; valid: {', '.join(BINDING_IDS)}")
+        bad = sorted(k for k, v in km.items() if not isinstance(v, str) or not v.strip())
+        if bad:
+            raise ValueError(f"keymap {', '.join(bad)}: the key must be a non-empty string such as \"p\" or \"ctrl+p\"")
         self._keymap = dict(km)
         if km:
             self.set_keymap(km)

@@ -108,6 +108,10 @@ def test_bad_arguments_are_refused_with_a_clear_message(engine):
         LiqtuiApp(engine, lookback="2w")
     with pytest.raises(ValueError, match="colors must be auto or one of"):
         LiqtuiApp(engine, colors="88")
+    with pytest.raises(ValueError, match=r"unknown keymap binding id\(s\) frezee; valid: lookback_12h"):
+        LiqtuiApp(engine, keymap={"frezee": "p"})
+    with pytest.raises(ValueError, match="keymap freeze: the key must be a non-empty string"):
+        LiqtuiApp(engine, keymap={"freeze": ""})
 
 
 def test_heat_frame_keys_change_only_for_changed_rows():
