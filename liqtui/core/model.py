@@ -139,8 +139,13 @@ class ModelConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
             raise ValueError(f"model.position_usd must be > 0; got {self.position_usd!r}")
         if not (1.0 <= self.hl_max_leverage <= 200.0):
             raise ValueError(f"model.hl_max_leverage must be in [1, 200]; got {self.hl_max_leverage!r}")
-        if not (200 <= self.max_buckets <= 200_000):
-            raise ValueError(f"model.max_buckets must be in [200, 200000]; got {self.max_buckets!r}")
+        r = self.range_pct / 100.0
+        need = 2 * math.ceil(math.log((1 + r) / (1 - r)) / math.log1p(self.bucket_pct / 100.0))
+        if not (need <= self.max_buckets <= 200_000):
+            raise ValueError(
+                f"model.max_buckets must be in [{need}, 200000] (twice the buckets of ±range_pct); "
+                f"got {self.max_buckets!r}"
+            )
 
     def resolved_tiers(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
         """(leverages, normalised weights) of the configured tier set."""
@@ -359,8 +364,8 @@ class HeatModel:
         self._ring = {lb: moved(r, 0.0) for lb, r in self._ring.items()}
         self._long_hi += g.k0 - new_lo
         self._short_lo = min(self._short_lo + (g.k0 - new_lo), 1 << 40)
-        self._long_hi = min(self._long_hi, n_new - 1)
-        self._short_lo = max(self._short_lo, 0)
+        self._long_hi = max(-1, min(self._long_hi, n_new - 1))
+        self._short_lo = min(n_new, max(self._short_lo, 0))
         self.grid = g.moved(new_lo, new_hi)
         self._cache.clear()
 
@@ -521,15 +526,21 @@ class HeatModel:
         return arr
 
     def _chunk_len(self, b: np.ndarray, i: int) -> int:
-        """At most 20k bars, and short enough that decay cannot overflow the stored units."""
+        """At most 20k bars, short enough that decay cannot overflow the stored units, and with a
+        price span the grid can hold (levels of one chunk must fit ``max_buckets``)."""
+        cfg = self.config
         m = min(len(b) - i, 20_000)
-        if not self.config.decay:
-            return m
-        span_h = (int(b["ts"][i + m - 1]) - int(b["ts"][i])) / _HOUR_MS
-        budget_h = 250.0 / _LN2 * float(self._hl_h.min())
-        while m > 1 and span_h > budget_h:
-            m //= 2
+        budget_h = 250.0 / _LN2 * float(self._hl_h.min()) if cfg.decay else math.inf
+        # the grid must hold the chunk's prices ± range (the widest tier's levels sit inside that)
+        step = math.log1p(cfg.bucket_pct / 100.0)
+        r = cfg.range_pct / 100.0
+        budget_k = 0.9 * cfg.max_buckets - (math.log((1 + r) / (1 - r)) / step + 4)
+        while m > 1:
             span_h = (int(b["ts"][i + m - 1]) - int(b["ts"][i])) / _HOUR_MS
+            hi, lo = float(b["high"][i : i + m].max()), float(b["low"][i : i + m].min())
+            if span_h <= budget_h and math.log(hi / lo) / step <= budget_k:
+                break
+            m //= 2
         return m
 
     def _maybe_renormalise(self) -> None:

@@ -413,3 +413,27 @@ def test_empty_model_reads_are_safe():
     assert m.stats()["standing"] == 0.0
     m2 = HeatModel.from_bytes(m.to_bytes())
     assert m2.grid is None
+
+
+def test_runaway_price_past_max_buckets_trims_and_books_it():
+    from liqtui.core.model import bars_from_arrays
+
+    n = 3000
+    rng = np.random.default_rng(2)
+    c = 100 * np.exp(np.linspace(0, np.log(30), n) + rng.normal(0, 0.003, n))  # x30: beyond the grid cap
+    o = np.concatenate([[100.0], c[:-1]])
+    oi = 1e9 * np.exp(np.cumsum(rng.normal(0.0003, 0.003, n)))
+    bars = bars_from_arrays(1_700_000_000_000 + np.arange(n) * 60_000, o, np.maximum(o, c) * 1.002,
+                            np.minimum(o, c) * 0.998, c, taker_buy_share=rng.uniform(0.3, 0.7, n), oi_usd=oi)
+    cfg = ModelConfig(bucket_pct=0.5, max_buckets=556)
+    batch, steps = HeatModel(cfg), HeatModel(cfg)
+    batch.step_many(bars)
+    for i in range(0, n, 13):
+        steps.step_many(bars[i : i + 13])
+    for m in (batch, steps):
+        s = m.stats()
+        assert m.grid.n <= 556 and m.grid.edges[-1] > c[-1]
+        assert s["trimmed"] > 0  # levels left behind far below were cut, and booked
+        assert abs(ledger_gap(s)) <= 1e-9 * s["seeded"]
+        for lb in LOOKBACKS:
+            assert min(x.min() for x in m.profile(lb)) >= 0
