@@ -24,7 +24,8 @@ from liqtui.core.zones import Zone, ZoneReport
 if TYPE_CHECKING:
     from liqtui.sim.market import MarketSim, SimConfig
 
-__all__ = ["SideScore", "Scorecard", "score", "run_scorecard", "model_bars", "DEFAULT_START_MS"]
+__all__ = ["SideScore", "Scorecard", "score", "run_scorecard", "model_bars", "naive_report", "DEFAULT_START_MS",
+           "NAIVE_DISTANCES_PCT"]
 
 #: A fixed start for reproducible scorecards (2026-06-01T00:00Z).
 DEFAULT_START_MS = 1_780_272_000_000
@@ -58,6 +59,33 @@ class Scorecard(msgspec.Struct, frozen=True):
     # how well the zones located the levels that existed when they were drawn
     share_existing: float | None = None
     existing_usd: float | None = None
+    # a naive baseline scored on the same liquidations: zones of the same widths at fixed distances from
+    # the price (where 100x..5x positions opened at the current price would be liquidated)
+    naive_share: float | None = None
+
+
+#: Distances (%) of the naive baseline's zones from the price.
+NAIVE_DISTANCES_PCT: tuple[float, ...] = (0.6, 1.5, 3.5, 8.0, 17.0)
+
+
+def naive_report(report: ZoneReport) -> ZoneReport:
+    """The naive baseline for ``report``: per side, zones as wide as the report's (mean width) centred at
+    :data:`NAIVE_DISTANCES_PCT` from its price. No history, no open interest: what a model must beat."""
+
+    def side(zones: list[Zone], name: str, sign: int) -> list[Zone]:
+        width = sum(z.high / z.low - 1 for z in zones) / len(zones) if zones else 0.01
+        out = []
+        for d in NAIVE_DISTANCES_PCT[: max(1, len(zones))]:
+            mid = report.price * (1 + sign * d / 100)
+            half = (1 + width) ** 0.5
+            lo, hi = mid / half, mid * half
+            lo, hi = (max(lo, report.price), hi) if sign > 0 else (lo, min(hi, report.price))  # own side
+            out.append(Zone(side=name, low=lo, high=hi, peak=mid, usd=0.0, share=0.0,
+                            distance_pct=sign * d, cum_usd=0.0, tiers={}, confluence=False))
+        return out
+
+    return msgspec.structs.replace(report, above=side(report.above, "short", 1),
+                                   below=side(report.below, "long", -1))
 
 
 def _inside(price: float, zones: Sequence[Zone], tol: float) -> bool:
@@ -162,6 +190,9 @@ def run_scorecard(seed: int = 0, *, lookback: str = "1d", horizon_h: float = 12.
     t0, n0 = market.now_ms, len(market.realized)
     t1 = t0 + int(horizon_h * 3_600_000)
     market.fast_forward(t1)
-    card = score(report, market.realized[n0:], start_ms=t0, end_ms=t1, top_n=top_n,
+    realized = market.realized[n0:]
+    card = score(report, realized, start_ms=t0, end_ms=t1, top_n=top_n,
                  tolerance_pct=tolerance_pct, opened_ms=market.realized_opened_ms[n0:])
-    return card, report
+    naive = score(naive_report(report), realized, start_ms=t0, end_ms=t1, top_n=top_n,
+                  tolerance_pct=tolerance_pct)
+    return msgspec.structs.replace(card, naive_share=naive.share), report

@@ -8,7 +8,7 @@ import pytest
 from liqtui.core.events import Liquidation, PositionSide, Venue
 from liqtui.core.model import ModelConfig
 from liqtui.core.zones import Zone, ZoneReport
-from liqtui.sim.scorecard import run_scorecard, score
+from liqtui.sim.scorecard import NAIVE_DISTANCES_PCT, naive_report, run_scorecard, score
 
 #: measured (core model of 2026-11-22, 30 days of history, 1d zones, next 12 h): seeds 0-2 0.68/0.80/0.84,
 #: seeds 0-7 mean 0.69 (0.13-0.94); a 2x-only model scores 0.0.
@@ -64,6 +64,18 @@ def test_share_among_positions_open_at_the_report() -> None:
         score(REPORT, liqs, opened_ms=[1])
 
 
+def test_naive_baseline_zones() -> None:
+    naive = naive_report(REPORT)
+    assert len(naive.above) == len(REPORT.above) and len(naive.below) == len(REPORT.below)
+    widths = [z.high / z.low - 1 for z in REPORT.above]
+    for z, d in zip(naive.above, NAIVE_DISTANCES_PCT):
+        assert z.peak == pytest.approx(100.0 * (1 + d / 100)) and z.low >= 100.0
+    assert naive.above[1].high / naive.above[1].low - 1 == pytest.approx(sum(widths) / len(widths))
+    assert all(z.high <= 100.0 for z in naive.below) and naive.price == REPORT.price
+    liqs = [_liq(LONG, 99.4, 100), _liq(SHORT, 101.5, 100)]
+    assert score(naive, liqs).share == 1.0 and score(REPORT, liqs).share == 0.0
+
+
 def test_bad_arguments() -> None:
     with pytest.raises(ValueError, match="top_n"):
         score(REPORT, [], top_n=0)
@@ -84,7 +96,7 @@ def test_real_model_catches_most_realized_liquidations() -> None:
     assert all(s is not None for s in shares)
     mean = sum(shares) / len(shares)  # type: ignore[arg-type]
     print(f"\nscorecard (1d zones, next 12h, seeds 0-2): shares {[round(s, 3) for s in shares]}, "
-          f"mean {mean:.3f}; "
+          f"mean {mean:.3f}; naive baseline {[round(c.naive_share or 0, 3) for c in cards]}; "
           f"among positions open at the report {[round(c.share_existing or 0, 3) for c in cards]}")
     assert all(c.realized_usd > 1e6 and c.long.n > 0 and c.short.n > 0 for c in cards)
     assert mean >= FLOOR
