@@ -188,8 +188,9 @@ class MarketSim:
         self._basis = 0.0
         self._agg_id = 1_000_000
         self._trade_id = 5_000_000
-        self.now_ms = self.start_ms
+        self.now_ms = self._anchor_ms
         self._generate_history()
+        self._fill_minutes(self.start_ms, np.random.default_rng([seed, 3]))
         self._live_rng = np.random.default_rng([seed, 1])
         self._ff_rng = np.random.default_rng([seed, 2])
         self._forming = _Forming(t=self.now_ms, o=self.price, h=self.price, l=self.price, c=self.price)
@@ -222,17 +223,25 @@ class MarketSim:
         return TrueLevels(side=ps, price=prices, usd=usd)
 
     # -- history -----------------------------------------------------------------------------------------
+    @property
+    def _anchor_ms(self) -> int:
+        """Where the generated history ends: the start floored to the coarsest step. Every anchor gives the same
+        schedule, so a seed gives the same market whatever the start; the gap to the start is filled with
+        1-minute bars (:meth:`_fill_minutes`)."""
+        return floor_to(self.start_ms, self.config.resolution[-1][1] * 1000)
+
     def _schedule(self) -> list[tuple[int, int, int]]:
         """(first bar open ms, step ms, number of steps), oldest segment first."""
         res = self.config.resolution
         oldest_step = res[-1][1] * 1000
-        hist_start = floor_to(self.start_ms - int(self.history_days * DAY_MS), oldest_step)
+        anchor = self._anchor_ms
+        hist_start = floor_to(anchor - int(self.history_days * DAY_MS), oldest_step)
         segs: list[tuple[int, int, int]] = []
-        end = self.start_ms
+        end = anchor
         for i, (age_d, step_s) in enumerate(res):
             step = step_s * 1000
             align = res[i + 1][1] * 1000 if i + 1 < len(res) else step
-            b = max(hist_start, floor_to(self.start_ms - int(age_d * DAY_MS), align))
+            b = max(hist_start, floor_to(anchor - int(age_d * DAY_MS), align))
             if b < end:
                 segs.append((b, step, (end - b) // step))
                 end = b
@@ -425,23 +434,26 @@ class MarketSim:
         if self.now_ms % MINUTE_MS or self.now_ms + MINUTE_MS > until_ms:
             self.advance(until_ms)
             return
-        n = (until_ms - self.now_ms) // MINUTE_MS
-        rng = self._ff_rng
-        nt = len(self.config.tiers)
-        z, u = rng.standard_normal((n, 5)).tolist(), (1.0 - rng.random((n, 4))).tolist()
-        nz, nu = self._cohort_draws()
-        cz, cu = rng.standard_normal((n, nz)).tolist(), rng.random((n, nu)).tolist()
-        for i in range(n):
-            t = self.now_ms
-            row = self._bar_step(t, MINUTE_MS, z[i], u[i], cz[i], cu[i])
-            o, h, lw, c, v, q, cnt, tbv, tbq, oi = row
-            self.store.append(ts=t, dur=MINUTE_MS, o=o, h=h, l=lw, c=c, v=v, q=q, n=int(cnt), tbv=tbv,
-                              tbq=tbq, oi=oi)
-            self.now_ms = t + MINUTE_MS
+        self._fill_minutes(floor_to(until_ms, MINUTE_MS), self._ff_rng)
         p = self.price
         self._forming = _Forming(t=self.now_ms, o=p, h=p, l=p, c=p)
         self._update_mark(0.0)
         self.advance(until_ms)
+
+    def _fill_minutes(self, until_ms: int, rng: np.random.Generator) -> None:
+        """Closed 1-minute bars (history-style steps) from ``now_ms`` (minute-aligned) up to ``until_ms``."""
+        n = max(0, (until_ms - self.now_ms) // MINUTE_MS)
+        if n == 0:
+            return
+        nz, nu = self._cohort_draws()
+        for _ in range(n):  # draws minute by minute: a longer fill starts exactly like a shorter one
+            zs, us = rng.standard_normal(5 + nz).tolist(), rng.random(4 + nu).tolist()
+            t = self.now_ms
+            o, h, lw, c, v, q, cnt, tbv, tbq, oi = self._bar_step(
+                t, MINUTE_MS, zs[:5], [1.0 - x for x in us[:4]], zs[5:], us[4:])
+            self.store.append(ts=t, dur=MINUTE_MS, o=o, h=h, l=lw, c=c, v=v, q=q, n=int(cnt), tbv=tbv,
+                              tbq=tbq, oi=oi)
+            self.now_ms = t + MINUTE_MS
 
     def _second(self) -> list[payloads.Frame]:
         """One live second: path with cascades, trades, forced orders, kline and mark updates."""

@@ -34,6 +34,19 @@ def test_same_seed_same_market_and_frames() -> None:
     assert fc == fa
 
 
+def test_a_seed_gives_the_same_market_whatever_the_start_time() -> None:
+    """``--seed N`` reproduces the market on another day and hour: the content is the same, shifted in time."""
+    hour = 3_600_000
+    a = MarketSim(seed=6, start_ms=START_MS + 7 * hour + 5 * MINUTE_MS + 17_000, history_days=10)
+    b = MarketSim(seed=6, start_ms=START_MS + 9 * DAY_MS + 2 * hour + 30 * MINUTE_MS, history_days=10)
+    ba, bb = a.store.bars, b.store.bars
+    assert int(ba.ts[-1] + ba.dur[-1]) == a.start_ms and int(bb.ts[-1] + bb.dur[-1]) == b.start_ms
+    k = min(len(ba), len(bb))  # b filled 150 minutes after the last 4h boundary, a 185: b is a's prefix
+    np.testing.assert_array_equal(ba.c[:k], bb.c[:k])
+    np.testing.assert_array_equal(ba.ts[:k] - ba.ts[0], bb.ts[:k] - bb.ts[0])
+    assert len(ba) == len(bb) + 35
+
+
 def test_different_seeds_differ() -> None:
     a = MarketSim(seed=1, start_ms=START_MS, history_days=3)
     b = MarketSim(seed=2, start_ms=START_MS, history_days=3)
