@@ -152,13 +152,14 @@ class _Http:
         *,
         min_interval_s: float,
         max_retries: int = 6,
+        transport_retries: int = 3,
         max_wait_s: float = 300.0,
         weight_limit: int = 2400,
     ) -> None:
         self.client, self.venue, self.base = client, venue, base_url.rstrip("/")
         self.result, self.say = result, say
         self.min_interval_s, self.max_retries, self.max_wait_s = min_interval_s, max_retries, max_wait_s
-        self.weight_limit = weight_limit
+        self.weight_limit, self.transport_retries = weight_limit, transport_retries
         self._next_at = 0.0
         self._rng = random.Random(0x11C)
 
@@ -174,13 +175,16 @@ class _Http:
         self, method: str, path: str, *, params: dict[str, Any] | None = None, json_body: Any = None
     ) -> Any:
         """One JSON request with pacing, rate-limit waits and retries."""
+        net_failures = 0
         for attempt in range(self.max_retries + 1):
             await self._pace()
             self.result.requests += 1
             try:
                 resp = await self.client.request(method, self.base + path, params=params, json=json_body)
-            except httpx.TransportError as exc:
-                await self._retry(attempt, None, f"{type(exc).__name__} {exc}".strip())
+            except httpx.TransportError as exc:  # unreachable: give up sooner than on a busy exchange
+                net_failures += 1
+                await self._retry(attempt, None, f"{type(exc).__name__} {exc}".strip(),
+                                  last=net_failures > self.transport_retries)
                 continue
             limited, wait = self._rate_limited(resp)
             if limited:
@@ -237,8 +241,8 @@ class _Http:
                     pass
         return True, None
 
-    async def _retry(self, attempt: int, wait: float | None, why: str) -> None:
-        if attempt >= self.max_retries:
+    async def _retry(self, attempt: int, wait: float | None, why: str, *, last: bool = False) -> None:
+        if last or attempt >= self.max_retries:
             raise BackfillError(f"{self.venue.value}: giving up after {attempt + 1} attempts: {why}")
         backoff = min(30.0, 0.5 * 2**attempt) * (0.5 + self._rng.random())
         delay = backoff if wait is None else wait

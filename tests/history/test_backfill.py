@@ -143,7 +143,7 @@ async def test_transport_errors_retry_then_give_up():
 
         async with httpx.AsyncClient() as c:
             http = bfmod._Http(c, bfmod.Venue.BINANCE, f"http://127.0.0.1:{port}", res, msgs.append,
-                               min_interval_s=0, max_retries=1)
+                               min_interval_s=0, max_retries=5, transport_retries=1)
             http._rng.seed(1)
             await http.get("/fapi/v1/klines", {})
     assert len(msgs) == 1 and "retrying" in msgs[0]
