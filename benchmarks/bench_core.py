@@ -85,12 +85,27 @@ def run(quick: bool) -> list[dict]:
     model.step_many(bars)
     rebuild, rebuild_cpu = time.perf_counter() - t0, time.process_time() - c0
     baseline = min(_baseline_pass(bars, model) for _ in range(1 if quick else 3))
-    rows.append({"name": "rebuild_6m_s", "value": round(rebuild, 3), "unit": "s",
-                 "ratio": round(rebuild / baseline, 1), "goal": 2.0, "bars": len(bars),
-                 "cpu_s": round(rebuild_cpu, 3)})
+    rows.append(
+        {
+            "name": "rebuild_6m_s",
+            "value": round(rebuild, 3),
+            "unit": "s",
+            "ratio": round(rebuild / baseline, 1),
+            "goal": 2.0,
+            "bars": len(bars),
+            "cpu_s": round(rebuild_cpu, 3),
+        }
+    )
     rss = _rss_mb()
-    rows.append({"name": "rss_mb", "value": round(rss - (rss_bars - rss0), 1), "unit": "MiB",
-                 "ratio": round((rss - (rss_bars - rss0)) / rss0, 2), "model_mb": round(rss - rss_bars, 1)})
+    rows.append(
+        {
+            "name": "rss_mb",
+            "value": round(rss - (rss_bars - rss0), 1),
+            "unit": "MiB",
+            "ratio": round((rss - (rss_bars - rss0)) / rss0, 2),
+            "model_mb": round(rss - rss_bars, 1),
+        }
+    )
 
     # live single steps on the loaded model
     last = bars[-1]
@@ -106,8 +121,15 @@ def run(quick: bool) -> list[dict]:
         model.step(t_next, p, max(p, c) * 1.0002, min(p, c) * 0.9998, c, taker_buy_share=0.5, oi_usd=oi)
         p = c
     steps_s = n_steps / (time.perf_counter() - t0)
-    rows.append({"name": "model_steps_per_s", "value": round(steps_s, 1), "unit": "steps/s",
-                 "ratio": round(steps_s / (len(bars) / rebuild), 4), "goal": 1.0 / 60})
+    rows.append(
+        {
+            "name": "model_steps_per_s",
+            "value": round(steps_s, 1),
+            "unit": "steps/s",
+            "ratio": round(steps_s / (len(bars) / rebuild), 4),
+            "goal": 1.0 / 60,
+        }
+    )
 
     # lookback switch after a fresh bar: profile by tier + zones, worst lookback
     model.zones("6M")  # warm numpy's percentile machinery once, outside the timing
@@ -121,8 +143,16 @@ def run(quick: bool) -> list[dict]:
             model.zones(lb)
             worst = max(worst, (time.perf_counter() - t0) * 1000)
     worst_naive = max(_naive_profile_ms(model, lb) for lb in ("6M",))
-    rows.append({"name": "lookback_switch_ms_6m", "value": round(worst, 3), "unit": "ms",
-                 "ratio": round(worst / worst_naive, 4), "goal": 50.0, "naive_ms": round(worst_naive, 1)})
+    rows.append(
+        {
+            "name": "lookback_switch_ms_6m",
+            "value": round(worst, 3),
+            "unit": "ms",
+            "ratio": round(worst / worst_naive, 4),
+            "goal": 50.0,
+            "naive_ms": round(worst_naive, 1),
+        }
+    )
     return rows
 
 

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-__all__ = ["MAX_LEVELS", "percentile_of_positive", "heat_levels"]
+__all__ = ["MAX_LEVELS", "heat_levels", "percentile_of_positive"]
 
 MAX_LEVELS = 64
 

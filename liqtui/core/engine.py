@@ -84,9 +84,9 @@ class Engine:
             if self._is_reference(ev.venue):
                 p = ev.price
                 self.price = p
-                if p < self._lo:
+                if p < self._lo:  # noqa: PLR1730 - per-trade hot path: an if beats min()/max()
                     self._lo = p
-                if p > self._hi:
+                if p > self._hi:  # noqa: PLR1730
                     self._hi = p
             self.counters["trades"] += 1
             return
@@ -106,8 +106,7 @@ class Engine:
         else:
             self.counters["unknown"] += 1
             return
-        if ev.ts > self.last_event_ts:
-            self.last_event_ts = ev.ts
+        self.last_event_ts = max(self.last_event_ts, ev.ts)
 
     def _on_mark(self, ev: MarkPrice) -> None:
         if ev.funding_rate is not None:
@@ -115,9 +114,9 @@ class Engine:
         if self._is_reference(ev.venue):
             m = ev.mark
             self.mark = m
-            if m < self._mark_lo:
+            if m < self._mark_lo:  # noqa: PLR1730
                 self._mark_lo = m
-            if m > self._mark_hi:
+            if m > self._mark_hi:  # noqa: PLR1730
                 self._mark_hi = m
 
     def _on_oi(self, ev: OpenInterest) -> None:

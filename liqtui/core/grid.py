@@ -22,7 +22,7 @@ class PriceGrid:
     ``index(price)`` maps a price to its array position (clipped to the grid).
     """
 
-    __slots__ = ("bucket_pct", "range_pct", "step", "k0", "n", "edges", "centers", "_ln_edges0")
+    __slots__ = ("_ln_edges0", "bucket_pct", "centers", "edges", "k0", "n", "range_pct", "step")
 
     def __init__(self, anchor: float, bucket_pct: float = 0.1, range_pct: float = 60.0):
         if not (math.isfinite(anchor) and anchor > 0):
@@ -100,7 +100,7 @@ class PriceGrid:
             return new_hi - max_buckets, new_hi
         return new_lo, new_lo + max_buckets
 
-    def moved(self, k0: int, k1: int) -> "PriceGrid":
+    def moved(self, k0: int, k1: int) -> PriceGrid:
         """A new grid on the same lattice with window [k0, k1)."""
         g = PriceGrid.__new__(PriceGrid)
         g.bucket_pct, g.range_pct, g.step = self.bucket_pct, self.range_pct, self.step

@@ -19,6 +19,7 @@ Formulas (REFERENCE §2):
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 from importlib import resources
 from pathlib import Path
@@ -30,19 +31,19 @@ import numpy as np
 from liqtui.core.events import PositionSide
 
 __all__ = [
-    "Bracket",
-    "BracketTable",
+    "DEFAULT_HALF_LIFE_H",
     "FORMULAS",
     "TIER_PRESETS",
-    "DEFAULT_HALF_LIFE_H",
+    "Bracket",
+    "BracketTable",
     "binance_liquidation_price",
     "bybit_liquidation_price",
+    "half_life_for",
     "hyperliquid_liquidation_price",
-    "shortcut_liquidation_price",
     "liquidation_price",
     "load_brackets",
-    "half_life_for",
     "resolve_tiers",
+    "shortcut_liquidation_price",
     "side_sign",
 ]
 
@@ -165,7 +166,9 @@ def hyperliquid_liquidation_price(
     return float(lp) if lp.ndim == 0 else lp
 
 
-def shortcut_liquidation_price(side: SideLike, entry: FloatOrArray, leverage: float, mmr: float) -> FloatOrArray:
+def shortcut_liquidation_price(
+    side: SideLike, entry: FloatOrArray, leverage: float, mmr: float
+) -> FloatOrArray:
     """The common approximation ``EP·(1 − 1/L + MMR)`` (long) / ``EP·(1 + 1/L − MMR)`` (short)."""
     s = side_sign(side)
     _positive("entry", entry)
@@ -211,7 +214,9 @@ class BracketTable:
         for i, (cap, max_lev, mmr) in enumerate(rows):
             cap_f = math.inf if cap is None else float(cap)
             if not cap_f > floor:
-                raise ValueError(f"{symbol}: bracket {i + 1} cap {cap!r} must exceed the previous cap {floor}")
+                raise ValueError(
+                    f"{symbol}: bracket {i + 1} cap {cap!r} must exceed the previous cap {floor}"
+                )
             if not (0.0 < mmr < 1.0):
                 raise ValueError(f"{symbol}: bracket {i + 1} mmr {mmr!r} must be in (0, 1)")
             if mmr < prev_mmr:
@@ -275,13 +280,25 @@ def load_brackets(symbol: str = "BTCUSDT", path: str | Path | None = None) -> Br
 
 @overload
 def liquidation_price(
-    formula: str, side: SideLike, entry: float, leverage: float, *, notional: float = ...,
-    table: BracketTable | None = ..., max_leverage: float | None = ...,
+    formula: str,
+    side: SideLike,
+    entry: float,
+    leverage: float,
+    *,
+    notional: float = ...,
+    table: BracketTable | None = ...,
+    max_leverage: float | None = ...,
 ) -> float: ...
 @overload
 def liquidation_price(
-    formula: str, side: SideLike, entry: np.ndarray, leverage: float, *, notional: float = ...,
-    table: BracketTable | None = ..., max_leverage: float | None = ...,
+    formula: str,
+    side: SideLike,
+    entry: np.ndarray,
+    leverage: float,
+    *,
+    notional: float = ...,
+    table: BracketTable | None = ...,
+    max_leverage: float | None = ...,
 ) -> np.ndarray: ...
 def liquidation_price(
     formula: str,
@@ -315,7 +332,9 @@ def liquidation_price(
     return shortcut_liquidation_price(side, entry, leverage, br.mmr)
 
 
-def resolve_tiers(preset: str, custom: dict[str, float] | None = None) -> tuple[tuple[float, ...], tuple[float, ...]]:
+def resolve_tiers(
+    preset: str, custom: dict[str, float] | None = None
+) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """(leverages, weights normalised to 1) for a preset name or ``"custom"`` with ``{"20": 0.5, ...}``."""
     if preset == "custom":
         if not custom:
@@ -353,7 +372,7 @@ def half_life_for(leverage: float, table: dict[str, float]) -> float:
         return pts[0][1]
     if leverage >= pts[-1][0]:
         return pts[-1][1]
-    for (l0, h0), (l1, h1) in zip(pts, pts[1:]):
+    for (l0, h0), (l1, h1) in itertools.pairwise(pts):
         if l0 <= leverage <= l1:
             t = (math.log(leverage) - math.log(l0)) / (math.log(l1) - math.log(l0))
             return math.exp(math.log(h0) + t * (math.log(h1) - math.log(h0)))

@@ -41,7 +41,7 @@ from liqtui.core.leverage import (
 )
 from liqtui.core.zones import ZoneReport, find_zones
 
-__all__ = ["LOOKBACKS", "LOOKBACK_MS", "ModelConfig", "HeatModel", "BAR_DTYPE", "bars_from_arrays"]
+__all__ = ["BAR_DTYPE", "LOOKBACKS", "LOOKBACK_MS", "HeatModel", "ModelConfig", "bars_from_arrays"]
 
 _HOUR_MS = 3_600_000
 LOOKBACKS: tuple[str, ...] = ("12h", "1d", "3d", "7d", "14d", "1M", "3M", "6M")
@@ -117,11 +117,19 @@ class ModelConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
             raise ValueError(f"model.bucket_pct must be in [0.001, 10]; got {self.bucket_pct!r}")
         if not (1.0 <= self.range_pct < 100.0):
             raise ValueError(f"model.range_pct must be in [1, 100); got {self.range_pct!r}")
-        if len(self.entry_anchors) != 3 or any(not (w >= 0) for w in self.entry_anchors) or sum(self.entry_anchors) <= 0:
-            raise ValueError(f"model.entry_anchors must be 3 weights >= 0 with a positive sum; got {self.entry_anchors!r}")
+        if (
+            len(self.entry_anchors) != 3
+            or any(not (w >= 0) for w in self.entry_anchors)
+            or sum(self.entry_anchors) <= 0
+        ):
+            raise ValueError(
+                f"model.entry_anchors must be 3 weights >= 0 with a positive sum; got {self.entry_anchors!r}"
+            )
         k = self.kernel
         if not (1 <= len(k) <= 15 and len(k) % 2 == 1) or any(not (w >= 0) for w in k) or sum(k) <= 0:
-            raise ValueError(f"model.kernel must be an odd number (1..15) of weights >= 0 with a positive sum; got {k!r}")
+            raise ValueError(
+                f"model.kernel must be an odd number (1..15) of weights >= 0 with a positive sum; got {k!r}"
+            )
         if self.tiers == "custom":
             resolve_tiers("custom", self.custom_tiers)
         for key, hl in self.half_life_h.items():
@@ -353,7 +361,7 @@ class HeatModel:
         src_lo, src_hi = max(g.k0, new_lo), min(g.k0 + g.n, new_hi)
         n_new = new_hi - new_lo
 
-        def moved(old: np.ndarray, fill: float | int) -> np.ndarray:
+        def moved(old: np.ndarray, fill: float) -> np.ndarray:
             out = np.full((*old.shape[:-1], n_new), fill, old.dtype)
             if src_hi > src_lo:
                 out[..., src_lo - new_lo : src_hi - new_lo] = old[..., src_lo - g.k0 : src_hi - g.k0]
@@ -409,7 +417,9 @@ class HeatModel:
         if hit.any():
             arr.swapaxes(1, 2)[hit] = 0.0
         end = self._log.end
-        new_start = st.start if key is None else max(st.start, self._log.first_after(now_ts - LOOKBACK_MS[key]))
+        new_start = (
+            st.start if key is None else max(st.start, self._log.first_after(now_ts - LOOKBACK_MS[key]))
+        )
         self._apply_rows(arr, max(st.end, new_start), end, +1.0)
         self._apply_rows(arr, st.start, min(st.end, new_start), -1.0)
         st.start, st.end, st.seq = new_start, end, self._seq
@@ -420,7 +430,9 @@ class HeatModel:
             self._sync_to(key, self.last_ts)
         self._log.drop_before(min(st.start for key, st in self._sync.items() if key is not None))
 
-    def _values(self, arr: np.ndarray, lnD: np.ndarray | None = None, lnC: np.ndarray | None = None) -> np.ndarray:
+    def _values(
+        self, arr: np.ndarray, lnD: np.ndarray | None = None, lnC: np.ndarray | None = None
+    ) -> np.ndarray:
         """USD per (side, tier, level bucket) of a normalised array."""
         d = self._lnD if lnD is None else lnD
         c = self._lnC if lnC is None else lnC
@@ -701,7 +713,7 @@ class HeatModel:
                 self._write_history(hist_at[i], now, lnD_now, lnC_now)
             lo_b = cons_long[i]
             if lo_b <= long_hi:
-                if lo_b < 0:
+                if lo_b < 0:  # noqa: PLR1730 - an if is cheaper than max() in this hot loop
                     lo_b = 0
                 ev.append((0, lo_b, long_hi, seq, i))
                 seq += 1
@@ -716,9 +728,9 @@ class HeatModel:
             if sd[i]:
                 row_seq.append(seq)
                 seq += 1
-                if shi[i] > long_hi:
+                if shi[i] > long_hi:  # noqa: PLR1730
                     long_hi = shi[i]
-                if slo[i] < short_lo:
+                if slo[i] < short_lo:  # noqa: PLR1730
                     short_lo = slo[i]
         # -- vectorised bookkeeping ---------------------------------------------------------------
         self._ledger(lnD_rows, lnC_rows, kcols, rows, amt, row_seq, ev)
@@ -885,14 +897,21 @@ class HeatModel:
             self._ring_ts[lb][h] = q * self._slice_ms[lb]
             self._ring_head[lb] = (h + 1) % self._n_slices
 
-    def history(self, lookback: str, n_cols: int, price_lo: float, price_hi: float, n_rows: int) -> np.ndarray:
+    def history(
+        self, lookback: str, n_cols: int, price_lo: float, price_hi: float, n_rows: int
+    ) -> np.ndarray:
         """USD per (price row, time column) over ``lookback``: rows top = ``price_hi``, columns oldest → newest.
 
         Each column shows the levels standing at the end of its time span (the last column is live,
         so consumption shows at once); a row sums the USD of the price band it covers.
         """
         self._check_lookback(lookback)
-        if not (isinstance(n_cols, int) and isinstance(n_rows, int) and 1 <= n_cols <= 10_000 and 1 <= n_rows <= 10_000):
+        if not (
+            isinstance(n_cols, int)
+            and isinstance(n_rows, int)
+            and 1 <= n_cols <= 10_000
+            and 1 <= n_rows <= 10_000
+        ):
             raise ValueError(f"n_cols and n_rows must be ints in [1, 10000]; got {n_cols!r}, {n_rows!r}")
         if not (math.isfinite(price_lo) and math.isfinite(price_hi) and 0 < price_lo < price_hi):
             raise ValueError(f"history needs 0 < price_lo < price_hi; got {price_lo!r}, {price_hi!r}")
@@ -954,14 +973,25 @@ class HeatModel:
         lt, st = self.profile_by_tier(lookback)
         return lt.sum(axis=0), st.sum(axis=0)
 
-    def zones(self, lookback: str, *, threshold_pct: float = 50.0, top_n: int = 5) -> ZoneReport:
-        """Ranked zones above (short liquidations) and below (long liquidations) the price."""
+    def zones(
+        self,
+        lookback: str,
+        *,
+        threshold_pct: float = 50.0,
+        top_n: int = 5,
+        smooth_pct: float = 0.5,
+        gap_pct: float = 0.5,
+    ) -> ZoneReport:
+        """Ranked zones above (short liquidations) and below (long liquidations) the price.
+
+        See :func:`liqtui.core.zones.find_zones` for ``threshold_pct``, ``smooth_pct`` and ``gap_pct``.
+        """
         lt, st = self.profile_by_tier(lookback)
         g = self.grid
         edges = g.edges if g is not None else np.zeros(1)
         return find_zones(
             edges, lt, st, self.price, tier_names=self.tier_names, threshold_pct=threshold_pct,
-            top_n=top_n, lookback=lookback, ts=self.last_ts,
+            top_n=top_n, lookback=lookback, ts=self.last_ts, smooth_pct=smooth_pct, gap_pct=gap_pct,
         )  # fmt: skip
 
     def stats(self) -> dict[str, float]:
@@ -1002,7 +1032,11 @@ class HeatModel:
             for name in ("ts", "seq", "k", "amt"):
                 arrays[f"log:{name}"] = getattr(lg, name)[: lg.size]
         buf = io.BytesIO()
-        np.savez(buf, allow_pickle=False, **{k.replace(":", "__").replace("*", "ALL"): v for k, v in arrays.items()})
+        np.savez(
+            buf,
+            allow_pickle=False,
+            **{k.replace(":", "__").replace("*", "ALL"): v for k, v in arrays.items()},
+        )
         meta = {
             "config": msgspec.to_builtins(self.config),
             "grid": None if self.grid is None else [self.grid.k0, self.grid.n],
@@ -1024,7 +1058,7 @@ class HeatModel:
         return self._MAGIC + len(m).to_bytes(8, "little") + m + buf.getvalue()
 
     @classmethod
-    def from_bytes(cls, b: bytes) -> "HeatModel":
+    def from_bytes(cls, b: bytes) -> HeatModel:
         """Restore a model written by :meth:`to_bytes`; raises ``ValueError`` on anything else."""
         if not isinstance(b, (bytes, bytearray, memoryview)) or not bytes(b[: len(cls._MAGIC)]) == cls._MAGIC:
             raise ValueError("not a liqtui HeatModel checkpoint (bad magic)")
@@ -1063,7 +1097,11 @@ class HeatModel:
         self._seq, self._max_epoch = int(meta["seq"]), int(meta["max_epoch"])
         self._oi_base = meta["oi_base"]
         self._long_hi, self._short_lo = int(meta["long_hi"]), int(meta["short_lo"])
-        self.version, self.price, self.last_ts = int(meta["version"]), float(meta["price"]), int(meta["last_ts"])
+        self.version, self.price, self.last_ts = (
+            int(meta["version"]),
+            float(meta["price"]),
+            int(meta["last_ts"]),
+        )
         self._sync = {(None if k == "*" else k): msgspec.convert(v, _Sync) for k, v in meta["sync"].items()}
         self._ring_head = {k: int(v) for k, v in meta["ring_head"].items()}
         self._ring_q = {k: int(v) for k, v in meta["ring_q"].items()}

@@ -55,7 +55,7 @@ def _buckets(pct: float, edges: np.ndarray) -> int:
     if len(edges) < 2:
         return 0
     width_pct = (edges[1] / edges[0] - 1.0) * 100.0
-    return max(0, int(round(pct / width_pct)))
+    return max(0, round(pct / width_pct))
 
 
 def _runs(idx: np.ndarray, gap: int) -> list[tuple[int, int]]:
@@ -162,8 +162,12 @@ def find_zones(
     g = gap if gap is not None else _buckets(gap_pct, edges)
     nz = np.concatenate([short_s[short_s > 0], long_s[long_s > 0]])
     thr = float(np.percentile(nz, threshold_pct)) if len(nz) else math.inf
-    above = _side_zones("short", short_v, short_tiers, (short_s >= thr) & (short_s > 0), edges, price, names, top_n, g)
-    below = _side_zones("long", long_v, long_tiers, (long_s >= thr) & (long_s > 0), edges, price, names, top_n, g)
+    above = _side_zones(
+        "short", short_v, short_tiers, (short_s >= thr) & (short_s > 0), edges, price, names, top_n, g
+    )
+    below = _side_zones(
+        "long", long_v, long_tiers, (long_s >= thr) & (long_s > 0), edges, price, names, top_n, g
+    )
     ta, tb = float(short_v.sum()), float(long_v.sum())
     imb = (ta - tb) / (ta + tb) if ta + tb > 0 else 0.0
     return ZoneReport(price=price, lookback=lookback, ts=ts, above=above, below=below,

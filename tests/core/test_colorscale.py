@@ -41,8 +41,9 @@ def test_empty_and_zero():
     assert heat_levels(np.array([])).size == 0
 
 
-@pytest.mark.parametrize("kw, match", [({"gamma": 0}, "gamma"), ({"levels": 65}, "levels"),
-                                       ({"threshold_pct": 120}, "percentile")])
+@pytest.mark.parametrize(
+    "kw, match", [({"gamma": 0}, "gamma"), ({"levels": 65}, "levels"), ({"threshold_pct": 120}, "percentile")]
+)
 def test_bad_arguments(kw, match):
     with pytest.raises(ValueError, match=match):
         heat_levels(np.ones(4) if "threshold_pct" not in kw else np.arange(1.0, 5.0), **kw)

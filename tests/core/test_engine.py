@@ -28,11 +28,30 @@ def trade(p: float, venue: Venue = B, ts: int = T) -> Trade:
     return Trade(venue=venue, symbol="BTCUSDT", ts=ts, recv_ts=ts, price=p, qty=0.1, side=TakerSide.BUY)
 
 
-def candle(i: int, p: float = 100.0, venue: Venue = B, closed: bool = True, lo: float | None = None,
-           hi: float | None = None, interval_s: int = 60) -> Candle:
-    return Candle(venue=venue, symbol="BTCUSDT", ts=T + i * interval_s * 1000, recv_ts=0, interval_s=interval_s,
-                  open=p, high=hi or p, low=lo or p, close=p, volume=10.0, quote_volume=10 * p,
-                  taker_buy_volume=5.0, closed=closed)
+def candle(
+    i: int,
+    p: float = 100.0,
+    venue: Venue = B,
+    closed: bool = True,
+    lo: float | None = None,
+    hi: float | None = None,
+    interval_s: int = 60,
+) -> Candle:
+    return Candle(
+        venue=venue,
+        symbol="BTCUSDT",
+        ts=T + i * interval_s * 1000,
+        recv_ts=0,
+        interval_s=interval_s,
+        open=p,
+        high=hi or p,
+        low=lo or p,
+        close=p,
+        volume=10.0,
+        quote_volume=10 * p,
+        taker_buy_volume=5.0,
+        closed=closed,
+    )
 
 
 def oi(usd: float, venue: Venue = B, ts: int = T) -> OpenInterest:
@@ -108,8 +127,18 @@ def test_tick_consumes_what_the_mark_crossed():
 def test_tape_status_funding_and_oi_change():
     e = Engine(HeatModel(), max_liquidations=3)
     for i in range(5):
-        e.apply(Liquidation(venue=B, symbol="BTCUSDT", ts=T + i, recv_ts=T + i, side=PositionSide.LONG,
-                            price=100.0, qty=1.0, usd=100.0 * (i + 1)))
+        e.apply(
+            Liquidation(
+                venue=B,
+                symbol="BTCUSDT",
+                ts=T + i,
+                recv_ts=T + i,
+                side=PositionSide.LONG,
+                price=100.0,
+                qty=1.0,
+                usd=100.0 * (i + 1),
+            )
+        )
     assert [liq.usd for liq in e.liquidations] == [300, 400, 500]
     e.apply(FeedStatus(venue=Y, symbol="BTCUSDT", ts=T, recv_ts=T, state=FeedState.STALE))
     assert e.status[Y].state is FeedState.STALE

@@ -130,15 +130,35 @@ def test_bad_input_is_refused_clearly(call, match):
 
 def test_user_bracket_file_overrides(tmp_path):
     p = tmp_path / "X.json"
-    p.write_text(json.dumps({"symbol": "XUSDT", "brackets": [
-        {"cap": 1000, "max_leverage": 50, "mmr": 0.01}, {"cap": None, "max_leverage": 10, "mmr": 0.05}]}))
+    p.write_text(
+        json.dumps(
+            {
+                "symbol": "XUSDT",
+                "brackets": [
+                    {"cap": 1000, "max_leverage": 50, "mmr": 0.01},
+                    {"cap": None, "max_leverage": 10, "mmr": 0.05},
+                ],
+            }
+        )
+    )
     t = load_brackets(path=p)
     assert [b.cum for b in t.brackets] == [0, 40]
-    p.write_text(json.dumps({"symbol": "X", "brackets": [{"cap": 1000, "max_leverage": 50, "mmr": 0.01, "oops": 1}]}))
+    p.write_text(
+        json.dumps({"symbol": "X", "brackets": [{"cap": 1000, "max_leverage": 50, "mmr": 0.01, "oops": 1}]})
+    )
     with pytest.raises(ValueError, match="oops"):
         load_brackets(path=p)
-    p.write_text(json.dumps({"symbol": "X", "brackets": [
-        {"cap": 1000, "max_leverage": 50, "mmr": 0.05}, {"cap": 500, "max_leverage": 10, "mmr": 0.06}]}))
+    p.write_text(
+        json.dumps(
+            {
+                "symbol": "X",
+                "brackets": [
+                    {"cap": 1000, "max_leverage": 50, "mmr": 0.05},
+                    {"cap": 500, "max_leverage": 10, "mmr": 0.06},
+                ],
+            }
+        )
+    )
     with pytest.raises(ValueError, match="must exceed the previous cap"):
         load_brackets(path=p)
 

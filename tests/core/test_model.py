@@ -58,8 +58,14 @@ class Reference:
             for s, side in enumerate(("long", "short")):
                 side_usd = 2 * usd * (share if s == 0 else 1 - share)
                 for j, lev in enumerate(self.tiers):
-                    lp = liquidation_price(self.cfg.formula, side, float(vw), lev, notional=self.cfg.position_usd,
-                                           table=self.table)
+                    lp = liquidation_price(
+                        self.cfg.formula,
+                        side,
+                        float(vw),
+                        lev,
+                        notional=self.cfg.position_usd,
+                        table=self.table,
+                    )
                     c = math.floor(math.log(lp) / g.step) - g.k0
                     new[s, j, c] += side_usd * self.w[j]  # the level; the kernel smears on read
             self.ts[self.count] = ts
@@ -135,9 +141,14 @@ def build(rows) -> np.ndarray:
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(rows=bar_lists, split=st.sampled_from(["taker", "even", "candle"]),
-       entry=st.sampled_from(["vwap", "anchors", "close"]), closing=st.sampled_from(["prorata", "taker"]),
-       tiers=st.sampled_from(["default", "scalp", "swing"]), cut=st.integers(0, 60))
+@given(
+    rows=bar_lists,
+    split=st.sampled_from(["taker", "even", "candle"]),
+    entry=st.sampled_from(["vwap", "anchors", "close"]),
+    closing=st.sampled_from(["prorata", "taker"]),
+    tiers=st.sampled_from(["default", "scalp", "swing"]),
+    cut=st.integers(0, 60),
+)
 def test_properties_conservation_nesting_consumption(rows, split, entry, closing, tiers, cut):
     cfg = ModelConfig(split=split, entry=entry, closing=closing, tiers=tiers, bucket_pct=0.25)
     bars = build(rows)
@@ -173,8 +184,15 @@ def test_single_steps_equal_one_batch(bars_5k):
     a, b = HeatModel(), HeatModel()
     a.step_many(bars_5k[:800])
     for row in bars_5k[:800]:
-        b.step(int(row["ts"]), row["open"], row["high"], row["low"], row["close"],
-               taker_buy_share=float(row["taker_buy_share"]), oi_usd=float(row["oi_usd"]))
+        b.step(
+            int(row["ts"]),
+            row["open"],
+            row["high"],
+            row["low"],
+            row["close"],
+            taker_buy_share=float(row["taker_buy_share"]),
+            oi_usd=float(row["oi_usd"]),
+        )
     for lb in ("12h", "1d", "6M"):
         assert np.allclose(np.stack(a.profile(lb)), np.stack(b.profile(lb)), rtol=1e-9, atol=1e-3)
     sa, sb = a.stats(), b.stats()
@@ -202,8 +220,16 @@ def test_levels_sit_at_the_tier_liquidation_prices():
     for j, lev in enumerate(m.tiers):
         (b_long,) = np.nonzero(lt[j])[0]
         (b_short,) = np.nonzero(st_[j])[0]
-        assert m.grid.edges[b_long] <= liquidation_price("binance", "long", 100.0, lev) < m.grid.edges[b_long + 1]
-        assert m.grid.edges[b_short] <= liquidation_price("binance", "short", 100.0, lev) < m.grid.edges[b_short + 1]
+        assert (
+            m.grid.edges[b_long]
+            <= liquidation_price("binance", "long", 100.0, lev)
+            < m.grid.edges[b_long + 1]
+        )
+        assert (
+            m.grid.edges[b_short]
+            <= liquidation_price("binance", "short", 100.0, lev)
+            < m.grid.edges[b_short + 1]
+        )
 
 
 def test_falling_oi_closes_pro_rata():
@@ -292,7 +318,9 @@ def test_checkpoint_round_trip_and_continue(bars_5k):
     assert np.allclose(h1, h2)
 
 
-@pytest.mark.parametrize("blob", [b"", b"nonsense", HeatModel._MAGIC + b"\x05\x00\x00\x00\x00\x00\x00\x00abc"])
+@pytest.mark.parametrize(
+    "blob", [b"", b"nonsense", HeatModel._MAGIC + b"\x05\x00\x00\x00\x00\x00\x00\x00abc"]
+)
 def test_corrupt_checkpoint_is_refused(blob):
     with pytest.raises(ValueError, match="checkpoint"):
         HeatModel.from_bytes(blob)
@@ -327,7 +355,7 @@ def test_zones_from_the_model(bars_5k):
     assert z.lookback == "3d" and z.ts == m.last_ts and z.price == m.price
     assert 0 < len(z.above) <= 3 and 0 < len(z.below) <= 3
     assert all(zz.peak > m.price for zz in z.above) and all(zz.peak < m.price for zz in z.below)
-    lt, st_ = m.profile("3d")
+    _lt, st_ = m.profile("3d")
     assert z.total_above == pytest.approx(st_[m.grid.centers > m.price].sum())
 
 
@@ -423,8 +451,15 @@ def test_runaway_price_past_max_buckets_trims_and_books_it():
     c = 100 * np.exp(np.linspace(0, np.log(30), n) + rng.normal(0, 0.003, n))  # x30: beyond the grid cap
     o = np.concatenate([[100.0], c[:-1]])
     oi = 1e9 * np.exp(np.cumsum(rng.normal(0.0003, 0.003, n)))
-    bars = bars_from_arrays(1_700_000_000_000 + np.arange(n) * 60_000, o, np.maximum(o, c) * 1.002,
-                            np.minimum(o, c) * 0.998, c, taker_buy_share=rng.uniform(0.3, 0.7, n), oi_usd=oi)
+    bars = bars_from_arrays(
+        1_700_000_000_000 + np.arange(n) * 60_000,
+        o,
+        np.maximum(o, c) * 1.002,
+        np.minimum(o, c) * 0.998,
+        c,
+        taker_buy_share=rng.uniform(0.3, 0.7, n),
+        oi_usd=oi,
+    )
     cfg = ModelConfig(bucket_pct=0.5, max_buckets=556)
     batch, steps = HeatModel(cfg), HeatModel(cfg)
     batch.step_many(bars)

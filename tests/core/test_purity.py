@@ -8,8 +8,16 @@ import sys
 
 
 def test_core_never_imports_textual_or_rich():
-    mods = ["liqtui.core", "liqtui.core.events", "liqtui.core.grid", "liqtui.core.leverage", "liqtui.core.model",
-            "liqtui.core.zones", "liqtui.core.colorscale", "liqtui.core.engine"]
+    mods = [
+        "liqtui.core",
+        "liqtui.core.events",
+        "liqtui.core.grid",
+        "liqtui.core.leverage",
+        "liqtui.core.model",
+        "liqtui.core.zones",
+        "liqtui.core.colorscale",
+        "liqtui.core.engine",
+    ]
     for extra in ("liqtui.feeds", "liqtui.history", "liqtui.sim"):
         if importlib.util.find_spec(extra) is not None:
             mods.append(extra)
@@ -19,6 +27,8 @@ def test_core_never_imports_textual_or_rich():
         + "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'rich'))\n"
         + "print(','.join(bad))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "", f"pure packages pulled in: {out.stdout.strip()}"

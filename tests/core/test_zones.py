@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -53,12 +55,21 @@ def test_top_n_and_threshold():
 
 def test_gap_merges_small_holes():
     short = profile({60: 5, 62: 5})
-    assert len(find_zones(EDGES, profile({}), short, 100.0, tier_names=NAMES, threshold_pct=0, gap=0).above) == 2
-    assert len(find_zones(EDGES, profile({}), short, 100.0, tier_names=NAMES, threshold_pct=0, gap=1).above) == 1
+    assert (
+        len(find_zones(EDGES, profile({}), short, 100.0, tier_names=NAMES, threshold_pct=0, gap=0).above) == 2
+    )
+    assert (
+        len(find_zones(EDGES, profile({}), short, 100.0, tier_names=NAMES, threshold_pct=0, gap=1).above) == 1
+    )
 
 
 def test_tiers_and_confluence():
-    short = profile({60: 10}, tier=0) + profile({60: 10}, tier=1) + profile({70: 30}, tier=0) + profile({70: 1}, tier=1)
+    short = (
+        profile({60: 10}, tier=0)
+        + profile({60: 10}, tier=1)
+        + profile({70: 30}, tier=0)
+        + profile({70: 1}, tier=1)
+    )
     r = find_zones(EDGES, profile({}), short, 100.0, tier_names=NAMES, threshold_pct=0, gap=0)
     z70, z60 = r.above
     assert z60.tiers == {"10x": 10, "25x": 10} and z60.confluence
@@ -71,8 +82,9 @@ def test_sides_do_not_cross_the_price():
     assert r.above == [] and r.below == [] and r.total_above == 0 and r.imbalance == 0
 
 
-@pytest.mark.parametrize("kw, match", [({"threshold_pct": 101}, "threshold_pct"), ({"top_n": -1}, "top_n"),
-                                       ({"gap": -2}, "gap")])
+@pytest.mark.parametrize(
+    "kw, match", [({"threshold_pct": 101}, "threshold_pct"), ({"top_n": -1}, "top_n"), ({"gap": -2}, "gap")]
+)
 def test_bad_arguments(kw, match):
     with pytest.raises(ValueError, match=match):
         find_zones(EDGES, profile({}), profile({}), 100.0, **kw)
@@ -86,16 +98,27 @@ def test_no_price_gives_an_empty_report():
 
 
 @settings(max_examples=60, deadline=None)
-@given(vals=st.lists(st.floats(0, 1e6), min_size=100, max_size=100), price_b=st.integers(5, 95),
-       thr=st.floats(0, 100), top=st.integers(0, 8))
+@given(
+    vals=st.lists(st.floats(0, 1e6), min_size=100, max_size=100),
+    price_b=st.integers(5, 95),
+    thr=st.floats(0, 100),
+    top=st.integers(0, 8),
+)
 def test_zone_ordering_properties(vals, price_b, thr, top):
     v = np.asarray(vals)
     price = float(CENTERS[price_b]) * 1.0001
-    r = find_zones(EDGES, profile(dict(enumerate(v))), profile(dict(enumerate(v))), price,
-                   tier_names=NAMES, threshold_pct=thr, top_n=top)
+    r = find_zones(
+        EDGES,
+        profile(dict(enumerate(v))),
+        profile(dict(enumerate(v))),
+        price,
+        tier_names=NAMES,
+        threshold_pct=thr,
+        top_n=top,
+    )
     for zs, side in ((r.above, "short"), (r.below, "long")):
         assert len(zs) <= top
-        assert all(a.usd >= b.usd for a, b in zip(zs, zs[1:]))  # strongest first
+        assert all(a.usd >= b.usd for a, b in itertools.pairwise(zs))  # strongest first
         assert sum(z.share for z in zs) <= 1 + 1e-9
         for z in zs:
             assert z.side == side and z.low < z.high and z.low <= z.peak <= z.high
@@ -106,5 +129,5 @@ def test_zone_ordering_properties(vals, price_b, thr, top):
                 assert z.peak < price and z.distance_pct <= 0
         # nearer zones have less USD standing between them and the price
         near = sorted(zs, key=lambda z: abs(z.distance_pct))
-        assert all(a.cum_usd <= b.cum_usd + 1e-6 for a, b in zip(near, near[1:]))
+        assert all(a.cum_usd <= b.cum_usd + 1e-6 for a, b in itertools.pairwise(near))
     assert -1 <= r.imbalance <= 1
