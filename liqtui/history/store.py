@@ -327,10 +327,13 @@ class Store:
             db.execute("DELETE FROM bars WHERE ts < ?", (cutoff,))
         return len(rows)
 
-    def _select(self, sid: int, start_ms: int, end_ms: int, interval_s: int | None = None) -> np.ndarray:
-        """Every stored bar (rows and packs) of a series with ``start_ms <= ts < end_ms`` (unsorted)."""
+    def _select(
+        self, sid: int, start_ms: int, end_ms: int, interval_s: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Every stored bar (rows and packs) of a series with ``start_ms <= ts < end_ms`` (unsorted), and the
+        source of each (SRC_TRADES / SRC_KLINE)."""
         q = f"SELECT {_SELECT_COLS} FROM bars WHERE series=? AND ts>=? AND ts<?"
-        pq = "SELECT data FROM packs WHERE series=? AND day>=? AND day<=?"
+        pq = "SELECT data, src FROM packs WHERE series=? AND day>=? AND day<=?"
         args: list[Any] = [sid, int(start_ms), int(end_ms)]
         pargs: list[Any] = [sid, int(start_ms) // DAY_MS, (int(end_ms) - 1) // DAY_MS]
         if interval_s is not None:
@@ -339,14 +342,18 @@ class Store:
             args.append(int(interval_s))
             pargs.append(int(interval_s))
         rows = self._db.execute(q, args).fetchall()
-        parts = [np.frombuffer(r[0], dtype=BAR_DTYPE) for r in self._db.execute(pq, pargs)]
+        packed = self._db.execute(pq, pargs).fetchall()
+        parts = [np.frombuffer(d, dtype=BAR_DTYPE) for d, _ in packed]
+        srcs = [np.frombuffer(s, dtype=np.int8) for _, s in packed]
         if rows:
-            parts.append(_raw_to_bars(np.array(rows, dtype=np.float64))[0])
+            arr, src = _raw_to_bars(np.array(rows, dtype=np.float64))
+            parts.append(arr)
+            srcs.append(src)
         if not parts:
-            return empty_bars(0)
-        arr = np.concatenate(parts)
-        ts = arr["ts"]
-        return arr[(ts >= start_ms) & (ts < end_ms)]
+            return empty_bars(0), np.zeros(0, dtype=np.int8)
+        arr, src = np.concatenate(parts), np.concatenate(srcs)
+        keep = (arr["ts"] >= start_ms) & (arr["ts"] < end_ms)
+        return arr[keep], src[keep]
 
     def read_bars(
         self, venue: str, symbol: str, start_ms: int, end_ms: int, *, interval_s: int | None = None
@@ -356,33 +363,43 @@ class Store:
         With ``interval_s`` only that resolution; without it, every resolution merged: the finest bars win and
         a coarser bar is used only where no finer bar falls inside it.
         """
-        arr = self._select(self.series_id(venue, symbol), start_ms, end_ms, interval_s)
+        arr, _ = self._select(self.series_id(venue, symbol), start_ms, end_ms, interval_s)
         arr = arr[~np.isnan(arr["close"])]
         if interval_s is None and len(arr):
             return merge_resolutions(arr)
         return _sorted(arr)
 
-    def bar_times(self, venue: str, symbol: str, interval_s: int, start_ms: int, end_ms: int) -> np.ndarray:
-        """Open times of the closed-price bars of one resolution in ``[start_ms, end_ms)`` (sorted int64)."""
-        arr = self._select(self.series_id(venue, symbol), start_ms, end_ms, interval_s)
-        return np.sort(arr["ts"][~np.isnan(arr["close"])])
+    def bar_times(
+        self, venue: str, symbol: str, interval_s: int, start_ms: int, end_ms: int, *, final: bool = False
+    ) -> np.ndarray:
+        """Open times of the closed-price bars of one resolution in ``[start_ms, end_ms)`` (sorted int64);
+        ``final``: only exchange klines, not bars built from live trades."""
+        arr, src = self._select(self.series_id(venue, symbol), start_ms, end_ms, interval_s)
+        keep = ~np.isnan(arr["close"])
+        if final:
+            keep &= src == SRC_KLINE
+        return np.sort(arr["ts"][keep])
 
     def oi_times(self, venue: str, symbol: str, interval_s: int, start_ms: int, end_ms: int) -> np.ndarray:
         """Open times of bars of one resolution in the range that carry an open-interest value."""
-        arr = self._select(self.series_id(venue, symbol), start_ms, end_ms, interval_s)
+        arr, _ = self._select(self.series_id(venue, symbol), start_ms, end_ms, interval_s)
         return np.sort(arr["ts"][~np.isnan(arr["oi_usd"])])
 
     def missing_ranges(
         self, venue: str, symbol: str, interval_s: int, start_ms: int, end_ms: int, *, oi: bool = False
     ) -> list[tuple[int, int]]:
         """Half-open ``[a, b)`` ranges of bar open times (aligned to ``interval_s``) in ``[start_ms, end_ms)``
-        the store has no bar for (``oi=True``: no bar with open interest)."""
+        the store has no exchange kline for (a bar built from live trades counts as missing: the venue's own
+        kline is better), or with ``oi=True`` no open interest for."""
         step = int(interval_s) * 1000
         first = -(-int(start_ms) // step) * step
         want = np.arange(first, int(end_ms), step, dtype=np.int64)
         if len(want) == 0:
             return []
-        have = (self.oi_times if oi else self.bar_times)(venue, symbol, interval_s, first, int(end_ms))
+        if oi:
+            have = self.oi_times(venue, symbol, interval_s, first, int(end_ms))
+        else:
+            have = self.bar_times(venue, symbol, interval_s, first, int(end_ms), final=True)
         missing = want[~np.isin(want, have)]
         return _runs(missing, step)
 

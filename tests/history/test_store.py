@@ -316,3 +316,16 @@ def test_prune_drops_whole_packed_days(store):
     assert store.prune(retention_days=7, now_ms=9 * DAY + 1) == 48  # days 0 and 1 are wholly too old
     assert store.count_bars() == 48
     assert store.read_bars("binance", "BTCUSDT", 0, 10 * DAY)["ts"][0] == 2 * DAY
+
+
+def test_bars_built_from_live_trades_count_as_missing_for_backfill(store):
+    w = StoreWriter(store, flush_s=3600)
+    for m in (0, 1, 2):
+        w(trade(m * MIN + 5, 100.0))
+    w(Candle(venue=Venue.BINANCE, symbol="BTCUSDT", ts=MIN, recv_ts=0, interval_s=60, open=1.0, high=1.0, low=1.0,
+             close=1.0, volume=1.0))
+    w.flush()
+    assert list(store.bar_times("binance", "BTCUSDT", 60, 0, 3 * MIN)) == [0, MIN, 2 * MIN]
+    assert store.missing_ranges("binance", "BTCUSDT", 60, 0, 3 * MIN) == [(0, MIN), (2 * MIN, 3 * MIN)]
+    store.compact(now_ms=10 * DAY)  # the same once packed
+    assert store.missing_ranges("binance", "BTCUSDT", 60, 0, 3 * MIN) == [(0, MIN), (2 * MIN, 3 * MIN)]
