@@ -265,9 +265,15 @@ class _Http:
         used = resp.headers.get("X-MBX-USED-WEIGHT-1M")
         if used is None or not used.isdigit() or int(used) < 0.8 * self.weight_limit:
             return
-        delay = 61.0 - time.time() % 60.0
+        delay = self._until_next_minute()
         self.say(f"{self.venue.value}: request weight {used}/{self.weight_limit} this minute, pausing {delay:.0f} s")
         await asyncio.sleep(delay)
+
+
+    @staticmethod
+    def _until_next_minute() -> float:
+        """Seconds until Binance's per-minute weight window has rolled over (plus one for clock skew)."""
+        return 61.0 - time.time() % 60.0
 
 
 def _err(body: Any) -> str:

@@ -50,6 +50,7 @@ class _State:
     def __init__(self) -> None:
         self.requests: list[tuple[str, dict[str, str]]] = []
         self.faults: dict[str, list[tuple[int, dict[str, str], Any]]] = defaultdict(list)
+        self.headers: dict[str, dict[str, str]] = {}  # extra headers on normal replies, per path
         self.oi_history_ms = 30 * DAY_MS
         self.lock = threading.Lock()
 
@@ -77,7 +78,7 @@ class _Handler(BaseHTTPRequestHandler):
             code, body = route(q, st)
         except (KeyError, ValueError) as exc:
             code, body = 400, {"code": -1102, "msg": f"bad parameter {exc}"}
-        self._send(code, body)
+        self._send(code, body, st.headers.get(parts.path))
 
     def do_POST(self) -> None:  # noqa: N802
         parts = urlsplit(self.path)

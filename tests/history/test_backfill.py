@@ -353,3 +353,22 @@ async def test_a_failing_secondary_venue_is_left_out_with_a_note(srv):
     with pytest.raises(BackfillError, match="Invalid symbol"):  # the reference venue failing is fatal
         await backfill_venues(["binance", "bybit"], "BTC", "12h", rest_urls={"binance": srv.url, "bybit": srv.url},
                               now_ms=NOW_MS, min_interval_s=0)
+
+
+async def test_binance_weight_header_pauses_before_the_limit(srv, monkeypatch):
+    from liqtui.history import backfill as bfmod
+
+    waits: list[float] = []
+
+    def until_next_minute() -> float:
+        waits.append(0.01)
+        return 0.01
+
+    monkeypatch.setattr(bfmod._Http, "_until_next_minute", staticmethod(until_next_minute))
+    srv.state.headers[KL] = {"X-MBX-USED-WEIGHT-1M": "1900"}  # below 80 % of 2400: no pause
+    res, _ = await run_bf(srv, lookback="3d")
+    assert waits == []
+    srv.state.headers[KL] = {"X-MBX-USED-WEIGHT-1M": "2300"}
+    res, col = await run_bf(srv, lookback="3d")
+    assert len(waits) == 3 and len(col.bars) == 3 * 1440
+    assert any("request weight 2300/2400 this minute, pausing" in m for m in res.messages)
