@@ -42,6 +42,7 @@ __all__ = [
     "hyperliquid_liquidation_price",
     "liquidation_price",
     "load_brackets",
+    "maintenance_margin",
     "resolve_tiers",
     "shortcut_liquidation_price",
     "side_sign",
@@ -125,6 +126,18 @@ def binance_liquidation_price(
     wb = np.asarray(wallet, dtype=float)
     lp = (wb - tmm_other + upnl_other + cum - s * q * ep) / (q * mmr - s * q)
     return float(lp) if lp.ndim == 0 else lp
+
+
+def maintenance_margin(qty: float, mark: float, mmr: float, cum: float) -> float:
+    """Binance maintenance margin of a position: ``|Q|·mark·MMR − cum`` (its bracket's rate and amount).
+
+    The sum of this over the *other* positions is ``tmm_other`` in :func:`binance_liquidation_price`.
+    """
+    _positive("qty", qty)
+    _positive("mark", mark)
+    _mmr_ok(mmr)
+    _finite("cum", cum)
+    return abs(qty) * mark * mmr - cum
 
 
 def bybit_liquidation_price(

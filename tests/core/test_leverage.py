@@ -17,6 +17,7 @@ from liqtui.core.leverage import (
     hyperliquid_liquidation_price,
     liquidation_price,
     load_brackets,
+    maintenance_margin,
     resolve_tiers,
     shortcut_liquidation_price,
 )
@@ -27,6 +28,31 @@ def test_binance_faq_example_cross_margin_to_the_cent():
     # wallet balance 500 USDT, long BTCUSDT worth 1,000 USDT (20x) at 50,000 -> liquidation price 25,100.40.
     lp = binance_liquidation_price("long", qty=1000 / 50_000, entry=50_000, wallet=500, mmr=0.004, cum=0.0)
     assert round(lp, 2) == 25_100.40
+
+
+# Binance FAQ "How to Calculate Liquidation Price of USDⓈ-M Contracts"
+# (binance.com/en/support/faq/b3c689c1f50a44cabb3a84e663b81d93), worked example: one wallet of
+# 1,535,443.01 USDT holding two one-way longs (numbers as the FAQ gives them, also reproduced in
+# freqtrade's tests/exchange/test_binance.py):
+WB = 1_535_443.01
+BTC = {"qty": 109.488, "entry": 32_481.98, "mark": 31_967.27, "mmr": 0.025, "cum": 16_300.0}
+ETH = {"qty": 3_683.979, "entry": 1_456.84, "mark": 1_335.18, "mmr": 0.10, "cum": 135_365.0}
+
+
+def _other(p: dict[str, float]) -> tuple[float, float]:
+    """(maintenance margin, unrealised PnL) of a long position at its mark price."""
+    return maintenance_margin(p["qty"], p["mark"], p["mmr"], p["cum"]), p["qty"] * (p["mark"] - p["entry"])
+
+
+@pytest.mark.parametrize(
+    "pos, other, expected",
+    [(BTC, ETH, 26_316.89), (ETH, BTC, 1_153.26), (BTC, None, 18_778.73), (ETH, None, 1_114.78)],
+    ids=["btc-cross", "eth-cross", "btc-isolated", "eth-isolated"],
+)
+def test_binance_faq_two_position_example_to_the_cent(pos, other, expected):
+    tmm, upnl = _other(other) if other else (0.0, 0.0)
+    lp = binance_liquidation_price("long", pos["qty"], pos["entry"], WB, pos["mmr"], pos["cum"], tmm, upnl)
+    assert round(lp, 2) == expected
 
 
 def test_bybit_example_to_the_cent():
