@@ -1,14 +1,14 @@
 """UI benchmarks: heatmap frame render time, bytes written per UI tick, whole-process CPU while live.
 
-* ``frame_ms_200x60`` – levels + candle overlay + half-block rows + Strips for a full 200×60 heatmap from the
-  real model's history, cache cold (median). Baseline in the same run: a naive render with one Segment and one
-  new Style per cell. Goal ≤ 8 ms.
-* ``tick_bytes`` – median bytes the app writes to the terminal per UI tick at 160×48 with steady live traffic
-  (trades, marks, OI, candles, liquidations) into the real Engine; a driver counts the bytes. Baseline: a full
-  repaint of the same screen. Goal ≤ 8 KiB.
-* ``idle_cpu_pct`` – process CPU (% of one core) while the app runs live at 10 fps with that traffic flowing in
-  real time (full runs: the real ``liqtui --demo`` in tmux, simulator included). Baseline: the same app with no
-  traffic. Goal ≤ 15 %.
+* ``frame_ms_200x60`` – levels + candle overlay + half-block rows + Strips for a full 200×60 heatmap from
+  the real model's history, cache cold (median). Baseline in the same run: a naive render with one
+  Segment and one new Style per cell. Goal ≤ 8 ms.
+* ``tick_bytes`` – median bytes the app writes to the terminal per UI tick at 160×48 with steady live
+  traffic (trades, marks, OI, candles, liquidations) into the real Engine; a driver counts the bytes.
+  Baseline: a full repaint of the same screen. Goal ≤ 8 KiB.
+* ``idle_cpu_pct`` – process CPU (% of one core) while the app runs live at 10 fps with that traffic
+  flowing in real time (full runs: the real ``liqtui --demo`` in tmux, simulator included). Baseline: the
+  same app with no traffic. Goal ≤ 15 %.
 """
 
 from __future__ import annotations
@@ -78,7 +78,8 @@ def _frame_ms(engine: Any, reps: int) -> tuple[float, float, float]:
 
 async def _tick_bytes(engine: Any, ticks: int) -> tuple[float, float, float]:
     now = [end_ts(N_BARS)]
-    app = LiqtuiApp(engine, clock=lambda: now[0], colors="truecolor", lookback="12h", driver_class=CountingDriver)
+    app = LiqtuiApp(engine, clock=lambda: now[0], colors="truecolor", lookback="12h",
+                    driver_class=CountingDriver)
     result: dict[str, float] = {}
 
     async def pilot_fn(pilot: Any) -> None:
@@ -111,8 +112,8 @@ async def _tick_bytes(engine: Any, ticks: int) -> tuple[float, float, float]:
 async def _cpu_pct(engine: Any, seconds: float, traffic: bool) -> float:
     start = end_ts(N_BARS)
     t_wall0 = time.monotonic()
-    app = LiqtuiApp(engine, clock=lambda: start + int((time.monotonic() - t_wall0) * 1000), colors="truecolor",
-                    lookback="12h", fps=10.0, driver_class=CountingDriver)
+    app = LiqtuiApp(engine, clock=lambda: start + int((time.monotonic() - t_wall0) * 1000),
+                    colors="truecolor", lookback="12h", fps=10.0, driver_class=CountingDriver)
     out: dict[str, float] = {}
 
     async def feeder(sink: Any) -> None:
@@ -147,7 +148,8 @@ def _demo_cpu_pct(seconds: float) -> float | None:
         return None
     sock = f"liqtui-bench-{os.getpid()}"
     cmd = f"TERM=xterm-256color {shlex.quote(exe)} --demo --no-store --fps 10; sleep 120"
-    subprocess.run([tmux, "-L", sock, "new-session", "-d", "-s", "b", "-x", "160", "-y", "48", cmd], check=True)
+    subprocess.run([tmux, "-L", sock, "new-session", "-d", "-s", "b", "-x", "160", "-y", "48", cmd],
+                   check=True)
     try:
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
@@ -158,8 +160,8 @@ def _demo_cpu_pct(seconds: float) -> float | None:
             time.sleep(0.5)
         else:
             return None
-        pid = subprocess.run([tmux, "-L", sock, "list-panes", "-t", "b", "-F", "#{pane_pid}"], capture_output=True,
-                             text=True).stdout.strip()
+        pid = subprocess.run([tmux, "-L", sock, "list-panes", "-t", "b", "-F", "#{pane_pid}"],
+                             capture_output=True, text=True).stdout.strip()
         kids = subprocess.run(["pgrep", "-P", pid], capture_output=True, text=True).stdout.split()
         target = int(kids[0]) if kids else int(pid)
         hz = os.sysconf("SC_CLK_TCK")
@@ -191,8 +193,9 @@ def run(quick: bool) -> list[dict]:
     secs = 3.0 if quick else 10.0
     busy = asyncio.run(_cpu_pct(copy.deepcopy(engine), secs, traffic=True))
     idle = asyncio.run(_cpu_pct(copy.deepcopy(engine), secs, traffic=False))
-    row = {"name": "idle_cpu_pct", "value": round(busy, 2), "unit": "%", "ratio": round(busy / max(idle, 0.01), 3),
-           "goal": 15.0, "baseline_no_traffic_pct": round(idle, 2), "source": "synthetic live traffic"}
+    row = {"name": "idle_cpu_pct", "value": round(busy, 2), "unit": "%",
+           "ratio": round(busy / max(idle, 0.01), 3), "goal": 15.0, "baseline_no_traffic_pct": round(idle, 2),
+           "source": "synthetic live traffic"}
     if not quick:  # the real demo (simulator + feeds + UI in one process): slower to start, so full runs only
         demo = _demo_cpu_pct(10.0)
         if demo is not None:

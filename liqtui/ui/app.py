@@ -177,7 +177,8 @@ class LiqtuiApp(App[None]):
         self.lookback = lookback or _field(ui, "lookback", "1d")
         if self.lookback not in LOOKBACK_KEYS:
             raise ValueError(f"lookback must be one of {', '.join(LOOKBACK_KEYS)}, got {self.lookback!r}")
-        self.threshold_pct = float(threshold_pct if threshold_pct is not None else _field(ui, "threshold_pct", 50.0))
+        thr = threshold_pct if threshold_pct is not None else _field(ui, "threshold_pct", 50.0)
+        self.threshold_pct = float(thr)
         self.gamma = float(heat_gamma if heat_gamma is not None else _field(ui, "heat_gamma", 1.0))
         self.klines = bool(klines if klines is not None else _field(ui, "klines", True))
         self.top_n = int(top_n if top_n is not None else _field(ui, "top_n", 5))
@@ -199,10 +200,14 @@ class LiqtuiApp(App[None]):
         km.update(_field(ui, "keymap", None) or {})
         unknown = sorted(set(km) - set(BINDING_IDS))
         if unknown:
-            raise ValueError(f"unknown keymap binding id(s) {', '.join(unknown)}; valid: {', '.join(BINDING_IDS)}")
+            raise ValueError(
+                f"unknown keymap binding id(s) {', '.join(unknown)}; valid: {', '.join(BINDING_IDS)}"
+            )
         bad = sorted(k for k, v in km.items() if not isinstance(v, str) or not v.strip())
         if bad:
-            raise ValueError(f"keymap {', '.join(bad)}: the key must be a non-empty string such as \"p\" or \"ctrl+p\"")
+            raise ValueError(
+                f"keymap {', '.join(bad)}: the key must be a non-empty string such as \"p\" or \"ctrl+p\""
+            )
         self._keymap = dict(km)
         if km:
             self.set_keymap(km)
@@ -312,7 +317,7 @@ class LiqtuiApp(App[None]):
     # ------------------------------------------------------------------------------------- source
     def _sink(self, ev: MarketEvent) -> None:
         """Every event passes here on its way to the engine: counts it and keeps the feed lag (exchange
-        time → receive time of the latest trade or mark; candles carry their open time, so they don't count)."""
+        time → receive time of the latest trade or mark; candles carry their open time, so not those)."""
         self.events_seen += 1
         if type(ev) in _LAG_EVENTS:
             self._lag_ms = float(ev.recv_ts - ev.ts)
@@ -322,7 +327,9 @@ class LiqtuiApp(App[None]):
         if self._source is None:
             return
         source = self._source
-        self.run_worker(source(self._sink), name="source", group="source", exclusive=True, exit_on_error=False)
+        self.run_worker(
+            source(self._sink), name="source", group="source", exclusive=True, exit_on_error=False
+        )
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group != "source":
@@ -336,7 +343,7 @@ class LiqtuiApp(App[None]):
             log.info("source finished")
 
     def replace_source(self, engine: Any, source: Source | None) -> None:
-        """Swap to a new engine and source (e.g. after a ticker or venue change); the old source is cancelled."""
+        """Swap to a new engine and source (after a ticker or venue change); cancels the old source."""
         self.workers.cancel_group(self, "source")
         self.engine = engine
         self._source = source
@@ -544,7 +551,8 @@ class LiqtuiApp(App[None]):
 
     def action_threshold(self, direction: int) -> None:
         """Liquidity threshold (percentile of weak levels hidden) down/up by 10 points."""
-        self.threshold_pct = float(min(THRESHOLD_MAX, max(0.0, self.threshold_pct + THRESHOLD_STEP * direction)))
+        thr = self.threshold_pct + THRESHOLD_STEP * direction
+        self.threshold_pct = float(min(THRESHOLD_MAX, max(0.0, thr)))
         self._invalidate()
         self._tick()
 
@@ -632,7 +640,8 @@ class LiqtuiApp(App[None]):
         """(key display, description) of every binding, honouring the keymap."""
         rows: list[tuple[str, str]] = []
         lbs = [b for b in self.BINDINGS if isinstance(b, Binding) and (b.id or "").startswith("lookback_")]
-        rows.append((" ".join(self._key_for(b) for b in lbs), "lookback " + " ".join(b.description for b in lbs)))
+        keys = " ".join(self._key_for(b) for b in lbs)
+        rows.append((keys, "lookback " + " ".join(b.description for b in lbs)))
         for b in self.BINDINGS:
             if isinstance(b, Binding) and b.id and not b.id.startswith("lookback_"):
                 rows.append((self._key_for(b), _HELP_TEXT.get(b.id, b.description)))

@@ -29,4 +29,5 @@ class LiqtuiCommands(Provider):
         for title, action, help_text in self._commands():
             score = matcher.match(title)
             if score > 0:
-                yield Hit(score, matcher.highlight(title), partial(self.app.run_action, action), help=help_text)
+                run = partial(self.app.run_action, action)
+                yield Hit(score, matcher.highlight(title), run, help=help_text)

@@ -80,7 +80,8 @@ def fmt_usd(usd: float) -> str:
     for div, suf in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")):
         if a >= div * 0.9995:
             x = a / div
-            return f"{sign}${x:.2f}{suf}" if x < 10 else f"{sign}${x:.1f}{suf}" if x < 100 else f"{sign}${x:.0f}{suf}"
+            digits = 2 if x < 10 else 1 if x < 100 else 0
+            return f"{sign}${x:.{digits}f}{suf}"
     return f"{sign}${a:.0f}"
 
 
@@ -136,10 +137,12 @@ def row_of(price: float, price_lo: float, price_hi: float, n_rows: int) -> int |
     return min(r, n_rows - 1)
 
 
-def bin_profile(edges: np.ndarray, values: np.ndarray, price_lo: float, price_hi: float, n_rows: int) -> np.ndarray:
-    """Sum bucket ``values`` (..., n_buckets) with bucket ``edges`` (n_buckets + 1, ascending) into ``n_rows``
-    equal display rows (top = high) → (..., n_rows). Partial buckets count pro rata (linear inside a bucket),
-    so rows narrower than a bucket are not empty and the total is conserved."""
+def bin_profile(
+    edges: np.ndarray, values: np.ndarray, price_lo: float, price_hi: float, n_rows: int
+) -> np.ndarray:
+    """Sum bucket ``values`` (..., n_buckets) with bucket ``edges`` (n_buckets + 1, ascending) into
+    ``n_rows`` equal display rows (top = high) → (..., n_rows). Partial buckets count pro rata (linear
+    inside a bucket), so rows narrower than a bucket are not empty and the total is conserved."""
     e = np.asarray(edges, dtype=np.float64)
     vals = np.asarray(values, dtype=np.float64)
     if e.ndim != 1 or e.size != vals.shape[-1] + 1:
@@ -248,7 +251,8 @@ def heatmap_rows(upper: np.ndarray, lower: np.ndarray, pal: HeatPalette,
     brk[:, 0] = True  # column 0 always starts a run, so a run never crosses a row boundary
     np.not_equal(code[:, 1:], code[:, :-1], out=brk[:, 1:])
     if overlay:
-        rc = np.fromiter((x for key in overlay for x in key), dtype=np.int64, count=2 * len(overlay)).reshape(-1, 2)
+        cells = (x for key in overlay for x in key)
+        rc = np.fromiter(cells, dtype=np.int64, count=2 * len(overlay)).reshape(-1, 2)
         brk[rc[:, 0], rc[:, 1]] = True
         nxt = rc[rc[:, 1] + 1 < n_cols]
         brk[nxt[:, 0], nxt[:, 1] + 1] = True
@@ -260,7 +264,10 @@ def heatmap_rows(upper: np.ndarray, lower: np.ndarray, pal: HeatPalette,
     up, bl = _run_strings(n_cols)
     pf = pal.pair_flat
     new, seg_t = tuple.__new__, Segment  # skips the NamedTuple's Python-level __new__: ~2x faster per run
-    segs = [new(seg_t, (bl[n] if e else up[n], pf[k], None)) for n, k, e in zip(lengths, run_code.tolist(), same)]
+    segs = [
+        new(seg_t, (bl[n] if e else up[n], pf[k], None))
+        for n, k, e in zip(lengths, run_code.tolist(), same)
+    ]
     if overlay:
         idx = np.searchsorted(starts, rc[:, 0] * n_cols + rc[:, 1]).tolist()
         for i, hit in zip(idx, overlay.values()):
@@ -287,7 +294,8 @@ def naive_heatmap_rows(upper: np.ndarray, lower: np.ndarray) -> list[list[Segmen
     for ur, lr in zip(upper.tolist(), lower.tolist()):
         row = []
         for u, lo in zip(ur, lr):
-            row.append(Segment("▀", Style(color=Color.from_rgb(u, u, u), bgcolor=Color.from_rgb(lo, lo, lo))))
+            style = Style(color=Color.from_rgb(u, u, u), bgcolor=Color.from_rgb(lo, lo, lo))
+            row.append(Segment("▀", style))
         out.append(row)
     return out
 
@@ -404,7 +412,8 @@ def tape_line(ts_ms: int, venue: str, is_long: bool, price: float, usd: float, w
     t = Text(no_wrap=True, overflow="crop")
     t.append(f"{hms} {_VENUE_ABBR.get(venue, venue[:3].upper())} ")
     t.append("LONG " if is_long else "SHORT", side_style)
-    t.append(f" {fmt_price_compact(price) if width < 40 else fmt_price(price, price * 1e-5):>9} {fmt_usd(usd):>7} ")
+    price_s = fmt_price_compact(price) if width < 40 else fmt_price(price, price * 1e-5)
+    t.append(f" {price_s:>9} {fmt_usd(usd):>7} ")
     t.append(usd_glyph(usd), side_style)
     t.truncate(width, pad=True)
     return t

@@ -76,7 +76,10 @@ class TickerScreen(ModalScreen[str | None]):
 class VenuesScreen(ModalScreen[list[str] | None]):
     """One checkbox per venue; OK returns the checked ones (at least one), Escape cancels."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel", show=False), Binding("enter", "ok", "OK", show=False, priority=True)]
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel", show=False),
+        Binding("enter", "ok", "OK", show=False, priority=True),  # before the checkbox's own enter
+    ]
 
     def __init__(self, enabled: list[str]) -> None:
         super().__init__()

@@ -32,13 +32,17 @@ T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 MINUTE = 60_000
 
 
-def events(n_bars: int = 1440, *, seed: int = 7, price: float = 70_000.0, t0: int = T0) -> Iterator[MarketEvent]:
+def events(
+    n_bars: int = 1440, *, seed: int = 7, price: float = 70_000.0, t0: int = T0
+) -> Iterator[MarketEvent]:
     """``n_bars`` minutes of market events for BTCUSDT on Binance (plus a Bybit status), oldest first."""
     rng = np.random.default_rng(seed)
     sym = "BTCUSDT"
     b = Venue.BINANCE
     yield FeedStatus(venue=b, symbol=sym, ts=t0, recv_ts=t0, state=FeedState.LIVE)
-    yield FeedStatus(venue=Venue.BYBIT, symbol=sym, ts=t0, recv_ts=t0, state=FeedState.RECONNECTING, attempt=2)
+    yield FeedStatus(
+        venue=Venue.BYBIT, symbol=sym, ts=t0, recv_ts=t0, state=FeedState.RECONNECTING, attempt=2
+    )
     oi = 8.0e9
     p = price
     for i in range(n_bars):
@@ -54,9 +58,10 @@ def events(n_bars: int = 1440, *, seed: int = 7, price: float = 70_000.0, t0: in
                     side=TakerSide.BUY if ret > 0 else TakerSide.SELL)
         yield MarkPrice(venue=b, symbol=sym, ts=ts + 59_900, recv_ts=ts + 59_930, mark=c, index=c,
                         funding_rate=0.0001 + 0.00001 * np.sin(i / 90.0))
-        yield Candle(venue=b, symbol=sym, ts=ts, recv_ts=ts + MINUTE + 25, interval_s=60, open=o, high=h, low=lo,
-                     close=c, volume=vol, quote_volume=vol * (o + c) / 2, taker_buy_volume=vol * (0.5 + ret * 50),
-                     taker_buy_quote=vol * (0.5 + ret * 50) * c, closed=True)
+        buy = vol * (0.5 + ret * 50)
+        yield Candle(venue=b, symbol=sym, ts=ts, recv_ts=ts + MINUTE + 25, interval_s=60, open=o, high=h,
+                     low=lo, close=c, volume=vol, quote_volume=vol * (o + c) / 2, taker_buy_volume=buy,
+                     taker_buy_quote=buy * c, closed=True)
         if rng.random() < 0.08:
             side = PositionSide.LONG if ret < 0 else PositionSide.SHORT
             qty = float(rng.gamma(1.2, 3.0))
@@ -80,8 +85,8 @@ def make_engine(n_bars: int = 1440, *, seed: int = 7) -> Engine:
 
 def live_events(start_ts: int, price: float, ms: int, *, seed: int = 11, trades_per_s: float = 20.0
                 ) -> Iterator[MarketEvent]:
-    """``ms`` milliseconds of steady live traffic after ``start_ts``: trades, a mark every second, OI every 3 s,
-    a closed 1m candle at each minute boundary and an occasional liquidation (oldest first)."""
+    """``ms`` milliseconds of steady live traffic after ``start_ts``: trades, a mark every second, OI every
+    3 s, a closed 1m candle at each minute boundary and an occasional liquidation."""
     rng = np.random.default_rng(seed + start_ts // 1000)
     b, sym = Venue.BINANCE, "BTCUSDT"
     n = max(1, int(ms / 1000 * trades_per_s))

@@ -56,7 +56,8 @@ _THEME_FIELDS = (
     "foreground", "background", "surface", "panel", "boost",
 )
 _REQUIRED_VARIABLES = (
-    "liq-long", "liq-short", "heat-anchor", "candle-up", "candle-down", "zone-bar", "confluence", "tier-colors",
+    "liq-long", "liq-short", "heat-anchor", "candle-up", "candle-down", "zone-bar", "confluence",
+    "tier-colors",
 )
 
 
@@ -159,7 +160,10 @@ def _int_list(data: dict[str, Any], key: str, hi: int, path: Path | None) -> tup
     return tuple(raw)
 
 
-def _parse_heat(data: Any, path: Path | None) -> tuple[tuple[str, ...], int, tuple[int, ...], tuple[int, ...]]:
+_Heat = tuple[tuple[str, ...], int, tuple[int, ...], tuple[int, ...]]
+
+
+def _parse_heat(data: Any, path: Path | None) -> _Heat:
     if not isinstance(data, dict):
         raise ThemeError(f"{_where(path)}missing [heat] table")
     stops = data.get("stops")
@@ -185,7 +189,9 @@ def _parse_textual(name: str, data: Any, path: Path | None) -> tuple[Theme, dict
         raise ThemeError(f"{_where(path)}[textual]: unknown field(s) {', '.join(sorted(unknown))}")
     if "primary" not in data:
         raise ThemeError(f"{_where(path)}[textual].primary is required")
-    kwargs: dict[str, Any] = {k: _check_hex(data[k], f"[textual].{k}", path) for k in _THEME_FIELDS if k in data}
+    kwargs: dict[str, Any] = {
+        k: _check_hex(data[k], f"[textual].{k}", path) for k in _THEME_FIELDS if k in data
+    }
     dark = data.get("dark", True)
     if not isinstance(dark, bool):
         raise ThemeError(f"{_where(path)}[textual].dark must be true or false")

@@ -84,7 +84,7 @@ def pane(tmp_path):
 
 def test_demo_first_frame_keys_zones_and_clean_quit(pane):
     screen = pane.wait_for(
-        lambda t: "lookback 1d" in t and "Above price — squeeze zones" in t and ZONE_ROW.search(t) is not None,
+        lambda t: "lookback 1d" in t and "Above price — squeeze zones" in t and bool(ZONE_ROW.search(t)),
         "the first frame with zones", FIRST_FRAME_TIMEOUT,
     )
     assert "Below price — flush zones" in screen

@@ -239,7 +239,8 @@ async def test_status_shows_venue_states(engine, frozen_clock):
 
 
 async def test_status_shows_oi_funding_errors_and_backfill(engine, frozen_clock):
-    app = make_app(engine, frozen_clock, stats=lambda: {"binance": {"decode_errors": 3}, "bybit": {"decode_errors": 1}})
+    stats = {"binance": {"decode_errors": 3}, "bybit": {"decode_errors": 1}}
+    app = make_app(engine, frozen_clock, stats=lambda: stats)
     async with app.run_test(size=(200, 40)) as pilot:
         await settle(pilot, app)
         status = str(app.status.render())

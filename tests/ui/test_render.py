@@ -76,8 +76,8 @@ def test_heat_scale_threshold_gamma_and_levels():
 
 
 def test_formatting():
-    assert [fmt_usd(x) for x in (950, 1234, 12.34e6, 123.4e6, 1.234e9)] == ["$950", "$1.23K", "$12.3M", "$123M",
-                                                                            "$1.23B"]
+    got = [fmt_usd(x) for x in (950, 1234, 12.34e6, 123.4e6, 1.234e9)]
+    assert got == ["$950", "$1.23K", "$12.3M", "$123M", "$1.23B"]
     assert fmt_usd(-2.5e6) == "-$2.50M"
     assert fmt_price(71234.56, 0.5) == "71,234.6"
     assert fmt_price(71234.56, 1000.0) == "71,235"

@@ -39,4 +39,5 @@ def test_snapshot_3d_more_heat_no_klines_160x48(snap_compare, engine, frozen_clo
 
 
 def test_snapshot_light_theme_80x24(snap_compare, engine, frozen_clock):
-    assert snap_compare(_app(engine, frozen_clock, theme="light"), terminal_size=(80, 24), run_before=_freeze_time)
+    app = _app(engine, frozen_clock, theme="light")
+    assert snap_compare(app, terminal_size=(80, 24), run_before=_freeze_time)

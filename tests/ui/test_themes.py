@@ -73,7 +73,10 @@ def _good_text() -> str:
 @pytest.mark.parametrize(
     ("mutate", "message"),
     [
-        (lambda t: t.replace('primary = "#f0a030"', 'primary = "notacolour"'), r"\[textual\].primary: not a colour"),
+        (
+            lambda t: t.replace('primary = "#f0a030"', 'primary = "notacolour"'),
+            r"\[textual\].primary: not a colour",
+        ),
         (lambda t: t.replace("[heat]", "[heatz]"), "unknown top-level key"),
         (lambda t: t.replace("levels = 64", "levels = 500"), r"\[heat\].levels must be an integer 2..64"),
         (lambda t: t.replace("colors_16 = [0, 4,", "colors_16 = [0, 0,"), "levels must be distinct"),

@@ -34,9 +34,9 @@ class HeatFrame:
         self.price_lo, self.price_hi = price_lo, price_hi
         n_rows = self.upper.shape[0]
         self.anchor_row = None if anchor is None else row_of(anchor, price_lo, price_hi, n_rows)
-        self.overlay: Overlay = (
-            candle_overlay(candles, price_lo, price_hi, self.upper, self.lower, pal) if candles is not None else {}
-        )
+        self.overlay: Overlay = {}
+        if candles is not None:
+            self.overlay = candle_overlay(candles, price_lo, price_hi, self.upper, self.lower, pal)
 
     def row_keys(self) -> list[tuple]:
         """A hashable key per char row; equal keys draw equal rows (used to refresh only changed rows)."""
@@ -128,7 +128,8 @@ class HeatmapView(Widget, can_focus=False):
             m = np.maximum(upper[r], lower[r])
             segs = _anchor_segments(m, self._pal)
             rows = heatmap_rows(upper, lower, self._pal, f.overlay)
-            rows[r] = _merge_overlay_row(segs, f.overlay, r, m.size) if any(k[0] == r for k in f.overlay) else segs
+            on_row = any(k[0] == r for k in f.overlay)
+            rows[r] = _merge_overlay_row(segs, f.overlay, r, m.size) if on_row else segs
         else:
             rows = heatmap_rows(upper, lower, self._pal, f.overlay)
         return [Strip(segs, f.upper.shape[1]).adjust_cell_length(width, self._pal.bg[0]) for segs in rows]

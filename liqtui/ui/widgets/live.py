@@ -101,7 +101,8 @@ class PriceAxis(_RowCache):
         if r is not None:
             label = fmt_price(self._price, (hi - lo) / n).replace(",", "" if width < 11 else ",")
             label = label[: width - 2].rjust(width - 2) + " "  # type: ignore[arg-type]
-            rows[r] = [Segment("◀", self._pal.anchor_style), Segment(label, self._pal.over(self._pal.anchor, 0, True))]
+            pal = self._pal
+            rows[r] = [Segment("◀", pal.anchor_style), Segment(label, pal.over(pal.anchor, 0, True))]
         self._publish(rows)
 
 

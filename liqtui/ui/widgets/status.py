@@ -95,7 +95,8 @@ def render_status(s: StatusInfo, pal: HeatPalette, compact: bool = False) -> Tex
         t.append(f"decode errors {s.decode_errors}", sev["warn"])
     if s.frozen:
         t.append(*sep)
-        t.append(" FROZEN ", Style(bold=True, reverse=True, color=Color.parse(pal.spec.textual.warning or "yellow")))
+        warn = Color.parse(pal.spec.textual.warning or "yellow")
+        t.append(" FROZEN ", Style(bold=True, reverse=True, color=warn))
     if s.progress is not None:
         done, total, text = s.progress
         pct = 100.0 * done / total if total > 0 else 0.0
