@@ -68,6 +68,7 @@ class Engine:
         self._mark_lo = math.inf
         self._mark_hi = -math.inf
         self._model_version = model.version
+        self._oi_venues_stepped: frozenset[Venue] = frozenset()
 
     # -- events --------------------------------------------------------------------------------
     def _is_reference(self, venue: Venue) -> bool:
@@ -145,6 +146,11 @@ class Engine:
         if ev.ts <= self.model.last_ts:
             self.counters["candles_stale"] += 1  # duplicate or older than the model: ignored
             return
+        venues = frozenset(self.oi_usd)
+        if venues != self._oi_venues_stepped:
+            # a venue joined or left the summed OI: that jump is not positions opening or closing
+            self.model.rebase_oi()
+            self._oi_venues_stepped = venues
         try:
             self.model.step(
                 ev.ts, ev.open, ev.high, ev.low, ev.close,

@@ -850,6 +850,14 @@ class HeatModel:
         self._max_epoch = self._seq
         self._seq += 1
 
+    def rebase_oi(self) -> None:
+        """Forget the open-interest baseline: the next bar's OI only sets it (no seeding or closing).
+
+        For when the OI series jumps for reasons other than positions opening or closing, e.g. a
+        venue joining or leaving a summed total.
+        """
+        self._oi_base = None
+
     def consume(self, low: float, high: float, ts: int) -> None:
         """Live: spend every level the mark price crossed since the last tick (``low``..``high``)."""
         if not (math.isfinite(low) and math.isfinite(high) and 0 < low <= high):

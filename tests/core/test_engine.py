@@ -163,3 +163,19 @@ def test_bad_candle_is_counted_not_raised():
     e = engine()
     e.apply(candle(0, p=100.0, lo=101.0))  # low above the close: the model refuses the bar
     assert e.counters["candles_bad"] == 1 and e.model.last_ts == 0
+
+
+def test_a_venue_joining_the_oi_sum_is_not_new_positions():
+    e = engine()
+    e.apply(oi(1e6, B))
+    e.apply(candle(0))
+    e.apply(oi(1.1e6, B))
+    e.apply(candle(1))
+    seeded = e.model.stats()["seeded"]
+    assert seeded == pytest.approx(2e5)
+    e.apply(oi(5e6, Y))  # Bybit's OI arrives: the total jumps from 1.1e6 to 6.1e6
+    e.apply(candle(2))
+    assert e.model.stats()["seeded"] == seeded  # the jump only re-bases
+    e.apply(oi(6e6, Y))
+    e.apply(candle(3))
+    assert e.model.stats()["seeded"] == pytest.approx(seeded + 2e6)
