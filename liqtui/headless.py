@@ -8,7 +8,8 @@ JSON-ready dict: ``symbol``, ``price``, ``lookback``, ``above`` / ``below`` (zon
 decode_errors, reconnects, events, candles, backfill_bars} and ``notes`` (what was missing, e.g. open interest).
 
 :func:`run_zones` is what the CLI calls: exit 0 ok, 2 bad arguments (the message names the flag and the
-allowed values), 3 when no data arrived (no event from the feeds or the recording, and no backfilled bar).
+allowed values), 3 when no data arrived (no event from the feeds or the recording, and no backfilled bar),
+1 when something else failed (said on stderr).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import asyncio
 import contextlib
 import dataclasses
 import json
+import logging
 import math
 import sys
 import time
@@ -36,7 +38,8 @@ from liqtui.history.formats import FORMATS, RecordingError
 __all__ = ["SOURCES", "ZonesArgError", "collect_zones", "run_zones", "zones_document", "format_text"]
 
 SOURCES: tuple[str, ...] = ("replay", "demo", "live")
-EXIT_OK, EXIT_BAD_ARGS, EXIT_NO_DATA = 0, 2, 3
+EXIT_OK, EXIT_FAILED, EXIT_BAD_ARGS, EXIT_NO_DATA = 0, 1, 2, 3
+log = logging.getLogger("liqtui.headless")
 
 Progress = Callable[[int, int, str], None]
 
@@ -52,7 +55,6 @@ class _Driver:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.events = 0
-        self.reconnect_events = 0
         self._next_tick = 0
 
     def __call__(self, ev: MarketEvent) -> None:
@@ -353,6 +355,10 @@ def run_zones(args: Any, cfg: Any = None) -> int:
     except ZonesArgError as exc:
         print(f"liqtui zones: error: {exc}", file=sys.stderr)
         return EXIT_BAD_ARGS
+    except (OSError, RuntimeError, ValueError) as exc:  # e.g. a store or demo server that cannot start
+        log.exception("zones failed")
+        print(f"liqtui zones: error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     finally:
         if store is not None:
             store.close()
