@@ -11,6 +11,9 @@ Each row has a same-run baseline in ``ratio``:
 * ``model_steps_per_s`` — live single ``step()`` calls per second on the loaded model, against the
   per-bar rate of the batch path.
 * ``rss_mb`` — resident memory with the 6-month model loaded, against the process before building it.
+* ``history_ms_6m`` — a 200 × 120 time × price picture of the 6M lookback, against the live profile read.
+* ``engine_trades_per_s`` — ``Engine.apply`` on trades (the per-frame cost the feeds pay), against a bare
+  loop that only reads each trade's price.
 """
 
 from __future__ import annotations
@@ -127,7 +130,6 @@ def run(quick: bool) -> list[dict]:
             "value": round(steps_s, 1),
             "unit": "steps/s",
             "ratio": round(steps_s / (len(bars) / rebuild), 4),
-            "goal": 1.0 / 60,
         }
     )
 
@@ -143,6 +145,18 @@ def run(quick: bool) -> list[dict]:
             model.zones(lb)
             worst = max(worst, (time.perf_counter() - t0) * 1000)
     worst_naive = max(_naive_profile_ms(model, lb) for lb in ("6M",))
+    t0 = time.perf_counter()
+    for _ in range(5):
+        model.history("6M", 200, p * 0.94, p * 1.06, 120)
+    hist_ms = (time.perf_counter() - t0) / 5 * 1000
+    t_next += 60_000
+    model.step(t_next, p, p, p, p, oi_usd=oi)  # a new version: the next read is not cached
+    t0 = time.perf_counter()
+    model.profile("6M")
+    prof_ms = (time.perf_counter() - t0) * 1000
+    rows.append({"name": "history_ms_6m", "value": round(hist_ms, 3), "unit": "ms",
+                 "ratio": round(hist_ms / max(prof_ms, 1e-3), 2)})  # fmt: skip
+    rows.append(_engine_row(quick))
     rows.append(
         {
             "name": "lookback_switch_ms_6m",
@@ -154,6 +168,36 @@ def run(quick: bool) -> list[dict]:
         }
     )
     return rows
+
+
+def _engine_row(quick: bool) -> dict:
+    from liqtui.core.engine import Engine
+    from liqtui.core.events import TakerSide, Trade, Venue
+
+    n = 100_000 if quick else 500_000
+    trades = [
+        Trade(venue=Venue.BINANCE, symbol="BTCUSDT", ts=i, recv_ts=i, price=60_000.0 + (i % 97), qty=0.01,
+              side=TakerSide.BUY)
+        for i in range(n)
+    ]  # fmt: skip
+    eng = Engine(HeatModel())
+    t0 = time.perf_counter()
+    for ev in trades:
+        eng.apply(ev)
+    dt = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    last = 0.0
+    for ev in trades:
+        last = ev.price
+    base = time.perf_counter() - t0 + 1e-9
+    assert last > 0
+    return {
+        "name": "engine_trades_per_s",
+        "value": round(n / dt),
+        "unit": "events/s",
+        "ratio": round(dt / base, 1),
+        "goal": 300_000,
+    }
 
 
 if __name__ == "__main__":  # pragma: no cover
