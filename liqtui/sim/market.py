@@ -68,7 +68,7 @@ class SimConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
     symbol: str = "BTCUSDT"
     price: float = 72_000.0  # level the price is (weakly) pulled back to; also the start of the history
-    annual_vol: float = 0.55
+    annual_vol: float = 0.45  # of the diffusion; cascades add to the realized volatility (~0.6)
     vol_of_vol: float = 0.55  # stationary std of the log-volatility
     vol_halflife_h: float = 8.0
     vol_kick: float = 10.0  # log-vol added per unit of log cascade extension
