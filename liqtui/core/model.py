@@ -901,7 +901,7 @@ class HeatModel:
         for lb, q in items:
             arr = self._sync_to(lb, now_ts)
             h = self._ring_head[lb]
-            self._ring[lb][h] = self._smear(np.einsum("stb,st->b", arr, g))
+            self._ring[lb][h] = np.einsum("stb,st->b", arr, g)  # levels; smeared when read
             self._ring_ts[lb][h] = q * self._slice_ms[lb]
             self._ring_head[lb] = (h + 1) % self._n_slices
 
@@ -933,8 +933,8 @@ class HeatModel:
         order = ok[np.argsort(rts[ok], kind="stable")]
         slices = self._ring[lookback][order].astype(np.float64)
         s_ts = rts[order]
-        live_long, live_short = self.profile(lookback)
-        slices = np.vstack([slices, (live_long + live_short)[None, :]])
+        live = self._values(self._sync_to(lookback, self.last_ts)).sum(axis=(0, 1))
+        slices = self._smear(np.vstack([slices, live[None, :]]))
         s_ts = np.concatenate([s_ts, [self.last_ts]])
         col_end = t0 + (np.arange(1, n_cols + 1) * L) // n_cols
         pick = np.searchsorted(s_ts, col_end, side="right") - 1
