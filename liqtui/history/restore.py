@@ -18,7 +18,7 @@ import numpy as np
 
 from liqtui.core import model as core_model
 from liqtui.core.model import HeatModel, ModelConfig
-from liqtui.history.store import Store
+from liqtui.history.store import Store, pack_checkpoint
 
 __all__ = ["model_bars", "rebuild", "restore", "Checkpointer"]
 
@@ -118,19 +118,36 @@ class Checkpointer:
 
     def save(self) -> bool:
         """Save now if the model changed since the last save; True when a checkpoint was written."""
-        if self.model.version == self._version or not self.model.last_ts:
+        if not self._changed():
             return False
         self.store.save_checkpoint(self.key, self.model.last_ts, self.model.to_bytes())
-        self._version = self.model.version
-        self.saved += 1
+        self._saved()
         return True
 
+    async def save_async(self) -> bool:
+        """Like :meth:`save`, compressing in a worker thread: the event loop only pays for the snapshot
+        (``to_bytes``, which must see a consistent model) and one small write."""
+        if not self._changed():
+            return False
+        ts, version, data = self.model.last_ts, self.model.version, self.model.to_bytes()
+        blob = await asyncio.to_thread(pack_checkpoint, data)
+        self.store.save_checkpoint(self.key, ts, blob, packed=True)
+        self._saved(version)
+        return True
+
+    def _changed(self) -> bool:
+        return bool(self.model.last_ts) and self.model.version != self._version
+
+    def _saved(self, version: int | None = None) -> None:
+        self._version = self.model.version if version is None else version
+        self.saved += 1
+
     async def run(self) -> None:
-        """Save every ``interval_s`` until cancelled."""
+        """Save every ``interval_s`` until cancelled (and once more, synchronously, on the way out)."""
         try:
             while True:
                 await asyncio.sleep(self.interval_s)
-                self.save()
+                await self.save_async()
         finally:
             with contextlib.suppress(Exception):
                 self.save()

@@ -22,6 +22,7 @@ import logging
 import os
 import sqlite3
 import time
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,6 +54,8 @@ __all__ = [
     "default_store_path",
     "empty_bars",
     "checkpoint_key",
+    "pack_checkpoint",
+    "unpack_checkpoint",
 ]
 
 log = logging.getLogger("liqtui.history")
@@ -445,12 +448,14 @@ class Store:
 
     # ------------------------------------------------------------------------------------------ checkpoints
 
-    def save_checkpoint(self, key: str, ts: int, data: bytes, *, keep: int = 2) -> None:
+    def save_checkpoint(self, key: str, ts: int, data: bytes, *, keep: int = 2, packed: bool = False) -> None:
         """Store a model checkpoint (``HeatModel.to_bytes()``) taken at bar time ``ts``; keep the newest
-        ``keep`` per key. Atomic: a crash leaves the previous checkpoint intact."""
+        ``keep`` per key. Atomic: a crash leaves the previous checkpoint intact. ``packed``: ``data`` is already
+        :func:`pack_checkpoint` output (compressed off the event loop); otherwise it is compressed here."""
+        blob = bytes(data) if packed else pack_checkpoint(data)
         now = int(time.time() * 1000)
         with self.transaction() as db:
-            db.execute("INSERT OR REPLACE INTO checkpoints VALUES (?, ?, ?, ?)", (key, int(ts), now, bytes(data)))
+            db.execute("INSERT OR REPLACE INTO checkpoints VALUES (?, ?, ?, ?)", (key, int(ts), now, blob))
             db.execute(
                 "DELETE FROM checkpoints WHERE key=? AND ts NOT IN "
                 "(SELECT ts FROM checkpoints WHERE key=? ORDER BY ts DESC LIMIT ?)",
@@ -458,11 +463,30 @@ class Store:
             )
 
     def load_checkpoint(self, key: str) -> tuple[int, bytes] | None:
-        """The newest checkpoint of ``key`` as ``(ts, data)``, or None."""
+        """The newest checkpoint of ``key`` as ``(ts, data)`` (decompressed), or None. A blob that does not
+        decompress comes back as it is (``HeatModel.from_bytes`` then refuses it clearly)."""
         row = self._db.execute(
             "SELECT ts, data FROM checkpoints WHERE key=? ORDER BY ts DESC LIMIT 1", (key,)
         ).fetchone()
-        return None if row is None else (int(row[0]), bytes(row[1]))
+        return None if row is None else (int(row[0]), unpack_checkpoint(bytes(row[1])))
+
+
+_CKPT_MAGIC = b"LQZ1"
+
+
+def pack_checkpoint(data: bytes) -> bytes:
+    """Compress a checkpoint for the store (zlib level 1: a 6-month model shrinks about 3x)."""
+    return _CKPT_MAGIC + zlib.compress(bytes(data), 1)
+
+
+def unpack_checkpoint(blob: bytes) -> bytes:
+    """Inverse of :func:`pack_checkpoint`; data stored uncompressed (or corrupt) is returned unchanged."""
+    if blob.startswith(_CKPT_MAGIC):
+        try:
+            return zlib.decompress(blob[len(_CKPT_MAGIC) :])
+        except zlib.error:
+            return blob
+    return blob
 
 
 def _rows(sid: int, bars: np.ndarray, src: int) -> list[tuple[Any, ...]]:

@@ -177,3 +177,34 @@ async def test_live_zones_write_the_store_and_resume_from_it(tmp_path):
         assert doc2["above"] and "model restored from a checkpoint" in doc2["notes"]
     assert store.count_bars("binance", "BTCUSDT") - n <= 3  # the second run fetched only the new minutes
     store.close()
+
+
+async def test_checkpointer_compresses_off_the_loop_and_skips_unchanged_models(tmp_path):
+    from liqtui.history.store import empty_bars
+
+    store = Store(tmp_path / "c.sqlite3")
+    model = HeatModel()
+    ck = Checkpointer(store, "k", model, interval_s=0.01)
+    assert not await ck.save_async()  # nothing stepped yet
+    b = empty_bars(120)
+    b["ts"] = np.arange(120) * 60_000 + 1_700_000_000_000
+    b["interval_s"] = 60
+    b["open"] = b["high"] = b["low"] = b["close"] = 50_000.0 + np.arange(120)
+    b["high"] += 10
+    b["volume"], b["oi_usd"] = 5.0, 1e9 + np.arange(120) * 1e6
+    model.step_many(model_bars(b))
+    assert await ck.save_async() and not await ck.save_async()  # saved once, then unchanged
+    raw = store._db.execute("SELECT data FROM checkpoints").fetchone()[0]
+    ts, data = store.load_checkpoint("k")
+    assert raw[:4] == b"LQZ1" and len(raw) < len(data) and ts == model.last_ts
+    assert HeatModel.from_bytes(data).zones("1d") == model.zones("1d")
+    task = asyncio.create_task(ck.run())
+    nxt = b[-1:].copy()
+    nxt["ts"] += 60_000
+    model.step_many(model_bars(nxt))  # the model changes while the checkpointer runs
+    await wait_for(lambda: ck.saved == 2, timeout=30)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert ck.saved == 2 and store.load_checkpoint("k")[0] == model.last_ts  # and no rewrite when unchanged
+    store.close()
