@@ -143,8 +143,9 @@ class Engine:
         if not ev.closed:
             self.counters["candles_open"] += 1
             return
-        if ev.ts <= self.model.last_ts:
-            self.counters["candles_stale"] += 1  # duplicate or older than the model: ignored
+        if ev.ts <= self.model.last_ts or ev.ts < self.model.last_close_ts:
+            # a duplicate, an older bar, or one overlapping the last (coarse backfill) bar: ignored
+            self.counters["candles_stale"] += 1
             return
         venues = frozenset(self.oi_usd)
         if venues != self._oi_venues_stepped:

@@ -292,7 +292,8 @@ class HeatModel:
         self._short_lo = 1 << 40  # lowest bucket that may hold short mass
         self.version = 0
         self.price = float(price) if price is not None else math.nan
-        self.last_ts = 0
+        self.last_ts = 0  # open time of the last bar applied
+        self.last_close_ts = 0  # its close time: a later bar opening before this overlaps it
         self._log = _CohortLog(self._width)
         self._sync: dict[str | None, _Sync] = {lb: _Sync() for lb in (None, *LOOKBACKS)}
         self._cache: dict[tuple[str, int], tuple[np.ndarray, np.ndarray]] = {}
@@ -740,6 +741,7 @@ class HeatModel:
         self._lnD = lnD_rows[-1].copy()
         self._lnC = lnC_rows[-1].copy()
         self.last_ts = int(ts[-1])
+        self.last_close_ts = self.last_ts + int(b["interval_s"][-1]) * 1000
         self.price = float(b["close"][-1])
         self._sync_to(None, self.last_ts)
         return m
@@ -1057,6 +1059,7 @@ class HeatModel:
             "version": self.version,
             "price": self.price,
             "last_ts": self.last_ts,
+            "last_close_ts": self.last_close_ts,
             "log_base": self._log.base,
             "sync": {key or "*": msgspec.to_builtins(st) for key, st in self._sync.items()},
             "ring_head": self._ring_head,
@@ -1110,6 +1113,7 @@ class HeatModel:
             float(meta["price"]),
             int(meta["last_ts"]),
         )
+        self.last_close_ts = int(meta["last_close_ts"])
         self._sync = {(None if k == "*" else k): msgspec.convert(v, _Sync) for k, v in meta["sync"].items()}
         self._ring_head = {k: int(v) for k, v in meta["ring_head"].items()}
         self._ring_q = {k: int(v) for k, v in meta["ring_q"].items()}

@@ -95,6 +95,11 @@ def test_bars_of_any_interval():
     e.apply(oi(2e6))
     e.apply(candle(1, interval_s=3600))
     assert e.model.last_ts == T + 3_600_000 and e.model.stats()["seeded"] > 0
+    # live 1m bars that still fall inside the last hourly backfill bar are skipped, later ones step
+    e.apply(candle(60 + 59))  # opens 10:59 inside the 10:00 hourly bar
+    assert e.counters["candles_stale"] == 1
+    e.apply(candle(120))  # opens when the hourly bar closed
+    assert e.model.last_ts == T + 120 * 60_000 and e.counters["candles"] == 3
 
 
 def test_tick_consumes_what_the_mark_crossed():
