@@ -447,11 +447,13 @@ class LiqtuiApp(App[None]):
 
     def _draw_history(self, model: Any, now: int, lo: float, hi: float, width: int, height: int,
                       price: float | None) -> None:
-        """Rebuild the history heatmap only when a slice closed (model bar or display column) or the view
-        changed; otherwise only move the anchor row."""
+        """Rebuild the history heatmap only when a display column's time slice closed or the view changed;
+        otherwise only move the anchor row."""
         lb_ms = _LOOKBACK_MS[self.lookback]
         t_end = int(getattr(model, "last_ts", 0) or now)
-        key = (self.lookback, lo, hi, width, height, self.threshold_pct, self.gamma, self.klines, t_end,
+        # a "slice" is one display column's span of time: the picture is rebuilt when the newest column
+        # closes (every lookback/width ms), not on every 1m bar; the heat column shows the live profile
+        key = (self.lookback, lo, hi, width, height, self.threshold_pct, self.gamma, self.klines,
                t_end * width // lb_ms, id(model))
         if key == self._hist_key:
             self.heatmap.set_anchor(price)
@@ -494,7 +496,7 @@ class LiqtuiApp(App[None]):
             return
         self._zones_key = key
         report = model.zones(self.lookback, threshold_pct=self.threshold_pct, top_n=self.top_n)
-        self.zones.set_report(report)
+        self.zones.set_report(report, getattr(model, "tier_names", ()))
 
     # -------------------------------------------------------------------------------- the status
     def status_info(self) -> StatusInfo:

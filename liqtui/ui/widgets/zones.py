@@ -15,7 +15,7 @@ from textual.widgets import Static
 from liqtui.ui.render import fmt_usd, zone_line
 from liqtui.ui.themes import HeatPalette
 
-__all__ = ["ZonesPanel", "render_zones"]
+__all__ = ["ZonesPanel", "render_zones", "tier_legend"]
 
 
 def _header(title: str, total: float, width: int, style: Style) -> Text:
@@ -27,8 +27,20 @@ def _header(title: str, total: float, width: int, style: Style) -> Text:
     return t
 
 
-def render_zones(report: Any | None, width: int, top_n: int, pal: HeatPalette) -> Text:
-    """The whole panel as Text, ``width`` cells wide. ``report`` is a core.zones.ZoneReport (or None)."""
+def tier_legend(tiers: Sequence[str], pal: HeatPalette, width: int) -> Text:
+    """``heat column: ■5x ■10x …`` in the tier colours of the heat column (lowest leverage first)."""
+    t = Text("heat column " if width >= 40 else "", style=Style(dim=True), no_wrap=True, overflow="crop")
+    for i, name in enumerate(tiers):
+        t.append("■", Style(color=pal.tier_color(i)))
+        t.append(f"{name} ")
+    t.truncate(width)
+    return t
+
+
+def render_zones(report: Any | None, width: int, top_n: int, pal: HeatPalette,
+                 tiers: Sequence[str] = ()) -> Text:
+    """The whole panel as Text, ``width`` cells wide. ``report`` is a core.zones.ZoneReport (or None);
+    ``tiers`` (leverage tier names) adds the heat column's colour legend."""
     wide = width >= 40
     above_t = "Above price — squeeze zones" if wide else "▲ Above — squeeze"
     below_t = "Below price — flush zones" if wide else "▼ Below — flush"
@@ -50,6 +62,8 @@ def render_zones(report: Any | None, width: int, top_n: int, pal: HeatPalette) -
             strength = z.usd / biggest if biggest > 0 else 0.0
             lines.append(zone_line(z.low, z.high, z.usd, strength, z.distance_pct, bool(z.confluence), width,
                                    Style(color=color), mark))
+    if tiers:
+        lines.append(tier_legend(tiers, pal, width))
     return Text("\n").join(lines)
 
 
@@ -65,6 +79,7 @@ class ZonesPanel(Static):
         self._pal = palette
         self.top_n = top_n
         self._report: Any | None = None
+        self.tiers: tuple[str, ...] = ()
         self._last: str | None = None
 
     def set_palette(self, palette: HeatPalette) -> None:
@@ -72,14 +87,15 @@ class ZonesPanel(Static):
         self._last = None
         self._redraw()
 
-    def set_report(self, report: Any | None) -> None:
-        """Show a ZoneReport (None = no data yet)."""
+    def set_report(self, report: Any | None, tiers: Sequence[str] = ()) -> None:
+        """Show a ZoneReport (None = no data yet) and the legend of the leverage ``tiers``."""
         self._report = report
+        self.tiers = tuple(tiers)
         self._redraw()
 
     def _redraw(self) -> None:
         width = max(10, self.content_region.width or self.size.width or 40)
-        text = render_zones(self._report, width, self.top_n, self._pal)
+        text = render_zones(self._report, width, self.top_n, self._pal, self.tiers)
         key = text.plain + str(width)
         if key != self._last:
             self._last = key
