@@ -206,7 +206,8 @@ class MarketSim:
 
     @property
     def history_start_ms(self) -> int:
-        return self.store.start_ms
+        """Open time of the first bar (the live start when there is no history)."""
+        return self.store.start_ms if len(self.store) else self.now_ms
 
     def open_interest(self) -> float:
         """Open interest in base units (one side: the mean of the long and short open quantity)."""
@@ -251,12 +252,12 @@ class MarketSim:
 
     def _generate_history(self) -> None:
         segs = self._schedule()
-        if not segs:
+        rng = np.random.default_rng([self.seed, 0])
+        if not segs:  # no past: start with the standing population open interest would have
+            self._seed_population(self.now_ms, rng)
             return
         ts = np.concatenate([s + st * np.arange(n, dtype=np.int64) for s, st, n in segs])
         dur = np.concatenate([np.full(n, st, dtype=np.int64) for _, st, n in segs])
-        rng = np.random.default_rng([self.seed, 0])
-        nt = len(self.config.tiers)
         self._seed_population(int(ts[0]), rng)
         z = rng.standard_normal((ts.size, 5)).tolist()
         u = (1.0 - rng.random((ts.size, 4))).tolist()
@@ -541,7 +542,6 @@ class MarketSim:
     def _close_minute(self, act: float, rng: np.random.Generator) -> None:
         """The minute is over: store its bar, let the crowd open positions, start the next bar."""
         b = self._forming
-        nt = len(self.config.tiers)
         nz, nu = self._cohort_draws()
         cz = rng.standard_normal(nz).tolist()
         cu = rng.random(nu).tolist()
@@ -601,7 +601,10 @@ class MarketSim:
         now_mask = ts >= self.store.end_ms
         oi[now_mask] = self.open_interest()
         bars = self.store.bars
-        px = np.interp(ts.astype(np.float64), (bars.ts + bars.dur).astype(np.float64), bars.c)
+        if len(bars) == 0:
+            px = np.full(ts.size, self.price)
+        else:
+            px = np.interp(ts.astype(np.float64), (bars.ts + bars.dur).astype(np.float64), bars.c)
         px[now_mask] = self.price
         ok = ~np.isnan(oi)
         return ts[ok], oi[ok], oi[ok] * px[ok]

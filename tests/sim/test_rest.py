@@ -45,7 +45,7 @@ async def test_klines_rows_have_binance_shape(client) -> None:
     assert rows[-1][0] == START_MS - START_MS % 3_600_000  # the forming bar comes last
 
 
-async def test_klines_paging_is_gapless_and_limited(client) -> None:
+async def test_klines_paging_is_gapless_and_limited(demo, client) -> None:
     start = START_MS - 2 * DAY
     got: list[list] = []
     t = start
@@ -69,6 +69,9 @@ async def test_klines_paging_is_gapless_and_limited(client) -> None:
     before = (await client.get("/fapi/v1/klines", params={"symbol": "BTCUSDT", "interval": "1h",
                                                           "endTime": START_MS - 400 * DAY})).json()
     assert before == []
+    first = (await client.get("/fapi/v1/klines", params={"symbol": "BTCUSDT", "interval": "1h", "startTime": 0,
+                                                         "limit": 2})).json()
+    assert [r[0] for r in first] == [demo.market.history_start_ms + i * 3_600_000 for i in range(2)]
 
 
 async def test_open_interest_and_history(demo, client) -> None:
