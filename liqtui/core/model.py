@@ -478,13 +478,16 @@ class HeatModel:
     ) -> None:
         """Apply one closed bar (any interval). The first bar with OI only sets the OI baseline."""
         bar = np.zeros(1, dtype=BAR_DTYPE)
-        bar[0] = (
-            ts, open, high, low, close, volume,
-            np.nan if vwap is None else vwap,
-            np.nan if taker_buy_share is None else taker_buy_share,
-            np.nan if oi_usd is None else oi_usd,
-            interval_s,
-        )  # fmt: skip
+        try:
+            bar[0] = (
+                int(ts), open, high, low, close, volume,
+                np.nan if vwap is None else vwap,
+                np.nan if taker_buy_share is None else taker_buy_share,
+                np.nan if oi_usd is None else oi_usd,
+                int(interval_s),
+            )  # fmt: skip
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise ValueError(f"bad bar at ts={ts!r}: {exc}") from exc
         self.step_many(bar)
 
     def step_many(self, bars: np.ndarray) -> None:

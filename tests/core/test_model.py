@@ -418,6 +418,10 @@ def test_bad_reads_are_refused(bars_5k):
         m.consume(10.0, 5.0, 0)
     with pytest.raises(ValueError, match="after the last bar"):
         m.step(int(bars_5k["ts"][50]), 1.0, 1.0, 1.0, 1.0)
+    with pytest.raises(ValueError, match="bad bar"):
+        m.step(float("nan"), 1.0, 1.0, 1.0, 1.0)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="bad bar"):
+        m.step(int(bars_5k["ts"][-1]) * 2, "x", 1.0, 1.0, 1.0)  # type: ignore[arg-type]
 
 
 def test_version_bumps_on_every_change(bars_5k):
