@@ -320,7 +320,7 @@ async def test_age_cap_handover_is_gapless_and_deduplicated() -> None:
         mgr = manager([srv], ["binance"], sink, max_age_s=0.3, stale_s=5.0)
         try:
             async with running(mgr):
-                await until(lambda: len(srv.conns) >= 3 and len(sink.of(Trade)) > 300, "two handovers")
+                await until(lambda: len(srv.conns) >= 4 and len(sink.of(Trade)) > 300, "three handovers")
         finally:
             await hub.stop()
     ids = [t.ts - T0 for t in sink.of(Trade)]
