@@ -1,9 +1,18 @@
 """Live market-data feeds: per-venue decoders, the connection manager, endpoints and symbols.
 
-Never imports textual or rich. The registry below is what replay, record and the benchmarks use::
+Never imports textual or rich (httpx, which imports rich, is loaded lazily by the REST pollers). The registry
+below is what replay, record and the benchmarks use::
 
     dec = make_decoder("okx", "BTC")        # a Decoder for BTC-USDT-SWAP
-    events = dec.decode(frame, recv_ts_ms)  # list[MarketEvent], never raises
+    events = dec.decode(frame, recv_ts_ms)  # list[MarketEvent], never raises; bad input -> dec.errors
+
+Live::
+
+    from liqtui.feeds.connection import FeedManager
+    ep = Endpoints.from_overrides(["binance=ws://127.0.0.1:9000/market", "binance.rest=http://127.0.0.1:9000"])
+    fm = FeedManager(["binance", "bybit"], "BTC", endpoints=ep, sink=engine.apply, on_raw=recorder)
+    await fm.run()          # until cancelled; FeedStatus events go into the same sink
+    fm.stats["binance"]     # VenueStats: frames, bytes, events, decode_errors, reconnects, stale, state, ...
 """
 
 from __future__ import annotations
