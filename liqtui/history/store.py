@@ -246,13 +246,23 @@ class Store:
         return bool(self._db.execute("PRAGMA integrity_check").fetchone()[0] == "ok")
 
     def series_id(self, venue: str, symbol: str) -> int:
-        """The id of a venue+instrument series, created on first use."""
+        """The id of a venue+instrument series, created on first use (writers)."""
+        sid = self._find_series(venue, symbol)
+        if sid is None:
+            self._db.execute("INSERT OR IGNORE INTO series (venue, symbol) VALUES (?, ?)", (str(venue), symbol.upper()))
+            sid = self._find_series(venue, symbol)
+            assert sid is not None
+        return sid
+
+    def _find_series(self, venue: str, symbol: str) -> int | None:
+        """The id of an existing series, or None (readers never write)."""
         key = (str(venue), symbol.upper())
         sid = self._series.get(key)
         if sid is None:
-            self._db.execute("INSERT OR IGNORE INTO series (venue, symbol) VALUES (?, ?)", key)
-            sid = int(self._db.execute("SELECT id FROM series WHERE venue=? AND symbol=?", key).fetchone()[0])
-            self._series[key] = sid
+            row = self._db.execute("SELECT id FROM series WHERE venue=? AND symbol=?", key).fetchone()
+            if row is None:
+                return None
+            sid = self._series[key] = int(row[0])
         return sid
 
     def series(self) -> list[tuple[str, str]]:
@@ -331,10 +341,12 @@ class Store:
         return len(rows)
 
     def _select(
-        self, sid: int, start_ms: int, end_ms: int, interval_s: int | None = None
+        self, sid: int | None, start_ms: int, end_ms: int, interval_s: int | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """Every stored bar (rows and packs) of a series with ``start_ms <= ts < end_ms`` (unsorted), and the
-        source of each (SRC_TRADES / SRC_KLINE)."""
+        source of each (SRC_TRADES / SRC_KLINE). An unknown series (``None``) has none."""
+        if sid is None:
+            return empty_bars(0), np.zeros(0, dtype=np.int8)
         q = f"SELECT {_SELECT_COLS} FROM bars WHERE series=? AND ts>=? AND ts<?"
         pq = "SELECT data, src FROM packs WHERE series=? AND day>=? AND day<=?"
         args: list[Any] = [sid, int(start_ms), int(end_ms)]
@@ -366,7 +378,7 @@ class Store:
         With ``interval_s`` only that resolution; without it, every resolution merged: the finest bars win and
         a coarser bar is used only where no finer bar falls inside it.
         """
-        arr, _ = self._select(self.series_id(venue, symbol), start_ms, end_ms, interval_s)
+        arr, _ = self._select(self._find_series(venue, symbol), start_ms, end_ms, interval_s)
         arr = arr[~np.isnan(arr["close"])]
         if interval_s is None and len(arr):
             return merge_resolutions(arr)
@@ -377,7 +389,7 @@ class Store:
     ) -> np.ndarray:
         """Open times of the closed-price bars of one resolution in ``[start_ms, end_ms)`` (sorted int64);
         ``final``: only exchange klines, not bars built from live trades."""
-        arr, src = self._select(self.series_id(venue, symbol), start_ms, end_ms, interval_s)
+        arr, src = self._select(self._find_series(venue, symbol), start_ms, end_ms, interval_s)
         keep = ~np.isnan(arr["close"])
         if final:
             keep &= src == SRC_KLINE
@@ -385,7 +397,7 @@ class Store:
 
     def oi_times(self, venue: str, symbol: str, interval_s: int, start_ms: int, end_ms: int) -> np.ndarray:
         """Open times of bars of one resolution in the range that carry an open-interest value."""
-        arr, _ = self._select(self.series_id(venue, symbol), start_ms, end_ms, interval_s)
+        arr, _ = self._select(self._find_series(venue, symbol), start_ms, end_ms, interval_s)
         return np.sort(arr["ts"][~np.isnan(arr["oi_usd"])])
 
     def missing_ranges(
@@ -408,13 +420,19 @@ class Store:
 
     def last_bar_ts(self, venue: str, symbol: str) -> int | None:
         """Open time of the newest bar with a price, any resolution."""
-        sid = self.series_id(venue, symbol)
+        sid = self._find_series(venue, symbol)
+        if sid is None:
+            return None
         row = self._db.execute("SELECT max(ts) FROM bars WHERE series=? AND close IS NOT NULL", (sid,)).fetchone()
         best = None if row is None or row[0] is None else int(row[0])
-        for (data,) in self._db.execute("SELECT data FROM packs WHERE series=? ORDER BY day DESC LIMIT 2", (sid,)):
+        found_day = None
+        for day, data in self._db.execute("SELECT day, data FROM packs WHERE series=? ORDER BY day DESC", (sid,)):
+            if found_day is not None and day < found_day:
+                break  # every pack of the newest priced day has been seen
             arr = np.frombuffer(data, dtype=BAR_DTYPE)
             priced = arr["ts"][~np.isnan(arr["close"])]
             if len(priced):
+                found_day = day
                 best = max(best or 0, int(priced.max()))
         return best
 
@@ -424,7 +442,9 @@ class Store:
             rows = self._db.execute("SELECT count(*) FROM bars").fetchone()[0]
             packed = self._db.execute("SELECT coalesce(sum(n), 0) FROM packs").fetchone()[0]
         else:
-            sid = self.series_id(venue, symbol)
+            sid = self._find_series(venue, symbol)
+            if sid is None:
+                return 0
             rows = self._db.execute("SELECT count(*) FROM bars WHERE series=?", (sid,)).fetchone()[0]
             packed = self._db.execute("SELECT coalesce(sum(n), 0) FROM packs WHERE series=?", (sid,)).fetchone()[0]
         return int(rows) + int(packed)

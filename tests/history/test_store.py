@@ -329,3 +329,10 @@ def test_bars_built_from_live_trades_count_as_missing_for_backfill(store):
     assert store.missing_ranges("binance", "BTCUSDT", 60, 0, 3 * MIN) == [(0, MIN), (2 * MIN, 3 * MIN)]
     store.compact(now_ms=10 * DAY)  # the same once packed
     assert store.missing_ranges("binance", "BTCUSDT", 60, 0, 3 * MIN) == [(0, MIN), (2 * MIN, 3 * MIN)]
+
+
+def test_reading_an_unknown_series_writes_nothing(store):
+    assert store.read_bars("okx", "ETH-USDT-SWAP", 0, DAY).size == 0
+    assert store.missing_ranges("okx", "ETH-USDT-SWAP", 60, 0, 3 * MIN) == [(0, 3 * MIN)]
+    assert store.last_bar_ts("okx", "ETH-USDT-SWAP") is None and store.count_bars("okx", "ETH-USDT-SWAP") == 0
+    assert store.series() == []
