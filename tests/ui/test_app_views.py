@@ -53,15 +53,16 @@ async def test_live_resize_switches_the_compact_layout(engine, frozen_clock):
     async with app.run_test(size=(160, 48)) as pilot:
         await wait_until(pilot, lambda: app.heatmap.frames_drawn > 0)
         assert not app.screen.has_class("compact") and app.tape.display
-        wide = app.heatmap._frame.upper.shape
+        def fits() -> bool:
+            return app.heatmap._frame.upper.shape == (app.heatmap.size.height, app.heatmap.size.width)
+
         await pilot.resize_terminal(80, 24)
-        await wait_until(pilot, lambda: app.heatmap._frame.upper.shape != wide)
-        assert app.screen.has_class("compact")
-        assert app.heatmap._frame.upper.shape == (app.heatmap.size.height, app.heatmap.size.width)
+        await wait_until(pilot, lambda: app.screen.has_class("compact") and fits() and app.size.width == 80)
+        assert app.heatmap.size.width < 50
         assert app.zones.size.width > 0 and app.tape.size.height == 0  # zones kept, tape dropped
         await pilot.resize_terminal(250, 70)
-        await wait_until(pilot, lambda: app.heatmap._frame.upper.shape[1] == app.heatmap.size.width > 150)
-        assert not app.screen.has_class("compact")
+        await wait_until(pilot, lambda: not app.screen.has_class("compact") and fits() and app.size.width == 250)
+        assert app.heatmap.size.width > 150 and app.tape.size.height > 0
 
 
 async def test_256_colours_reach_the_terminal_as_xterm_indices(engine, frozen_clock):
