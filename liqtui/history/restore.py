@@ -70,13 +70,15 @@ def rebuild(
     now_ms: int | None = None,
 ) -> HeatModel:
     """Step ``model`` (a new one from ``config`` if None) through the stored bars of ``venue``/``symbol``
-    (instrument name) of the last ``lookback``, after the model's ``last_ts``. Returns the model."""
+    (instrument name) of the last ``lookback`` that closed by ``now_ms``, after the model's ``last_ts``.
+    Returns the model."""
     now = int(time.time() * 1000) if now_ms is None else now_ms
     m = model if model is not None else HeatModel(config)
     start = now - core_model.LOOKBACK_MS[lookback]
     if m.last_ts:
         start = max(start, m.last_ts + 1)
     bars = model_bars(store.read_bars(venue, symbol, start, now + 1), after_ts=m.last_ts or None)
+    bars = bars[bars["ts"] + bars["interval_s"] * 1000 <= now]  # a minute still forming is not a bar yet
     for i in range(0, len(bars), STEP_CHUNK):
         m.step_many(bars[i : i + STEP_CHUNK])
     return m

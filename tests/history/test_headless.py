@@ -208,3 +208,21 @@ async def test_checkpointer_compresses_off_the_loop_and_skips_unchanged_models(t
         await task
     assert ck.saved == 2 and store.load_checkpoint("k")[0] == model.last_ts  # and no rewrite when unchanged
     store.close()
+
+
+def test_rebuild_skips_the_minute_still_forming(tmp_path):
+    from liqtui.history.store import empty_bars
+
+    now = 1_700_000_000_000 - 1_700_000_000_000 % 60_000
+    b = empty_bars(4)
+    b["ts"] = now + np.arange(-3, 1) * 60_000
+    b["interval_s"] = 60
+    b["open"] = b["low"] = 100.0
+    b["high"] = b["close"] = 101.0
+    b["oi_usd"] = [1e9, 1.1e9, 1.2e9, 1.3e9]
+    with Store(tmp_path / "r.sqlite3") as store:
+        store.write_bars("binance", "BTCUSDT", b)
+        model = rebuild(store, "binance", "BTCUSDT", lookback="12h", now_ms=now + 30_000)
+        assert model.last_ts == now - 60_000
+        rebuild(store, "binance", "BTCUSDT", model=model, lookback="12h", now_ms=now + 60_000)
+        assert model.last_ts == now
