@@ -412,7 +412,7 @@ class FeedManager:
                 self.on_raw(venue.value, text, recv_ms)
             except Exception:  # a failing recorder must not stop the feed
                 st.raw_errors += 1
-                if st.raw_errors <= 5 or st.raw_errors % 1000 == 0:
+                if _worth_logging(st.raw_errors):
                     log.exception("%s: on_raw hook raised (%d times)", venue.value, st.raw_errors)
         events = dec.decode(frame, recv_ms)
         st.decode_errors = dec.errors
@@ -422,9 +422,11 @@ class FeedManager:
             for ev in events:
                 try:
                     sink(ev)
-                except Exception:
+                except Exception:  # a bug downstream must not stop the feed
                     st.sink_errors += 1
-                    log.exception("%s: sink raised on %s", venue.value, type(ev).__name__)
+                    if _worth_logging(st.sink_errors):
+                        log.exception("%s: sink raised on %s (%d times)", venue.value, type(ev).__name__,
+                                      st.sink_errors)
         return len(events)
 
     def _status(self, venue: Venue, state: FeedState, *, attempt: int = 0, reason: str = "") -> None:
@@ -442,6 +444,11 @@ class FeedManager:
 
     def _label(self, venue: Venue, spec: ConnSpec, reason: str) -> str:
         return f"{spec.name}: {reason}" if venue is Venue.OKX else reason
+
+
+def _worth_logging(n: int) -> bool:
+    """Log the first few occurrences of a repeated failure, then one in a thousand."""
+    return n <= 5 or n % 1000 == 0
 
 
 def _describe(exc: BaseException) -> str:
