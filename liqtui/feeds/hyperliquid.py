@@ -75,6 +75,17 @@ _CTX = msgspec.json.Decoder(_AssetCtx, strict=False)
 _CANDLE = msgspec.json.Decoder(_HCandle, strict=False)
 
 
+def _error_text(data: msgspec.Raw) -> str:
+    """The message of an ``error`` push: a JSON string, or whatever JSON came instead."""
+    if not data:
+        return "error"
+    try:
+        value = msgspec.json.decode(data)
+    except msgspec.DecodeError:
+        return bytes(data).decode("utf-8", "replace")
+    return value if isinstance(value, str) else bytes(data).decode("utf-8", "replace")
+
+
 def subscriptions(symbol: str) -> list[dict[str, str]]:
     """The subscription objects liqtui sends for ``symbol``."""
     coin = instrument(Venue.HYPERLIQUID, symbol)
@@ -117,7 +128,7 @@ class HyperliquidDecoder(BaseDecoder):
             self.control += 1
             return []
         if ch == "error":
-            msg = bytes(env.data).decode("utf-8", "replace").strip('"') if env.data else "error"
+            msg = _error_text(env.data)
             if self.symbol in msg or "coin" in msg.lower() or "subscri" in msg.lower():
                 self.refused(frame, msg)
             else:
