@@ -490,18 +490,21 @@ class HeatModel:
             raise ValueError(f"bad bar at ts={ts!r}: {exc}") from exc
         self.step_many(bar)
 
-    def step_many(self, bars: np.ndarray) -> None:
+    def step_many(self, bars: np.ndarray, *, until_ts: int | None = None) -> None:
         """Apply many closed bars in time order: the vectorised path for backfill and replay.
 
         ``bars`` is a :data:`BAR_DTYPE` structured array (see :func:`bars_from_arrays`) or a 2-D
         float array with the columns of BAR_DTYPE in order. Bars must be strictly after ``last_ts``.
+        One call on the whole history is fastest; when a backfill arrives in chunks, pass the time
+        the whole sequence will reach as ``until_ts`` so history slices that later chunks would
+        overwrite are not drawn (the result is the same, the work much smaller).
         """
         b = self._as_bars(bars)
         if len(b) == 0:
             return
         if self.grid is None:
             self._init_grid(float(b["close"][0]))
-        end_ts = int(b["ts"][-1])
+        end_ts = max(int(b["ts"][-1]), int(until_ts) if until_ts is not None else 0)
         i = 0
         while i < len(b):
             self._maybe_renormalise()
@@ -509,7 +512,7 @@ class HeatModel:
             i += self._run_chunk(b[i:j], end_ts)
         self.version += 1
         self._cache.clear()
-        if self._log.end - self._sync["6M"].end > 512 or len(b) > 1:
+        if self._log.end - self._sync["6M"].end > 512 or (len(b) > 1 and end_ts <= self.last_ts):
             self._sync_all()
 
     def _as_bars(self, bars: np.ndarray) -> np.ndarray:

@@ -476,3 +476,17 @@ def test_runaway_price_past_max_buckets_trims_and_books_it():
         assert abs(ledger_gap(s)) <= 1e-9 * s["seeded"]
         for lb in LOOKBACKS:
             assert min(x.min() for x in m.profile(lb)) >= 0
+
+
+def test_chunked_backfill_with_until_ts_equals_one_call(bars_5k):
+    one, chunked = HeatModel(), HeatModel()
+    one.step_many(bars_5k)
+    end = int(bars_5k["ts"][-1])
+    for i in range(0, len(bars_5k), 700):
+        chunked.step_many(bars_5k[i : i + 700], until_ts=end)
+    p = one.price
+    for lb in LOOKBACKS:
+        assert np.allclose(np.stack(one.profile(lb)), np.stack(chunked.profile(lb)), rtol=1e-9, atol=1e-3)
+        h1, h2 = one.history(lb, 120, p * 0.9, p * 1.1, 40), chunked.history(lb, 120, p * 0.9, p * 1.1, 40)
+        assert np.allclose(h1, h2, rtol=1e-4, atol=1e-4 * h1.max())
+    assert one.stats() == pytest.approx(chunked.stats(), rel=1e-9)
