@@ -26,7 +26,7 @@ from liqtui.core.events import (
     TakerSide,
     Venue,
 )
-from liqtui.core.model import HeatModel
+from liqtui.core.model import HeatModel, ModelConfig
 
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 MINUTE = 60_000
@@ -72,9 +72,20 @@ def events(
         p = c
 
 
+# The estimator choices spelled out, so a change of the core's *defaults* does not change UI snapshots
+# (a change of the algorithm still does, and then the snapshots are regenerated on purpose).
+MODEL_CONFIG = ModelConfig(
+    bucket_pct=0.1, range_pct=60.0, split="taker", entry="vwap", tiers="custom",
+    custom_tiers={"5": 0.15, "10": 0.30, "25": 0.25, "50": 0.20, "100": 0.10}, formula="binance",
+    kernel=(0.25, 0.5, 0.25), closing="prorata", decay=True,
+    half_life_h={"3": 1440.0, "5": 720.0, "10": 240.0, "25": 96.0, "50": 36.0, "100": 12.0},
+    history_slice_s=180,
+)  # fmt: skip
+
+
 def make_engine(n_bars: int = 1440, *, seed: int = 7) -> Engine:
-    """A real Engine/HeatModel fed with :func:`events`."""
-    eng = Engine(HeatModel(), symbol="BTC", reference=Venue.BINANCE)
+    """A real Engine/HeatModel (with :data:`MODEL_CONFIG`) fed with :func:`events`."""
+    eng = Engine(HeatModel(MODEL_CONFIG), symbol="BTC", reference=Venue.BINANCE)
     for ev in events(n_bars, seed=seed):
         eng.apply(ev)
         if isinstance(ev, Candle):  # the UI ticks the engine (live consumption) as the stream goes on
