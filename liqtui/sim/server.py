@@ -45,6 +45,7 @@ __all__ = ["DemoExchange"]
 
 _MARKET_PREFIX = "/market"
 _MAX_STEPS_PER_TURN = 30  # market seconds simulated before yielding to the event loop
+_CLOSE_TIMEOUT_S = 1.0  # a client that does not answer the close handshake does not hold up stop()
 _MIN_SLEEP_S = 0.005  # frames due within this are sent together (bounds wake-ups at high speed)
 _METHODS = ("SUBSCRIBE", "UNSUBSCRIBE", "LIST_SUBSCRIPTIONS", "SET_PROPERTY", "GET_PROPERTY")
 
@@ -127,7 +128,8 @@ class DemoExchange:
             await self._rest.start(self.host)
             self._ws_server = await serve(
                 self._handle, self.host, 0, process_request=self._check_path, compression=None,
-                ping_interval=self.ping_interval, ping_timeout=self.ping_timeout, max_queue=64)
+                ping_interval=self.ping_interval, ping_timeout=self.ping_timeout, max_queue=64,
+                close_timeout=_CLOSE_TIMEOUT_S)
         except BaseException:
             await self.stop()
             raise

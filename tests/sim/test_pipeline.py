@@ -19,7 +19,8 @@ from .conftest import START_MS, wait_until
 
 async def test_feed_manager_consumes_the_demo_with_zero_decode_errors() -> None:
     events: list[MarketEvent] = []
-    async with DemoExchange(seed=1, speed=60, start_ms=START_MS, history_days=3) as demo:
+    # seed 8 liquidates from its 3rd second on, every few market minutes: one arrives soon after connecting
+    async with DemoExchange(seed=8, speed=60, start_ms=START_MS, history_days=3) as demo:
         ep = Endpoints().with_override("binance", "ws", demo.ws_url)
         ep = ep.with_override("binance", "rest", demo.rest_url)
         fm = FeedManager(["binance"], "BTC", endpoints=ep, sink=events.append, oi_poll_s=0.2, seed=0)
