@@ -649,7 +649,6 @@ class HeatModel:
         integers only (which bucket ranges each bar consumed, sequence numbers). The arrays and the
         USD ledger are then updated with vectorised passes.
         """
-        cfg = self.config
         d, lnC_rows, oi_last = self._oi_pass(b)
         low_c = np.nonzero(lnC_rows.min(axis=1) < _RENORM_AT)[0]
         if len(low_c) and low_c[0] + 1 < len(b):  # renormalise before the closing product underflows
@@ -658,11 +657,7 @@ class HeatModel:
         m = len(b)
         ts = b["ts"]
         self._sync_to(None, self.last_ts)  # the ledger starts from a current all-time array
-        prev_ts = self.last_ts if self.last_ts else int(ts[0]) - int(b["interval_s"][0]) * 1000
-        dt_h = np.diff(np.concatenate([[prev_ts], ts])) / _HOUR_MS
-        lnD_rows = np.repeat(self._lnD[None, :], m, axis=0)
-        if cfg.decay:
-            lnD_rows -= np.cumsum(dt_h)[:, None] * (_LN2 / self._hl_h)[None, :]
+        lnD_rows = self._decay_rows(b)
         entries = self._entries(b)
         kcols = self._liq_buckets(entries)  # (m, E) lattice buckets
         g = self.grid
@@ -674,21 +669,10 @@ class HeatModel:
         g = self.grid
         assert g is not None
         k0, n, step = g.k0, g.n, g.step
-        # seeding: both sides of every new contract, split by the long share
-        rows = np.nonzero(d > 0)[0]
-        usd = d[rows] * (entries[rows] * self._anchor_w[None, :]).sum(axis=1)
-        share = self._long_share(b)[rows]
-        side_usd = np.stack([2.0 * usd * share, 2.0 * usd * (1.0 - share)], axis=1)  # (R, 2)
-        amt = self._row_amounts(lnD_rows[rows], side_usd * np.exp(-lnC_rows[rows]))  # (R, E)
-        long_cols = self._col_side == 0
-        kr = kcols[rows]
+        rows, side_usd, amt = self._seeds(b, d, entries, lnD_rows, lnC_rows)
         seeding = np.zeros(m, bool)
         seeding[rows] = True
-        seed_hi = np.full(m, -1, np.int64)
-        seed_lo = np.full(m, n, np.int64)
-        if len(rows):
-            seed_hi[rows] = np.minimum(kr[:, long_cols].max(axis=1) - k0, n - 1)
-            seed_lo[rows] = np.maximum(kr[:, ~long_cols].min(axis=1) - k0, 0)
+        seed_hi, seed_lo = self._seed_extents(kcols, rows, m)
         cons_long = np.ceil(np.log(b["low"]) / step - k0 - 0.5).astype(np.int64).tolist()
         cons_short = np.floor(np.log(b["high"]) / step - k0 - 0.5).astype(np.int64).tolist()
         hist_at = self._history_boundaries(ts, end_ts)
@@ -751,6 +735,43 @@ class HeatModel:
         self.price = float(b["close"][-1])
         self._sync_to(None, self.last_ts)
         return m
+
+    def _decay_rows(self, b: np.ndarray) -> np.ndarray:
+        """Running log decay product per bar and tier, shape (m, T) (constant when decay is off)."""
+        ts = b["ts"]
+        prev_ts = self.last_ts if self.last_ts else int(ts[0]) - int(b["interval_s"][0]) * 1000
+        lnD_rows = np.repeat(self._lnD[None, :], len(b), axis=0)
+        if self.config.decay:
+            dt_h = np.diff(np.concatenate([[prev_ts], ts])) / _HOUR_MS
+            lnD_rows -= np.cumsum(dt_h)[:, None] * (_LN2 / self._hl_h)[None, :]
+        return lnD_rows
+
+    def _seeds(
+        self, b: np.ndarray, d: np.ndarray, entries: np.ndarray, lnD_rows: np.ndarray, lnC_rows: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Bars that seed (rising OI), their USD per side (R, 2) and normalised amounts per column (R, E).
+
+        Every new contract has a long and a short: 2·ΔOI·price is split by the long share.
+        """
+        rows = np.nonzero(d > 0)[0]
+        usd = d[rows] * (entries[rows] * self._anchor_w[None, :]).sum(axis=1)
+        share = self._long_share(b)[rows]
+        side_usd = np.stack([2.0 * usd * share, 2.0 * usd * (1.0 - share)], axis=1)
+        amt = self._row_amounts(lnD_rows[rows], side_usd * np.exp(-lnC_rows[rows]))
+        return rows, side_usd, amt
+
+    def _seed_extents(self, kcols: np.ndarray, rows: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
+        """Per bar: the highest long and the lowest short level bucket it seeds (−1 / n when none)."""
+        g = self.grid
+        assert g is not None
+        seed_hi = np.full(m, -1, np.int64)
+        seed_lo = np.full(m, g.n, np.int64)
+        if len(rows):
+            long_cols = self._col_side == 0
+            kr = kcols[rows]
+            seed_hi[rows] = np.minimum(kr[:, long_cols].max(axis=1) - g.k0, g.n - 1)
+            seed_lo[rows] = np.maximum(kr[:, ~long_cols].min(axis=1) - g.k0, 0)
+        return seed_hi, seed_lo
 
     def _row_amounts(self, lnD_rows: np.ndarray, side_scale: np.ndarray) -> np.ndarray:
         """Normalised amounts (R, E): tier × anchor weight × side USD / (decay product of the tier)."""
