@@ -226,9 +226,9 @@ class MarketSim:
     # -- history -----------------------------------------------------------------------------------------
     @property
     def _anchor_ms(self) -> int:
-        """Where the generated history ends: the start floored to the coarsest step. Every anchor gives the same
-        schedule, so a seed gives the same market whatever the start; the gap to the start is filled with
-        1-minute bars (:meth:`_fill_minutes`)."""
+        """Where the generated history ends: the start floored to the coarsest step. Every anchor gives the
+        same schedule, so a seed gives the same market whatever the start; the gap to the start is filled
+        with 1-minute bars (:meth:`_fill_minutes`)."""
         return floor_to(self.start_ms, self.config.resolution[-1][1] * 1000)
 
     def _schedule(self) -> list[tuple[int, int, int]]:

@@ -24,8 +24,8 @@ from liqtui.core.zones import Zone, ZoneReport
 if TYPE_CHECKING:
     from liqtui.sim.market import MarketSim, SimConfig
 
-__all__ = ["SideScore", "Scorecard", "score", "run_scorecard", "model_bars", "naive_report", "DEFAULT_START_MS",
-           "NAIVE_DISTANCES_PCT"]
+__all__ = ["SideScore", "Scorecard", "score", "run_scorecard", "model_bars", "naive_report",
+           "DEFAULT_START_MS", "NAIVE_DISTANCES_PCT"]
 
 #: A fixed start for reproducible scorecards (2026-06-01T00:00Z).
 DEFAULT_START_MS = 1_780_272_000_000

@@ -35,7 +35,7 @@ def test_same_seed_same_market_and_frames() -> None:
 
 
 def test_a_seed_gives_the_same_market_whatever_the_start_time() -> None:
-    """``--seed N`` reproduces the market on another day and hour: the content is the same, shifted in time."""
+    """``--seed N`` reproduces the market on another day and hour: the same content, shifted in time."""
     hour = 3_600_000
     a = MarketSim(seed=6, start_ms=START_MS + 7 * hour + 5 * MINUTE_MS + 17_000, history_days=10)
     b = MarketSim(seed=6, start_ms=START_MS + 9 * DAY_MS + 2 * hour + 30 * MINUTE_MS, history_days=10)

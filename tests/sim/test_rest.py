@@ -69,8 +69,8 @@ async def test_klines_paging_is_gapless_and_limited(demo, client) -> None:
     before = (await client.get("/fapi/v1/klines", params={"symbol": "BTCUSDT", "interval": "1h",
                                                           "endTime": START_MS - 400 * DAY})).json()
     assert before == []
-    first = (await client.get("/fapi/v1/klines", params={"symbol": "BTCUSDT", "interval": "1h", "startTime": 0,
-                                                         "limit": 2})).json()
+    params = {"symbol": "BTCUSDT", "interval": "1h", "startTime": 0, "limit": 2}
+    first = (await client.get("/fapi/v1/klines", params=params)).json()
     assert [r[0] for r in first] == [demo.market.history_start_ms + i * 3_600_000 for i in range(2)]
 
 

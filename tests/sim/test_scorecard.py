@@ -10,8 +10,8 @@ from liqtui.core.model import ModelConfig
 from liqtui.core.zones import Zone, ZoneReport
 from liqtui.sim.scorecard import NAIVE_DISTANCES_PCT, naive_report, run_scorecard, score
 
-#: measured (core model of 2026-11-22 01:30, 30 days of history, 1d zones, next 12 h): seeds 0-2 0.90/0.93/0.93;
-#: the naive fixed-distance baseline 0.95/1.00/0.95; a 2x-only model 0.0.
+#: measured (core model of 2026-11-22 01:30, 30 days of history, 1d zones, next 12 h): seeds 0-2
+#: 0.90/0.93/0.93; the naive fixed-distance baseline 0.95/1.00/0.95; a 2x-only model 0.0.
 FLOOR = 0.45
 
 
