@@ -228,22 +228,14 @@ class _FeedRun:
     async def _backfill(self, ep: Endpoints, now_ms: int | None) -> None:
         """Backfill every venue's lookback (their OI summed) into the model; a clear note, never a failure."""
         from liqtui.history.backfill import BackfillError, backfill_venues
-        from liqtui.history.restore import model_bars
 
         model = self.driver.engine.model
-
-        def on_bars(chunk: Any) -> None:
-            bars = model_bars(chunk, after_ts=model.last_ts or None)
-            if len(bars):
-                model.step_many(bars)
-                self.stats["backfill_bars"] = self.stats.get("backfill_bars", 0) + len(bars)
-
         try:
             results = await backfill_venues(
                 self.venues, self.symbol, self.lookback, rest_urls={v: ep.rest_url(v) for v in self.venues},
-                on_bars=on_bars, progress=self.progress, store=self.store, now_ms=now_ms,
-                since_ms=(model.last_ts or None),
+                model=model, progress=self.progress, store=self.store, now_ms=now_ms, since_ms=(model.last_ts or None),
             )
+            self.stats["backfill_bars"] = results[0].delivered_bars
         except BackfillError as exc:
             self.notes.append(f"backfill failed: {exc}")
             return

@@ -31,7 +31,7 @@ import httpx
 import numpy as np
 
 from liqtui.core.events import Candle, MarketEvent, OpenInterest, Venue
-from liqtui.core.model import LOOKBACK_MS
+from liqtui.core.model import LOOKBACK_MS, HeatModel
 from liqtui.feeds.endpoints import DEFAULT_REST
 from liqtui.feeds.symbols import instrument, to_venue
 from liqtui.history.store import SRC_KLINE, Store, empty_bars, merge_resolutions
@@ -57,7 +57,7 @@ DAY_MS = 86_400_000
 FINE_WINDOW_MS = 30 * DAY_MS
 #: Resolution of the part of a long lookback older than the fine window.
 COARSE_INTERVAL_S: dict[str, int] = {"3M": 300, "6M": 900}
-DELIVER_CHUNK = 10_000  # HeatModel.step_many is fastest on chunks of about this size
+DELIVER_CHUNK = 10_000  # bars per on_bars call: the receiver yields to the event loop in between
 
 Progress = Callable[[int, int, str], None]
 OnBars = Callable[[np.ndarray], Awaitable[None] | None]
@@ -751,6 +751,7 @@ async def backfill(
     since_ms: int | None = None,
     min_interval_s: float | None = None,
     max_wait_s: float = 300.0,
+    model: HeatModel | None = None,
 ) -> BackfillResult:
     """Fetch the history ``lookback`` needs for ``symbol`` on ``venue`` and deliver it to ``on_bars``.
 
@@ -758,14 +759,15 @@ async def backfill(
     bars it already has are not fetched again, and the delivered bars are the store's merged view (so open
     interest the store kept from earlier runs fills what the venue no longer serves). ``since_ms``: deliver only
     bars opening at or after it (e.g. the time of a restored model checkpoint). ``progress(done, total, msg)``
-    is called per request. Cancel with ``task.cancel()``: whatever was written stays written.
+    is called per request. ``model``: step this HeatModel through the bars (the fast chunked path, bars after
+    its ``last_ts`` only) before each chunk goes to ``on_bars``. Cancel with ``task.cancel()``: whatever was
+    written stays written.
     """
     result, bars = await fetch_history(
         venue, symbol, lookback, rest_url=rest_url, progress=progress, store=store, client=client, now_ms=now_ms,
         since_ms=since_ms, min_interval_s=min_interval_s, max_wait_s=max_wait_s,
     )
-    if on_bars is not None:
-        await _deliver(bars, on_bars, result)
+    await _deliver(bars, on_bars, result, model)
     _say_done(progress, result, len(bars))
     return result
 
@@ -790,10 +792,12 @@ async def backfill_venues(
     now_ms: int | None = None,
     since_ms: int | None = None,
     min_interval_s: float | None = None,
+    model: HeatModel | None = None,
 ) -> list[BackfillResult]:
     """Backfill every venue that has REST history (concurrently) and deliver the first venue's bars with the
     open interest of all of them summed (USD), the way the engine sums live OI across venues
-    (:func:`combine_oi`). ``rest_urls`` maps venue → REST base (default: the public endpoints)."""
+    (:func:`combine_oi`). ``rest_urls`` maps venue → REST base (default: the public endpoints); ``model`` as in
+    :func:`backfill`."""
     venues = [to_venue(v).value for v in venues]
     if not venues:
         raise ValueError("backfill_venues needs at least one venue")
@@ -815,8 +819,7 @@ async def backfill_venues(
         if isinstance(o, BackfillError):
             results[0].messages.append(f"{v} backfill failed ({o}); its open interest is left out of the history")
     bars = combine_oi(fetched[0][1], [b for _, b in fetched[1:]])
-    if on_bars is not None:
-        await _deliver(bars, on_bars, results[0])
+    await _deliver(bars, on_bars, results[0], model)
     _say_done(progress, results[0], len(bars))
     return results
 
@@ -899,11 +902,26 @@ def _report_missing_oi(run: _Run, bars: np.ndarray) -> None:
     )
 
 
-async def _deliver(bars: np.ndarray, on_bars: OnBars, result: BackfillResult) -> None:
+async def _deliver(
+    bars: np.ndarray, on_bars: OnBars | None, result: BackfillResult, model: HeatModel | None
+) -> None:
+    """Each chunk to ``model`` (if any: the chunked fast path) then to ``on_bars`` (if any), oldest first,
+    yielding to the event loop between chunks."""
+    if on_bars is None and model is None:
+        return
+    from liqtui.history.restore import step_chunk
+
+    until = int(bars["ts"][-1]) if len(bars) else 0
     for i in range(0, len(bars), DELIVER_CHUNK):
         chunk = bars[i : i + DELIVER_CHUNK]
-        maybe = on_bars(chunk)
-        if maybe is not None:
-            await maybe
-        result.delivered_bars += len(chunk)
+        stepped = step_chunk(model, chunk, until) if model is not None else len(chunk)
+        if on_bars is not None:
+            await _call(on_bars, chunk)
+        result.delivered_bars += stepped
         await asyncio.sleep(0)
+
+
+async def _call(on_bars: OnBars, chunk: np.ndarray) -> None:
+    maybe = on_bars(chunk)
+    if maybe is not None:
+        await maybe

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 
 import numpy as np
 
@@ -20,11 +21,11 @@ from liqtui.core import model as core_model
 from liqtui.core.model import HeatModel, ModelConfig
 from liqtui.history.store import Store, pack_checkpoint
 
-__all__ = ["model_bars", "rebuild", "restore", "Checkpointer"]
+__all__ = ["model_bars", "rebuild", "restore", "step_bars", "step_chunk", "feed_model", "Checkpointer"]
 
 log = logging.getLogger("liqtui.history")
 
-#: Bars per ``step_many`` call: measured fastest around 10k (one call on 40k+ bars was several times slower).
+#: Bars per ``step_many`` call (with ``until_ts``): small enough to yield to the event loop between calls.
 STEP_CHUNK = 10_000
 
 
@@ -79,9 +80,45 @@ def rebuild(
         start = max(start, m.last_ts + 1)
     bars = model_bars(store.read_bars(venue, symbol, start, now + 1), after_ts=m.last_ts or None)
     bars = bars[bars["ts"] + bars["interval_s"] * 1000 <= now]  # a minute still forming is not a bar yet
-    for i in range(0, len(bars), STEP_CHUNK):
-        m.step_many(bars[i : i + STEP_CHUNK])
+    step_bars(m, bars)
     return m
+
+
+def step_bars(model: HeatModel, bars: np.ndarray) -> None:
+    """Step ``model`` through model bars in chunks of :data:`STEP_CHUNK`, telling each call where the whole
+    sequence ends (``until_ts``) so history slices a later chunk overwrites are never drawn."""
+    if len(bars) == 0:
+        return
+    until = int(bars["ts"][-1])
+    for i in range(0, len(bars), STEP_CHUNK):
+        model.step_many(bars[i : i + STEP_CHUNK], until_ts=until)
+
+
+def step_chunk(model: HeatModel, chunk: np.ndarray, until_ts: int) -> int:
+    """Step ``model`` through one chunk of store bars (those after its ``last_ts``) of a sequence that ends at
+    ``until_ts``. Returns the number of bars stepped."""
+    mb = model_bars(chunk, after_ts=model.last_ts or None)
+    if len(mb):
+        model.step_many(mb, until_ts=until_ts)
+    return len(mb)
+
+
+async def feed_model(
+    model: HeatModel, bars: np.ndarray, *, on_chunk: Callable[[np.ndarray], object] | None = None
+) -> int:
+    """Step ``model`` through store bars chunk by chunk, yielding to the event loop between chunks so a UI
+    stays responsive; ``on_chunk(store_chunk)`` after each. Returns the number of bars stepped."""
+    if len(bars) == 0:
+        return 0
+    until = int(bars["ts"][-1])
+    n = 0
+    for i in range(0, len(bars), STEP_CHUNK):
+        chunk = bars[i : i + STEP_CHUNK]
+        n += step_chunk(model, chunk, until)
+        if on_chunk is not None:
+            on_chunk(chunk)
+        await asyncio.sleep(0)
+    return n
 
 
 def restore(

@@ -372,3 +372,24 @@ async def test_binance_weight_header_pauses_before_the_limit(srv, monkeypatch):
     res, col = await run_bf(srv, lookback="3d")
     assert len(waits) == 3 and len(col.bars) == 3 * 1440
     assert any("request weight 2300/2400 this minute, pausing" in m for m in res.messages)
+
+
+async def test_backfill_steps_a_model_chunk_by_chunk_like_a_rebuild(srv, tmp_path, monkeypatch):
+    from liqtui.core.model import HeatModel
+    from liqtui.history import backfill as bfmod
+    from liqtui.history.restore import rebuild
+
+    monkeypatch.setattr(bfmod, "DELIVER_CHUNK", 1000)  # several chunks
+    store = Store(tmp_path / "m.sqlite3")
+    model = HeatModel()
+    col = Collect()
+    res = await backfill("binance", "BTC", "3d", rest_url=srv.url, now_ms=NOW_MS, min_interval_s=0, store=store,
+                         model=model, on_bars=col.on_bars)
+    assert res.delivered_bars == 3 * 1440 and len(col.chunks) == 5 and model.last_ts == NOW_MS - 60_000
+    again = rebuild(store, "binance", "BTCUSDT", lookback="3d", now_ms=NOW_MS)
+    assert again.last_ts == model.last_ts and model.zones("1d").above
+    assert abs(again.zones("3d").total_above - model.zones("3d").total_above) <= 1e-6 * model.zones("3d").total_above
+    res2 = await backfill("binance", "BTC", "3d", rest_url=srv.url, now_ms=NOW_MS, min_interval_s=0, store=store,
+                          model=model, since_ms=model.last_ts)
+    assert res2.delivered_bars == 0 and res2.fetched_bars == 0  # nothing new: the model is not stepped again
+    store.close()
