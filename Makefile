@@ -16,5 +16,5 @@ bench-quick:
 demo:
 	liqtui --demo
 
-lint:
+lint:  # pip install -e ".[dev]"
 	ruff check liqtui tests benchmarks && ruff format --check liqtui tests benchmarks

@@ -72,7 +72,7 @@ class StoreConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     enabled: bool = True
     path: str = ""  # empty: $LIQTUI_DATA, else the user data directory
     retention_days: int = 200
-    checkpoint_s: int = 60
+    checkpoint_s: int = 600  # a 6-month model checkpoint is ~30 MiB: every 10 min, and on exit
 
     def __post_init__(self) -> None:
         if self.retention_days < 1:
