@@ -95,14 +95,15 @@ def _bindings() -> list[Binding]:
         Binding("h", "heat(-1)", "heat −", id="heat_down", group=_heat_group),
         Binding("H", "heat(1)", "heat +", id="heat_up", group=_heat_group),
         Binding("k", "klines", "klines", id="klines"),
-        Binding("s", "ticker", "ticker", id="ticker"),
-        Binding("e", "venues", "venues", id="venues"),
+        # help and quit early: at 80 columns the footer shows only the first bindings
+        Binding("question_mark", "help", "help", id="help"),
+        Binding("q", "quit", "quit", id="quit"),
         Binding("f", "freeze", "freeze", id="freeze"),
         Binding("plus,equals_sign", "zoom(1)", "zoom in", id="zoom_in", group=_zoom_group),
         Binding("minus", "zoom(-1)", "zoom out", id="zoom_out", group=_zoom_group),
         Binding("c", "recentre", "recentre", id="recentre"),
-        Binding("question_mark", "help", "help", id="help"),
-        Binding("q", "quit", "quit", id="quit"),
+        Binding("s", "ticker", "ticker", id="ticker"),
+        Binding("e", "venues", "venues", id="venues"),
     ]
     return out
 
@@ -295,7 +296,7 @@ class LiqtuiApp(App[None]):
             yield Label("backfill", id="progress-label")
             yield ProgressBar(total=100, show_eta=False, id="progress")
         yield self.status
-        yield Footer(compact=True)
+        yield Footer(compact=False)
 
     def on_mount(self) -> None:
         self._register_themes()
@@ -642,8 +643,9 @@ class LiqtuiApp(App[None]):
         """(key display, description) of every binding, honouring the keymap."""
         rows: list[tuple[str, str]] = []
         lbs = [b for b in self.BINDINGS if isinstance(b, Binding) and (b.id or "").startswith("lookback_")]
-        keys = " ".join(self._key_for(b) for b in lbs)
-        rows.append((keys, "lookback " + " ".join(b.description for b in lbs)))
+        keys = [self._key_for(b) for b in lbs]
+        compact = "1–8" if keys == list("12345678") else " ".join(keys)
+        rows.append((compact, "lookback " + " ".join(b.description for b in lbs)))
         for b in self.BINDINGS:
             if isinstance(b, Binding) and b.id and not b.id.startswith("lookback_"):
                 rows.append((self._key_for(b), _HELP_TEXT.get(b.id, b.description)))

@@ -6,7 +6,7 @@ import re
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
@@ -33,8 +33,9 @@ class HelpScreen(ModalScreen[None]):
         body = "\n".join(f"  {k.rjust(width)}  {d}" for k, d in self._rows)
         with Vertical(id="help-box", classes="modal-box"):
             yield Label("liqtui — keys", classes="modal-title")
-            yield Static(body, id="help-body")
-            yield Label("Estimated structure, not a guarantee. Esc closes.", classes="modal-hint")
+            with VerticalScroll(id="help-scroll"):
+                yield Static(body, id="help-body")
+            yield Label("Estimated structure, not a guarantee. ↑↓ scroll, Esc closes.", classes="modal-hint")
 
     def action_dismiss(self, result: None = None) -> None:  # type: ignore[override]
         self.dismiss(None)
