@@ -324,12 +324,23 @@ class LiqtuiApp(App[None]):
             self._lag_ms = float(ev.recv_ts - ev.ts)
         self.engine.apply(ev)
 
+    def _sink_for(self, engine: Any) -> Callable[[MarketEvent], None]:
+        """The sink handed to a source: after a swap, a late event of the old source is dropped instead of
+        reaching the new engine (another symbol or venue set)."""
+
+        def sink(ev: MarketEvent) -> None:
+            if engine is self.engine:
+                self._sink(ev)
+
+        return sink
+
     def _start_source(self) -> None:
         if self._source is None:
             return
         source = self._source
         self.run_worker(
-            source(self._sink), name="source", group="source", exclusive=True, exit_on_error=False
+            source(self._sink_for(self.engine)), name="source", group="source", exclusive=True,
+            exit_on_error=False,
         )
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:

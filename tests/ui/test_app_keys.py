@@ -143,20 +143,30 @@ async def test_symbol_callback_can_swap_engine_and_source(engine, frozen_clock, 
     import copy
 
     started = threading.Event()
+    old_sinks: list = []
+
+    async def first_source(sink):
+        old_sinks.append(sink)
+        await asyncio.Event().wait()
 
     async def new_source(sink):
         started.set()
         await asyncio.Event().wait()
 
     other = copy.deepcopy(_engine_template)
-    app = make_app(engine, frozen_clock, on_symbol_change=lambda s: (other, new_source))
+    app = make_app(engine, frozen_clock, source=first_source, on_symbol_change=lambda s: (other, new_source))
     async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot, app)
+        await settle(pilot, app, lambda: bool(old_sinks))
         await pilot.press("s")
         await settle(pilot, app, lambda: isinstance(app.screen, TickerScreen))
         await pilot.press("down", "down", "enter")  # SOL
         await settle(pilot, app, lambda: app.engine is other and started.is_set())
         assert app.symbol == "SOL"
+        before = other.version
+        now = frozen_clock()
+        late = FeedStatus(venue=Venue.OKX, symbol="BTC-USDT-SWAP", ts=now, recv_ts=now, state=FeedState.LIVE)
+        old_sinks[0](late)
+        assert other.version == before  # a late event of the old source never reaches the new engine
 
 
 async def test_venues_modal_toggles_and_refuses_none(engine, frozen_clock):
