@@ -110,6 +110,12 @@ def test_demo_first_frame_keys_zones_and_clean_quit(pane):
     pane.press("Escape")
     pane.wait_for(lambda t: "liqtui — keys" not in t, "help closed")
 
+    # live resize to 80x24: the compact layout keeps the anchor, the heatmap and the top zones
+    pane.tmux("resize-window", "-t", pane.session, "-x", "80", "-y", "24")
+    screen = pane.wait_for(lambda t: "▲ Above — squeeze" in t and "▼ Below — flush" in t, "the compact layout")
+    assert "live price" in screen and "◀" in screen  # the anchor label and the anchor row on the axis
+    assert max(len(line) for line in screen.splitlines()) <= 80
+
     pane.press("q")
     screen = pane.wait_for(lambda t: "LIQTUI_EXIT=" in t, "the process to exit", 30.0)
     assert "LIQTUI_EXIT=0" in screen
