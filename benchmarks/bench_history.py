@@ -61,8 +61,9 @@ def _store_rows(quick: bool, tmp: Path) -> list[dict]:
     n = 180 * 1440
     bars = synthetic_bars(n)
     store = Store(tmp / "bench.sqlite3")
-    t_write, _ = _timed(lambda: [store.write_bars("binance", "BTCUSDT", bars[i : i + 10_000])
-                                 for i in range(0, n, 10_000)])
+    t_write, _ = _timed(
+        lambda: [store.write_bars("binance", "BTCUSDT", bars[i : i + 10_000]) for i in range(0, n, 10_000)]
+    )
     t_plain = _plain_insert_s(store, bars[:50_000]) * n / 50_000
     # before packing, as SQL rows (quick: the last 30 days, scaled)
     sub = n if not quick else 30 * 1440
@@ -80,17 +81,48 @@ def _store_rows(quick: bool, tmp: Path) -> list[dict]:
     t_restore, _ = _timed(lambda: HeatModel.from_bytes(store.load_checkpoint("bench")[1]))  # type: ignore[index]
     store.close()
     return [
-        {"name": "rebuild_6m_s", "value": round(t_rebuild, 3), "unit": "s", "goal": 2.0,
-         "ratio": round(t_rebuild / t_base, 3), "baseline": round(t_base, 3), "bars": n,
-         "note": "baseline: the model alone on the same bars in memory (same chunked step_many path)"},
-        {"name": "restore_checkpoint_s", "value": round(t_restore, 4), "unit": "s",
-         "ratio": round(t_restore / t_rebuild, 4), "baseline": round(t_rebuild, 3), "bytes": len(blob)},
-        {"name": "store_write_rows_per_s", "value": round(n / t_write), "unit": "rows/s",
-         "ratio": round(t_plain / t_write, 3), "baseline": round(n / t_plain), "note": "baseline: plain INSERT"},
-        {"name": "store_read_rows_per_s", "value": round(n / t_read), "unit": "rows/s",
-         "ratio": round(t_rows / t_read, 1), "baseline": round(n / t_rows), "note": "baseline: unpacked SQL rows"},
-        {"name": "store_compact_rows_per_s", "value": round(n / t_pack), "unit": "rows/s",
-         "ratio": round(t_write / t_pack, 3), "baseline": round(n / t_write), "note": "baseline: upsert rate"},
+        {
+            "name": "rebuild_6m_s",
+            "value": round(t_rebuild, 3),
+            "unit": "s",
+            "goal": 2.0,
+            "ratio": round(t_rebuild / t_base, 3),
+            "baseline": round(t_base, 3),
+            "bars": n,
+            "note": "baseline: the model alone on the same bars in memory (same chunked step_many path)",
+        },
+        {
+            "name": "restore_checkpoint_s",
+            "value": round(t_restore, 4),
+            "unit": "s",
+            "ratio": round(t_restore / t_rebuild, 4),
+            "baseline": round(t_rebuild, 3),
+            "bytes": len(blob),
+        },
+        {
+            "name": "store_write_rows_per_s",
+            "value": round(n / t_write),
+            "unit": "rows/s",
+            "ratio": round(t_plain / t_write, 3),
+            "baseline": round(n / t_plain),
+            "note": "baseline: plain INSERT",
+        },
+        {
+            "name": "store_read_rows_per_s",
+            "value": round(n / t_read),
+            "unit": "rows/s",
+            "ratio": round(t_rows / t_read, 1),
+            "baseline": round(n / t_rows),
+            "note": "baseline: unpacked SQL rows",
+        },
+        {
+            "name": "store_compact_rows_per_s",
+            "value": round(n / t_pack),
+            "unit": "rows/s",
+            "ratio": round(t_write / t_pack, 3),
+            "baseline": round(n / t_write),
+            "note": "baseline: upsert rate",
+        },
     ]
 
 
@@ -99,8 +131,13 @@ def _plain_insert_s(store: Store, bars: np.ndarray) -> float:
     db = store._db
     db.execute("CREATE TEMP TABLE plain (a, b, c, d, e, f, g, h, i, j, k, l, m, n, o)")
     rows = [(1, *r, 1) for r in zip(*(bars[f].tolist() for f in bars.dtype.names or ()))]
-    t, _ = _timed(lambda: (db.execute("BEGIN"), db.executemany(f"INSERT INTO plain VALUES ({','.join('?' * 15)})", rows),
-                           db.execute("COMMIT")))
+    t, _ = _timed(
+        lambda: (
+            db.execute("BEGIN"),
+            db.executemany(f"INSERT INTO plain VALUES ({','.join('?' * 15)})", rows),
+            db.execute("COMMIT"),
+        )
+    )
     db.execute("DROP TABLE plain")
     return t
 
@@ -115,17 +152,36 @@ def _backfilled_rows(tmp: Path, t_full: float) -> list[dict]:
     store.write_bars("binance", "BTCUSDT", coarse)
     store.write_bars("binance", "BTCUSDT", fine)
     store.compact(now_ms=NOW + 3 * 86_400_000)
-    t_rebuild, model = _timed(lambda: rebuild(store, "binance", "BTCUSDT", lookback="6M", now_ms=NOW))
+    t_rebuild, _ = _timed(lambda: rebuild(store, "binance", "BTCUSDT", lookback="6M", now_ms=NOW))
     store.close()
-    return [{"name": "rebuild_6m_backfilled_s", "value": round(t_rebuild, 3), "unit": "s", "goal": 2.0,
-             "ratio": round(t_rebuild / t_full, 3), "baseline": round(t_full, 3), "bars": len(fine) + len(coarse),
-             "note": "15m bars + 1m for the last 30 days, as backfill stores; baseline: rebuild_6m_s"}]
+    return [
+        {
+            "name": "rebuild_6m_backfilled_s",
+            "value": round(t_rebuild, 3),
+            "unit": "s",
+            "goal": 2.0,
+            "ratio": round(t_rebuild / t_full, 3),
+            "baseline": round(t_full, 3),
+            "bars": len(fine) + len(coarse),
+            "note": "15m bars + 1m for the last 30 days, as backfill stores; baseline: rebuild_6m_s",
+        }
+    ]
 
 
 def _writer_rows(quick: bool, tmp: Path) -> list[dict]:
     n = 50_000 if quick else 200_000
-    trades = [Trade(venue=Venue.BINANCE, symbol="BTCUSDT", ts=NOW + i * 10, recv_ts=0, price=60_000.0 + i % 50,
-                    qty=0.01, side=TakerSide.BUY if i % 3 else TakerSide.SELL) for i in range(n)]
+    trades = [
+        Trade(
+            venue=Venue.BINANCE,
+            symbol="BTCUSDT",
+            ts=NOW + i * 10,
+            recv_ts=0,
+            price=60_000.0 + i % 50,
+            qty=0.01,
+            side=TakerSide.BUY if i % 3 else TakerSide.SELL,
+        )
+        for i in range(n)
+    ]
     store = Store(tmp / "writer.sqlite3")
     w = StoreWriter(store, flush_s=1.0)
     t_writer, _ = _timed(lambda: [w.on_event(t) for t in trades])
@@ -133,8 +189,15 @@ def _writer_rows(quick: bool, tmp: Path) -> list[dict]:
     sink: list = []
     t_base, _ = _timed(lambda: [sink.append(t) for t in trades])
     store.close()
-    return [{"name": "writer_event_us", "value": round(t_writer / n * 1e6, 3), "unit": "us/event",
-             "ratio": round(t_writer / t_base, 2), "baseline": round(t_base / n * 1e6, 3)}]
+    return [
+        {
+            "name": "writer_event_us",
+            "value": round(t_writer / n * 1e6, 3),
+            "unit": "us/event",
+            "ratio": round(t_writer / t_base, 2),
+            "baseline": round(t_base / n * 1e6, 3),
+        }
+    ]
 
 
 def _replay_rows(quick: bool, tmp: Path) -> list[dict]:
@@ -142,9 +205,11 @@ def _replay_rows(quick: bool, tmp: Path) -> list[dict]:
     from liqtui.history.record import Recorder
 
     n = 50_000 if quick else 200_000
-    frames = [('{"stream":"btcusdt@aggTrade","data":{"e":"aggTrade","E":%d,"s":"BTCUSDT","a":%d,"p":"%.1f",'
-               '"q":"0.010","f":1,"l":1,"T":%d,"m":%s}}') % (NOW + i, i, 60_000 + i % 97, NOW + i,
-                                                          "true" if i % 2 else "false") for i in range(n)]
+    frames = [
+        f'{{"stream":"btcusdt@aggTrade","data":{{"e":"aggTrade","E":{NOW + i},"s":"BTCUSDT","a":{i},'
+        f'"p":"{60_000 + i % 97:.1f}","q":"0.010","f":1,"l":1,"T":{NOW + i},"m":{"true" if i % 2 else "false"}}}}}'
+        for i in range(n)
+    ]
     path = tmp / "bench.jsonl.gz"
     t_rec, _ = _timed(lambda: _record(Recorder, path, frames))
     t_raw, _ = _timed(lambda: _raw_gzip(tmp / "raw.txt.gz", frames))
@@ -153,15 +218,27 @@ def _replay_rows(quick: bool, tmp: Path) -> list[dict]:
     def sink(ev: object) -> None:
         count[0] += 1
 
-    t_replay, st = _timed(lambda: asyncio.run(replay(path, sink)))
+    t_replay, _ = _timed(lambda: asyncio.run(replay(path, sink)))
     dec = make_decoder("binance", "BTC")
     t_base, _ = _timed(lambda: [dec.decode(f, 0) for f in frames])
     assert count[0] == n
     return [
-        {"name": "replay_frames_per_s", "value": round(n / t_replay), "unit": "frames/s",
-         "ratio": round(t_base / t_replay, 3), "baseline": round(n / t_base), "note": "baseline: decode only"},
-        {"name": "record_frames_per_s", "value": round(n / t_rec), "unit": "frames/s",
-         "ratio": round(t_raw / t_rec, 3), "baseline": round(n / t_raw), "note": "baseline: raw lines into gzip"},
+        {
+            "name": "replay_frames_per_s",
+            "value": round(n / t_replay),
+            "unit": "frames/s",
+            "ratio": round(t_base / t_replay, 3),
+            "baseline": round(n / t_base),
+            "note": "baseline: decode only",
+        },
+        {
+            "name": "record_frames_per_s",
+            "value": round(n / t_rec),
+            "unit": "frames/s",
+            "ratio": round(t_raw / t_rec, 3),
+            "baseline": round(n / t_raw),
+            "note": "baseline: raw lines into gzip",
+        },
     ]
 
 
@@ -183,4 +260,9 @@ def run(quick: bool) -> list[dict]:
     with tempfile.TemporaryDirectory(prefix="liqtui-bench-") as d:
         tmp = Path(d)
         rows = _store_rows(quick, tmp)
-        return rows + _backfilled_rows(tmp, rows[0]["value"]) + _writer_rows(quick, tmp) + _replay_rows(quick, tmp)
+        return (
+            rows
+            + _backfilled_rows(tmp, rows[0]["value"])
+            + _writer_rows(quick, tmp)
+            + _replay_rows(quick, tmp)
+        )

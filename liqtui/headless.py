@@ -35,7 +35,7 @@ from liqtui.feeds.endpoints import Endpoints
 from liqtui.feeds.symbols import instrument
 from liqtui.history.formats import FORMATS, RecordingError
 
-__all__ = ["SOURCES", "ZonesArgError", "collect_zones", "run_zones", "zones_document", "format_text"]
+__all__ = ["SOURCES", "ZonesArgError", "collect_zones", "format_text", "run_zones", "zones_document"]
 
 SOURCES: tuple[str, ...] = ("replay", "demo", "live")
 EXIT_OK, EXIT_FAILED, EXIT_BAD_ARGS, EXIT_NO_DATA = 0, 1, 2, 3
@@ -110,8 +110,9 @@ async def collect_zones(
     for v in venues:
         if v not in VENUES:
             raise ZonesArgError(f"--exchange must name venues among {', '.join(VENUES)}, got {v!r}")
-    engine = Engine(HeatModel(model_config), symbol=symbol or "BTC",
-                    reference=venues[0] if source != "replay" else None)
+    engine = Engine(
+        HeatModel(model_config), symbol=symbol or "BTC", reference=venues[0] if source != "replay" else None
+    )
     driver = _Driver(engine)
     stats: dict[str, Any] = {"frames": 0, "decode_errors": 0, "reconnects": 0}
     notes: list[str] = []
@@ -119,8 +120,19 @@ async def collect_zones(
         await _from_replay(replay_path, driver, stats, speed, symbol)
         engine.symbol = symbol or _base(stats.get("instruments", {}), engine.reference)
     else:
-        run = _FeedRun(driver, stats, notes, symbol or "BTC", venues, lookback, seconds, backfill, store, progress,
-                       model_config)
+        run = _FeedRun(
+            driver,
+            stats,
+            notes,
+            symbol or "BTC",
+            venues,
+            lookback,
+            seconds,
+            backfill,
+            store,
+            progress,
+            model_config,
+        )
         if source == "demo":
             await run.demo(endpoints, speed, seed)
         else:
@@ -129,12 +141,21 @@ async def collect_zones(
     engine = driver.engine
     stats["events"] = driver.events
     stats["candles"] = int(engine.counters.get("candles", 0))
-    return zones_document(engine, lookback=lookback, top=top, threshold_pct=threshold_pct, source=source,
-                          venues=venues, stats=stats, notes=notes)
+    return zones_document(
+        engine,
+        lookback=lookback,
+        top=top,
+        threshold_pct=threshold_pct,
+        source=source,
+        venues=venues,
+        stats=stats,
+        notes=notes,
+    )
 
 
-async def _from_replay(path: str | None, driver: _Driver, stats: dict[str, Any], speed: float,
-                       symbol: str | None) -> None:
+async def _from_replay(
+    path: str | None, driver: _Driver, stats: dict[str, Any], speed: float, symbol: str | None
+) -> None:
     from liqtui.history.replay import replay
 
     if not path:
@@ -169,8 +190,9 @@ class _FeedRun:
 
         days = min(183.0, _lookback_days(self.lookback) + 1.0)
         self.venues = ["binance"]  # the demo exchange speaks the Binance protocol
-        async with DemoExchange(seed=seed or 0, speed=speed or 1.0, symbol=instrument("binance", self.symbol),
-                                history_days=days) as demo:
+        async with DemoExchange(
+            seed=seed or 0, speed=speed or 1.0, symbol=instrument("binance", self.symbol), history_days=days
+        ) as demo:
             ep = (endpoints or Endpoints()).with_override("binance", "ws", demo.ws_url)
             ep = ep.with_override("binance", "rest", demo.rest_url)
             await self.run(ep, int(demo.market.now_ms) if demo.market is not None else None)
@@ -218,11 +240,19 @@ class _FeedRun:
 
         key = checkpoint_key(self.symbol, self.venues, self.model_config)
         ref = self.venues[0]
-        model, restored = restore(self.store, key, ref, instrument(ref, self.symbol), config=self.model_config,
-                                  lookback=self.lookback)
+        model, restored = restore(
+            self.store,
+            key,
+            ref,
+            instrument(ref, self.symbol),
+            config=self.model_config,
+            lookback=self.lookback,
+        )
         if model.last_ts:
             self.driver.engine.model = model
-            self.notes.append(f"model {'restored from a checkpoint' if restored else 'rebuilt from the store'}")
+            self.notes.append(
+                f"model {'restored from a checkpoint' if restored else 'rebuilt from the store'}"
+            )
         return key
 
     async def _backfill(self, ep: Endpoints, now_ms: int | None) -> None:
@@ -232,8 +262,15 @@ class _FeedRun:
         model = self.driver.engine.model
         try:
             results = await backfill_venues(
-                self.venues, self.symbol, self.lookback, rest_urls={v: ep.rest_url(v) for v in self.venues},
-                model=model, progress=self.progress, store=self.store, now_ms=now_ms, since_ms=(model.last_ts or None),
+                self.venues,
+                self.symbol,
+                self.lookback,
+                rest_urls={v: ep.rest_url(v) for v in self.venues},
+                model=model,
+                progress=self.progress,
+                store=self.store,
+                now_ms=now_ms,
+                since_ms=(model.last_ts or None),
             )
             self.stats["backfill_bars"] = results[0].delivered_bars
         except BackfillError as exc:
@@ -265,8 +302,15 @@ def _finite(x: float | None) -> float | None:
 
 
 def zones_document(
-    engine: Engine, *, lookback: str, top: int, threshold_pct: float = 50.0, source: str = "",
-    venues: Sequence[str] = (), stats: dict[str, Any] | None = None, notes: Sequence[str] = (),
+    engine: Engine,
+    *,
+    lookback: str,
+    top: int,
+    threshold_pct: float = 50.0,
+    source: str = "",
+    venues: Sequence[str] = (),
+    stats: dict[str, Any] | None = None,
+    notes: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The JSON-ready zones document of an engine's model (NaN/inf become null)."""
     rep = engine.model.zones(lookback, threshold_pct=threshold_pct, top_n=top)
@@ -304,18 +348,25 @@ def _clean(obj: Any) -> Any:
 def format_text(doc: dict[str, Any]) -> str:
     """A short human-readable table of the zones document."""
     price = doc.get("price")
-    lines = [f"{doc['symbol']} {doc['lookback']}  price {price if price is not None else '?'}  "
-             f"({doc['stats'].get('frames', 0)} frames, {doc['stats'].get('events', 0)} events)"]
+    head = (
+        f"{doc['symbol']} {doc['lookback']}  price {price if price is not None else '?'}  "
+        f"({doc['stats'].get('frames', 0)} frames, {doc['stats'].get('events', 0)} events)"
+    )
+    lines = [head]
     for side, title in (("above", "above (short liquidations)"), ("below", "below (long liquidations)")):
         lines.append(title)
         for z in doc[side]:
-            lines.append(f"  {z['low']:>12.2f} – {z['high']:<12.2f} peak {z['peak']:>12.2f}  "
-                         f"${z['usd'] / 1e6:>10.2f}M  {z['distance_pct']:+6.2f}%")
+            lines.append(
+                f"  {z['low']:>12.2f} – {z['high']:<12.2f} peak {z['peak']:>12.2f}  "
+                f"${z['usd'] / 1e6:>10.2f}M  {z['distance_pct']:+6.2f}%"
+            )
         if not doc[side]:
             lines.append("  (none)")
     t = doc["totals"]
-    lines.append(f"totals  above ${t['above'] / 1e6:.2f}M  below ${t['below'] / 1e6:.2f}M  "
-                 f"imbalance {t['imbalance']:+.2f}")
+    lines.append(
+        f"totals  above ${t['above'] / 1e6:.2f}M  below ${t['below'] / 1e6:.2f}M  "
+        f"imbalance {t['imbalance']:+.2f}"
+    )
     lines.extend(f"note: {n}" for n in doc.get("notes", []))
     return "\n".join(lines)
 
@@ -356,8 +407,11 @@ def run_zones(args: Any, cfg: Any = None) -> int:
             store.close()
     if not doc["stats"].get("events") and not doc["stats"].get("backfill_bars"):
         src = kw["source"] + (f" {kw['replay_path']}" if kw.get("replay_path") else "")
-        print(f"liqtui zones: no data arrived from {src} ({doc['stats'].get('frames', 0)} frames, "
-              f"{doc['stats'].get('decode_errors', 0)} decode errors)", file=sys.stderr)
+        print(
+            f"liqtui zones: no data arrived from {src} ({doc['stats'].get('frames', 0)} frames, "
+            f"{doc['stats'].get('decode_errors', 0)} decode errors)",
+            file=sys.stderr,
+        )
         if getattr(args, "json", False):
             _emit(json.dumps(doc))
         return EXIT_NO_DATA
@@ -402,7 +456,8 @@ def _kwargs_from_args(args: Any, cfg: Any) -> dict[str, Any]:
         "seconds": seconds,
         "lookback": lookback,
         "top": int(top),
-        "symbol": getattr(args, "symbol", None) or (None if source == "replay" else getattr(cfg, "symbol", "BTC")),
+        "symbol": getattr(args, "symbol", None)
+        or (None if source == "replay" else getattr(cfg, "symbol", "BTC")),
         "venues": venues,
         "replay_path": getattr(args, "replay", None),
         # a replay is read to its end as fast as possible; --speed paces the demo market

@@ -22,10 +22,11 @@ from __future__ import annotations
 import abc
 import asyncio
 import dataclasses
+import math
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import numpy as np
@@ -37,18 +38,18 @@ from liqtui.feeds.symbols import instrument, to_venue
 from liqtui.history.store import SRC_KLINE, Store, empty_bars, merge_resolutions
 
 __all__ = [
+    "LOOKBACK_MS",
+    "SUPPORTED_VENUES",
     "BackfillError",
     "BackfillResult",
     "Segment",
-    "LOOKBACK_MS",
-    "plan",
+    "attach_oi",
     "backfill",
     "backfill_venues",
-    "fetch_history",
-    "combine_oi",
-    "attach_oi",
     "bars_to_events",
-    "SUPPORTED_VENUES",
+    "combine_oi",
+    "fetch_history",
+    "plan",
 ]
 
 MIN_MS = 60_000
@@ -183,8 +184,12 @@ class _Http:
                 resp = await self.client.request(method, self.base + path, params=params, json=json_body)
             except httpx.TransportError as exc:  # unreachable: give up sooner than on a busy exchange
                 net_failures += 1
-                await self._retry(attempt, None, f"{type(exc).__name__} {exc}".strip(),
-                                  last=net_failures > self.transport_retries)
+                await self._retry(
+                    attempt,
+                    None,
+                    f"{type(exc).__name__} {exc}".strip(),
+                    last=net_failures > self.transport_retries,
+                )
                 continue
             limited, wait = self._rate_limited(resp)
             if limited:
@@ -195,14 +200,18 @@ class _Http:
                 continue
             body = self._json(resp, method, path)
             if resp.status_code != 200:
-                raise BackfillError(f"{self.venue.value}: {method} {path} failed: HTTP {resp.status_code} {_err(body)}")
+                raise BackfillError(
+                    f"{self.venue.value}: {method} {path} failed: HTTP {resp.status_code} {_err(body)}"
+                )
             retry_code = self._venue_error(body, path)
             if retry_code:
                 await self._retry(attempt, None, f"{retry_code} (rate limit)")
                 continue
             await self._weight_guard(resp)
             return body
-        raise BackfillError(f"{self.venue.value}: {method} {path} still failing after {self.max_retries} retries")
+        raise BackfillError(
+            f"{self.venue.value}: {method} {path} still failing after {self.max_retries} retries"
+        )
 
     def _venue_error(self, body: Any, path: str) -> str | None:
         """Bybit ``retCode`` / OKX ``code`` in a 200 reply: a retryable rate-limit code, or raise."""
@@ -211,7 +220,9 @@ class _Http:
         if self.venue is Venue.BYBIT and body.get("retCode", 0) != 0:
             if body.get("retCode") == 10006:  # too many visits
                 return "retCode 10006"
-            raise BackfillError(f"bybit: GET {path} failed: retCode {body.get('retCode')} {body.get('retMsg')}")
+            raise BackfillError(
+                f"bybit: GET {path} failed: retCode {body.get('retCode')} {body.get('retMsg')}"
+            )
         if self.venue is Venue.OKX and str(body.get("code", "0")) != "0":
             if str(body.get("code")) == "50011":  # too many requests
                 return "code 50011"
@@ -232,7 +243,10 @@ class _Http:
         code = resp.status_code
         if code not in (429, 418) and not (self.venue is Venue.BYBIT and code == 403):
             return False, None  # (OKX answers 429; Hyperliquid 429)
-        for header, scale, now in (("Retry-After", 1.0, 0.0), ("X-Bapi-Limit-Reset-Timestamp", 1000.0, time.time())):
+        for header, scale, now in (
+            ("Retry-After", 1.0, 0.0),
+            ("X-Bapi-Limit-Reset-Timestamp", 1000.0, time.time()),
+        ):
             value = resp.headers.get(header)
             if value is not None:
                 try:
@@ -266,9 +280,10 @@ class _Http:
         if used is None or not used.isdigit() or int(used) < 0.8 * self.weight_limit:
             return
         delay = self._until_next_minute()
-        self.say(f"{self.venue.value}: request weight {used}/{self.weight_limit} this minute, pausing {delay:.0f} s")
+        self.say(
+            f"{self.venue.value}: request weight {used}/{self.weight_limit} this minute, pausing {delay:.0f} s"
+        )
         await asyncio.sleep(delay)
-
 
     @staticmethod
     def _until_next_minute() -> float:
@@ -324,7 +339,9 @@ class _Venue(abc.ABC):
         """Bars opening in ``[start_ms, end_ms)`` (one request, at most ``kline_limit``), oldest first."""
 
     @abc.abstractmethod
-    def oi_pages(self, period_s: int, start_ms: int, end_ms: int) -> AsyncIterator[tuple[np.ndarray, np.ndarray]]:
+    def oi_pages(
+        self, period_s: int, start_ms: int, end_ms: int
+    ) -> AsyncIterator[tuple[np.ndarray, np.ndarray]]:
         """Open-interest samples ``(ts, value)`` in ``[start_ms, end_ms]``, one page per request."""
 
 
@@ -332,13 +349,18 @@ class _Binance(_Venue):
     kline_limit = 1500
     oi_limit = 500
     oi_history_ms = 30 * DAY_MS
-    _INTERVALS = {60: "1m", 300: "5m", 900: "15m", 3600: "1h"}
+    _INTERVALS: ClassVar[dict[int, str]] = {60: "1m", 300: "5m", 900: "15m", 3600: "1h"}
 
     async def klines(self, interval_s: int, start_ms: int, end_ms: int) -> np.ndarray:
         body = await self.http.get(
             "/fapi/v1/klines",
-            {"symbol": self.symbol, "interval": self._INTERVALS[interval_s], "startTime": start_ms,
-             "endTime": end_ms - 1, "limit": self.kline_limit},
+            {
+                "symbol": self.symbol,
+                "interval": self._INTERVALS[interval_s],
+                "startTime": start_ms,
+                "endTime": end_ms - 1,
+                "limit": self.kline_limit,
+            },
         )
         if not isinstance(body, list):
             raise BackfillError(f"binance: /fapi/v1/klines returned {type(body).__name__}, expected a list")
@@ -355,17 +377,28 @@ class _Binance(_Venue):
         out["taker_buy_volume"] = raw[:, 9]
         return out
 
-    async def oi_pages(self, period_s: int, start_ms: int, end_ms: int) -> AsyncIterator[tuple[np.ndarray, np.ndarray]]:
+    async def oi_pages(
+        self, period_s: int, start_ms: int, end_ms: int
+    ) -> AsyncIterator[tuple[np.ndarray, np.ndarray]]:
         period = {300: "5m", 900: "15m"}[period_s]
         step = period_s * 1000 * self.oi_limit
-        for a in range(start_ms, end_ms, step):  # explicit windows: the same pages whichever end the venue fills
+        for a in range(
+            start_ms, end_ms, step
+        ):  # explicit windows: the same pages whichever end the venue fills
             body = await self.http.get(
                 "/futures/data/openInterestHist",
-                {"symbol": self.symbol, "period": period, "startTime": a, "endTime": min(a + step, end_ms) - 1,
-                 "limit": self.oi_limit},
+                {
+                    "symbol": self.symbol,
+                    "period": period,
+                    "startTime": a,
+                    "endTime": min(a + step, end_ms) - 1,
+                    "limit": self.oi_limit,
+                },
             )
             if not isinstance(body, list):
-                raise BackfillError(f"binance: openInterestHist returned {type(body).__name__}, expected a list")
+                raise BackfillError(
+                    f"binance: openInterestHist returned {type(body).__name__}, expected a list"
+                )
             try:
                 ts = np.array([int(r["timestamp"]) for r in body], dtype=np.int64)
                 usd = np.array([float(r["sumOpenInterestValue"]) for r in body], dtype=np.float64)
@@ -381,8 +414,14 @@ class _Bybit(_Venue):
     async def klines(self, interval_s: int, start_ms: int, end_ms: int) -> np.ndarray:
         body = await self.http.get(
             "/v5/market/kline",
-            {"category": "linear", "symbol": self.symbol, "interval": str(interval_s // 60), "start": start_ms,
-             "end": end_ms - 1, "limit": self.kline_limit},
+            {
+                "category": "linear",
+                "symbol": self.symbol,
+                "interval": str(interval_s // 60),
+                "start": start_ms,
+                "end": end_ms - 1,
+                "limit": self.kline_limit,
+            },
         )
         rows = _bybit_list(body, "kline")
         out = empty_bars(len(rows))
@@ -396,10 +435,16 @@ class _Bybit(_Venue):
         out["interval_s"] = interval_s
         return out[np.argsort(out["ts"], kind="stable")]
 
-    async def oi_pages(self, period_s: int, start_ms: int, end_ms: int) -> AsyncIterator[tuple[np.ndarray, np.ndarray]]:
+    async def oi_pages(
+        self, period_s: int, start_ms: int, end_ms: int
+    ) -> AsyncIterator[tuple[np.ndarray, np.ndarray]]:
         params: dict[str, Any] = {
-            "category": "linear", "symbol": self.symbol, "intervalTime": f"{period_s // 60}min",
-            "startTime": start_ms, "endTime": end_ms, "limit": 200,
+            "category": "linear",
+            "symbol": self.symbol,
+            "intervalTime": f"{period_s // 60}min",
+            "startTime": start_ms,
+            "endTime": end_ms,
+            "limit": 200,
         }
         while True:
             body = await self.http.get("/v5/market/open-interest", params)
@@ -438,13 +483,18 @@ class _Okx(_Venue):
     kline_limit = 100
     oi_limit = 100
     fine_window_ms = 3 * DAY_MS  # 100 rows a request at ≤10 requests/s: 3 days of 1m bars is 44 requests
-    _BARS = {60: "1m", 300: "5m", 900: "15m", 3600: "1H"}
+    _BARS: ClassVar[dict[int, str]] = {60: "1m", 300: "5m", 900: "15m", 3600: "1H"}
 
     async def klines(self, interval_s: int, start_ms: int, end_ms: int) -> np.ndarray:
         body = await self.http.get(
             "/api/v5/market/history-candles",
-            {"instId": self.symbol, "bar": self._BARS[interval_s], "after": end_ms, "before": start_ms - 1,
-             "limit": self.kline_limit},
+            {
+                "instId": self.symbol,
+                "bar": self._BARS[interval_s],
+                "after": end_ms,
+                "before": start_ms - 1,
+                "limit": self.kline_limit,
+            },
         )
         rows = [r for r in _okx_data(body, "history-candles") if str(r[8] if len(r) > 8 else "1") == "1"]
         try:
@@ -459,13 +509,20 @@ class _Okx(_Venue):
         out["volume"], out["quote_volume"] = raw[:, 6], raw[:, 7]
         return out[np.argsort(out["ts"], kind="stable")]
 
-    async def oi_pages(self, period_s: int, start_ms: int, end_ms: int) -> AsyncIterator[tuple[np.ndarray, np.ndarray]]:
+    async def oi_pages(
+        self, period_s: int, start_ms: int, end_ms: int
+    ) -> AsyncIterator[tuple[np.ndarray, np.ndarray]]:
         step = period_s * 1000 * self.oi_limit
         for a in range(start_ms, end_ms, step):
             body = await self.http.get(
                 "/api/v5/rubik/stat/contracts/open-interest-history",
-                {"instId": self.symbol, "period": self._BARS[period_s], "begin": a,
-                 "end": min(a + step, end_ms) - 1, "limit": self.oi_limit},
+                {
+                    "instId": self.symbol,
+                    "period": self._BARS[period_s],
+                    "begin": a,
+                    "end": min(a + step, end_ms) - 1,
+                    "limit": self.oi_limit,
+                },
             )
             rows = _okx_data(body, "open-interest-history")
             try:
@@ -490,7 +547,7 @@ class _Hyperliquid(_Venue):
 
     kline_limit = 5000
     oi_history_ms = 0
-    _INTERVALS = {60: "1m", 300: "5m", 900: "15m", 3600: "1h", 14_400: "4h"}
+    _INTERVALS: ClassVar[dict[int, str]] = {60: "1m", 300: "5m", 900: "15m", 3600: "1h", 14_400: "4h"}
 
     def plan(self, lookback: str, now_ms: int) -> list[Segment]:
         return plan_capped(lookback, now_ms, intervals=tuple(self._INTERVALS), cap=self.kline_limit)
@@ -501,11 +558,20 @@ class _Hyperliquid(_Venue):
     async def klines(self, interval_s: int, start_ms: int, end_ms: int) -> np.ndarray:
         body = await self.http.post(
             "/info",
-            {"type": "candleSnapshot", "req": {"coin": self.symbol, "interval": self._INTERVALS[interval_s],
-                                               "startTime": start_ms, "endTime": end_ms - 1}},
+            {
+                "type": "candleSnapshot",
+                "req": {
+                    "coin": self.symbol,
+                    "interval": self._INTERVALS[interval_s],
+                    "startTime": start_ms,
+                    "endTime": end_ms - 1,
+                },
+            },
         )
         if not isinstance(body, list):
-            raise BackfillError(f"hyperliquid: candleSnapshot returned {type(body).__name__}, expected a list")
+            raise BackfillError(
+                f"hyperliquid: candleSnapshot returned {type(body).__name__}, expected a list"
+            )
         try:
             raw = np.array([[c["t"], c["o"], c["h"], c["l"], c["c"], c["v"]] for c in body], dtype=np.float64)
         except (KeyError, TypeError, ValueError) as exc:
@@ -518,20 +584,28 @@ class _Hyperliquid(_Venue):
             out[f] = raw[:, 1 + j]
         return out[np.argsort(out["ts"], kind="stable")]
 
-    async def oi_pages(self, period_s: int, start_ms: int, end_ms: int) -> AsyncIterator[tuple[np.ndarray, np.ndarray]]:
+    async def oi_pages(
+        self, period_s: int, start_ms: int, end_ms: int
+    ) -> AsyncIterator[tuple[np.ndarray, np.ndarray]]:
         return
         yield  # an async generator that yields nothing: there is no OI history
 
 
 _VENUES: dict[Venue, type[_Venue]] = {
-    Venue.BINANCE: _Binance, Venue.BYBIT: _Bybit, Venue.OKX: _Okx, Venue.HYPERLIQUID: _Hyperliquid,
+    Venue.BINANCE: _Binance,
+    Venue.BYBIT: _Bybit,
+    Venue.OKX: _Okx,
+    Venue.HYPERLIQUID: _Hyperliquid,
 }
 SUPPORTED_VENUES: tuple[str, ...] = tuple(v.value for v in _VENUES)
 #: Default pacing between requests per venue (seconds), from the documented limits: Binance 2400 weight/min
 #: (the weight header guards the rest), Bybit 600/5 s, OKX 20/2 s candles and 10/2 s open interest,
 #: Hyperliquid 1200 weight/min at 20 a candleSnapshot.
 MIN_INTERVAL_S: dict[Venue, float] = {
-    Venue.BINANCE: 0.05, Venue.BYBIT: 0.05, Venue.OKX: 0.2, Venue.HYPERLIQUID: 1.0,
+    Venue.BINANCE: 0.05,
+    Venue.BYBIT: 0.05,
+    Venue.OKX: 0.2,
+    Venue.HYPERLIQUID: 1.0,
 }
 
 
@@ -557,7 +631,9 @@ def attach_oi(
     return bars
 
 
-def bars_to_events(bars: np.ndarray, venue: str | Venue, symbol: str, *, recv_ts: int | None = None) -> list[MarketEvent]:
+def bars_to_events(
+    bars: np.ndarray, venue: str | Venue, symbol: str, *, recv_ts: int | None = None
+) -> list[MarketEvent]:
     """Closed :class:`Candle` events (and an :class:`OpenInterest` event after each bar that has OI, at its
     close time) for an engine that takes events rather than bar arrays."""
     v = to_venue(venue)
@@ -569,15 +645,27 @@ def bars_to_events(bars: np.ndarray, venue: str | Venue, symbol: str, *, recv_ts
         qv = float(b["quote_volume"])
         out.append(
             Candle(
-                venue=v, symbol=symbol, ts=ts, recv_ts=rt, interval_s=iv, open=float(b["open"]),
-                high=float(b["high"]), low=float(b["low"]), close=float(b["close"]), volume=float(b["volume"]),
-                quote_volume=None if qv != qv else qv, taker_buy_volume=None if tb != tb else tb, closed=True,
+                venue=v,
+                symbol=symbol,
+                ts=ts,
+                recv_ts=rt,
+                interval_s=iv,
+                open=float(b["open"]),
+                high=float(b["high"]),
+                low=float(b["low"]),
+                close=float(b["close"]),
+                volume=float(b["volume"]),
+                quote_volume=None if math.isnan(qv) else qv,
+                taker_buy_volume=None if math.isnan(tb) else tb,
+                closed=True,
             )
         )
         oi = float(b["oi_usd"])
-        if oi == oi and b["close"] > 0:
+        if not math.isnan(oi) and b["close"] > 0:
             out.append(
-                OpenInterest(venue=v, symbol=symbol, ts=ts + iv * 1000, recv_ts=rt, base=oi / float(b["close"]), usd=oi)
+                OpenInterest(
+                    venue=v, symbol=symbol, ts=ts + iv * 1000, recv_ts=rt, base=oi / float(b["close"]), usd=oi
+                )
             )
     return out
 
@@ -655,7 +743,9 @@ class _Run:
         async for ts, val in self.api.oi_pages(period_s, lo, hi):
             ts_parts.append(ts)
             val_parts.append(val)
-            self.tick(f"{self.result.venue} {self.result.symbol}: open interest to {_fmt(int(ts.max()) if len(ts) else hi)}")
+            self.tick(
+                f"{self.result.venue} {self.result.symbol}: open interest to {_fmt(int(ts.max()) if len(ts) else hi)}"
+            )
         self.result.oi_points += sum(len(t) for t in ts_parts)
         if not ts_parts:
             return np.empty(0, np.int64), np.empty(0)
@@ -707,8 +797,13 @@ async def fetch_history(
     http_client = client or httpx.AsyncClient(timeout=httpx.Timeout(20.0, connect=10.0))
     report = _Reporter(result, progress)
     http = _Http(
-        http_client, v, rest_url or DEFAULT_REST[v], result, report.say,
-        min_interval_s=MIN_INTERVAL_S[v] if min_interval_s is None else min_interval_s, max_wait_s=max_wait_s,
+        http_client,
+        v,
+        rest_url or DEFAULT_REST[v],
+        result,
+        report.say,
+        min_interval_s=MIN_INTERVAL_S[v] if min_interval_s is None else min_interval_s,
+        max_wait_s=max_wait_s,
     )
     run = _Run(_VENUES[v](http, sym), report, store)
     result.segments = run.api.plan(lookback, now)
@@ -717,7 +812,8 @@ async def fetch_history(
         for seg in result.segments:
             ranges = (
                 store.missing_ranges(v.value, sym, seg.interval_s, seg.start_ms, seg.end_ms)
-                if store is not None else [(seg.start_ms, seg.end_ms)]
+                if store is not None
+                else [(seg.start_ms, seg.end_ms)]
             )
             result.skipped_bars += seg.n_bars - sum((b - a) // (seg.interval_s * 1000) for a, b in ranges)
             todo.append((seg, ranges))
@@ -733,7 +829,9 @@ async def fetch_history(
     bars = _collect(run, result, since_ms)
     _report_missing_oi(run, bars)
     report.done = report.total
-    report.say(f"{v.value} {sym}: fetched {result.fetched_bars} bars in {result.requests} requests, {len(bars)} in the lookback")
+    report.say(
+        f"{v.value} {sym}: fetched {result.fetched_bars} bars in {result.requests} requests, {len(bars)} in the lookback"
+    )
     return result, bars
 
 
@@ -764,8 +862,17 @@ async def backfill(
     written stays written.
     """
     result, bars = await fetch_history(
-        venue, symbol, lookback, rest_url=rest_url, progress=progress, store=store, client=client, now_ms=now_ms,
-        since_ms=since_ms, min_interval_s=min_interval_s, max_wait_s=max_wait_s,
+        venue,
+        symbol,
+        lookback,
+        rest_url=rest_url,
+        progress=progress,
+        store=store,
+        client=client,
+        now_ms=now_ms,
+        since_ms=since_ms,
+        min_interval_s=min_interval_s,
+        max_wait_s=max_wait_s,
     )
     await _deliver(bars, on_bars, result, model)
     _say_done(progress, result, len(bars))
@@ -803,11 +910,23 @@ async def backfill_venues(
         raise ValueError("backfill_venues needs at least one venue")
     urls = dict(rest_urls or {})
     agg = _ProgressSum(progress, venues)
-    outcomes = await asyncio.gather(*(
-        fetch_history(v, symbol, lookback, rest_url=urls.get(v), progress=agg.for_venue(v), store=store,
-                      now_ms=now_ms, since_ms=since_ms, min_interval_s=min_interval_s)
-        for v in venues
-    ), return_exceptions=True)
+    outcomes = await asyncio.gather(
+        *(
+            fetch_history(
+                v,
+                symbol,
+                lookback,
+                rest_url=urls.get(v),
+                progress=agg.for_venue(v),
+                store=store,
+                now_ms=now_ms,
+                since_ms=since_ms,
+                min_interval_s=min_interval_s,
+            )
+            for v in venues
+        ),
+        return_exceptions=True,
+    )
     for o in outcomes:  # cancellation and programming errors propagate as they are
         if isinstance(o, BaseException) and not isinstance(o, BackfillError):
             raise o
@@ -817,7 +936,9 @@ async def backfill_venues(
     results = [r for r, _ in fetched]
     for v, o in zip(venues, outcomes):
         if isinstance(o, BackfillError):
-            results[0].messages.append(f"{v} backfill failed ({o}); its open interest is left out of the history")
+            results[0].messages.append(
+                f"{v} backfill failed ({o}); its open interest is left out of the history"
+            )
     bars = combine_oi(fetched[0][1], [b for _, b in fetched[1:]])
     await _deliver(bars, on_bars, results[0], model)
     _say_done(progress, results[0], len(bars))

@@ -37,19 +37,19 @@ __all__ = [
     "RawFrame",
     "RecordingError",
     "detect_format",
-    "read_frames",
-    "venue_from_text",
-    "venue_of_frame",
-    "symbol_of_frame",
     "infer_symbols",
     "open_text",
+    "read_frames",
+    "symbol_of_frame",
+    "venue_from_text",
+    "venue_of_frame",
 ]
 
 FORMATS: tuple[str, ...] = ("liqtui", "hftbacktest", "cryptofeed1", "cryptofeed3", "tardis")
 
 _GZIP_MAGIC = b"\x1f\x8b"
-_HFT_RE = re.compile(r"^(\d{15,20}) (.*)$", re.S)
-_CF1_DATA_RE = re.compile(r"^(\d+(?:\.\d+)?): (.*)$", re.S)
+_HFT_RE = re.compile(r"^(\d{15,20}) (.*)$", re.DOTALL)
+_CF1_DATA_RE = re.compile(r"^(\d+(?:\.\d+)?): (.*)$", re.DOTALL)
 _CF1_HEADER_RE = re.compile(r"^(\S+://\S+) (<->|<-|->) ")
 _SNIFF_LINES = 20
 

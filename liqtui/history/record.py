@@ -14,7 +14,7 @@ import gzip
 import os
 import time
 from pathlib import Path
-from typing import IO
+from typing import IO, Self
 
 import msgspec
 
@@ -48,8 +48,11 @@ class Recorder:
         self.frames = 0
         self.bytes = 0
         mode = "ab" if append else "wb"
+        # the recorder owns the file until close(): no context manager here
         self._fh: IO[bytes] = (
-            gzip.open(self.path, mode, compresslevel=6) if self.path.name.endswith(".gz") else open(self.path, mode)
+            gzip.open(self.path, mode, compresslevel=6)  # noqa: SIM115
+            if self.path.name.endswith(".gz")
+            else open(self.path, mode)  # noqa: SIM115
         )
         self._last_flush = time.monotonic()
         self._closed = False
@@ -85,7 +88,7 @@ class Recorder:
             self._fh.close()
             self._closed = True
 
-    def __enter__(self) -> "Recorder":
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from liqtui.core.events import VENUES, MarketEvent
 from liqtui.history.formats import RecordingError, detect_format, infer_symbols, read_frames
 
-__all__ = ["ReplayStats", "replay", "plan_replay", "DecoderLike"]
+__all__ = ["DecoderLike", "ReplayStats", "plan_replay", "replay"]
 
 YIELD_EVERY = 256
 

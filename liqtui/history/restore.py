@@ -21,7 +21,7 @@ from liqtui.core import model as core_model
 from liqtui.core.model import HeatModel, ModelConfig
 from liqtui.history.store import Store, pack_checkpoint
 
-__all__ = ["model_bars", "rebuild", "restore", "step_bars", "step_chunk", "feed_model", "Checkpointer"]
+__all__ = ["Checkpointer", "feed_model", "model_bars", "rebuild", "restore", "step_bars", "step_chunk"]
 
 log = logging.getLogger("liqtui.history")
 
@@ -141,7 +141,9 @@ def restore(
         except ValueError as exc:
             log.warning("ignoring checkpoint %s: %s", key, exc)
     restored = model is not None
-    return rebuild(store, venue, symbol, model=model, config=config, lookback=lookback, now_ms=now_ms), restored
+    return rebuild(
+        store, venue, symbol, model=model, config=config, lookback=lookback, now_ms=now_ms
+    ), restored
 
 
 class Checkpointer:

@@ -18,7 +18,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import itertools
 import logging
+import math
 import os
 import sqlite3
 import time
@@ -26,7 +28,7 @@ import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 
@@ -34,8 +36,8 @@ from liqtui.core.events import (
     Candle,
     FundingRate,
     Liquidation,
-    MarkPrice,
     MarketEvent,
+    MarkPrice,
     OpenInterest,
     PositionSide,
     TakerSide,
@@ -46,14 +48,14 @@ from liqtui.core.events import (
 __all__ = [
     "BAR_DTYPE",
     "BAR_FIELDS",
-    "SRC_TRADES",
     "SRC_KLINE",
+    "SRC_TRADES",
     "Store",
     "StoreError",
     "StoreWriter",
+    "checkpoint_key",
     "default_store_path",
     "empty_bars",
-    "checkpoint_key",
     "pack_checkpoint",
     "unpack_checkpoint",
 ]
@@ -181,7 +183,7 @@ def checkpoint_key(symbol: str, venues: Sequence[str], config: Any = None) -> st
 
 
 def _none_if_nan(x: float) -> float | None:
-    return None if x != x else float(x)
+    return None if math.isnan(x) else float(x)
 
 
 class Store:
@@ -190,7 +192,9 @@ class Store:
     All methods are synchronous and short; a single connection is used (call from one thread at a time).
     """
 
-    def __init__(self, path: str | os.PathLike[str] | None = None, *, retention_days: int | None = None) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str] | None = None, *, retention_days: int | None = None
+    ) -> None:
         self.path = Path(path) if path else default_store_path()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -216,7 +220,9 @@ class Store:
         if row is None:
             self._db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
         elif int(row[0]) != SCHEMA_VERSION:
-            raise sqlite3.DatabaseError(f"schema version {row[0]}, this liqtui reads version {SCHEMA_VERSION}")
+            raise sqlite3.DatabaseError(
+                f"schema version {row[0]}, this liqtui reads version {SCHEMA_VERSION}"
+            )
 
     @contextlib.contextmanager
     def transaction(self) -> Any:
@@ -235,7 +241,7 @@ class Store:
             self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self._db.close()
 
-    def __enter__(self) -> "Store":
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -249,7 +255,9 @@ class Store:
         """The id of a venue+instrument series, created on first use (writers)."""
         sid = self._find_series(venue, symbol)
         if sid is None:
-            self._db.execute("INSERT OR IGNORE INTO series (venue, symbol) VALUES (?, ?)", (str(venue), symbol.upper()))
+            self._db.execute(
+                "INSERT OR IGNORE INTO series (venue, symbol) VALUES (?, ?)", (str(venue), symbol.upper())
+            )
             sid = self._find_series(venue, symbol)
             assert sid is not None
         return sid
@@ -306,8 +314,10 @@ class Store:
             if row is None:
                 continue
             arr, src = np.frombuffer(row[0], dtype=BAR_DTYPE), np.frombuffer(row[1], dtype=np.int8)
-            db.executemany(f"INSERT INTO bars (series, {_SELECT_COLS}) VALUES ({', '.join('?' * (4 + len(BAR_FIELDS)))})",
-                           _pack_rows(sid, arr, src))
+            db.executemany(
+                f"INSERT INTO bars (series, {_SELECT_COLS}) VALUES ({', '.join('?' * (4 + len(BAR_FIELDS)))})",
+                _pack_rows(sid, arr, src),
+            )
             db.execute("DELETE FROM packs WHERE series=? AND interval_s=? AND day=?", (sid, iv, day))
 
     def compact(self, now_ms: int | None = None, *, keep_days: int = PACK_AFTER_DAYS) -> int:
@@ -317,14 +327,17 @@ class Store:
         cutoff = (now_ms // DAY_MS - keep_days) * DAY_MS
         with self.transaction() as db:
             rows = db.execute(
-                f"SELECT series, {_SELECT_COLS} FROM bars WHERE ts < ? ORDER BY series, interval_s, ts", (cutoff,)
+                f"SELECT series, {_SELECT_COLS} FROM bars WHERE ts < ? ORDER BY series, interval_s, ts",
+                (cutoff,),
             ).fetchall()
             if not rows:
                 return 0
             raw = np.array(rows, dtype=np.float64)
             groups = np.stack([raw[:, 0], raw[:, 2], raw[:, 1] // DAY_MS], axis=1).astype(np.int64)
-            starts = np.concatenate([[0], np.nonzero(np.any(np.diff(groups, axis=0) != 0, axis=1))[0] + 1, [len(raw)]])
-            for a, b in zip(starts[:-1], starts[1:]):
+            starts = np.concatenate(
+                [[0], np.nonzero(np.any(np.diff(groups, axis=0) != 0, axis=1))[0] + 1, [len(raw)]]
+            )
+            for a, b in itertools.pairwise(starts):
                 sid, iv, day = (int(x) for x in groups[a])
                 arr, src = _raw_to_bars(raw[a:b, 1:])
                 old = db.execute(
@@ -335,8 +348,10 @@ class Store:
                     src = np.concatenate([np.frombuffer(old[1], dtype=np.int8), src])
                     order = np.argsort(arr["ts"], kind="stable")
                     arr, src = arr[order], src[order]
-                db.execute("INSERT OR REPLACE INTO packs VALUES (?, ?, ?, ?, ?, ?)",
-                           (sid, iv, day, len(arr), arr.tobytes(), src.tobytes()))
+                db.execute(
+                    "INSERT OR REPLACE INTO packs VALUES (?, ?, ?, ?, ?, ?)",
+                    (sid, iv, day, len(arr), arr.tobytes(), src.tobytes()),
+                )
             db.execute("DELETE FROM bars WHERE ts < ?", (cutoff,))
         return len(rows)
 
@@ -423,10 +438,14 @@ class Store:
         sid = self._find_series(venue, symbol)
         if sid is None:
             return None
-        row = self._db.execute("SELECT max(ts) FROM bars WHERE series=? AND close IS NOT NULL", (sid,)).fetchone()
+        row = self._db.execute(
+            "SELECT max(ts) FROM bars WHERE series=? AND close IS NOT NULL", (sid,)
+        ).fetchone()
         best = None if row is None or row[0] is None else int(row[0])
         found_day = None
-        for day, data in self._db.execute("SELECT day, data FROM packs WHERE series=? ORDER BY day DESC", (sid,)):
+        for day, data in self._db.execute(
+            "SELECT day, data FROM packs WHERE series=? ORDER BY day DESC", (sid,)
+        ):
             if found_day is not None and day < found_day:
                 break  # every pack of the newest priced day has been seen
             arr = np.frombuffer(data, dtype=BAR_DTYPE)
@@ -446,7 +465,9 @@ class Store:
             if sid is None:
                 return 0
             rows = self._db.execute("SELECT count(*) FROM bars WHERE series=?", (sid,)).fetchone()[0]
-            packed = self._db.execute("SELECT coalesce(sum(n), 0) FROM packs WHERE series=?", (sid,)).fetchone()[0]
+            packed = self._db.execute(
+                "SELECT coalesce(sum(n), 0) FROM packs WHERE series=?", (sid,)
+            ).fetchone()[0]
         return int(rows) + int(packed)
 
     def prune(self, retention_days: int, now_ms: int | None = None) -> int:
@@ -459,7 +480,9 @@ class Store:
         last_old_day = cutoff // DAY_MS - 1  # days entirely before the cutoff
         with self.transaction() as db:
             n = db.execute("DELETE FROM bars WHERE ts < ?", (cutoff,)).rowcount
-            n += db.execute("SELECT coalesce(sum(n), 0) FROM packs WHERE day <= ?", (last_old_day,)).fetchone()[0]
+            n += db.execute(
+                "SELECT coalesce(sum(n), 0) FROM packs WHERE day <= ?", (last_old_day,)
+            ).fetchone()[0]
             db.execute("DELETE FROM packs WHERE day <= ?", (last_old_day,))
             db.execute(
                 "DELETE FROM checkpoints WHERE ts < (SELECT max(ts) FROM checkpoints c WHERE c.key = checkpoints.key)"
@@ -709,7 +732,11 @@ def _minute_row(sid: int, ts: int, m: _Minute) -> tuple[Any, ...]:
     k = m.kline
     if k is not None:
         ohlcv: tuple[Any, ...] = (
-            k.open, k.high, k.low, k.close, k.volume,
+            k.open,
+            k.high,
+            k.low,
+            k.close,
+            k.volume,
             k.quote_volume if k.quote_volume is not None else k.volume * k.vwap,
             k.taker_buy_volume,
         )
@@ -721,6 +748,13 @@ def _minute_row(sid: int, ts: int, m: _Minute) -> tuple[Any, ...]:
         ohlcv = (None,) * 7
         src = SRC_TRADES
     return (
-        sid, ts, 60, *ohlcv,
-        _none_if_nan(m.oi_usd), _none_if_nan(m.funding), m.liq_long, m.liq_short, src,
+        sid,
+        ts,
+        60,
+        *ohlcv,
+        _none_if_nan(m.oi_usd),
+        _none_if_nan(m.funding),
+        m.liq_long,
+        m.liq_short,
+        src,
     )

@@ -13,7 +13,7 @@ import math
 import threading
 from collections import defaultdict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
 DAY_MS = 86_400_000
@@ -41,8 +41,13 @@ def bar(ts: int, interval_s: int) -> dict[str, float]:
     close = price_at(ts + interval_s * 1000 - 60_000)
     open_ = price_at(ts - 60_000)
     return {
-        "ts": ts, "open": open_, "close": close, "high": max(open_, close) + 5.0, "low": min(open_, close) - 5.0,
-        "volume": 10.0 + (ts // 60_000) % 7, "taker": 4.0 + (ts // 60_000) % 3,
+        "ts": ts,
+        "open": open_,
+        "close": close,
+        "high": max(open_, close) + 5.0,
+        "low": min(open_, close) - 5.0,
+        "volume": 10.0 + (ts // 60_000) % 7,
+        "taker": 4.0 + (ts // 60_000) % 3,
     }
 
 
@@ -61,7 +66,7 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, *args: Any) -> None:  # quiet
         pass
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         parts = urlsplit(self.path)
         q = {k: v[-1] for k, v in parse_qs(parts.query).items()}
         st = self.state
@@ -80,7 +85,7 @@ class _Handler(BaseHTTPRequestHandler):
             code, body = 400, {"code": -1102, "msg": f"bad parameter {exc}"}
         self._send(code, body, st.headers.get(parts.path))
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         parts = urlsplit(self.path)
         st = self.state
         length = int(self.headers.get("Content-Length") or 0)
@@ -131,9 +136,22 @@ def binance_klines(q: dict[str, str], st: _State) -> tuple[int, Any]:
     rows = []
     for ts in _times(int(q["startTime"]), int(q["endTime"]), iv * 1000, limit):
         b = bar(ts, iv)
-        rows.append([ts, f"{b['open']:.2f}", f"{b['high']:.2f}", f"{b['low']:.2f}", f"{b['close']:.2f}",
-                     f"{b['volume']:.3f}", ts + iv * 1000 - 1, f"{b['volume'] * b['close']:.2f}", 100,
-                     f"{b['taker']:.3f}", f"{b['taker'] * b['close']:.2f}", "0"])
+        rows.append(
+            [
+                ts,
+                f"{b['open']:.2f}",
+                f"{b['high']:.2f}",
+                f"{b['low']:.2f}",
+                f"{b['close']:.2f}",
+                f"{b['volume']:.3f}",
+                ts + iv * 1000 - 1,
+                f"{b['volume'] * b['close']:.2f}",
+                100,
+                f"{b['taker']:.3f}",
+                f"{b['taker'] * b['close']:.2f}",
+                "0",
+            ]
+        )
     return 200, rows
 
 
@@ -142,8 +160,12 @@ def binance_oi(q: dict[str, str], st: _State) -> tuple[int, Any]:
     limit = min(int(q.get("limit", 30)), 500)
     start = max(int(q["startTime"]), NOW_MS - st.oi_history_ms)
     rows = [
-        {"symbol": q["symbol"], "sumOpenInterest": f"{oi_usd_at(ts) / price_at(ts):.3f}",
-         "sumOpenInterestValue": f"{oi_usd_at(ts):.8f}", "timestamp": ts}
+        {
+            "symbol": q["symbol"],
+            "sumOpenInterest": f"{oi_usd_at(ts) / price_at(ts):.3f}",
+            "sumOpenInterestValue": f"{oi_usd_at(ts):.8f}",
+            "timestamp": ts,
+        }
         for ts in _times(start, int(q["endTime"]), iv * 1000, limit)
     ]
     return 200, rows
@@ -158,9 +180,22 @@ def bybit_kline(q: dict[str, str], st: _State) -> tuple[int, Any]:
     rows = []
     for ts in reversed(times):  # newest first
         b = bar(ts, iv)
-        rows.append([str(ts), f"{b['open']:.2f}", f"{b['high']:.2f}", f"{b['low']:.2f}", f"{b['close']:.2f}",
-                     f"{b['volume']:.3f}", f"{b['volume'] * b['close']:.2f}"])
-    return 200, {"retCode": 0, "retMsg": "OK", "result": {"category": "linear", "symbol": q["symbol"], "list": rows}}
+        rows.append(
+            [
+                str(ts),
+                f"{b['open']:.2f}",
+                f"{b['high']:.2f}",
+                f"{b['low']:.2f}",
+                f"{b['close']:.2f}",
+                f"{b['volume']:.3f}",
+                f"{b['volume'] * b['close']:.2f}",
+            ]
+        )
+    return 200, {
+        "retCode": 0,
+        "retMsg": "OK",
+        "result": {"category": "linear", "symbol": q["symbol"], "list": rows},
+    }
 
 
 def bybit_oi(q: dict[str, str], st: _State) -> tuple[int, Any]:
@@ -169,11 +204,20 @@ def bybit_oi(q: dict[str, str], st: _State) -> tuple[int, Any]:
     times = _times(int(q["startTime"]), int(q["endTime"]), iv * 1000, 10**9)[::-1]  # newest first
     off = int(q.get("cursor") or 0)
     page = times[off : off + limit]
-    rows = [{"openInterest": f"{2 * oi_base_at(ts):.3f}", "singleOpenInterest": f"{oi_base_at(ts):.3f}",
-             "timestamp": str(ts)} for ts in page]
+    rows = [
+        {
+            "openInterest": f"{2 * oi_base_at(ts):.3f}",
+            "singleOpenInterest": f"{oi_base_at(ts):.3f}",
+            "timestamp": str(ts),
+        }
+        for ts in page
+    ]
     nxt = str(off + limit) if off + limit < len(times) else ""
-    return 200, {"retCode": 0, "retMsg": "OK",
-                 "result": {"symbol": q["symbol"], "category": "linear", "list": rows, "nextPageCursor": nxt}}
+    return 200, {
+        "retCode": 0,
+        "retMsg": "OK",
+        "result": {"symbol": q["symbol"], "category": "linear", "list": rows, "nextPageCursor": nxt},
+    }
 
 
 _OKX_BAR = {"1m": 60, "5m": 300, "15m": 900, "1H": 3600}
@@ -189,8 +233,19 @@ def okx_candles(q: dict[str, str], st: _State) -> tuple[int, Any]:
     rows = []
     for ts in reversed(times):  # newest first
         b = bar(ts, iv)
-        rows.append([str(ts), f"{b['open']:.1f}", f"{b['high']:.1f}", f"{b['low']:.1f}", f"{b['close']:.1f}",
-                     f"{b['volume'] * 100:.0f}", f"{b['volume']:.2f}", f"{b['volume'] * b['close']:.2f}", "1"])
+        rows.append(
+            [
+                str(ts),
+                f"{b['open']:.1f}",
+                f"{b['high']:.1f}",
+                f"{b['low']:.1f}",
+                f"{b['close']:.1f}",
+                f"{b['volume'] * 100:.0f}",
+                f"{b['volume']:.2f}",
+                f"{b['volume'] * b['close']:.2f}",
+                "1",
+            ]
+        )
     return 200, {"code": "0", "msg": "", "data": rows}
 
 
@@ -198,8 +253,10 @@ def okx_oi(q: dict[str, str], st: _State) -> tuple[int, Any]:
     iv = _OKX_BAR[q["period"]]
     limit = min(int(q.get("limit", 100)), 100)
     times = _times(int(q["begin"]), int(q["end"]), iv * 1000, 10**9)[-limit:]
-    rows = [[str(ts), f"{oi_base_at(ts) * 100:.0f}", f"{oi_base_at(ts):.2f}", f"{oi_usd_at(ts) / 3:.2f}"]
-            for ts in reversed(times)]
+    rows = [
+        [str(ts), f"{oi_base_at(ts) * 100:.0f}", f"{oi_base_at(ts):.2f}", f"{oi_usd_at(ts) / 3:.2f}"]
+        for ts in reversed(times)
+    ]
     return 200, {"code": "0", "msg": "", "data": rows}
 
 
@@ -220,9 +277,20 @@ def hyperliquid_info(q: dict[str, Any], st: _State) -> tuple[int, Any]:
     out = []
     for ts in times:
         b = bar(ts, iv)
-        out.append({"t": ts, "T": ts + iv * 1000 - 1, "s": "BTC", "i": req["interval"], "o": f"{b['open']:.1f}",
-                    "c": f"{b['close']:.1f}", "h": f"{b['high']:.1f}", "l": f"{b['low']:.1f}",
-                    "v": f"{b['volume']:.5f}", "n": 10})
+        out.append(
+            {
+                "t": ts,
+                "T": ts + iv * 1000 - 1,
+                "s": "BTC",
+                "i": req["interval"],
+                "o": f"{b['open']:.1f}",
+                "c": f"{b['close']:.1f}",
+                "h": f"{b['high']:.1f}",
+                "l": f"{b['low']:.1f}",
+                "v": f"{b['volume']:.5f}",
+                "n": 10,
+            }
+        )
     return 200, out
 
 
@@ -260,7 +328,7 @@ class RestServer:
         with self.state.lock:
             return [q for p, q in self.state.requests if p == path]
 
-    def __enter__(self) -> "RestServer":
+    def __enter__(self) -> Self:
         self.thread.start()
         return self
 

@@ -50,7 +50,9 @@ async def run_bf(srv, venue="binance", lookback="1d", col=None, **kw):
     col = col or Collect()
     kw.setdefault("now_ms", NOW_MS)
     kw.setdefault("min_interval_s", 0.0)
-    res = await backfill(venue, "BTC", lookback, rest_url=srv.url, on_bars=col.on_bars, progress=col.on_progress, **kw)
+    res = await backfill(
+        venue, "BTC", lookback, rest_url=srv.url, on_bars=col.on_bars, progress=col.on_progress, **kw
+    )
     return res, col
 
 
@@ -70,14 +72,20 @@ async def test_binance_1d_bars_with_taker_volume_and_oi(srv):
     res, col = await run_bf(srv)
     b = col.bars
     assert len(b) == 1440 and res.delivered_bars == 1440
-    assert (np.diff(b["ts"]) == 60_000).all() and b["ts"][0] == NOW_MS - DAY_MS and b["ts"][-1] == NOW_MS - 60_000
+    assert (
+        (np.diff(b["ts"]) == 60_000).all()
+        and b["ts"][0] == NOW_MS - DAY_MS
+        and b["ts"][-1] == NOW_MS - 60_000
+    )
     i = 100
     assert b["close"][i] == pytest.approx(price_at(int(b["ts"][i])), abs=0.006)
     assert not np.isnan(b["taker_buy_volume"]).any() and (b["taker_buy_volume"] < b["volume"]).all()
     # OI sampled every 5 min and interpolated at each bar's close: exact on the samples themselves
     close_ts = b["ts"] + 60_000
     on_sample = (close_ts % 300_000 == 0) & (close_ts < NOW_MS)  # the sample at NOW is not published yet
-    np.testing.assert_allclose(b["oi_usd"][on_sample], [oi_usd_at(int(t)) for t in close_ts[on_sample]], rtol=1e-9)
+    np.testing.assert_allclose(
+        b["oi_usd"][on_sample], [oi_usd_at(int(t)) for t in close_ts[on_sample]], rtol=1e-9
+    )
     assert not np.isnan(b["oi_usd"]).any() and res.missing_oi == []
     assert srv.count(KL) == 1 and srv.count(OIH) == 1
     done, total, _ = col.progress[-1]
@@ -96,9 +104,11 @@ async def test_binance_pages_klines_and_open_interest(srv):
 
 
 async def test_rate_limits_429_and_418_are_waited_out(srv):
-    srv.faults[KL] += [(429, {"Retry-After": "0"}, {"code": -1003, "msg": "Too many requests"}),
-                       (418, {"Retry-After": "0.05"}, {"code": -1003, "msg": "banned"}),
-                       (503, {}, b"<html>busy</html>")]
+    srv.faults[KL] += [
+        (429, {"Retry-After": "0"}, {"code": -1003, "msg": "Too many requests"}),
+        (418, {"Retry-After": "0.05"}, {"code": -1003, "msg": "banned"}),
+        (503, {}, b"<html>busy</html>"),
+    ]
     res, col = await run_bf(srv)
     assert len(col.bars) == 1440
     assert res.retries == 3 and srv.count(KL) == 4
@@ -107,7 +117,9 @@ async def test_rate_limits_429_and_418_are_waited_out(srv):
 
 
 async def test_a_ban_longer_than_allowed_fails_clearly(srv):
-    srv.faults[KL] += [(418, {"Retry-After": "7200"}, {"code": -1003, "msg": "Way too many requests; IP banned"})]
+    srv.faults[KL] += [
+        (418, {"Retry-After": "7200"}, {"code": -1003, "msg": "Way too many requests; IP banned"})
+    ]
     with pytest.raises(BackfillError, match=r"binance: HTTP 418 .*wait 7200 s.*try again later"):
         await run_bf(srv, max_wait_s=60)
 
@@ -142,16 +154,26 @@ async def test_transport_errors_retry_then_give_up():
         import httpx
 
         async with httpx.AsyncClient() as c:
-            http = bfmod._Http(c, bfmod.Venue.BINANCE, f"http://127.0.0.1:{port}", res, msgs.append,
-                               min_interval_s=0, max_retries=5, transport_retries=1)
+            http = bfmod._Http(
+                c,
+                bfmod.Venue.BINANCE,
+                f"http://127.0.0.1:{port}",
+                res,
+                msgs.append,
+                min_interval_s=0,
+                max_retries=5,
+                transport_retries=1,
+            )
             http._rng.seed(1)
             await http.get("/fapi/v1/klines", {})
     assert len(msgs) == 1 and "retrying" in msgs[0]
 
 
 async def test_bybit_newest_first_rows_cursor_paging_and_single_side_oi(srv):
-    srv.faults[BK] += [(403, {"X-Bapi-Limit-Reset-Timestamp": "0"}, {"retCode": 10006, "retMsg": "Too many visits"}),
-                       (200, {}, {"retCode": 10006, "retMsg": "Too many visits!", "result": {}})]
+    srv.faults[BK] += [
+        (403, {"X-Bapi-Limit-Reset-Timestamp": "0"}, {"retCode": 10006, "retMsg": "Too many visits"}),
+        (200, {}, {"retCode": 10006, "retMsg": "Too many visits!", "result": {}}),
+    ]
     res, col = await run_bf(srv, venue="bybit")
     b = col.bars
     assert len(b) == 1440 and (np.diff(b["ts"]) == 60_000).all()
@@ -173,8 +195,16 @@ async def test_store_resume_fetches_only_what_is_missing(srv, tmp_path):
             raise asyncio.CancelledError  # what a task.cancel() delivers at the next await
 
     with pytest.raises(asyncio.CancelledError):
-        await backfill("binance", "BTC", "3d", rest_url=srv.url, now_ms=NOW_MS, min_interval_s=0,
-                       store=store, progress=stop_after_two)
+        await backfill(
+            "binance",
+            "BTC",
+            "3d",
+            rest_url=srv.url,
+            now_ms=NOW_MS,
+            min_interval_s=0,
+            store=store,
+            progress=stop_after_two,
+        )
     partial = store.count_bars("binance", "BTCUSDT")
     assert 0 < partial < 3 * 1440
     first_calls = srv.count(KL)
@@ -269,9 +299,16 @@ async def test_backfill_venues_sums_open_interest_across_venues(srv):
     from liqtui.history.backfill import backfill_venues
 
     col = Collect()
-    results = await backfill_venues(["binance", "bybit", "okx"], "BTC", "12h",
-                                    rest_urls={"binance": srv.url, "bybit": srv.url, "okx": srv.url},
-                                    on_bars=col.on_bars, progress=col.on_progress, now_ms=NOW_MS, min_interval_s=0)
+    results = await backfill_venues(
+        ["binance", "bybit", "okx"],
+        "BTC",
+        "12h",
+        rest_urls={"binance": srv.url, "bybit": srv.url, "okx": srv.url},
+        on_bars=col.on_bars,
+        progress=col.on_progress,
+        now_ms=NOW_MS,
+        min_interval_s=0,
+    )
     assert [r.venue for r in results] == ["binance", "bybit", "okx"]
     b = col.bars
     assert len(b) == 720 and not np.isnan(b["taker_buy_volume"]).any()  # the reference venue's bars
@@ -308,7 +345,9 @@ async def test_okx_pages_100_rows_newest_first_with_oi_usd(srv):
     assert len(b) == 720 and (np.diff(b["ts"]) == 60_000).all() and res.symbol == "BTC-USDT-SWAP"
     windows = srv.params("/api/v5/market/history-candles")
     assert len(windows) == 8 and all(int(q["after"]) - int(q["before"]) - 1 <= 100 * 60_000 for q in windows)
-    assert np.isnan(b["taker_buy_volume"]).all() and b["quote_volume"][0] == pytest.approx(b["volume"][0] * b["close"][0], rel=1e-3)
+    assert np.isnan(b["taker_buy_volume"]).all() and b["quote_volume"][0] == pytest.approx(
+        b["volume"][0] * b["close"][0], rel=1e-3
+    )
     close_ts = b["ts"] + 60_000
     k = np.nonzero((close_ts % 300_000 == 0) & (close_ts < NOW_MS))[0][2]
     assert b["oi_usd"][k] == pytest.approx(oi_usd_at(int(close_ts[k])) / 3, rel=1e-9)
@@ -330,7 +369,9 @@ async def test_hyperliquid_candles_reach_back_per_interval_and_say_no_oi(srv):
     b = col.bars
     ivs = [s.interval_s for s in res.segments]
     assert ivs == [300, 60]  # 5000 one-minute candles reach 3.5 days; five-minute ones the rest
-    assert b["ts"][0] == NOW_MS - 14 * DAY_MS and b["ts"][-1] == NOW_MS - 60_000 and (np.diff(b["ts"]) > 0).all()
+    assert (
+        b["ts"][0] == NOW_MS - 14 * DAY_MS and b["ts"][-1] == NOW_MS - 60_000 and (np.diff(b["ts"]) > 0).all()
+    )
     assert set(np.unique(b["interval_s"])) == {60, 300} and np.isnan(b["oi_usd"]).all()
     assert srv.count("/info") == 2
     assert any("hyperliquid publishes no open-interest history" in m for m in res.messages)
@@ -342,8 +383,15 @@ async def test_a_failing_secondary_venue_is_left_out_with_a_note(srv):
 
     col = Collect()
     srv.faults["/v5/market/kline"] += [(200, {}, {"retCode": 10001, "retMsg": "params error", "result": {}})]
-    results = await backfill_venues(["binance", "bybit"], "BTC", "12h", rest_urls={"binance": srv.url,
-                                    "bybit": srv.url}, on_bars=col.on_bars, now_ms=NOW_MS, min_interval_s=0)
+    results = await backfill_venues(
+        ["binance", "bybit"],
+        "BTC",
+        "12h",
+        rest_urls={"binance": srv.url, "bybit": srv.url},
+        on_bars=col.on_bars,
+        now_ms=NOW_MS,
+        min_interval_s=0,
+    )
     assert [r.venue for r in results] == ["binance"]
     assert any("bybit backfill failed" in m and "left out" in m for m in results[0].messages)
     close_ts = col.bars["ts"] + 60_000
@@ -351,8 +399,14 @@ async def test_a_failing_secondary_venue_is_left_out_with_a_note(srv):
     assert col.bars["oi_usd"][k] == pytest.approx(oi_usd_at(int(close_ts[k])), rel=1e-9)  # binance alone
     srv.faults[KL] += [(400, {}, {"code": -1121, "msg": "Invalid symbol."})]
     with pytest.raises(BackfillError, match="Invalid symbol"):  # the reference venue failing is fatal
-        await backfill_venues(["binance", "bybit"], "BTC", "12h", rest_urls={"binance": srv.url, "bybit": srv.url},
-                              now_ms=NOW_MS, min_interval_s=0)
+        await backfill_venues(
+            ["binance", "bybit"],
+            "BTC",
+            "12h",
+            rest_urls={"binance": srv.url, "bybit": srv.url},
+            now_ms=NOW_MS,
+            min_interval_s=0,
+        )
 
 
 async def test_binance_weight_header_pauses_before_the_limit(srv, monkeypatch):
@@ -383,13 +437,34 @@ async def test_backfill_steps_a_model_chunk_by_chunk_like_a_rebuild(srv, tmp_pat
     store = Store(tmp_path / "m.sqlite3")
     model = HeatModel()
     col = Collect()
-    res = await backfill("binance", "BTC", "3d", rest_url=srv.url, now_ms=NOW_MS, min_interval_s=0, store=store,
-                         model=model, on_bars=col.on_bars)
+    res = await backfill(
+        "binance",
+        "BTC",
+        "3d",
+        rest_url=srv.url,
+        now_ms=NOW_MS,
+        min_interval_s=0,
+        store=store,
+        model=model,
+        on_bars=col.on_bars,
+    )
     assert res.delivered_bars == 3 * 1440 and len(col.chunks) == 5 and model.last_ts == NOW_MS - 60_000
     again = rebuild(store, "binance", "BTCUSDT", lookback="3d", now_ms=NOW_MS)
     assert again.last_ts == model.last_ts and model.zones("1d").above
-    assert abs(again.zones("3d").total_above - model.zones("3d").total_above) <= 1e-6 * model.zones("3d").total_above
-    res2 = await backfill("binance", "BTC", "3d", rest_url=srv.url, now_ms=NOW_MS, min_interval_s=0, store=store,
-                          model=model, since_ms=model.last_ts)
+    assert (
+        abs(again.zones("3d").total_above - model.zones("3d").total_above)
+        <= 1e-6 * model.zones("3d").total_above
+    )
+    res2 = await backfill(
+        "binance",
+        "BTC",
+        "3d",
+        rest_url=srv.url,
+        now_ms=NOW_MS,
+        min_interval_s=0,
+        store=store,
+        model=model,
+        since_ms=model.last_ts,
+    )
     assert res2.delivered_bars == 0 and res2.fetched_bars == 0  # nothing new: the model is not stepped again
     store.close()

@@ -26,7 +26,11 @@ from .test_replay import agg, write_ours
 
 
 def demo_endpoints(demo: DemoExchange) -> Endpoints:
-    return Endpoints().with_override("binance", "ws", demo.ws_url).with_override("binance", "rest", demo.rest_url)
+    return (
+        Endpoints()
+        .with_override("binance", "ws", demo.ws_url)
+        .with_override("binance", "rest", demo.rest_url)
+    )
 
 
 async def wait_for(cond, timeout: float = 90.0) -> None:
@@ -46,8 +50,14 @@ async def test_record_replay_round_trip_gives_the_same_zones(tmp_path):
     engine = Engine(HeatModel(), symbol="BTC", reference="binance")
     async with DemoExchange(seed=7, speed=240.0, history_days=0.1) as demo:
         with Recorder(path) as rec:
-            fm = FeedManager(["binance"], "BTC", endpoints=demo_endpoints(demo), sink=_Driver(engine), on_raw=rec,
-                             oi_poll_s=0.2)
+            fm = FeedManager(
+                ["binance"],
+                "BTC",
+                endpoints=demo_endpoints(demo),
+                sink=_Driver(engine),
+                on_raw=rec,
+                oi_poll_s=0.2,
+            )
             task = asyncio.create_task(fm.run())
             try:
                 await wait_for(lambda: engine.counters["candles"] >= 10 and engine.model.zones("12h").above)
@@ -121,13 +131,19 @@ def run_cli(argv, capsys):
 
 def test_zones_json_from_a_replay(tmp_path, capsys):
     path = write_ours(tmp_path / "t.jsonl", [agg(i) for i in range(100)])
-    code, out, err = run_cli(["zones", "--replay", str(path), "--json", "--lookback", "1d", "--top", "3"], capsys)
+    code, out, err = run_cli(
+        ["zones", "--replay", str(path), "--json", "--lookback", "1d", "--top", "3"], capsys
+    )
     assert code == 0, err
     doc = json.loads(out)
     assert doc["symbol"] == "BTC" and doc["lookback"] == "1d" and doc["price"] == 60_099.0
     assert isinstance(doc["above"], list) and isinstance(doc["below"], list)
     assert set(doc["totals"]) >= {"above", "below", "imbalance"}
-    assert doc["stats"]["frames"] == 100 and doc["stats"]["decode_errors"] == 0 and doc["stats"]["reconnects"] == 0
+    assert (
+        doc["stats"]["frames"] == 100
+        and doc["stats"]["decode_errors"] == 0
+        and doc["stats"]["reconnects"] == 0
+    )
     code, out, _ = run_cli(["zones", "--replay", str(path)], capsys)
     assert code == 0 and "BTC 1d" in out and "imbalance" in out  # the text table
 
@@ -169,11 +185,15 @@ async def test_zones_from_the_demo_exchange_backfill_first():
 async def test_live_zones_write_the_store_and_resume_from_it(tmp_path):
     store = Store(tmp_path / "live.sqlite3")
     async with DemoExchange(seed=5, speed=1.0, history_days=1.0) as demo:
-        doc = await collect_zones("live", seconds=1.0, lookback="12h", endpoints=demo_endpoints(demo), store=store)
+        doc = await collect_zones(
+            "live", seconds=1.0, lookback="12h", endpoints=demo_endpoints(demo), store=store
+        )
         assert doc["stats"]["frames"] > 0 and doc["above"]
         n = store.count_bars("binance", "BTCUSDT")
         assert n >= 719  # the backfilled 12 hours (plus the live minute)
-        doc2 = await collect_zones("live", seconds=0.5, lookback="12h", endpoints=demo_endpoints(demo), store=store)
+        doc2 = await collect_zones(
+            "live", seconds=0.5, lookback="12h", endpoints=demo_endpoints(demo), store=store
+        )
         assert doc2["above"] and "model restored from a checkpoint" in doc2["notes"]
     assert store.count_bars("binance", "BTCUSDT") - n <= 3  # the second run fetched only the new minutes
     store.close()

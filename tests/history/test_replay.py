@@ -23,8 +23,10 @@ from liqtui.history.formats import (
 from liqtui.history.record import Recorder
 from liqtui.history.replay import ReplayStats, replay
 
-AGG = ('{"stream":"btcusdt@aggTrade","data":{"e":"aggTrade","E":%d,"s":"BTCUSDT","a":%d,"p":"%s","q":"0.5",'
-       '"f":1,"l":1,"T":%d,"m":false}}')
+AGG = (
+    '{"stream":"btcusdt@aggTrade","data":{"e":"aggTrade","E":%d,"s":"BTCUSDT","a":%d,"p":"%s","q":"0.5",'
+    '"f":1,"l":1,"T":%d,"m":false}}'
+)
 
 
 def agg(i: int, price: float = 60_000.0) -> str:
@@ -115,9 +117,13 @@ def test_every_format_is_detected_from_content(tmp_path):
     cases = {
         "hftbacktest": f"1700000000000000000 {f}\n",
         "cryptofeed1": f"wss://fstream.binance.com/stream?streams=btcusdt@aggTrade <-> 1700000000.5\n"
-                       f"1700000000.75: {f}\n",
-        "cryptofeed3": json.dumps({"t": "connect", "conn": "c1", "ts": 1.0, "addr": "wss://stream.bybit.com/v5"})
-                       + "\n" + json.dumps({"t": "recv", "conn": "c1", "ts": 1700000000.25, "data": "{}"}) + "\n",
+        f"1700000000.75: {f}\n",
+        "cryptofeed3": json.dumps(
+            {"t": "connect", "conn": "c1", "ts": 1.0, "addr": "wss://stream.bybit.com/v5"}
+        )
+        + "\n"
+        + json.dumps({"t": "recv", "conn": "c1", "ts": 1700000000.25, "data": "{}"})
+        + "\n",
         "tardis": json.dumps({"exchange": "binance-futures", "channel": "x", "msg": {"a": 1}}) + "\n",
         "liqtui": json.dumps({"ts": 1, "exchange": "okx", "frame": "{}"}) + "\n",
     }
@@ -141,7 +147,9 @@ def test_bad_recordings_give_clear_errors(tmp_path):
     with pytest.raises(RecordingError, match="is empty"):
         detect_format(tmp_path / "empty.txt")
     (tmp_path / "prose.txt").write_text("hello world\nthis is not a recording\n")
-    with pytest.raises(RecordingError, match="unknown recording format .* expected one of liqtui, hftbacktest"):
+    with pytest.raises(
+        RecordingError, match="unknown recording format .* expected one of liqtui, hftbacktest"
+    ):
         detect_format(tmp_path / "prose.txt")
     with pytest.raises(RecordingError, match="cannot read recording"):
         detect_format(tmp_path / "missing.txt")
@@ -211,10 +219,24 @@ REAL = {
     # file: (format, venue, instrument followed, frames)
     "binance_usdm_btcusdt_trade_20240808_hftbacktest.txt.gz": ("hftbacktest", "binance", "BTCUSDT", 21_313),
     "hyperliquid_btc_l2book_trades_20250126_hftbacktest.txt.gz": ("hftbacktest", "hyperliquid", "BTC", 55),
-    "binance_usdm_4alts_aggtrade_kline_depth_20210722_cryptofeed.ws.txt": ("cryptofeed1", "binance", "SUSHIUSDT",
-                                                                          91 + 67 + 764 + 613),
-    "okx_v5_trades_books_tickers_20220513_cryptofeed.ws.txt": ("cryptofeed1", "okx", "BTC-USDT", 74 + 28 + 290 + 18),
-    "bybit_v5_linear_tickers_trades_kline_20260809_cryptofeed_v3.jsonl": ("cryptofeed3", "bybit", "SOLUSDT", 948),
+    "binance_usdm_4alts_aggtrade_kline_depth_20210722_cryptofeed.ws.txt": (
+        "cryptofeed1",
+        "binance",
+        "SUSHIUSDT",
+        91 + 67 + 764 + 613,
+    ),
+    "okx_v5_trades_books_tickers_20220513_cryptofeed.ws.txt": (
+        "cryptofeed1",
+        "okx",
+        "BTC-USDT",
+        74 + 28 + 290 + 18,
+    ),
+    "bybit_v5_linear_tickers_trades_kline_20260809_cryptofeed_v3.jsonl": (
+        "cryptofeed3",
+        "bybit",
+        "SOLUSDT",
+        948,
+    ),
 }
 
 
@@ -244,8 +266,11 @@ async def test_real_binance_trades_replay_through_the_live_decoder(real_data):
 @pytest.mark.real
 async def test_real_bybit_v3_replay_yields_open_interest_and_candles(real_data):
     got: list = []
-    st = await replay(real_data / "bybit_v5_linear_tickers_trades_kline_20260809_cryptofeed_v3.jsonl", got.append,
-                      symbol="BTC")
+    st = await replay(
+        real_data / "bybit_v5_linear_tickers_trades_kline_20260809_cryptofeed_v3.jsonl",
+        got.append,
+        symbol="BTC",
+    )
     kinds = collections.Counter(type(e).__name__ for e in got)
     assert st.symbols == {"bybit": "BTC"} and st.decode_errors == 0
     assert kinds["OpenInterest"] >= 1 and kinds["Trade"] >= 10 and kinds["MarkPrice"] >= 10

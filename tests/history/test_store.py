@@ -14,7 +14,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from liqtui.core.events import Candle, Liquidation, MarkPrice, OpenInterest, PositionSide, TakerSide, Trade, Venue
+from liqtui.core.events import (
+    Candle,
+    Liquidation,
+    MarkPrice,
+    OpenInterest,
+    PositionSide,
+    TakerSide,
+    Trade,
+    Venue,
+)
 from liqtui.history.store import (
     BAR_DTYPE,
     Store,
@@ -76,7 +85,10 @@ def test_write_read_roundtrip_and_missing_ranges(store):
     got = store.read_bars("binance", "BTCUSDT", 0, 10 * MIN)
     assert got.dtype == BAR_DTYPE and same_bars(got, b)
     assert store.missing_ranges("binance", "BTCUSDT", 60, 0, 15 * MIN) == [(10 * MIN, 15 * MIN)]
-    assert store.missing_ranges("binance", "BTCUSDT", 60, 0, 5 * MIN, oi=True) == [(0, 3 * MIN), (4 * MIN, 5 * MIN)]
+    assert store.missing_ranges("binance", "BTCUSDT", 60, 0, 5 * MIN, oi=True) == [
+        (0, 3 * MIN),
+        (4 * MIN, 5 * MIN),
+    ]
     assert store.read_bars("bybit", "BTCUSDT", 0, 10 * MIN).size == 0  # series are separate
     with pytest.raises(ValueError, match="BAR_DTYPE"):
         store.write_bars("binance", "BTCUSDT", np.zeros(3))
@@ -106,12 +118,32 @@ def test_writer_builds_minute_bars_from_live_events(store):
     t0 = 10 * MIN
     w(trade(t0 + 1, 100.0, 1.0, TakerSide.BUY))
     w(trade(t0 + 2, 103.0, 2.0, TakerSide.SELL))
-    w(Liquidation(venue=Venue.BINANCE, symbol="BTCUSDT", ts=t0 + 3, recv_ts=0, side=PositionSide.LONG,
-                  price=99.0, qty=1.0, usd=99.0))
+    w(
+        Liquidation(
+            venue=Venue.BINANCE,
+            symbol="BTCUSDT",
+            ts=t0 + 3,
+            recv_ts=0,
+            side=PositionSide.LONG,
+            price=99.0,
+            qty=1.0,
+            usd=99.0,
+        )
+    )
     assert w.flush() == 1
     w(trade(t0 + 4, 98.0, 1.0, TakerSide.BUY))
-    w(Liquidation(venue=Venue.BINANCE, symbol="BTCUSDT", ts=t0 + 5, recv_ts=0, side=PositionSide.SHORT,
-                  price=104.0, qty=1.0, usd=104.0))
+    w(
+        Liquidation(
+            venue=Venue.BINANCE,
+            symbol="BTCUSDT",
+            ts=t0 + 5,
+            recv_ts=0,
+            side=PositionSide.SHORT,
+            price=104.0,
+            qty=1.0,
+            usd=104.0,
+        )
+    )
     w(OpenInterest(venue=Venue.BINANCE, symbol="BTCUSDT", ts=t0 + 6, recv_ts=0, base=10.0, usd=1000.0))
     w(MarkPrice(venue=Venue.BINANCE, symbol="BTCUSDT", ts=t0 + 7, recv_ts=0, mark=99.0, funding_rate=1e-4))
     w.flush()
@@ -120,8 +152,22 @@ def test_writer_builds_minute_bars_from_live_events(store):
     assert (r["volume"], r["taker_buy_volume"], r["quote_volume"]) == (4.0, 2.0, 100.0 + 206.0 + 98.0)
     assert (r["oi_usd"], r["funding"], r["liq_long_usd"], r["liq_short_usd"]) == (1000.0, 1e-4, 99.0, 104.0)
     # the closed kline is final: it replaces the trade aggregate, later trades no longer change it
-    w(Candle(venue=Venue.BINANCE, symbol="BTCUSDT", ts=t0, recv_ts=0, interval_s=60, open=100.5, high=104.0,
-             low=97.5, close=98.5, volume=5.0, quote_volume=500.0, taker_buy_volume=2.5))
+    w(
+        Candle(
+            venue=Venue.BINANCE,
+            symbol="BTCUSDT",
+            ts=t0,
+            recv_ts=0,
+            interval_s=60,
+            open=100.5,
+            high=104.0,
+            low=97.5,
+            close=98.5,
+            volume=5.0,
+            quote_volume=500.0,
+            taker_buy_volume=2.5,
+        )
+    )
     w.flush()
     w(trade(t0 + 59_000, 120.0))
     w.flush()
@@ -177,7 +223,11 @@ def test_checkpoints_keep_the_newest(store):
     assert store.load_checkpoint("k") == (30, b"30")
     assert store._db.execute("SELECT count(*) FROM checkpoints").fetchone()[0] == 2
     a = checkpoint_key("btc", ["bybit", "binance"], {"x": 1})
-    assert a == checkpoint_key("BTC", ["binance", "bybit"], {"x": 1}) != checkpoint_key("BTC", ["binance"], {"x": 1})
+    assert (
+        a
+        == checkpoint_key("BTC", ["binance", "bybit"], {"x": 1})
+        != checkpoint_key("BTC", ["binance"], {"x": 1})
+    )
     assert checkpoint_key("BTC", ["binance"], {"x": 2}) != checkpoint_key("BTC", ["binance"], {"x": 1})
 
 
@@ -216,8 +266,13 @@ while True:
 
 def _kill_after(script: str, db: Path, lines_wanted: int) -> list[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    p = subprocess.Popen([sys.executable, "-c", textwrap.dedent(script), str(db)], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True, env=env)
+    p = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(script), str(db)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     seen: list[str] = []
     try:
         assert p.stdout is not None
@@ -303,8 +358,18 @@ def test_writing_into_a_packed_day_unpacks_it_and_merges(store):
     w = StoreWriter(store, flush_s=3600)
     store.compact(now_ms=10 * DAY)
     w(trade(20 * MIN + 1, 150.0))  # a trade-built partial bar never overrides a final kline
-    w(Liquidation(venue=Venue.BINANCE, symbol="BTCUSDT", ts=20 * MIN + 2, recv_ts=0, side=PositionSide.SHORT,
-                  price=150.0, qty=1.0, usd=150.0))
+    w(
+        Liquidation(
+            venue=Venue.BINANCE,
+            symbol="BTCUSDT",
+            ts=20 * MIN + 2,
+            recv_ts=0,
+            side=PositionSide.SHORT,
+            price=150.0,
+            qty=1.0,
+            usd=150.0,
+        )
+    )
     w.flush()
     (r,) = store.read_bars("binance", "BTCUSDT", 20 * MIN, 21 * MIN)
     assert r["close"] == 100.0 and r["liq_short_usd"] == 150.0 and store.count_bars() == 1440
@@ -322,8 +387,20 @@ def test_bars_built_from_live_trades_count_as_missing_for_backfill(store):
     w = StoreWriter(store, flush_s=3600)
     for m in (0, 1, 2):
         w(trade(m * MIN + 5, 100.0))
-    w(Candle(venue=Venue.BINANCE, symbol="BTCUSDT", ts=MIN, recv_ts=0, interval_s=60, open=1.0, high=1.0, low=1.0,
-             close=1.0, volume=1.0))
+    w(
+        Candle(
+            venue=Venue.BINANCE,
+            symbol="BTCUSDT",
+            ts=MIN,
+            recv_ts=0,
+            interval_s=60,
+            open=1.0,
+            high=1.0,
+            low=1.0,
+            close=1.0,
+            volume=1.0,
+        )
+    )
     w.flush()
     assert list(store.bar_times("binance", "BTCUSDT", 60, 0, 3 * MIN)) == [0, MIN, 2 * MIN]
     assert store.missing_ranges("binance", "BTCUSDT", 60, 0, 3 * MIN) == [(0, MIN), (2 * MIN, 3 * MIN)]
