@@ -128,6 +128,23 @@ _HELP_TEXT = {
 }
 
 
+_RICH_SYSTEMS = {"truecolor": ColorSystem.TRUECOLOR, "256": ColorSystem.EIGHT_BIT, "16": ColorSystem.STANDARD}
+
+
+def _validated_keymap(km: Mapping[str, str]) -> dict[str, str]:
+    """The config's ``[keymap]`` checked against :data:`BINDING_IDS` (clear error, never ignored)."""
+    unknown = sorted(set(km) - set(BINDING_IDS))
+    if unknown:
+        valid = ", ".join(BINDING_IDS)
+        raise ValueError(f"unknown keymap binding id(s) {', '.join(unknown)}; valid: {valid}")
+    bad = sorted(k for k, v in km.items() if not isinstance(v, str) or not v.strip())
+    if bad:
+        raise ValueError(
+            f"keymap {', '.join(bad)}: the key must be a non-empty string such as \"p\" or \"ctrl+p\""
+        )
+    return dict(km)
+
+
 def _field(ui: Any, name: str, default: Any) -> Any:
     return getattr(ui, name, default) if ui is not None else default
 
@@ -176,40 +193,19 @@ class LiqtuiApp(App[None]):
         # view settings: explicit keyword > UIConfig > default
         self.fps = float(fps if fps is not None else _field(ui, "fps", 10.0))
         self.lookback = lookback or _field(ui, "lookback", "1d")
-        if self.lookback not in LOOKBACK_KEYS:
-            raise ValueError(f"lookback must be one of {', '.join(LOOKBACK_KEYS)}, got {self.lookback!r}")
         thr = threshold_pct if threshold_pct is not None else _field(ui, "threshold_pct", 50.0)
         self.threshold_pct = float(thr)
         self.gamma = float(heat_gamma if heat_gamma is not None else _field(ui, "heat_gamma", 1.0))
         self.klines = bool(klines if klines is not None else _field(ui, "klines", True))
         self.top_n = int(top_n if top_n is not None else _field(ui, "top_n", 5))
+        self._check_view_settings()
         self.frozen = False
         self.center: float | None = None
         self.span_pct = DEFAULT_SPAN_PCT
-        colors = colors or _field(ui, "colors", "auto")
-        if colors != "auto" and colors not in COLOR_SYSTEMS:
-            raise ValueError(f"colors must be auto or one of {', '.join(COLOR_SYSTEMS)}, got {colors!r}")
-        self.color_system = detect_color_system() if colors == "auto" else colors
-        if colors != "auto":
-            self.console._color_system = {  # the terminal output follows the chosen palette
-                "truecolor": ColorSystem.TRUECOLOR, "256": ColorSystem.EIGHT_BIT, "16": ColorSystem.STANDARD,
-            }[colors]
-        self._theme_name = theme or _field(ui, "theme", "dark")
-        self.spec, self._theme_error = self._load_spec(self._theme_name)
-        self.palette = HeatPalette(self.spec, self.color_system)
+        self._init_colours(colors or _field(ui, "colors", "auto"), theme or _field(ui, "theme", "dark"))
         km = dict(keymap or {})
         km.update(_field(ui, "keymap", None) or {})
-        unknown = sorted(set(km) - set(BINDING_IDS))
-        if unknown:
-            raise ValueError(
-                f"unknown keymap binding id(s) {', '.join(unknown)}; valid: {', '.join(BINDING_IDS)}"
-            )
-        bad = sorted(k for k, v in km.items() if not isinstance(v, str) or not v.strip())
-        if bad:
-            raise ValueError(
-                f"keymap {', '.join(bad)}: the key must be a non-empty string such as \"p\" or \"ctrl+p\""
-            )
-        self._keymap = dict(km)
+        self._keymap = _validated_keymap(km)
         if km:
             self.set_keymap(km)
         # redraw bookkeeping
@@ -225,6 +221,31 @@ class LiqtuiApp(App[None]):
         self._message = ""
         self._anchor_text = ""
         self.ticks = 0
+
+    def _check_view_settings(self) -> None:
+        if self.lookback not in LOOKBACK_KEYS:
+            raise ValueError(f"lookback must be one of {', '.join(LOOKBACK_KEYS)}, got {self.lookback!r}")
+        if not 0.5 <= self.fps <= 60:
+            raise ValueError(f"fps must be between 0.5 and 60, got {self.fps}")
+        if not 0.0 <= self.threshold_pct <= THRESHOLD_MAX:
+            raise ValueError(f"threshold_pct must be within 0..{THRESHOLD_MAX:g}, got {self.threshold_pct}")
+        g_lo, g_hi = GAMMA_RANGE
+        if not g_lo <= self.gamma <= g_hi:
+            raise ValueError(f"heat_gamma must be between {g_lo} and {g_hi}, got {self.gamma}")
+        if not 1 <= self.top_n <= 20:
+            raise ValueError(f"top_n must be between 1 and 20, got {self.top_n}")
+
+    def _init_colours(self, colors: str, theme: str) -> None:
+        """Pick the colour system (auto: detect) and load the theme; the terminal output follows the
+        chosen system, and a bad theme falls back to dark with a notice once mounted."""
+        if colors != "auto" and colors not in COLOR_SYSTEMS:
+            raise ValueError(f"colors must be auto or one of {', '.join(COLOR_SYSTEMS)}, got {colors!r}")
+        self.color_system = detect_color_system() if colors == "auto" else colors
+        if colors != "auto":
+            self.console._color_system = _RICH_SYSTEMS[colors]
+        self._theme_name = theme
+        self.spec, self._theme_error = self._load_spec(theme)
+        self.palette = HeatPalette(self.spec, self.color_system)
 
     # ------------------------------------------------------------------------------------- themes
     @staticmethod

@@ -109,6 +109,10 @@ def test_bad_arguments_are_refused_with_a_clear_message(engine):
         LiqtuiApp(engine, lookback="2w")
     with pytest.raises(ValueError, match="colors must be auto or one of"):
         LiqtuiApp(engine, colors="88")
+    for kw, msg in [({"fps": 0.0}, "fps must be between"), ({"threshold_pct": 120.0}, "threshold_pct must be within"),
+                    ({"heat_gamma": 0.0}, "heat_gamma must be"), ({"top_n": 0}, "top_n must be")]:
+        with pytest.raises(ValueError, match=msg):
+            LiqtuiApp(engine, **kw)
     with pytest.raises(ValueError, match=r"unknown keymap binding id\(s\) frezee; valid: lookback_12h"):
         LiqtuiApp(engine, keymap={"frezee": "p"})
     with pytest.raises(ValueError, match="keymap freeze: the key must be a non-empty string"):
