@@ -61,7 +61,7 @@ async def test_live_resize_switches_the_compact_layout(engine, frozen_clock):
         assert app.heatmap.size.width < 50
         assert app.zones.size.width > 0 and app.tape.size.height == 0  # zones kept, tape dropped
         await pilot.resize_terminal(250, 70)
-        await wait_until(pilot, lambda: not app.screen.has_class("compact") and fits() and app.size.width == 250)
+        await wait_until(pilot, lambda: app.size.width == 250 and not app.screen.has_class("compact") and fits())
         assert app.heatmap.size.width > 150 and app.tape.size.height > 0
 
 
@@ -109,8 +109,12 @@ def test_bad_arguments_are_refused_with_a_clear_message(engine):
         LiqtuiApp(engine, lookback="2w")
     with pytest.raises(ValueError, match="colors must be auto or one of"):
         LiqtuiApp(engine, colors="88")
-    for kw, msg in [({"fps": 0.0}, "fps must be between"), ({"threshold_pct": 120.0}, "threshold_pct must be within"),
-                    ({"heat_gamma": 0.0}, "heat_gamma must be"), ({"top_n": 0}, "top_n must be")]:
+    for kw, msg in [
+        ({"fps": 0.0}, "fps must be between"),
+        ({"threshold_pct": 120.0}, "threshold_pct must be within"),
+        ({"heat_gamma": 0.0}, "heat_gamma must be"),
+        ({"top_n": 0}, "top_n must be"),
+    ]:
         with pytest.raises(ValueError, match=msg):
             LiqtuiApp(engine, **kw)
     with pytest.raises(ValueError, match=r"unknown keymap binding id\(s\) frezee; valid: lookback_12h"):
