@@ -61,7 +61,8 @@ async def test_live_resize_switches_the_compact_layout(engine, frozen_clock):
         assert app.heatmap.size.width < 50
         assert app.zones.size.width > 0 and app.tape.size.height == 0  # zones kept, tape dropped
         await pilot.resize_terminal(250, 70)
-        await wait_until(pilot, lambda: app.size.width == 250 and not app.screen.has_class("compact") and fits())
+        wide = lambda: app.size.width == 250 and not app.screen.has_class("compact")  # noqa: E731
+        await wait_until(pilot, lambda: wide() and fits())
         assert app.heatmap.size.width > 150 and app.tape.size.height > 0
 
 
