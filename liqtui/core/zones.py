@@ -11,7 +11,13 @@ import math
 import msgspec
 import numpy as np
 
-__all__ = ["Zone", "ZoneReport", "find_zones"]
+__all__ = ["QUANTUM_USD", "Zone", "ZoneReport", "find_zones"]
+
+#: Profiles are rounded to this many USD before any threshold or merge: levels are estimates, and two
+#: equal estimates reached by different float paths (a batch backfill vs bar-by-bar steps) differ by
+#: ~1e-5 USD, or leave 1e-12 USD crumbs where the other path has exact zeros. Rounding to cents makes
+#: the zones a function of the estimate, not of its rounding noise.
+QUANTUM_USD = 0.01
 
 
 class Zone(msgspec.Struct):
@@ -48,6 +54,13 @@ def _smooth(v: np.ndarray, width: int) -> np.ndarray:
         return v
     k = np.ones(width) / width
     return np.convolve(v, k, mode="same")
+
+
+def _quantise(v: np.ndarray, quantum: float) -> np.ndarray:
+    """``v`` rounded to multiples of ``quantum`` (negatives and crumbs below half a quantum become 0)."""
+    if quantum <= 0:
+        return np.maximum(v, 0.0)
+    return np.maximum(np.round(v / quantum), 0.0) * quantum
 
 
 def _buckets(pct: float, edges: np.ndarray) -> int:
@@ -106,7 +119,7 @@ def _side_zones(
             Zone(side=side, low=low, high=high, peak=peak, usd=usd, share=usd / total if total > 0 else 0.0,
                  distance_pct=dist, cum_usd=cum, tiers=tiers, confluence=confluence)
         )  # fmt: skip
-    zones.sort(key=lambda z: -z.usd)
+    zones.sort(key=lambda z: (-round(z.usd, 2), z.distance_pct if side == "short" else -z.distance_pct))
     return zones[:top_n]
 
 
@@ -124,6 +137,7 @@ def find_zones(
     gap: int | None = None,
     gap_pct: float = 0.5,
     smooth_pct: float = 0.5,
+    quantum_usd: float = QUANTUM_USD,
 ) -> ZoneReport:
     """Zones from per-tier profiles ``(n_tiers, n_buckets)`` on a grid with ``n_buckets + 1`` ``edges``.
 
@@ -132,7 +146,10 @@ def find_zones(
     smoothed USD is at least the ``threshold_pct`` percentile of the positive smoothed buckets of
     both sides. Strong runs separated by at most ``gap_pct`` percent (or ``gap`` buckets) merge; each
     zone is trimmed to the buckets that hold USD and its USD is the raw sum. Zones are ranked by
-    USD, ``top_n`` per side, strongest first.
+    USD, ``top_n`` per side, strongest first (equal USD: the nearer zone first).
+
+    Profiles are first rounded to ``quantum_usd`` (0: only clipped at 0) and a bucket counts as strong
+    within half a quantum of the threshold, so float noise far below a cent cannot move a zone.
     """
     if not (0.0 <= threshold_pct <= 100.0):
         raise ValueError(f"threshold_pct must be in [0, 100]; got {threshold_pct!r}")
@@ -142,8 +159,10 @@ def find_zones(
         raise ValueError(f"gap must be an int >= 0; got {gap!r}")
     if not (0.0 <= gap_pct <= 20.0) or not (0.0 <= smooth_pct <= 20.0):
         raise ValueError(f"gap_pct and smooth_pct must be in [0, 20]; got {gap_pct!r}, {smooth_pct!r}")
-    lt = np.atleast_2d(np.asarray(long_by_tier, dtype=np.float64))
-    st = np.atleast_2d(np.asarray(short_by_tier, dtype=np.float64))
+    if not (math.isfinite(quantum_usd) and quantum_usd >= 0):
+        raise ValueError(f"quantum_usd must be a finite number >= 0; got {quantum_usd!r}")
+    lt = _quantise(np.atleast_2d(np.asarray(long_by_tier, dtype=np.float64)), quantum_usd)
+    st = _quantise(np.atleast_2d(np.asarray(short_by_tier, dtype=np.float64)), quantum_usd)
     edges = np.asarray(edges, dtype=np.float64)
     n = lt.shape[1]
     if st.shape != lt.shape or len(edges) != n + 1:
@@ -161,7 +180,7 @@ def find_zones(
     short_s, long_s = _smooth(short_v, w) * above_mask, _smooth(long_v, w) * below_mask
     g = gap if gap is not None else _buckets(gap_pct, edges)
     nz = np.concatenate([short_s[short_s > 0], long_s[long_s > 0]])
-    thr = float(np.percentile(nz, threshold_pct)) if len(nz) else math.inf
+    thr = float(np.percentile(nz, threshold_pct)) - quantum_usd / 2 if len(nz) else math.inf
     above = _side_zones(
         "short", short_v, short_tiers, (short_s >= thr) & (short_s > 0), edges, price, names, top_n, g
     )
