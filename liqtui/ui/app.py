@@ -37,7 +37,7 @@ from textual.worker import Worker, WorkerState
 from liqtui.core.events import MarketEvent, MarkPrice, Trade
 from liqtui.ui.commands import LiqtuiCommands
 from liqtui.ui.messages import BackfillProgress, SymbolChangeRequested, VenuesChangeRequested
-from liqtui.ui.render import HeatScale, bin_profile, candle_columns, fmt_price, row_of
+from liqtui.ui.render import HeatScale, bin_profile, candle_columns, fmt_price, row_of, time_axis
 from liqtui.ui.screens import HelpScreen, TickerScreen, VenuesScreen
 from liqtui.ui.themes import (
     COLOR_SYSTEMS,
@@ -220,6 +220,7 @@ class LiqtuiApp(App[None]):
         self._progress: tuple[float, float, str] | None = None
         self._message = ""
         self._anchor_text = ""
+        self._time_text = ""
         self.ticks = 0
 
     def _check_view_settings(self) -> None:
@@ -304,11 +305,14 @@ class LiqtuiApp(App[None]):
         self.tape = LiquidationTape(pal, id="tape")
         self.status = StatusLine(pal, id="status")
         self.anchor_label = Static("", id="anchor")
+        self.time_axis = Static("", id="time-axis")
         with Horizontal(id="main"):
-            with Horizontal(id="chart"):
-                yield self.heatmap
-                yield self.axis
-                yield self.heat_column
+            with Vertical(id="chart"):
+                with Horizontal(id="chart-row"):
+                    yield self.heatmap
+                    yield self.axis
+                    yield self.heat_column
+                yield self.time_axis
             with Vertical(id="side"):
                 yield self.anchor_label
                 yield self.zones
@@ -475,6 +479,7 @@ class LiqtuiApp(App[None]):
         self.axis.set_window(lo, hi)
         self.axis.set_price(price)
         self._show_anchor(price, lo, hi)
+        self._show_time_axis(width)
         self._draw_zones(model, price, lo, hi)
         self.tape.set_liquidations(self.engine.liquidations)
 
@@ -514,6 +519,13 @@ class LiqtuiApp(App[None]):
         long_t, short_t = model.profile_by_tier(self.lookback)
         rows = bin_profile(model.grid.edges, long_t + short_t, lo, hi, height)
         self.heat_column.set_profile(rows, anchor)
+
+    def _show_time_axis(self, width: int) -> None:
+        """Time labels under the heatmap (changes only with the lookback or the width)."""
+        text = time_axis(_LOOKBACK_MS[self.lookback], width)
+        if text != self._time_text:
+            self._time_text = text
+            self.time_axis.update(text)
 
     def _show_anchor(self, price: float | None, lo: float, hi: float) -> None:
         """The one-line "current anchor" above the zones (its own widget: a price move repaints one line)."""
@@ -574,7 +586,7 @@ class LiqtuiApp(App[None]):
 
     def _update_status(self) -> None:
         if hasattr(self, "status"):
-            self.status.show(self.status_info(), compact=self.size.width < 100)
+            self.status.show(self.status_info(), self.size.width)
 
     # ---------------------------------------------------------------------------------- actions
     def action_lookback(self, name: str) -> None:

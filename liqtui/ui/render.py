@@ -45,6 +45,7 @@ __all__ = [
     "tape_line",
     "row_of",
     "join_text",
+    "time_axis",
 ]
 
 Overlay = dict[tuple[int, int], tuple[str, Style]]
@@ -347,6 +348,31 @@ def axis_labels(price_lo: float, price_hi: float, n_rows: int, width: int, every
         else:
             out.append(" " * width)
     return out
+
+
+def _ago(ms: float) -> str:
+    hours = ms / 3_600_000
+    if hours < 0.5:
+        return "now"
+    if hours < 48:
+        return f"-{hours:.0f}h" if hours >= 1 else f"-{hours * 60:.0f}m"
+    return f"-{hours / 24:.0f}d"
+
+
+def time_axis(lookback_ms: int, width: int, ticks: int = 4) -> str:
+    """A ``width``-wide line of time labels under the heatmap: ``-12h … -6h … now`` (oldest at the left)."""
+    if width <= 0:
+        return ""
+    line = [" "] * width
+    for i in (ticks, 0, *range(1, ticks)):  # "now" and the oldest edge first, then what fits between
+        f = i / ticks
+        label = _ago(lookback_ms * (1 - f)) if i < ticks else "now"
+        x = round(f * (width - 1))
+        start = 0 if i == 0 else min(max(0, x - len(label) // 2), width - len(label))
+        if start < 0 or any(c != " " for c in line[max(0, start - 1):start + len(label) + 1]):
+            continue  # no room: skip rather than overlap
+        line[start:start + len(label)] = label
+    return "".join(line)
 
 
 def _fit(s: str, width: int) -> str:

@@ -14,7 +14,7 @@ from liqtui.ui.render import fmt_pct, fmt_usd
 from liqtui.ui.messages import SymbolChangeRequested, VenuesChangeRequested
 from liqtui.ui.screens import HelpScreen, TickerScreen, VenuesScreen
 
-SIZE = (100, 30)
+SIZE = (160, 30)  # wide enough for the full status line (labels are shortened when it does not fit)
 
 
 def make_app(engine, clock, **kw) -> LiqtuiApp:

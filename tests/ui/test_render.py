@@ -21,6 +21,7 @@ from liqtui.ui.render import (
     price_rows,
     row_of,
     tape_line,
+    time_axis,
     usd_glyph,
     zone_line,
 )
@@ -143,3 +144,26 @@ def test_zone_and_tape_lines_have_exact_width():
     assert zc.plain == "71.2k–71.5k $12.3M ██  -1.2%  " and len(zc.plain) == 30
     t = tape_line(1_700_000_000_000, "binance", True, 71234.5, 1.2e6, 44, Style())
     assert t.plain == "22:13:20 BIN LONG   71,234.5  $1.20M ●●     "
+
+
+def test_time_axis_labels_oldest_left_now_right_never_overlapping():
+    assert time_axis(12 * 3_600_000, 60) == "-12h          -9h            -6h           -3h           now"
+    assert time_axis(180 * 86_400_000, 33) == "-180d -135d   -90d    -45d    now"
+    assert time_axis(86_400_000, 10) == "-24h   now"  # the middle labels do not fit: skipped
+    assert time_axis(86_400_000, 3) == "now" and time_axis(86_400_000, 0) == ""
+
+
+def test_status_line_shortens_labels_only_when_the_full_line_does_not_fit(pal):
+    from liqtui.ui.widgets.status import StatusInfo, render_status
+
+    venues = {"binance": ("live", 0), "bybit": ("reconnecting", 4)}
+    info = StatusInfo(symbol="BTC", lookback="3d", venues=venues, fps=10, lag_ms=40, oi_usd=8.2e9,
+                      oi_change_pct=1.25, funding=0.0001, frozen=True, progress=(1, 4, "klines"))
+    full = render_status(info, pal).plain
+    assert full == (" BTC  lookback 3d │ binance ● live  bybit ↻ reconnecting 4 │ 10 fps lag 40ms │"
+                    " OI $8.20B +1.2% │ fund +0.0100% │ thr 50% heat γ1.00 klines │  FROZEN  │"
+                    " backfill 25% klines")
+    short = render_status(info, pal, compact=True).plain
+    assert short == (" BTC  3d│binance ●  bybit ↻4│10fps 40ms│OI $8.20B +1.2%│f +0.0100%│thr50 γ1.00│"
+                     " FROZEN │backfill 25% klines")
+    assert len(short) < len(full)

@@ -119,19 +119,23 @@ class StatusLine(Static):
         super().__init__(id=id)
         self._pal = palette
         self.info = StatusInfo()
-        self._compact = False
+        self._width = 0
         self._last: str | None = None
 
     def set_palette(self, palette: HeatPalette) -> None:
         self._pal = palette
         self._last = None
-        self.show(self.info, self._compact)
+        self.show(self.info)
 
-    def show(self, info: StatusInfo, compact: bool = False) -> None:
-        """Display ``info`` (no repaint when nothing visible changed)."""
+    def show(self, info: StatusInfo, width: int | None = None) -> None:
+        """Display ``info`` (no repaint when nothing visible changed); short labels when the full line
+        would not fit in ``width`` cells."""
         self.info = info
-        self._compact = compact
-        text = render_status(info, self._pal, compact)
+        if width is not None:
+            self._width = width
+        text = render_status(info, self._pal, False)
+        if self._width and text.cell_len > self._width:
+            text = render_status(info, self._pal, True)
         if text.plain != self._last:
             self._last = text.plain
             self.update(text)
