@@ -11,6 +11,9 @@ from __future__ import annotations
 import collections
 import math
 
+import numpy as np
+from msgspec.structs import replace as msgspec_replace
+
 from liqtui.core.events import (
     Candle,
     FeedStatus,
@@ -22,11 +25,86 @@ from liqtui.core.events import (
     Trade,
     Venue,
 )
-from liqtui.core.model import HeatModel
+from liqtui.core.model import BAR_DTYPE, LOOKBACK_MS, HeatModel
 
-__all__ = ["Engine"]
+__all__ = ["CANDLE_COARSE_MS", "CANDLE_FINE_MS", "Engine"]
 
 _HOUR_MS = 3_600_000
+#: Candles of the last day keep their own resolution (1m live and backfill); older ones are 1h aggregates
+#: (bars already coarser stay as they are), and nothing older than the longest lookback is kept: six months
+#: of klines fit in ~6,000 Candle objects.
+CANDLE_FINE_MS = 24 * _HOUR_MS
+CANDLE_COARSE_MS = _HOUR_MS
+_CANDLE_KEEP_MS = max(LOOKBACK_MS.values()) + 2 * 24 * _HOUR_MS
+_NO_TS = 1 << 62
+
+
+def _fine_from(end_ms: int) -> int:
+    """Start of the window where candles keep their own resolution: :data:`CANDLE_FINE_MS` before
+    ``end_ms``, floored to a whole hour so no hour aggregate overlaps a fine candle."""
+    t = end_ms - CANDLE_FINE_MS
+    return t - t % CANDLE_COARSE_MS
+
+
+def _merge_candles(a: Candle, b: Candle) -> Candle:
+    """``a`` extended by the later ``b`` (same venue): one candle from ``a``'s open to ``b``'s close."""
+
+    def plus(x: float | None, y: float | None) -> float | None:
+        return None if x is None or y is None else x + y
+
+    return Candle(
+        venue=a.venue, symbol=a.symbol, ts=a.ts, recv_ts=max(a.recv_ts, b.recv_ts), interval_s=a.interval_s,
+        open=a.open, high=max(a.high, b.high), low=min(a.low, b.low), close=b.close,
+        volume=a.volume + b.volume, quote_volume=plus(a.quote_volume, b.quote_volume),
+        taker_buy_volume=plus(a.taker_buy_volume, b.taker_buy_volume),
+        taker_buy_quote=plus(a.taker_buy_quote, b.taker_buy_quote), closed=True,
+    )  # fmt: skip
+
+
+def _append_coarse(out: list[Candle], c: Candle) -> None:
+    """Append ``c`` to time-ordered ``out``; a coarse candle continuing the previous one's slot merges."""
+    last = out[-1] if out else None
+    if last is not None and last.ts == c.ts and last.interval_s == c.interval_s:
+        out[-1] = _merge_candles(last, c)
+    else:
+        out.append(c)
+
+
+def _coarsen(candles: list[Candle], fine_from_ms: int, keep_from_ms: int) -> list[Candle]:
+    """Time-ordered ``candles`` with those opening before ``fine_from_ms`` aggregated into
+    :data:`CANDLE_COARSE_MS` candles (coarser ones kept as they are) and those before ``keep_from_ms``
+    dropped."""
+    coarse_s = CANDLE_COARSE_MS // 1000
+    out: list[Candle] = []
+    for c in candles:
+        if c.ts < keep_from_ms:
+            continue
+        if c.ts >= fine_from_ms or c.interval_s > coarse_s:
+            out.append(c)
+            continue
+        slot = c.ts - c.ts % CANDLE_COARSE_MS
+        if c.ts != slot or c.interval_s != coarse_s:
+            c = msgspec_replace(c, ts=slot, interval_s=coarse_s)
+        _append_coarse(out, c)
+    return out
+
+
+def _slot_bars(bars: np.ndarray) -> np.ndarray:
+    """``bars`` (time order, each shorter than an hour) aggregated per :data:`CANDLE_COARSE_MS` slot."""
+    slot = bars["ts"] - bars["ts"] % CANDLE_COARSE_MS
+    starts = np.flatnonzero(np.diff(slot, prepend=slot[0] - 1))
+    ends = np.append(starts[1:], len(bars)) - 1
+    out = np.zeros(len(starts), BAR_DTYPE)
+    out["ts"], out["interval_s"] = slot[starts], CANDLE_COARSE_MS // 1000
+    out["open"], out["close"] = bars["open"][starts], bars["close"][ends]
+    out["high"] = np.maximum.reduceat(bars["high"], starts)
+    out["low"] = np.minimum.reduceat(bars["low"], starts)
+    vol = bars["volume"]
+    out["volume"] = np.add.reduceat(vol, starts)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for col in ("vwap", "taker_buy_share"):  # volume-weighted (NaN when any part is unknown)
+            out[col] = np.add.reduceat(bars[col] * vol, starts) / out["volume"]
+    return out
 
 
 class Engine:
@@ -43,7 +121,7 @@ class Engine:
         symbol: str = "BTC",
         reference: Venue | str | None = None,
         max_liquidations: int = 2000,
-        max_candles: int = 1500,
+        max_candles: int = 8000,
     ):
         if max_liquidations < 1 or max_candles < 1:
             raise ValueError("max_liquidations and max_candles must be >= 1")
@@ -60,6 +138,7 @@ class Engine:
         self.liquidations: collections.deque[Liquidation] = collections.deque(maxlen=max_liquidations)
         self.candles: collections.deque[Candle] = collections.deque(maxlen=max_candles)
         self.status: dict[Venue, FeedStatus] = {}
+        self._oldest_fine_ts = _NO_TS  # open time of the oldest sub-hour candle in ``candles``
         self.counters: dict[str, int] = collections.defaultdict(int)
         self.last_event_ts = 0
         self._oi_hist: collections.deque[tuple[int, float]] = collections.deque()
@@ -165,9 +244,112 @@ class Engine:
             self.counters["candles_bad"] += 1
             return
         self.counters["candles"] += 1
-        self.candles.append(ev)
+        self._add_candles([ev])
         if self.price is None:
             self.price = ev.close
+
+    # -- history -------------------------------------------------------------------------------
+    def load_history(
+        self,
+        bars: np.ndarray,
+        *,
+        until_ts: int | None = None,
+        venue: Venue | str | None = None,
+        symbol: str | None = None,
+    ) -> int:
+        """Step the model through backfilled ``bars`` (:data:`~liqtui.core.model.BAR_DTYPE`, time order) and
+        record them as candles for the klines overlay. Returns the number of bars stepped.
+
+        Bars at or before the model's last bar are skipped (a chunked backfill overlaps what is already
+        applied); ``until_ts`` is where the whole backfill will end when it arrives in chunks (see
+        :meth:`HeatModel.step_many`). ``engine.candles`` stays time-ordered and bounded: the last
+        :data:`CANDLE_FINE_MS` at the bars' own resolution, older history as 1h aggregates, six months at
+        most. The candles carry ``venue`` (default: the reference venue, else Binance) and ``symbol``
+        (default: the engine's). Raises ``ValueError`` for bars the model refuses (nothing is recorded then).
+        """
+        arr = np.asarray(bars)
+        if arr.dtype != BAR_DTYPE:
+            raise ValueError(f"load_history needs a BAR_DTYPE array; got dtype {arr.dtype}")
+        arr = arr[(arr["ts"] > self.model.last_ts) & (arr["ts"] >= self.model.last_close_ts)]
+        if len(arr) == 0:
+            return 0
+        self.model.step_many(arr, until_ts=until_ts)
+        v = Venue(venue) if venue is not None else (self.reference or Venue.BINANCE)
+        end = max(int(arr["ts"][-1]), until_ts or 0)
+        self._add_candles(self._bar_candles(arr, v, symbol or self.symbol, _fine_from(end)), end)
+        if self.price is None or not self.counters["trades"]:  # no live trade yet: the history's close
+            self.price = float(arr["close"][-1])
+        self._model_version = self.model.version
+        self.version += 1
+        self.counters["history_bars"] += len(arr)
+        return len(arr)
+
+    @staticmethod
+    def _bar_candles(bars: np.ndarray, venue: Venue, symbol: str, fine_from_ms: int) -> list[Candle]:
+        """Candles of ``bars``: those opening before ``fine_from_ms`` and shorter than an hour as 1h slots."""
+        old = (bars["ts"] < fine_from_ms) & (bars["interval_s"] * 1000 < CANDLE_COARSE_MS)
+        if old.any():
+            cut = int(np.flatnonzero(old)[-1]) + 1  # bars are in time order: the old ones come first
+            head, tail = bars[:cut], bars[cut:]
+            small = head["interval_s"] * 1000 < CANDLE_COARSE_MS
+            head = np.concatenate([head[~small], _slot_bars(head[small])]) if small.any() else head
+            bars = np.concatenate([np.sort(head, order="ts", kind="stable"), tail])
+        vol = bars["volume"]
+        with np.errstate(invalid="ignore"):
+            quote = np.where(np.isfinite(bars["vwap"]) & (vol > 0), bars["vwap"] * vol, np.nan)
+            tbv = np.where(np.isfinite(bars["taker_buy_share"]), bars["taker_buy_share"] * vol, np.nan)
+        cols = zip(
+            bars["ts"].tolist(),
+            bars["interval_s"].tolist(),
+            bars["open"].tolist(),
+            bars["high"].tolist(),
+            bars["low"].tolist(),
+            bars["close"].tolist(),
+            vol.tolist(),
+            quote.tolist(),
+            tbv.tolist(),
+        )
+        return [
+            Candle(venue=venue, symbol=symbol, ts=t, recv_ts=t + iv * 1000, interval_s=iv, open=o, high=h, low=lo,
+                   close=c, volume=vo, quote_volume=None if math.isnan(q) else q,
+                   taker_buy_volume=None if math.isnan(b) else b)
+            for t, iv, o, h, lo, c, vo, q, b in cols
+        ]  # fmt: skip
+
+    def _add_candles(self, new: list[Candle], end_ms: int | None = None) -> None:
+        """Append closed candles (newer than what is there), keeping ``candles`` time-ordered and bounded:
+        when the deque nears its bound, or fine candles have slipped out of the last :data:`CANDLE_FINE_MS`,
+        older candles are re-aggregated into 1h (see :meth:`load_history`)."""
+        dq = self.candles
+        if not new:
+            return
+        if dq and new[0].ts <= dq[-1].ts and new[0].interval_s * 1000 < CANDLE_COARSE_MS:
+            new = [c for c in new if c.ts > dq[-1].ts]  # a duplicate or older fine candle: dropped
+        for c in new:
+            if dq and c.ts == dq[-1].ts and c.interval_s == dq[-1].interval_s:
+                dq[-1] = _merge_candles(dq[-1], c)  # an hour slot continued from the previous chunk
+            else:
+                if len(dq) >= (dq.maxlen or 1 << 62):
+                    self._compact(c.ts)
+                dq.append(c)
+                if c.interval_s * 1000 < CANDLE_COARSE_MS and c.ts < self._oldest_fine_ts:
+                    self._oldest_fine_ts = c.ts
+        end = max(dq[-1].ts, end_ms or 0) if dq else 0
+        if dq and (
+            len(dq) >= (dq.maxlen or 1 << 62)
+            or dq[0].ts < end - _CANDLE_KEEP_MS - CANDLE_FINE_MS
+            or self._oldest_fine_ts < _fine_from(end) - _HOUR_MS
+        ):
+            self._compact(end)
+
+    def _compact(self, end_ms: int) -> None:
+        """Re-aggregate candles older than the fine window into 1h slots; drop those past six months."""
+        dq = self.candles
+        merged = _coarsen(list(dq), _fine_from(end_ms), end_ms - _CANDLE_KEEP_MS)
+        dq.clear()
+        dq.extend(merged)
+        fine = (c.ts for c in merged if c.interval_s * 1000 < CANDLE_COARSE_MS)
+        self._oldest_fine_ts = next(fine, _NO_TS)
 
     # -- live ----------------------------------------------------------------------------------
     def tick(self, now_ms: int) -> None:
