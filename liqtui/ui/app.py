@@ -338,7 +338,9 @@ class LiqtuiApp(App[None]):
         self._invalidate()
 
     def _apply_compact(self, width: int, height: int) -> None:
-        self.screen.set_class(width < COMPACT_WIDTH or height < COMPACT_HEIGHT, "compact")
+        compact = width < COMPACT_WIDTH or height < COMPACT_HEIGHT
+        for screen in self.screen_stack:  # the main screen too when a modal is on top
+            screen.set_class(compact, "compact")
 
     # ------------------------------------------------------------------------------------- source
     def _sink(self, ev: MarketEvent) -> None:

@@ -52,12 +52,17 @@ async def test_live_resize_switches_the_compact_layout(engine, frozen_clock):
     app = LiqtuiApp(engine, clock=frozen_clock, colors="truecolor", lookback="12h")
     async with app.run_test(size=(160, 48)) as pilot:
         await wait_until(pilot, lambda: app.heatmap.frames_drawn > 0)
-        assert not app.screen.has_class("compact") and app.tape.display
+        main = app.screen
+        assert not main.has_class("compact") and app.tape.display
         def fits() -> bool:
             return app.heatmap._frame.upper.shape == (app.heatmap.size.height, app.heatmap.size.width)
 
+        await pilot.press("question_mark")  # resize under a modal: the main screen must follow too
+        await wait_until(pilot, lambda: app.screen is not main)
         await pilot.resize_terminal(80, 24)
-        await wait_until(pilot, lambda: app.screen.has_class("compact") and fits() and app.size.width == 80)
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: app.screen is main and main.has_class("compact") and fits()
+                         and app.size.width == 80)
         assert app.heatmap.size.width < 50
         assert app.zones.size.width > 0 and app.tape.size.height == 0  # zones kept, tape dropped
         await pilot.resize_terminal(250, 70)
