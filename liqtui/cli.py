@@ -31,7 +31,9 @@ def _venues(text: str) -> list[str]:
         if not v:
             continue
         if v not in VENUES:
-            raise argparse.ArgumentTypeError(f"unknown exchange {part.strip()!r}; allowed: {', '.join(VENUES)}")
+            raise argparse.ArgumentTypeError(
+                f"unknown exchange {part.strip()!r}; allowed: {', '.join(VENUES)}"
+            )
         if v not in out:
             out.append(v)
     if not out:
@@ -88,20 +90,34 @@ def _symbol(text: str) -> str:
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", metavar="FILE", help="TOML config file (default: $LIQTUI_CONFIG, then the user config dir)")
+    p.add_argument(
+        "--config",
+        metavar="FILE",
+        help="TOML config file (default: $LIQTUI_CONFIG, then the user config dir)",
+    )
     p.add_argument("--symbol", type=_symbol, help="ticker, e.g. BTC (default BTC)")
     p.add_argument(
-        "--exchange", "--exchanges", dest="exchange", type=_venues, metavar="LIST",
+        "--exchange",
+        "--exchanges",
+        dest="exchange",
+        type=_venues,
+        metavar="LIST",
         help=f"comma-separated venues: {','.join(VENUES)} (default binance)",
     )
     p.add_argument(
-        "--endpoint", action="append", type=_endpoint, default=[], metavar="VENUE[.rest]=URL",
+        "--endpoint",
+        action="append",
+        type=_endpoint,
+        default=[],
+        metavar="VENUE[.rest]=URL",
         help="override a venue's websocket URL, or with .rest its REST base (repeatable)",
     )
     p.add_argument("--lookback", type=_lookback, help=f"one of {' '.join(LOOKBACKS)} (default 1d)")
     p.add_argument("--no-store", action="store_true", help="do not read or write the local history store")
     p.add_argument("--no-backfill", action="store_true", help="skip the REST history backfill on start")
-    p.add_argument("--log-file", metavar="FILE", help="write the log here (default: the data dir's liqtui.log)")
+    p.add_argument(
+        "--log-file", metavar="FILE", help="write the log here (default: the data dir's liqtui.log)"
+    )
 
 
 def _ui(p: argparse.ArgumentParser) -> None:
@@ -124,21 +140,27 @@ def build_parser() -> argparse.ArgumentParser:
     _ui(run)
     run.add_argument("--demo", action="store_true", help="offline: a simulated exchange on 127.0.0.1")
     run.add_argument("--seed", type=int, default=None, help="demo: random seed (reproducible market)")
-    run.add_argument("--speed", type=_positive(float, "--speed"), default=1.0, help="demo: market speed factor")
+    run.add_argument(
+        "--speed", type=_positive(float, "--speed"), default=1.0, help="demo: market speed factor"
+    )
 
     rep = sub.add_parser("replay", help="drive the UI from a recording (ours, hftbacktest, cryptofeed)")
     rep.add_argument("file", metavar="FILE")
     _common(rep)
     _ui(rep)
     rep.add_argument(
-        "--speed", type=_positive(float, "--speed", allow_zero=True), default=1.0,
+        "--speed",
+        type=_positive(float, "--speed", allow_zero=True),
+        default=1.0,
         help="replay speed factor; 0 = as fast as possible",
     )
 
     rec = sub.add_parser("record", help="record raw exchange frames as JSON lines (.gz to compress)")
     rec.add_argument("file", metavar="FILE")
     _common(rec)
-    rec.add_argument("--duration", type=_positive(float, "--duration"), help="seconds to record (default: until Ctrl-C)")
+    rec.add_argument(
+        "--duration", type=_positive(float, "--duration"), help="seconds to record (default: until Ctrl-C)"
+    )
     rec.add_argument("--demo", action="store_true", help="record the offline demo exchange")
     rec.add_argument("--seed", type=int, default=None)
     rec.add_argument("--speed", type=_positive(float, "--speed"), default=1.0)
@@ -150,7 +172,9 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--demo", action="store_true", help="the offline demo exchange")
     src.add_argument("--live", action="store_true", help="the live exchanges (default)")
     zn.add_argument("--top", type=_positive(int, "--top"), default=5, help="zones per side (default 5)")
-    zn.add_argument("--seconds", type=_positive(float, "--seconds"), default=30.0, help="live/demo collection time")
+    zn.add_argument(
+        "--seconds", type=_positive(float, "--seconds"), default=30.0, help="live/demo collection time"
+    )
     zn.add_argument("--json", action="store_true", help="print one JSON document (default: a text table)")
     zn.add_argument("--seed", type=int, default=None)
     zn.add_argument("--speed", type=_positive(float, "--speed", allow_zero=True), default=1.0)

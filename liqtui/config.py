@@ -24,13 +24,13 @@ from liqtui.core.events import VENUES
 from liqtui.core.model import LOOKBACKS, ModelConfig
 
 __all__ = [
+    "BackfillConfig",
     "Config",
     "ConfigError",
-    "UIConfig",
     "StoreConfig",
-    "BackfillConfig",
-    "load_config",
+    "UIConfig",
     "config_path",
+    "load_config",
     "user_data_dir",
 ]
 
@@ -114,7 +114,9 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
         if len(set(self.venues)) != len(self.venues):
             raise ValueError("venues lists a venue twice")
         if self.reference and self.reference not in self.venues:
-            raise ValueError(f"reference = {self.reference!r} must be one of the configured venues {self.venues}")
+            raise ValueError(
+                f"reference = {self.reference!r} must be one of the configured venues {self.venues}"
+            )
         for key in self.endpoints:
             venue, _, kind = key.partition(".")
             if venue not in VENUES or kind not in ("", "ws", "rest"):

@@ -15,8 +15,6 @@ allowed values), 3 when no data arrived (no event from the feeds or the recordin
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import dataclasses
 import json
 import logging
 import math
@@ -29,11 +27,11 @@ from typing import Any
 import msgspec
 
 from liqtui.core.engine import Engine
-from liqtui.core.events import VENUES, FeedState, FeedStatus, MarketEvent
-from liqtui.core.model import LOOKBACKS, HeatModel, ModelConfig
+from liqtui.core.events import VENUES, FeedStatus, MarketEvent
+from liqtui.core.model import LOOKBACKS, ModelConfig
 from liqtui.feeds.endpoints import Endpoints
-from liqtui.feeds.symbols import instrument
 from liqtui.history.formats import FORMATS, RecordingError
+from liqtui.sources import Source
 
 __all__ = ["SOURCES", "ZonesArgError", "collect_zones", "format_text", "run_zones", "zones_document"]
 
@@ -110,191 +108,48 @@ async def collect_zones(
     for v in venues:
         if v not in VENUES:
             raise ZonesArgError(f"--exchange must name venues among {', '.join(VENUES)}, got {v!r}")
-    engine = Engine(
-        HeatModel(model_config), symbol=symbol or "BTC", reference=venues[0] if source != "replay" else None
-    )
-    driver = _Driver(engine)
-    stats: dict[str, Any] = {"frames": 0, "decode_errors": 0, "reconnects": 0}
-    notes: list[str] = []
     if source == "replay":
-        await _from_replay(replay_path, driver, stats, speed, symbol)
-        engine.symbol = symbol or _base(stats.get("instruments", {}), engine.reference)
-    else:
-        run = _FeedRun(
-            driver,
-            stats,
-            notes,
-            symbol or "BTC",
-            venues,
-            lookback,
-            seconds,
-            backfill,
-            store,
-            progress,
-            model_config,
-        )
-        if source == "demo":
-            await run.demo(endpoints, speed, seed)
-        else:
-            await run.run(endpoints or Endpoints())
-        venues = run.venues
-    engine = driver.engine
+        if not replay_path:
+            raise ZonesArgError("--replay needs a recording FILE")
+        if not Path(replay_path).is_file():
+            raise ZonesArgError(f"--replay: no such file {replay_path!r}")
+    src = Source(
+        source,  # type: ignore[arg-type]
+        symbol=symbol,
+        venues=venues,
+        model_config=model_config,
+        endpoints=endpoints,
+        backfill=backfill,
+        history_lookback=lookback,
+        store=store,
+        replay_path=replay_path,
+        seed=seed,
+        speed=speed,
+        progress=progress,
+    )
+    driver = _Driver(src.engine)
+    try:
+        await src.collect(driver, seconds)
+    except RecordingError as exc:
+        raise ZonesArgError(f"--replay: {exc} (readable formats: {', '.join(FORMATS)})") from None
+    stats: dict[str, Any] = dict(src.totals())
+    if src.replay_stats is not None:
+        st = src.replay_stats
+        stats.update(format=st.format, instruments=st.symbols)
+    if src.backfill_bars:
+        stats["backfill_bars"] = src.backfill_bars
     stats["events"] = driver.events
-    stats["candles"] = int(engine.counters.get("candles", 0))
+    stats["candles"] = int(src.engine.counters.get("candles", 0))
     return zones_document(
-        engine,
+        src.engine,
         lookback=lookback,
         top=top,
         threshold_pct=threshold_pct,
         source=source,
-        venues=venues,
+        venues=src.venues,
         stats=stats,
-        notes=notes,
+        notes=src.notes,
     )
-
-
-async def _from_replay(
-    path: str | None, driver: _Driver, stats: dict[str, Any], speed: float, symbol: str | None
-) -> None:
-    from liqtui.history.replay import replay
-
-    if not path:
-        raise ZonesArgError("--replay needs a recording FILE")
-    if not Path(path).is_file():
-        raise ZonesArgError(f"--replay: no such file {path!r}")
-    try:
-        st = await replay(path, driver, speed=speed, symbol=symbol)
-    except RecordingError as exc:
-        raise ZonesArgError(f"--replay: {exc} (readable formats: {', '.join(FORMATS)})") from None
-    stats.update(frames=st.frames, decode_errors=st.decode_errors, format=st.format, instruments=st.symbols)
-
-
-@dataclasses.dataclass
-class _FeedRun:
-    """One live or demo collection: optional restore from the store, backfill, then the feeds for a while."""
-
-    driver: _Driver
-    stats: dict[str, Any]
-    notes: list[str]
-    symbol: str
-    venues: list[str]
-    lookback: str
-    seconds: float
-    backfill_on: bool = True
-    store: Any = None
-    progress: Progress | None = None
-    model_config: ModelConfig | None = None
-
-    async def demo(self, endpoints: Endpoints | None, speed: float, seed: int | None) -> None:
-        from liqtui.sim.server import DemoExchange
-
-        days = min(183.0, _lookback_days(self.lookback) + 1.0)
-        self.venues = ["binance"]  # the demo exchange speaks the Binance protocol
-        async with DemoExchange(
-            seed=seed or 0, speed=speed or 1.0, symbol=instrument("binance", self.symbol), history_days=days
-        ) as demo:
-            ep = (endpoints or Endpoints()).with_override("binance", "ws", demo.ws_url)
-            ep = ep.with_override("binance", "rest", demo.rest_url)
-            await self.run(ep, int(demo.market.now_ms) if demo.market is not None else None)
-
-    async def run(self, ep: Endpoints, now_ms: int | None = None) -> None:
-        from liqtui.feeds.connection import FeedManager
-
-        key = self._restore()
-        if self.backfill_on:
-            await self._backfill(ep, now_ms)
-        writer = None
-        sink: Callable[[MarketEvent], None] = self.driver
-        if self.store is not None:
-            from liqtui.history.store import StoreWriter
-
-            writer = StoreWriter(self.store)
-            driver = self.driver
-
-            def sink(ev: MarketEvent) -> None:
-                driver(ev)
-                writer.on_event(ev)
-
-        fm = FeedManager(self.venues, self.symbol, endpoints=ep, sink=sink)
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(fm.run(), timeout=self.seconds)
-        if writer is not None:
-            writer.flush()
-        if key is not None:
-            from liqtui.history.restore import Checkpointer
-
-            Checkpointer(self.store, key, self.driver.engine.model).save()
-        for st in fm.stats.values():
-            self.stats["frames"] += int(st.frames)
-            self.stats["decode_errors"] += int(st.decode_errors)
-            self.stats["reconnects"] += int(st.reconnects)
-            if st.message and st.state is FeedState.FAILED:
-                self.notes.append(f"feed failed: {st.message}")
-
-    def _restore(self) -> str | None:
-        """With a store: start from its newest checkpoint (caught up with stored bars); returns the key."""
-        if self.store is None:
-            return None
-        from liqtui.history.restore import restore
-        from liqtui.history.store import checkpoint_key
-
-        key = checkpoint_key(self.symbol, self.venues, self.model_config)
-        ref = self.venues[0]
-        model, restored = restore(
-            self.store,
-            key,
-            ref,
-            instrument(ref, self.symbol),
-            config=self.model_config,
-            lookback=self.lookback,
-        )
-        if model.last_ts:
-            self.driver.engine.model = model
-            self.notes.append(
-                f"model {'restored from a checkpoint' if restored else 'rebuilt from the store'}"
-            )
-        return key
-
-    async def _backfill(self, ep: Endpoints, now_ms: int | None) -> None:
-        """Backfill every venue's lookback (their OI summed) into the model; a clear note, never a failure."""
-        from liqtui.history.backfill import BackfillError, backfill_venues
-
-        model = self.driver.engine.model
-        try:
-            results = await backfill_venues(
-                self.venues,
-                self.symbol,
-                self.lookback,
-                rest_urls={v: ep.rest_url(v) for v in self.venues},
-                model=model,
-                progress=self.progress,
-                store=self.store,
-                now_ms=now_ms,
-                since_ms=(model.last_ts or None),
-            )
-            self.stats["backfill_bars"] = results[0].delivered_bars
-        except BackfillError as exc:
-            self.notes.append(f"backfill failed: {exc}")
-            return
-        self.notes.extend(m for r in results for m in r.messages if "no open interest" in m or "failed" in m)
-
-
-def _base(instruments: dict[str, str], reference: Any) -> str:
-    """The ticker of the instrument a replay followed on its reference venue (else any venue)."""
-    from liqtui.feeds.symbols import base_of
-
-    inst = instruments.get(str(reference)) if reference is not None else None
-    inst = inst or next(iter(instruments.values()), "BTC")
-    try:
-        return base_of(inst)
-    except ValueError:
-        return inst
-
-
-def _lookback_days(lookback: str) -> float:
-    from liqtui.core.model import LOOKBACK_MS
-
-    return LOOKBACK_MS[lookback] / 86_400_000
 
 
 def _finite(x: float | None) -> float | None:

@@ -22,34 +22,27 @@ import contextlib
 import logging
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
-
-import msgspec
 
 from liqtui.config import Config
 from liqtui.core.engine import Engine
-from liqtui.core.events import Candle, MarketEvent
-from liqtui.core.model import LOOKBACK_MS, HeatModel
+from liqtui.core.events import Candle, FeedState, MarketEvent
+from liqtui.core.model import LOOKBACK_MS, HeatModel, ModelConfig
 from liqtui.feeds.endpoints import Endpoints
 from liqtui.feeds.symbols import instrument
 
-__all__ = ["Source", "SourceKind", "make_engine", "open_store", "run_ui", "run_record"]
+__all__ = ["SOURCE_KINDS", "Source", "SourceKind", "open_store", "run_record", "run_ui"]
 
 log = logging.getLogger("liqtui.sources")
 
 SourceKind = Literal["live", "demo", "replay"]
+SOURCE_KINDS: tuple[str, ...] = ("live", "demo", "replay")
 Progress = Callable[[int, int, str], None]
 Sink = Callable[[MarketEvent], None]
 
 #: The demo's simulated past: enough for the longest lookback, generated compressed on start.
 DEMO_HISTORY_DAYS = 183.0
-
-
-def make_engine(cfg: Config, symbol: str | None = None, venues: list[str] | None = None) -> Engine:
-    """A fresh engine + model for ``symbol`` with the configured estimator."""
-    venues = venues or cfg.venues
-    return Engine(HeatModel(cfg.model), symbol=symbol or cfg.symbol, reference=venues[0])
 
 
 def open_store(cfg: Config) -> Any:
@@ -66,42 +59,83 @@ def open_store(cfg: Config) -> Any:
 
 
 class Source:
-    """One runnable source of market events (see module doc). ``progress(done, total, text)`` receives
-    backfill progress; ``stats()`` gives per-venue feed counters; ``notes`` collects plain-language remarks
-    (what history was missing, why backfill was skipped)."""
+    """One runnable source of market events (see module doc) and the engine it feeds.
+
+    ``engine`` is built here: for a live source with a store, from the store's newest checkpoint caught up with
+    the stored bars. ``progress(done, total, text)`` receives backfill progress; ``stats()`` per-venue feed
+    counters; ``notes`` plain-language remarks (what history was missing, why backfill was skipped, which feed
+    failed); ``history_loaded`` is set once the backfill is done (or skipped, or failed).
+    """
 
     def __init__(
         self,
         kind: SourceKind,
-        engine: Engine,
-        cfg: Config,
         *,
         symbol: str | None = None,
-        venues: list[str] | None = None,
+        venues: Sequence[str] = ("binance",),
+        model_config: ModelConfig | None = None,
+        endpoints: Endpoints | None = None,
+        backfill: bool = True,
+        history_lookback: str = "6M",
+        store: Any = None,
+        checkpoint_s: float = 600.0,
         replay_path: str | None = None,
         seed: int | None = None,
         speed: float = 1.0,
-        store: Any = None,
-        lookback: str | None = None,
         progress: Progress | None = None,
         on_raw: Callable[[str, str, int], None] | None = None,
     ) -> None:
+        if kind not in SOURCE_KINDS:
+            raise ValueError(f"source kind must be one of {', '.join(SOURCE_KINDS)}, got {kind!r}")
+        if history_lookback not in LOOKBACK_MS:
+            raise ValueError(
+                f"history lookback must be one of {' '.join(LOOKBACK_MS)}, got {history_lookback!r}"
+            )
         self.kind = kind
-        self.engine = engine
-        self.cfg = cfg
-        self.symbol = symbol or cfg.symbol
-        self.venues = list(venues or cfg.venues)
+        # a replay without a symbol follows the recording's most traded instrument
+        self._replay_symbol = symbol
+        self.symbol = symbol or "BTC"
+        # the demo exchange speaks the Binance protocol only
+        self.venues = ["binance"] if kind == "demo" else list(venues) or ["binance"]
+        self.model_config = model_config
+        self.endpoints = endpoints or Endpoints()
+        self.backfill_on = backfill
+        self.history_lookback = history_lookback
+        self.store = store if kind == "live" else None  # demo and replay data never enter the user's store
+        self.checkpoint_s = checkpoint_s
         self.replay_path = replay_path
         self.seed = seed
         self.speed = speed
-        self.store = store if kind == "live" else None
-        self.lookback = lookback or cfg.ui.lookback
         self.progress = progress
         self.on_raw = on_raw
         self.notes: list[str] = []
         self.replay_stats: Any = None
-        self._feeds: Any = None
+        self.backfill_bars = 0
+        self.history_loaded = asyncio.Event()
         self.demo: Any = None
+        self._feeds: Any = None
+        self._checkpoint_key: str | None = None
+        self.engine = Engine(
+            HeatModel(model_config),
+            symbol=self.symbol,
+            reference=self.venues[0] if kind != "replay" else None,
+        )
+        if self.store is not None:
+            self._restore()
+
+    @classmethod
+    def from_config(cls, kind: SourceKind, cfg: Config, **kw: Any) -> Source:
+        """A source set up from the config file (+ CLI overrides); ``kw`` override single arguments."""
+        args: dict[str, Any] = {
+            "symbol": cfg.symbol,
+            "venues": _reference_first(cfg.venues, cfg.reference_venue),
+            "model_config": cfg.model,
+            "endpoints": Endpoints.from_overrides(cfg.endpoints or None),
+            "backfill": cfg.backfill.enabled,
+            "checkpoint_s": cfg.store.checkpoint_s,
+        }
+        args.update(kw)
+        return cls(kind, **args)
 
     # -------------------------------------------------------------------------------------- public
 
@@ -118,16 +152,39 @@ class Source:
         out = {"frames": 0, "decode_errors": 0, "reconnects": 0}
         for st in self.stats().values():
             for k in out:
-                out[k] += int(getattr(st, k, 0) if not isinstance(st, Mapping) else st.get(k, 0))
+                out[k] += int(st.get(k, 0) if isinstance(st, Mapping) else getattr(st, k, 0))
         return out
 
     async def __call__(self, sink: Sink) -> None:
+        """Run until cancelled (live, demo) or the end of the recording (replay)."""
+        try:
+            if self.kind == "replay":
+                await self._replay(sink)
+            elif self.kind == "demo":
+                await self._demo(sink)
+            else:
+                await self._feeds_with_history(sink, self.endpoints, now_ms=None)
+        finally:
+            self.history_loaded.set()
+
+    async def collect(self, sink: Sink, seconds: float) -> None:
+        """Headless: run to the end of a replay, or until the history is loaded plus ``seconds`` of live data."""
         if self.kind == "replay":
-            await self._replay(sink)
-        elif self.kind == "demo":
-            await self._demo(sink)
-        else:
-            await self._live(sink)
+            await self(sink)
+            return
+        task = asyncio.create_task(self(sink), name=f"source-{self.kind}")
+        try:
+            waiter = asyncio.create_task(self.history_loaded.wait())
+            await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+            waiter.cancel()
+            if not task.done():
+                await asyncio.wait({task}, timeout=seconds)
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if task.done() and not task.cancelled() and task.exception() is not None:
+            raise task.exception()  # type: ignore[misc]
 
     # ------------------------------------------------------------------------------------ the kinds
 
@@ -137,29 +194,39 @@ class Source:
         if not self.replay_path:
             raise ValueError("replay needs a recording FILE")
         self.replay_stats = ReplayStats()
-        await replay(self.replay_path, sink, speed=self.speed, stats=self.replay_stats, on_raw=self.on_raw)
+        await replay(
+            self.replay_path,
+            sink,
+            speed=self.speed,
+            stats=self.replay_stats,
+            on_raw=self.on_raw,
+            symbol=self._replay_symbol,
+        )
+        if self._replay_symbol is None:  # the recording named the instrument: show its ticker
+            self.symbol = self.engine.symbol = _base_of_recording(
+                self.replay_stats.symbols, self.engine.reference
+            )
 
     async def _demo(self, sink: Sink) -> None:
         from liqtui.sim.server import DemoExchange
 
-        days = min(DEMO_HISTORY_DAYS, LOOKBACK_MS["6M"] / 86_400_000 + 1)
+        days = min(DEMO_HISTORY_DAYS, LOOKBACK_MS[self.history_lookback] / 86_400_000 + 1)
         async with DemoExchange(
-            seed=self.seed or 0, speed=self.speed, symbol=instrument("binance", self.symbol), history_days=days
+            seed=self.seed or 0,
+            speed=self.speed or 1.0,
+            symbol=instrument("binance", self.symbol),
+            history_days=days,
         ) as demo:
             self.demo = demo
-            ep = Endpoints.from_overrides(None)
-            ep = ep.with_override("binance", "ws", demo.ws_url).with_override("binance", "rest", demo.rest_url)
+            ep = self.endpoints.with_override("binance", "ws", demo.ws_url)
+            ep = ep.with_override("binance", "rest", demo.rest_url)
             now = int(demo.market.now_ms) if demo.market is not None else None
-            await self._backfill_then_feeds(sink, ["binance"], ep, now_ms=now, backfill_lookback="6M")
-
-    async def _live(self, sink: Sink) -> None:
-        ep = Endpoints.from_overrides(self.cfg.endpoints or None)
-        await self._backfill_then_feeds(sink, self.venues, ep, now_ms=None, backfill_lookback="6M")
+            await self._feeds_with_history(sink, ep, now_ms=now, full_oi_history=True)
 
     # ------------------------------------------------------------------------------------ the steps
 
-    async def _backfill_then_feeds(
-        self, sink: Sink, venues: list[str], ep: Endpoints, *, now_ms: int | None, backfill_lookback: str
+    async def _feeds_with_history(
+        self, sink: Sink, ep: Endpoints, *, now_ms: int | None, full_oi_history: bool = False
     ) -> None:
         """The feeds start at once, so price, tape and status are live within a second; the history backfill
         runs beside them. Closed candles (the only events that step the model) are held back until the backfill
@@ -172,15 +239,22 @@ class Source:
 
             writer = StoreWriter(self.store)
         gate = _CandleGate(sink, writer)
-        self._feeds = FeedManager(venues, self.symbol, endpoints=ep, sink=gate, on_raw=self.on_raw)
+        self._feeds = FeedManager(self.venues, self.symbol, endpoints=ep, sink=gate, on_raw=self.on_raw)
         tasks: list[asyncio.Task[Any]] = [asyncio.create_task(self._feeds.run(), name="feeds")]
         if writer is not None:
-            tasks.append(asyncio.create_task(self._flush_loop(writer), name="store-flush"))
-            tasks.append(asyncio.create_task(self._checkpoint_loop(), name="checkpoint"))
+            tasks.append(asyncio.create_task(_flush_every(writer, 1.0), name="store-flush"))
+        if self.store is not None and self._checkpoint_key is not None:
+            from liqtui.history.restore import Checkpointer
+
+            cp = Checkpointer(
+                self.store, self._checkpoint_key, self.engine.model, interval_s=self.checkpoint_s
+            )
+            tasks.append(asyncio.create_task(cp.run(), name="checkpoint"))
         try:
-            if self.cfg.backfill.enabled:
-                await self._backfill(venues[0], ep, backfill_lookback, now_ms)
+            if self.backfill_on:
+                await self._backfill(ep, now_ms, full_oi_history)
             gate.open(after_ts=self.engine.model.last_ts)
+            self.history_loaded.set()
             await tasks[0]
         finally:
             gate.open(after_ts=None)
@@ -192,57 +266,104 @@ class Source:
             if writer is not None:
                 with contextlib.suppress(Exception):
                     writer.flush()
+            for st in self._feeds.stats.values():
+                if st.message and st.state is FeedState.FAILED:
+                    self._note(f"feed failed: {st.message}")
 
-    async def _backfill(self, venue: str, ep: Endpoints, lookback: str, now_ms: int | None) -> None:
-        """History for the longest lookback, so switching lookback later costs nothing."""
-        from liqtui.history.backfill import SUPPORTED_VENUES, BackfillError, backfill
-        from liqtui.history.restore import model_bars
+    async def _backfill(self, ep: Endpoints, now_ms: int | None, full_oi_history: bool) -> None:
+        """History for ``history_lookback`` (every venue's open interest summed) into the model."""
+        from liqtui.history.backfill import SUPPORTED_VENUES, BackfillError, backfill_venues
 
-        if venue not in SUPPORTED_VENUES:
-            self._note(f"no REST backfill for {venue}: zones are built from live data only")
+        venues = [v for v in self.venues if v in SUPPORTED_VENUES]
+        if not venues or venues[0] != self.venues[0]:
+            self._note(f"no REST backfill for {self.venues[0]}: zones are built from live data only")
             return
         model = self.engine.model
 
         def on_bars(chunk: Any) -> None:
-            bars = model_bars(chunk, after_ts=model.last_ts or None)
-            if len(bars):
-                model.step_many(bars)
-                self.engine.version += 1
+            self.engine.version += 1
 
         try:
-            res = await backfill(
-                venue, self.symbol, lookback, rest_url=ep.rest_url(venue), on_bars=on_bars,
-                progress=self.progress, store=self.store, now_ms=now_ms,
-                since_ms=(model.last_ts or None) if self.store is not None else None,
+            results = await backfill_venues(
+                venues,
+                self.symbol,
+                self.history_lookback,
+                rest_urls={v: ep.rest_url(v) for v in venues},
+                model=model,
+                on_bars=on_bars,
+                progress=self.progress,
+                store=self.store,
+                now_ms=now_ms,
+                since_ms=(model.last_ts or None),
+                full_oi_history=full_oi_history,
             )
         except BackfillError as exc:
             self._note(f"backfill failed: {exc}")
             return
-        except Exception as exc:  # a network fault in backfill must not stop the live feed
+        except (OSError, ValueError, RuntimeError) as exc:  # a network fault in backfill never stops the feed
             log.exception("backfill failed")
             self._note(f"backfill failed: {type(exc).__name__}: {exc}")
             return
-        for m in res.messages:
-            if "no open interest" in m or "missing" in m:
-                self._note(m)
+        self.backfill_bars = results[0].delivered_bars
+        for r in results:
+            self.notes.extend(m for m in r.messages if "no open interest" in m or "failed" in m)
+        self.engine.version += 1
         if self.progress is not None:
             self.progress(1, 1, "history loaded")
 
-    async def _flush_loop(self, writer: Any) -> None:
-        while True:
-            await asyncio.sleep(1.0)
-            writer.flush()
-
-    async def _checkpoint_loop(self) -> None:
-        from liqtui.history.restore import Checkpointer
+    def _restore(self) -> None:
+        """Start from the store's newest checkpoint caught up with the stored bars (or a rebuild from them)."""
+        from liqtui.history.restore import restore
         from liqtui.history.store import checkpoint_key
 
-        key = checkpoint_key(self.symbol, self.venues, self.cfg.model)
-        await Checkpointer(self.store, key, self.engine.model, interval_s=self.cfg.store.checkpoint_s).run()
+        self._checkpoint_key = checkpoint_key(self.symbol, self.venues, self.model_config)
+        ref = self.venues[0]
+        try:
+            model, restored = restore(
+                self.store,
+                self._checkpoint_key,
+                ref,
+                instrument(ref, self.symbol),
+                config=self.model_config,
+                lookback=self.history_lookback,
+            )
+        except Exception:  # a damaged store never blocks the start
+            log.exception("restore from the store failed; starting empty")
+            self._note("the local store could not be read; starting without history from it")
+            return
+        if model.last_ts:
+            self.engine.model = model
+            self._note(f"model {'restored from a checkpoint' if restored else 'rebuilt from the store'}")
 
     def _note(self, text: str) -> None:
         log.info("%s", text)
         self.notes.append(text)
+
+
+async def _flush_every(writer: Any, seconds: float) -> None:
+    while True:
+        await asyncio.sleep(seconds)
+        writer.flush()
+
+
+def _base_of_recording(instruments: Mapping[str, str], reference: Any) -> str:
+    """The ticker of the instrument a replay followed on its reference venue (else any venue)."""
+    from liqtui.feeds.symbols import base_of
+
+    inst = instruments.get(str(reference)) if reference is not None else None
+    inst = inst or next(iter(instruments.values()), "BTC")
+    try:
+        return base_of(inst)
+    except ValueError:
+        return inst
+
+
+def _reference_first(venues: Sequence[str], reference: str) -> list[str]:
+    out = list(venues)
+    if reference in out:
+        out.remove(reference)
+        out.insert(0, reference)
+    return out
 
 
 class _CandleGate:
@@ -270,60 +391,55 @@ class _CandleGate:
                 self._sink(c)
 
 
-def restore_engine(cfg: Config, store: Any, symbol: str, venues: list[str]) -> Engine:
-    """An engine whose model is the store's newest checkpoint caught up with stored bars (or a fresh one)."""
-    engine = make_engine(cfg, symbol, venues)
-    if store is None:
-        return engine
-    from liqtui.history.restore import restore
-    from liqtui.history.store import checkpoint_key
-
-    try:
-        model, restored = restore(
-            store, checkpoint_key(symbol, venues, cfg.model), venues[0], instrument(venues[0], symbol),
-            config=cfg.model,
-        )
-    except Exception:  # a damaged store never blocks the start
-        log.exception("restore from the store failed; starting empty")
-        return engine
-    if model.last_ts:
-        engine.model = model
-        log.info("restored model (%s) up to %s", "checkpoint" if restored else "rebuilt", model.last_ts)
-    return engine
-
-
 # ---------------------------------------------------------------------------------------- commands
 
 
-def _source_for(ns: argparse.Namespace, cfg: Config, symbol: str, venues: list[str], store: Any) -> Source:
-    kind: SourceKind = "replay" if ns.command == "replay" else "demo" if getattr(ns, "demo", False) else "live"
-    engine = restore_engine(cfg, store, symbol, venues) if kind == "live" else make_engine(cfg, symbol, venues)
-    return Source(
-        kind, engine, cfg, symbol=symbol, venues=venues, replay_path=getattr(ns, "file", None),
-        seed=getattr(ns, "seed", None), speed=getattr(ns, "speed", 1.0), store=store,
-    )
+def _kind(ns: argparse.Namespace) -> SourceKind:
+    return "replay" if ns.command == "replay" else "demo" if getattr(ns, "demo", False) else "live"
 
 
 def run_ui(ns: argparse.Namespace, cfg: Config) -> int:
     """``liqtui [--demo]`` and ``liqtui replay FILE``: the full-screen monitor."""
+    kind = _kind(ns)
+    if kind == "replay":
+        from liqtui.history.formats import RecordingError
+        from liqtui.history.replay import plan_replay
+
+        try:
+            _fmt, instruments = plan_replay(ns.file, symbol=ns.symbol)
+        except (RecordingError, OSError) as exc:
+            print(f"liqtui replay: error: FILE: {exc}", file=sys.stderr)
+            return 2
     from liqtui.ui.app import LiqtuiApp
 
-    store = open_store(cfg) if ns.command == "run" and not getattr(ns, "demo", False) else None
-    state: dict[str, Any] = {"symbol": cfg.symbol, "venues": list(cfg.venues)}
-    source = _source_for(ns, cfg, cfg.symbol, cfg.venues, store)
+    store = open_store(cfg) if kind == "live" else None
+    extra: dict[str, Any] = {"seed": getattr(ns, "seed", None), "speed": getattr(ns, "speed", 1.0)}
+    if kind == "replay":
+        extra["replay_path"] = ns.file
+        extra["symbol"] = ns.symbol or _base_of_recording(instruments, None)
+    state: dict[str, Any] = {
+        "symbol": cfg.symbol,
+        "venues": _reference_first(cfg.venues, cfg.reference_venue),
+    }
+    source = Source.from_config(kind, cfg, store=store, **extra)
 
     def restart(symbol: str | None = None, venues: list[str] | None = None) -> tuple[Engine, Source]:
-        if symbol:
-            state["symbol"] = symbol
-        if venues:
-            state["venues"] = list(venues)
         nonlocal source
-        source = _source_for(ns, cfg, state["symbol"], state["venues"], store)
+        state["symbol"] = symbol or state["symbol"]
+        state["venues"] = list(venues or state["venues"])
+        source = Source.from_config(
+            kind, cfg, store=store, symbol=state["symbol"], venues=state["venues"], **extra
+        )
         source.progress = app.set_progress
         return source.engine, source
 
     app = LiqtuiApp(
-        source.engine, source=source, ui=cfg.ui, keymap=cfg.keymap, symbol=cfg.symbol, venues=cfg.venues,
+        source.engine,
+        source=source,
+        ui=cfg.ui,
+        keymap=cfg.keymap,
+        symbol=source.symbol,
+        venues=source.venues,
         stats=lambda: source.stats(),
         on_symbol_change=lambda s: restart(symbol=s),
         on_venues_change=lambda v: restart(venues=v),
@@ -341,32 +457,31 @@ def run_record(ns: argparse.Namespace, cfg: Config) -> int:
     """``liqtui record FILE``: raw frames as JSON lines (gzip for .gz), live or from the demo exchange."""
     from liqtui.history.record import Recorder
 
-    kind: SourceKind = "demo" if getattr(ns, "demo", False) else "live"
-    engine = make_engine(cfg)
-    # a recording holds raw websocket frames only: no REST backfill during it
-    cfg_nb = msgspec.structs.replace(cfg, backfill=msgspec.structs.replace(cfg.backfill, enabled=False))
     try:
         rec = Recorder(ns.file)
     except (OSError, ValueError) as exc:
         print(f"liqtui record: error: FILE: {exc}", file=sys.stderr)
         return 2
-    src = Source(kind, engine, cfg_nb, seed=getattr(ns, "seed", None), speed=getattr(ns, "speed", 1.0), on_raw=rec)
+    # a recording holds the websocket frames (and REST OI polls) only: no REST backfill during it
+    src = Source.from_config(
+        _kind(ns),
+        cfg,
+        backfill=False,
+        seed=getattr(ns, "seed", None),
+        speed=getattr(ns, "speed", 1.0),
+        on_raw=rec,
+    )
 
     async def go() -> None:
-        async def flusher() -> None:
-            while True:
-                await asyncio.sleep(0.5)
-                rec.flush()
-
-        f = asyncio.create_task(flusher())
+        flusher = asyncio.create_task(_flush_every(rec, 0.5))
         t0 = time.monotonic()
         try:
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(src(engine.apply), timeout=ns.duration)
+                await asyncio.wait_for(src(src.engine.apply), timeout=ns.duration)
         finally:
-            f.cancel()
+            flusher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await f
+                await flusher
             rec.close()
             t = src.totals()
             print(
@@ -375,8 +490,6 @@ def run_record(ns: argparse.Namespace, cfg: Config) -> int:
                 file=sys.stderr,
             )
 
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(go())
-    except KeyboardInterrupt:
-        pass
     return 0 if rec.frames else 3

@@ -780,8 +780,12 @@ async def fetch_history(
     since_ms: int | None = None,
     min_interval_s: float | None = None,
     max_wait_s: float = 300.0,
+    full_oi_history: bool = False,
 ) -> tuple[BackfillResult, np.ndarray]:
-    """Fetch (see :func:`backfill`) and return ``(result, bars)`` without delivering them."""
+    """Fetch (see :func:`backfill`) and return ``(result, bars)`` without delivering them.
+
+    ``full_oi_history``: ask for open-interest history beyond the venue's documented depth (Binance: 30 days), for
+    servers that keep more, such as the demo exchange."""
     v = to_venue(venue)
     if v not in _VENUES:
         raise BackfillError(
@@ -806,6 +810,8 @@ async def fetch_history(
         max_wait_s=max_wait_s,
     )
     run = _Run(_VENUES[v](http, sym), report, store)
+    if full_oi_history:
+        run.api.oi_history_ms = None
     result.segments = run.api.plan(lookback, now)
     try:
         todo = []
@@ -900,6 +906,7 @@ async def backfill_venues(
     since_ms: int | None = None,
     min_interval_s: float | None = None,
     model: HeatModel | None = None,
+    full_oi_history: bool = False,
 ) -> list[BackfillResult]:
     """Backfill every venue that has REST history (concurrently) and deliver the first venue's bars with the
     open interest of all of them summed (USD), the way the engine sums live OI across venues
@@ -922,6 +929,7 @@ async def backfill_venues(
                 now_ms=now_ms,
                 since_ms=since_ms,
                 min_interval_s=min_interval_s,
+                full_oi_history=full_oi_history,
             )
             for v in venues
         ),
