@@ -35,6 +35,7 @@ from textual.widgets import Footer, Label, ProgressBar, Static
 from textual.worker import Worker, WorkerState
 
 from liqtui.core.events import MarketEvent, MarkPrice, Trade
+from liqtui.core.model import LOOKBACK_MS, LOOKBACKS
 from liqtui.ui.commands import LiqtuiCommands
 from liqtui.ui.messages import BackfillProgress, SymbolChangeRequested, VenuesChangeRequested
 from liqtui.ui.render import HeatScale, bin_profile, candle_columns, fmt_price, row_of, time_axis
@@ -61,10 +62,9 @@ log = logging.getLogger(__name__)
 Source = Callable[[Callable[[MarketEvent], None]], Awaitable[None]]
 """``async def source(sink)``: pushes MarketEvents into ``sink`` until cancelled."""
 
-DEFAULT_LOOKBACKS: tuple[str, ...] = ("12h", "1d", "3d", "7d", "14d", "1M", "3M", "6M")
-LOOKBACK_KEYS = dict(zip(DEFAULT_LOOKBACKS, "12345678"))
-_LOOKBACK_MS = {"12h": 12 * 3_600_000, "1d": 86_400_000, "3d": 3 * 86_400_000, "7d": 7 * 86_400_000,
-                "14d": 14 * 86_400_000, "1M": 30 * 86_400_000, "3M": 90 * 86_400_000, "6M": 180 * 86_400_000}
+DEFAULT_LOOKBACKS: tuple[str, ...] = LOOKBACKS
+LOOKBACK_KEYS = dict(zip(LOOKBACKS, "12345678"))
+_LOOKBACK_MS = LOOKBACK_MS
 
 THRESHOLD_STEP = 10.0
 THRESHOLD_MAX = 95.0
@@ -72,7 +72,10 @@ GAMMA_STEP = 1.25
 GAMMA_RANGE = (0.1, 3.0)
 ZOOM_STEP = 1.25
 SPAN_RANGE = (0.25, 60.0)  # half-height of the price window, % of centre
-DEFAULT_SPAN_PCT = 6.0
+LOOKBACK_SPAN_PCT = {"12h": 4.0, "1d": 6.0, "3d": 8.0, "7d": 10.0, "14d": 12.0, "1M": 15.0, "3M": 25.0,
+                     "6M": 35.0}
+"""Default half-height of the price window per lookback: longer lookbacks hold farther (lower-leverage) levels.
+The user's zoom (``+``/``-``) is a factor on top, kept across lookbacks."""
 COMPACT_WIDTH = 120
 COMPACT_HEIGHT = 30
 
@@ -201,7 +204,7 @@ class LiqtuiApp(App[None]):
         self._check_view_settings()
         self.frozen = False
         self.center: float | None = None
-        self.span_pct = DEFAULT_SPAN_PCT
+        self.zoom = 1.0
         self._init_colours(colors or _field(ui, "colors", "auto"), theme or _field(ui, "theme", "dark"))
         km = dict(keymap or {})
         km.update(_field(ui, "keymap", None) or {})
@@ -446,6 +449,11 @@ class LiqtuiApp(App[None]):
                 return float(p)
         return None
 
+    @property
+    def span_pct(self) -> float:
+        """Half-height of the price window in % of its centre (the lookback's default × the user's zoom)."""
+        return min(SPAN_RANGE[1], max(SPAN_RANGE[0], LOOKBACK_SPAN_PCT[self.lookback] * self.zoom))
+
     def window(self) -> tuple[float, float] | None:
         """(price_lo, price_hi) of the view, or None before the first price."""
         price = self.current_price()
@@ -627,8 +635,9 @@ class LiqtuiApp(App[None]):
 
     def action_zoom(self, direction: int) -> None:
         """Zoom the price range in (``+``) or out (``-``)."""
-        span = self.span_pct / ZOOM_STEP if direction > 0 else self.span_pct * ZOOM_STEP
-        self.span_pct = min(SPAN_RANGE[1], max(SPAN_RANGE[0], span))
+        zoom = self.zoom / ZOOM_STEP if direction > 0 else self.zoom * ZOOM_STEP
+        base = LOOKBACK_SPAN_PCT[self.lookback]
+        self.zoom = min(SPAN_RANGE[1] / base, max(SPAN_RANGE[0] / base, zoom))
         self._invalidate()
         self._tick()
 

@@ -9,7 +9,7 @@ import pytest
 from textual.widgets import Checkbox, Input
 
 from liqtui.core.events import FeedState, FeedStatus, Liquidation, PositionSide, TakerSide, Trade, Venue
-from liqtui.ui.app import LiqtuiApp
+from liqtui.ui.app import LOOKBACK_SPAN_PCT, LiqtuiApp
 from liqtui.ui.render import fmt_pct, fmt_usd
 from liqtui.ui.messages import SymbolChangeRequested, VenuesChangeRequested
 from liqtui.ui.screens import HelpScreen, TickerScreen, VenuesScreen
@@ -46,6 +46,8 @@ async def test_lookback_keys_1_to_8(engine, frozen_clock):
             await settle(pilot, app, lambda: app.heatmap.frames_drawn > drawn)
             assert app.lookback == lookback
             assert f"lookback {lookback}" in str(app.status.render())
+            lo, hi = app.window()
+            assert (hi - lo) / (hi + lo) * 100 == pytest.approx(LOOKBACK_SPAN_PCT[lookback])  # longer: wider
 
 
 async def test_threshold_heat_klines_zoom_recentre(engine, frozen_clock):
