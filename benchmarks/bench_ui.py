@@ -165,6 +165,8 @@ def _demo_cpu_pct(seconds: float) -> float | None:
     cmd = f"TERM=xterm-256color {shlex.quote(exe)} --demo --no-store --fps 10; sleep 120"
     subprocess.run([tmux, "-L", sock, "new-session", "-d", "-s", "b", "-x", "160", "-y", "48", cmd],
                    check=True)
+    socket_path = subprocess.run([tmux, "-L", sock, "display-message", "-p", "#{socket_path}"],
+                                 capture_output=True, text=True).stdout.strip()
     try:
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
@@ -191,6 +193,8 @@ def _demo_cpu_pct(seconds: float) -> float | None:
         return 100.0 * (cpu() - c0) / (time.monotonic() - w0)
     finally:
         subprocess.run([tmux, "-L", sock, "kill-server"], capture_output=True)
+        if socket_path.endswith(sock):  # our private socket only: tmux leaves the file behind
+            Path(socket_path).unlink(missing_ok=True)
 
 
 def run(quick: bool) -> list[dict]:

@@ -76,10 +76,13 @@ def pane(tmp_path):
     p = Pane(f"liqtui-e2e-{uuid.uuid4().hex[:8]}", "e2e")
     p.tmux("new-session", "-d", "-s", p.session, "-x", "160", "-y", "48",
            f"{shell}; echo LIQTUI_EXIT=$?; sleep 600")
+    socket_path = p.tmux("display-message", "-p", "#{socket_path}").strip()
     try:
         yield p
     finally:
         p.tmux("kill-server")
+        if socket_path.endswith(p.socket):  # our private socket only: tmux leaves the file behind
+            Path(socket_path).unlink(missing_ok=True)
 
 
 def test_demo_first_frame_keys_zones_and_clean_quit(pane):
