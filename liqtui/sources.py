@@ -413,38 +413,42 @@ def run_ui(ns: argparse.Namespace, cfg: Config) -> int:
     from liqtui.ui.app import LiqtuiApp
 
     store = open_store(cfg) if kind == "live" else None
-    extra: dict[str, Any] = {"seed": getattr(ns, "seed", None), "speed": getattr(ns, "speed", 1.0)}
-    if kind == "replay":
-        extra["replay_path"] = ns.file
-        extra["symbol"] = ns.symbol or _base_of_recording(instruments, None)
-    state: dict[str, Any] = {
+    # what a ticker or venue change keeps: the kind, the demo's seed/speed, the replay file
+    args: dict[str, Any] = {
+        "store": store,
+        "seed": getattr(ns, "seed", None),
+        "speed": getattr(ns, "speed", 1.0),
         "symbol": cfg.symbol,
         "venues": _reference_first(cfg.venues, cfg.reference_venue),
     }
-    source = Source.from_config(kind, cfg, store=store, **extra)
+    if kind == "replay":
+        args["replay_path"] = ns.file
+        args["symbol"] = ns.symbol or _base_of_recording(instruments, None)
+    current = {"source": Source.from_config(kind, cfg, **args)}
 
-    def restart(symbol: str | None = None, venues: list[str] | None = None) -> tuple[Engine, Source]:
-        nonlocal source
-        state["symbol"] = symbol or state["symbol"]
-        state["venues"] = list(venues or state["venues"])
-        source = Source.from_config(
-            kind, cfg, store=store, symbol=state["symbol"], venues=state["venues"], **extra
+    def restart(**change: Any) -> tuple[Engine, Source]:
+        args.update({k: v for k, v in change.items() if v})
+        src = current["source"] = Source.from_config(kind, cfg, **args)
+        src.progress = app.set_progress
+        return src.engine, src
+
+    first = current["source"]
+    try:
+        app = LiqtuiApp(
+            first.engine,
+            source=first,
+            ui=cfg.ui,
+            keymap=cfg.keymap,
+            symbol=first.symbol,
+            venues=first.venues,
+            stats=lambda: current["source"].stats(),
+            on_symbol_change=lambda s: restart(symbol=s),
+            on_venues_change=lambda v: restart(venues=list(v)),
         )
-        source.progress = app.set_progress
-        return source.engine, source
-
-    app = LiqtuiApp(
-        source.engine,
-        source=source,
-        ui=cfg.ui,
-        keymap=cfg.keymap,
-        symbol=source.symbol,
-        venues=source.venues,
-        stats=lambda: source.stats(),
-        on_symbol_change=lambda s: restart(symbol=s),
-        on_venues_change=lambda v: restart(venues=v),
-    )
-    source.progress = app.set_progress
+    except ValueError as exc:  # a bad [keymap] id or UI setting: named by the app, nothing started yet
+        print(f"liqtui: error: {exc}", file=sys.stderr)
+        return 2
+    first.progress = app.set_progress
     try:
         app.run()
     finally:

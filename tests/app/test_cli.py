@@ -91,3 +91,24 @@ def test_real_command_reports_a_bad_config(tmp_path):
     assert proc.returncode == 2
     assert "unknown key 'ui.them'" in proc.stderr and "did you mean 'theme'?" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_ui_refuses_an_unknown_keymap_id_before_starting(tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[keymap]\nlookback_12 = "f1"\n')
+    proc = subprocess.run(
+        [sys.executable, "-m", "liqtui", "--demo", "--config", str(cfg)],
+        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+    )
+    assert proc.returncode == 2
+    assert "lookback_12" in proc.stderr and "lookback_12h" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_replay_of_a_missing_file_exits_2(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "liqtui", "replay", str(tmp_path / "nope.jsonl")],
+        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+    )
+    assert proc.returncode == 2
+    assert "nope.jsonl" in proc.stderr and "Traceback" not in proc.stderr
