@@ -106,6 +106,11 @@ class ModelConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     position_usd: float = 10_000.0  # representative position notional: picks the bracket (MMR, cum)
     hl_max_leverage: float = 40.0  # Hyperliquid max leverage (formula = "hyperliquid")
     max_buckets: int = 6000  # the grid grows to cover price moves up to this many buckets
+    # -- zones as a forecast (see HeatModel.zones) ----------------------------------------------------
+    zone_horizon_h: float = 12.0  # zones: USD expected to be liquidated within this horizon; 0 = raw USD
+    zone_reach: bool = True  # weight each level by the chance the price reaches it within the horizon
+    zone_new_positions: bool = True  # add the levels of positions the recent opening rate will add meanwhile
+    activity_half_life_h: float = 24.0  # memory of the volatility and opening-rate estimates
 
     def __post_init__(self) -> None:
         _choice("split", self.split, SPLITS)
@@ -147,6 +152,12 @@ class ModelConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
             raise ValueError(f"model.position_usd must be > 0; got {self.position_usd!r}")
         if not (1.0 <= self.hl_max_leverage <= 200.0):
             raise ValueError(f"model.hl_max_leverage must be in [1, 200]; got {self.hl_max_leverage!r}")
+        if not (math.isfinite(self.zone_horizon_h) and 0.0 <= self.zone_horizon_h <= 24.0 * 180):
+            raise ValueError(f"model.zone_horizon_h must be in [0, 4320] hours; got {self.zone_horizon_h!r}")
+        if not (math.isfinite(self.activity_half_life_h) and 0.1 <= self.activity_half_life_h <= 24.0 * 180):
+            raise ValueError(
+                f"model.activity_half_life_h must be in [0.1, 4320] hours; got {self.activity_half_life_h!r}"
+            )
         r = self.range_pct / 100.0
         need = 2 * math.ceil(math.log((1 + r) / (1 - r)) / math.log1p(self.bucket_pct / 100.0))
         if not (need <= self.max_buckets <= 200_000):
@@ -255,6 +266,16 @@ class _Stats(msgspec.Struct):
     trimmed: float = 0.0
 
 
+class _Activity(msgspec.Struct):
+    """Exponentially weighted market activity (memory ``activity_half_life_h``): price variance per hour
+    (Parkinson's high-low estimator, so coarse backfill bars count too) and USD seeded per side and hour."""
+
+    var: float = 0.0  # Σ w·variance of each bar (log-price²)
+    hours: float = 0.0  # Σ w·bar duration (h)
+    seeded: tuple[float, float] = (0.0, 0.0)  # Σ w·USD seeded (long, short)
+    ts: int = 0  # the time the sums are weighted to (ms)
+
+
 class HeatModel:
     """Estimated liquidation levels per side, leverage tier and price bucket, over eight lookbacks.
 
@@ -285,6 +306,7 @@ class HeatModel:
         self._lnD = np.zeros(T)
         self._lnC = np.zeros(2)
         self._stats = _Stats()
+        self._activity = _Activity()
         self._seq = 0
         self._max_epoch = -1
         self._oi_base: float | None = None
@@ -727,6 +749,7 @@ class HeatModel:
         self._ledger(lnD_rows, lnC_rows, kcols, rows, amt, row_seq, ev)
         catch_up()
         self._stats.seeded += float(side_usd.sum())
+        self._track_activity(b, rows, side_usd)
         self._long_hi, self._short_lo, self._oi_base = long_hi, short_lo, oi_last
         self._lnD = lnD_rows[-1].copy()
         self._lnC = lnC_rows[-1].copy()
@@ -735,6 +758,33 @@ class HeatModel:
         self.price = float(b["close"][-1])
         self._sync_to(None, self.last_ts)
         return m
+
+    def _track_activity(self, b: np.ndarray, rows: np.ndarray, side_usd: np.ndarray) -> None:
+        """Fold a chunk's bars into the exponentially weighted volatility and opening rate."""
+        act = self._activity
+        t_end = int(b["ts"][-1])
+        tau_h = self.config.activity_half_life_h / _LN2
+        keep = math.exp(-(t_end - act.ts) / _HOUR_MS / tau_h) if act.ts else 0.0
+        w = np.exp(-(t_end - b["ts"]) / _HOUR_MS / tau_h)
+        var = np.log(b["high"] / b["low"]) ** 2 / (4.0 * _LN2)
+        seeded = (side_usd * w[rows][:, None]).sum(axis=0) if len(rows) else np.zeros(2)
+        act.var = act.var * keep + float((var * w).sum())
+        act.hours = act.hours * keep + float((b["interval_s"] / 3600.0 * w).sum())
+        act.seeded = (act.seeded[0] * keep + float(seeded[0]), act.seeded[1] * keep + float(seeded[1]))
+        act.ts = t_end
+
+    def activity(self) -> dict[str, float]:
+        """Recent market activity the zone forecast uses: ``vol_per_h`` (log-price standard deviation per
+        hour) and ``long_usd_per_h`` / ``short_usd_per_h`` (new positions seeded per hour), exponentially
+        weighted over ``activity_half_life_h``; zeros before any bar."""
+        act = self._activity
+        if act.hours <= 0:
+            return {"vol_per_h": 0.0, "long_usd_per_h": 0.0, "short_usd_per_h": 0.0}
+        return {
+            "vol_per_h": math.sqrt(act.var / act.hours),
+            "long_usd_per_h": act.seeded[0] / act.hours,
+            "short_usd_per_h": act.seeded[1] / act.hours,
+        }
 
     def _decay_rows(self, b: np.ndarray) -> np.ndarray:
         """Running log decay product per bar and tier, shape (m, T) (constant when decay is off)."""
@@ -1021,15 +1071,59 @@ class HeatModel:
     ) -> ZoneReport:
         """Ranked zones above (short liquidations) and below (long liquidations) the price.
 
-        See :func:`liqtui.core.zones.find_zones` for ``threshold_pct``, ``smooth_pct`` and ``gap_pct``.
+        Zones are a forecast: with ``zone_horizon_h`` > 0 a bucket's strength (threshold and ranking) is
+        the USD expected to be liquidated there within that horizon — its standing USD plus, with
+        ``zone_new_positions``, the levels positions opened meanwhile at the recent rate will add, each
+        weighted (``zone_reach``) by the chance a driftless price with the recent volatility touches it.
+        A zone's ``usd`` stays the standing estimate. See :func:`liqtui.core.zones.find_zones` for
+        ``threshold_pct``, ``smooth_pct`` and ``gap_pct``.
         """
         lt, st = self.profile_by_tier(lookback)
         g = self.grid
         edges = g.edges if g is not None else np.zeros(1)
+        strength = self._forecast_strength(lt, st) if g is not None else None
         return find_zones(
             edges, lt, st, self.price, tier_names=self.tier_names, threshold_pct=threshold_pct,
             top_n=top_n, lookback=lookback, ts=self.last_ts, smooth_pct=smooth_pct, gap_pct=gap_pct,
+            strength=strength,
         )  # fmt: skip
+
+    def _forecast_strength(self, lt: np.ndarray, st: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """(long, short) USD per bucket expected to be liquidated within ``zone_horizon_h`` (None: off)."""
+        cfg, g = self.config, self.grid
+        h = cfg.zone_horizon_h
+        act = self.activity()
+        if g is None or h <= 0 or not (cfg.zone_reach or cfg.zone_new_positions) or not self.price > 0:
+            return None
+        sig = act["vol_per_h"] * math.sqrt(h)  # log-price sd over the horizon
+        if not sig > 0:
+            return None
+        x = np.log(g.centers / self.price)
+        out = [lt.sum(axis=0), st.sum(axis=0)]
+        if cfg.zone_new_positions:
+            for s, side in enumerate(("long", "short")):
+                usd = act[f"{side}_usd_per_h"] * h
+                out[s] = out[s] + self._new_levels(side, usd, sig / math.sqrt(2.0), x)
+        if cfg.zone_reach:
+            reach = np.asarray([math.erfc(v) for v in (np.abs(x) / (sig * math.sqrt(2.0))).tolist()])
+            out = [v * reach for v in out]
+        return out[0], out[1]
+
+    def _new_levels(self, side: str, usd: float, sd: float, x: np.ndarray) -> np.ndarray:
+        """USD per bucket of the levels ``usd`` of new positions would add, entered around the price with a
+        log-price spread ``sd`` (the mean spread of entries over the horizon), per tier weight."""
+        out = np.zeros(len(x))
+        if not usd > 0:
+            return out
+        for j, lev in enumerate(self.tiers):
+            ratio = float(self._lp(side, np.asarray([self.price]), lev)[0]) / self.price
+            if not ratio > 0:
+                continue
+            pdf = np.exp(-0.5 * ((x - math.log(ratio)) / sd) ** 2)
+            total = pdf.sum()
+            if total > 0:
+                out += usd * self._w[j] * pdf / total
+        return out
 
     def stats(self) -> dict[str, float]:
         """USD ledger: seeded = standing + consumed + closed + decayed (+ trimmed, 0 unless the grid cut)."""
@@ -1078,6 +1172,7 @@ class HeatModel:
             "config": msgspec.to_builtins(self.config),
             "grid": None if self.grid is None else [self.grid.k0, self.grid.n],
             "stats": msgspec.to_builtins(self._stats),
+            "activity": msgspec.to_builtins(self._activity),
             "seq": self._seq,
             "max_epoch": self._max_epoch,
             "oi_base": self._oi_base,
@@ -1132,6 +1227,7 @@ class HeatModel:
                 if arr.shape != (2, len(self.tiers), n):
                     raise ValueError(f"array {key} has shape {arr.shape}, expected {(2, len(self.tiers), n)}")
         self._stats = msgspec.convert(meta["stats"], _Stats)
+        self._activity = msgspec.convert(meta.get("activity", {}), _Activity)  # absent in older checkpoints
         self._seq, self._max_epoch = int(meta["seq"]), int(meta["max_epoch"])
         self._oi_base = meta["oi_base"]
         self._long_hi, self._short_lo = int(meta["long_hi"]), int(meta["short_lo"])

@@ -91,19 +91,19 @@ def _side_zones(
     tier_names: tuple[str, ...],
     top_n: int,
     gap: int,
+    rank: np.ndarray,
 ) -> list[Zone]:
     total = float(vals.sum())
+    rank_cs = np.concatenate([[0.0], np.cumsum(rank)])
+    keyed: list[tuple[float, Zone]] = []
     centers = np.sqrt(edges[:-1] * edges[1:])
     cs = np.concatenate([[0.0], np.cumsum(vals)])
-    zones: list[Zone] = []
     for a, b in _runs(np.nonzero(strong)[0], gap):
-        nz = np.nonzero(vals[a : b + 1] > 0)[0]
+        nz = np.nonzero(rank[a : b + 1] > 0)[0]
         if len(nz) == 0:
             continue
-        a, b = a + int(nz[0]), a + int(nz[-1])  # tight around the mass itself
+        a, b = a + int(nz[0]), a + int(nz[-1])  # tight around the mass (or expected mass) itself
         usd = float(cs[b + 1] - cs[a])
-        if usd <= 0:
-            continue
         per_tier = by_tier[:, a : b + 1].sum(axis=1)
         tiers = {name: float(v) for name, v in zip(tier_names, per_tier)}
         confluence = int(np.count_nonzero(per_tier >= 0.2 * usd)) >= 2
@@ -114,13 +114,12 @@ def _side_zones(
         else:
             dist = (min(high, price) - price) / price * 100.0
             cum = float(cs[-1] - cs[b + 1])
-        peak = float(centers[a + int(np.argmax(vals[a : b + 1]))])
-        zones.append(
-            Zone(side=side, low=low, high=high, peak=peak, usd=usd, share=usd / total if total > 0 else 0.0,
-                 distance_pct=dist, cum_usd=cum, tiers=tiers, confluence=confluence)
-        )  # fmt: skip
-    zones.sort(key=lambda z: (-round(z.usd, 2), z.distance_pct if side == "short" else -z.distance_pct))
-    return zones[:top_n]
+        peak = float(centers[a + int(np.argmax(vals[a : b + 1] if usd > 0 else rank[a : b + 1]))])
+        zone = Zone(side=side, low=low, high=high, peak=peak, usd=usd, share=usd / total if total > 0 else 0.0,
+                    distance_pct=dist, cum_usd=cum, tiers=tiers, confluence=confluence)  # fmt: skip
+        keyed.append((round(float(rank_cs[b + 1] - rank_cs[a]), 2), zone))
+    keyed.sort(key=lambda kz: (-kz[0], abs(kz[1].distance_pct)))
+    return [z for _, z in keyed[:top_n]]
 
 
 def find_zones(
@@ -138,6 +137,7 @@ def find_zones(
     gap_pct: float = 0.5,
     smooth_pct: float = 0.5,
     quantum_usd: float = QUANTUM_USD,
+    strength: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> ZoneReport:
     """Zones from per-tier profiles ``(n_tiers, n_buckets)`` on a grid with ``n_buckets + 1`` ``edges``.
 
@@ -147,6 +147,9 @@ def find_zones(
     both sides. Strong runs separated by at most ``gap_pct`` percent (or ``gap`` buckets) merge; each
     zone is trimmed to the buckets that hold USD and its USD is the raw sum. Zones are ranked by
     USD, ``top_n`` per side, strongest first (equal USD: the nearer zone first).
+
+    ``strength`` (per-bucket ``(long, short)`` arrays, e.g. the USD expected to be liquidated soon) replaces
+    the USD for judging strength and ranking; a zone's ``usd`` stays the profile's and zones still need USD.
 
     Profiles are first rounded to ``quantum_usd`` (0: only clipped at 0) and a bucket counts as strong
     within half a quantum of the threshold, so float noise far below a cent cannot move a zone.
@@ -176,17 +179,21 @@ def find_zones(
     short_tiers = st * above_mask[None, :]
     long_tiers = lt * below_mask[None, :]
     short_v, long_v = short_tiers.sum(axis=0), long_tiers.sum(axis=0)
+    if strength is None:
+        short_r, long_r = short_v, long_v
+    else:
+        long_r, short_r = (_quantise(np.asarray(v, dtype=np.float64), quantum_usd) for v in strength)
+        if long_r.shape != (n,) or short_r.shape != (n,):
+            raise ValueError(f"strength arrays must have {n} buckets; got {long_r.shape}/{short_r.shape}")
+        short_r, long_r = short_r * above_mask, long_r * below_mask
     w = 2 * (_buckets(smooth_pct, edges) // 2) + 1  # odd, so the window stays centred
-    short_s, long_s = _smooth(short_v, w) * above_mask, _smooth(long_v, w) * below_mask
+    short_s, long_s = _smooth(short_r, w) * above_mask, _smooth(long_r, w) * below_mask
     g = gap if gap is not None else _buckets(gap_pct, edges)
     nz = np.concatenate([short_s[short_s > 0], long_s[long_s > 0]])
     thr = float(np.percentile(nz, threshold_pct)) - quantum_usd / 2 if len(nz) else math.inf
-    above = _side_zones(
-        "short", short_v, short_tiers, (short_s >= thr) & (short_s > 0), edges, price, names, top_n, g
-    )
-    below = _side_zones(
-        "long", long_v, long_tiers, (long_s >= thr) & (long_s > 0), edges, price, names, top_n, g
-    )
+    strong_short, strong_long = (short_s >= thr) & (short_s > 0), (long_s >= thr) & (long_s > 0)
+    above = _side_zones("short", short_v, short_tiers, strong_short, edges, price, names, top_n, g, short_r)
+    below = _side_zones("long", long_v, long_tiers, strong_long, edges, price, names, top_n, g, long_r)
     ta, tb = float(short_v.sum()), float(long_v.sum())
     imb = (ta - tb) / (ta + tb) if ta + tb > 0 else 0.0
     return ZoneReport(price=price, lookback=lookback, ts=ts, above=above, below=below,
