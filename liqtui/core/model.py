@@ -16,6 +16,19 @@ brought up to date lazily from the log: rows entering the window are added, rows
 subtracted. Consumption zeroes buckets and stamps ``epoch[side, bucket]`` with a sequence number;
 a log row is still *alive* in a bucket iff its sequence is newer than that bucket's epoch, so ageing
 out subtracts only what was not consumed. Switching lookback is therefore just reading an array.
+
+Zones as a forecast
+-------------------
+A heatmap's zones answer "where will positions be force-closed next", so by default (``zone_horizon_h``
+= 12) zones are found and ranked on the USD *expected to be liquidated within the horizon*, not on the
+standing USD alone: each bucket's standing estimate plus the levels that positions opened meanwhile at
+the recent opening rate will add (``zone_new_positions``: entries spread around the price as it diffuses
+over the horizon), each weighted by the probability that a driftless price with the recent volatility
+touches the bucket within the horizon (``zone_reach``: ``erfc(|ln(level/price)| / (σ·√(2H)))``). Both
+rates are exponentially weighted over ``activity_half_life_h`` (:meth:`HeatModel.activity`). Measured
+on the demo simulator (10 seeds, 1d zones, next 12 h): 72 % of liquidated notional inside the top-5
+zones with raw-USD zones (``zone_horizon_h = 0``) vs 74 % for the naive fixed-distance baseline; 86 %
+vs 83 % with the forecast. A zone's ``usd`` remains the standing estimate.
 """
 
 from __future__ import annotations

@@ -104,6 +104,8 @@ def _side_zones(
             continue
         a, b = a + int(nz[0]), a + int(nz[-1])  # tight around the mass (or expected mass) itself
         usd = float(cs[b + 1] - cs[a])
+        if usd <= 0:
+            continue  # a zone holds standing USD
         per_tier = by_tier[:, a : b + 1].sum(axis=1)
         tiers = {name: float(v) for name, v in zip(tier_names, per_tier)}
         confluence = int(np.count_nonzero(per_tier >= 0.2 * usd)) >= 2
@@ -114,10 +116,10 @@ def _side_zones(
         else:
             dist = (min(high, price) - price) / price * 100.0
             cum = float(cs[-1] - cs[b + 1])
-        peak = float(centers[a + int(np.argmax(vals[a : b + 1] if usd > 0 else rank[a : b + 1]))])
+        peak = float(centers[a + int(np.argmax(vals[a : b + 1]))])
         zone = Zone(side=side, low=low, high=high, peak=peak, usd=usd, share=usd / total if total > 0 else 0.0,
                     distance_pct=dist, cum_usd=cum, tiers=tiers, confluence=confluence)  # fmt: skip
-        keyed.append((round(float(rank_cs[b + 1] - rank_cs[a]), 2), zone))
+        keyed.append((float(rank_cs[b + 1] - rank_cs[a]), zone))
     keyed.sort(key=lambda kz: (-kz[0], abs(kz[1].distance_pct)))
     return [z for _, z in keyed[:top_n]]
 
@@ -191,7 +193,9 @@ def find_zones(
     g = gap if gap is not None else _buckets(gap_pct, edges)
     nz = np.concatenate([short_s[short_s > 0], long_s[long_s > 0]])
     thr = float(np.percentile(nz, threshold_pct)) - quantum_usd / 2 if len(nz) else math.inf
-    strong_short, strong_long = (short_s >= thr) & (short_s > 0), (long_s >= thr) & (long_s > 0)
+    # a zone lies wholly on its side: the bucket holding the price is in the totals, never in a zone
+    strong_short = (short_s >= thr) & (short_s > 0) & (edges[:-1] >= price)
+    strong_long = (long_s >= thr) & (long_s > 0) & (edges[1:] <= price)
     above = _side_zones("short", short_v, short_tiers, strong_short, edges, price, names, top_n, g, short_r)
     below = _side_zones("long", long_v, long_tiers, strong_long, edges, price, names, top_n, g, long_r)
     ta, tb = float(short_v.sum()), float(long_v.sum())

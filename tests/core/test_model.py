@@ -374,6 +374,9 @@ def test_zones_from_the_model(bars_5k):
         ({"half_life_h": {"10": -1.0}}, "half_life_h"),
         ({"history_slice_s": 1}, "history_slice_s"),
         ({"tiers": "custom", "custom_tiers": {}}, "custom_tiers"),
+        ({"zone_horizon_h": -1.0}, "zone_horizon_h"),
+        ({"zone_horizon_h": float("nan")}, "zone_horizon_h"),
+        ({"activity_half_life_h": 0.0}, "activity_half_life_h"),
     ],
 )
 def test_config_validation_names_the_field(kwargs, field):
