@@ -112,6 +112,9 @@ class Engine:
 
     The reference venue (default: the first venue seen) anchors the price and its closed candles
     step the model, with the summed open interest (USD, latest per venue) of every venue.
+    :meth:`load_history` steps the model through backfilled bars and records them as candles.
+    ``candles`` (the klines overlay) is time-ordered and covers up to six months within ``max_candles``:
+    the last day at the bars' own resolution (1m), older history in 1h aggregates.
     """
 
     def __init__(
