@@ -2,8 +2,9 @@
 market runs on), the model's top-5 zones catch more of the liquidated notional than the naive baseline of
 zones as wide at fixed distances from the price — and a broken estimator does not.
 
-Measured (2026-11-22, 10 seeds, 183 days, run_scorecard defaults 1d / next 12 h): model 0.857 vs naive
-0.832 (forecast zones); raw-USD zones (zone_horizon_h = 0) 0.718 vs 0.738."""
+Measured (2026-11-22, 10 seeds, 183 days, run_scorecard defaults 1d / next 12 h): model 0.855 vs naive
+0.832 (forecast zones); raw-USD zones (zone_horizon_h = 0) 0.718 vs 0.738. This test (6 seeds, 60 days,
+1d/7d x 12/24 h): 0.914 vs 0.815; with zone_horizon_h = 0 it would fail (0.73 vs 0.80)."""
 
 from __future__ import annotations
 
