@@ -289,7 +289,7 @@ class Source:
                 self.symbol,
                 self.history_lookback,
                 rest_urls={v: ep.rest_url(v) for v in venues},
-                model=model,
+                model=self.engine,  # steps the model and keeps the candles for the klines overlay
                 on_bars=on_bars,
                 progress=self.progress,
                 store=self.store,

@@ -31,6 +31,7 @@ from typing import Any, ClassVar
 import httpx
 import numpy as np
 
+from liqtui.core.engine import Engine
 from liqtui.core.events import Candle, MarketEvent, OpenInterest, Venue
 from liqtui.core.model import LOOKBACK_MS, HeatModel
 from liqtui.feeds.endpoints import DEFAULT_REST
@@ -855,7 +856,7 @@ async def backfill(
     since_ms: int | None = None,
     min_interval_s: float | None = None,
     max_wait_s: float = 300.0,
-    model: HeatModel | None = None,
+    model: HeatModel | Engine | None = None,
 ) -> BackfillResult:
     """Fetch the history ``lookback`` needs for ``symbol`` on ``venue`` and deliver it to ``on_bars``.
 
@@ -863,8 +864,8 @@ async def backfill(
     bars it already has are not fetched again, and the delivered bars are the store's merged view (so open
     interest the store kept from earlier runs fills what the venue no longer serves). ``since_ms``: deliver only
     bars opening at or after it (e.g. the time of a restored model checkpoint). ``progress(done, total, msg)``
-    is called per request. ``model``: step this HeatModel through the bars (the fast chunked path, bars after
-    its ``last_ts`` only) before each chunk goes to ``on_bars``. Cancel with ``task.cancel()``: whatever was
+    is called per request. ``model``: step this HeatModel (or Engine, which also keeps the candles) through the
+    bars (the fast chunked path, bars after its ``last_ts`` only) before each chunk goes to ``on_bars``. Cancel with ``task.cancel()``: whatever was
     written stays written.
     """
     result, bars = await fetch_history(
@@ -905,7 +906,7 @@ async def backfill_venues(
     now_ms: int | None = None,
     since_ms: int | None = None,
     min_interval_s: float | None = None,
-    model: HeatModel | None = None,
+    model: HeatModel | Engine | None = None,
     full_oi_history: bool = False,
 ) -> list[BackfillResult]:
     """Backfill every venue that has REST history (concurrently) and deliver the first venue's bars with the
@@ -1032,7 +1033,7 @@ def _report_missing_oi(run: _Run, bars: np.ndarray) -> None:
 
 
 async def _deliver(
-    bars: np.ndarray, on_bars: OnBars | None, result: BackfillResult, model: HeatModel | None
+    bars: np.ndarray, on_bars: OnBars | None, result: BackfillResult, model: HeatModel | Engine | None
 ) -> None:
     """Each chunk to ``model`` (if any: the chunked fast path) then to ``on_bars`` (if any), oldest first,
     yielding to the event loop between chunks."""

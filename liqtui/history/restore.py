@@ -18,6 +18,7 @@ from collections.abc import Callable
 import numpy as np
 
 from liqtui.core import model as core_model
+from liqtui.core.engine import Engine
 from liqtui.core.model import HeatModel, ModelConfig
 from liqtui.history.store import Store, pack_checkpoint
 
@@ -94,12 +95,17 @@ def step_bars(model: HeatModel, bars: np.ndarray) -> None:
         model.step_many(bars[i : i + STEP_CHUNK], until_ts=until)
 
 
-def step_chunk(model: HeatModel, chunk: np.ndarray, until_ts: int) -> int:
-    """Step ``model`` through one chunk of store bars (those after its ``last_ts``) of a sequence that ends at
-    ``until_ts``. Returns the number of bars stepped."""
+def step_chunk(target: HeatModel | Engine, chunk: np.ndarray, until_ts: int) -> int:
+    """Step ``target`` through one chunk of store bars (those after its model's ``last_ts``) of a sequence that
+    ends at ``until_ts``. An :class:`~liqtui.core.engine.Engine` also records the bars as candles for the klines
+    overlay (:meth:`Engine.load_history`). Returns the number of bars stepped."""
+    model = target.model if isinstance(target, Engine) else target
     mb = model_bars(chunk, after_ts=model.last_ts or None)
-    if len(mb):
-        model.step_many(mb, until_ts=until_ts)
+    if not len(mb):
+        return 0
+    if isinstance(target, Engine):
+        return target.load_history(mb, until_ts=until_ts)
+    model.step_many(mb, until_ts=until_ts)
     return len(mb)
 
 

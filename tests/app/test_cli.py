@@ -19,9 +19,23 @@ def test_no_command_means_run():
 def test_flags_become_overrides():
     ns = parse_args(
         [
-            "--symbol", "ethusdt", "--exchange", "bybit,binance", "--lookback", "12H", "--colors", "256",
-            "--endpoint", "binance=ws://127.0.0.1:1/market", "--endpoint", "binance.rest=http://127.0.0.1:2",
-            "--theme", "light", "--fps", "5", "--no-backfill",
+            "--symbol",
+            "ethusdt",
+            "--exchange",
+            "bybit,binance",
+            "--lookback",
+            "12H",
+            "--colors",
+            "256",
+            "--endpoint",
+            "binance=ws://127.0.0.1:1/market",
+            "--endpoint",
+            "binance.rest=http://127.0.0.1:2",
+            "--theme",
+            "light",
+            "--fps",
+            "5",
+            "--no-backfill",
         ]
     )
     o = overrides_from_args(ns)
@@ -75,7 +89,11 @@ def test_bad_flags_exit_2_naming_the_flag(argv, expected, capsys):
 def test_real_command_refuses_a_bad_flag():
     """The installed entry point, as a user runs it: exit 2, message on stderr, no traceback."""
     proc = subprocess.run(
-        [sys.executable, "-m", "liqtui", "--lookback", "2w"], capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "liqtui", "--lookback", "2w"],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert proc.returncode == 2
     assert "--lookback" in proc.stderr and "Traceback" not in proc.stderr
@@ -86,7 +104,10 @@ def test_real_command_reports_a_bad_config(tmp_path):
     cfg.write_text("[ui]\nthem = 'dark'\n")
     proc = subprocess.run(
         [sys.executable, "-m", "liqtui", "zones", "--json", "--config", str(cfg)],
-        capture_output=True, text=True, timeout=60,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert proc.returncode == 2
     assert "unknown key 'ui.them'" in proc.stderr and "did you mean 'theme'?" in proc.stderr
@@ -98,7 +119,11 @@ def test_ui_refuses_an_unknown_keymap_id_before_starting(tmp_path):
     cfg.write_text('[keymap]\nlookback_12 = "f1"\n')
     proc = subprocess.run(
         [sys.executable, "-m", "liqtui", "--demo", "--config", str(cfg)],
-        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
     )
     assert proc.returncode == 2
     assert "lookback_12" in proc.stderr and "lookback_12h" in proc.stderr, proc.stderr
@@ -108,7 +133,11 @@ def test_ui_refuses_an_unknown_keymap_id_before_starting(tmp_path):
 def test_replay_of_a_missing_file_exits_2(tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "liqtui", "replay", str(tmp_path / "nope.jsonl")],
-        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
     )
     assert proc.returncode == 2
     assert "nope.jsonl" in proc.stderr and "Traceback" not in proc.stderr

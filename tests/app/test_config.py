@@ -58,7 +58,10 @@ lookback_12h = "F1"
         ("[ui]\nlookback = '2w'", ["ui.lookback", "12h, 1d, 3d, 7d, 14d, 1M, 3M, 6M"]),
         ("[ui]\nfps = 1000", ["ui.fps", "between 0.5 and 60"]),
         ("[ui]\ntop_n = 'five'", ["ui.top_n", "Expected `int`"]),
-        ('venues = ["binanse"]', ["venues", "did you mean 'binance'?", "allowed: binance, bybit, okx, hyperliquid"]),
+        (
+            'venues = ["binanse"]',
+            ["venues", "did you mean 'binance'?", "allowed: binance, bybit, okx, hyperliquid"],
+        ),
         ('venues = ["okx"]\nreference = "binance"', ["reference = 'binance'"]),
         ('[endpoints]\n"kraken" = "ws://x"', ["endpoints key 'kraken'"]),
         ("[model]\nbogus_knob = 1", ["unknown key 'model.bogus_knob'"]),

@@ -1,0 +1,88 @@
+"""Source: the one path from an exchange (here the demo exchange on 127.0.0.1) to the engine."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from liqtui.core.events import Candle, TakerSide, Trade, Venue
+from liqtui.sources import Source, _CandleGate
+
+
+async def test_demo_source_loads_history_with_candles_then_goes_live():
+    src = Source("demo", history_lookback="7d", seed=5)
+    events = []
+
+    def sink(ev):
+        events.append(ev)
+        src.engine.apply(ev)
+
+    await src.collect(sink, seconds=1.0)
+    assert src.history_loaded.is_set()
+    assert src.backfill_bars > 0 and not src.notes
+    candles = list(src.engine.candles)
+    assert candles, "the backfill must leave candles for the klines overlay"
+    span_days = (candles[-1].ts - candles[0].ts) / 86_400_000
+    assert span_days > 5, f"candles cover only {span_days:.1f} days of a 7d lookback"
+    assert [c.ts for c in candles] == sorted(c.ts for c in candles)
+    assert src.totals()["frames"] > 0 and src.totals()["decode_errors"] == 0
+    assert any(isinstance(e, Trade) for e in events)
+    rep = src.engine.model.zones("7d")
+    assert rep.above or rep.below
+
+
+def _candle(ts: int) -> Candle:
+    return Candle(
+        venue=Venue.BINANCE,
+        symbol="BTCUSDT",
+        ts=ts,
+        recv_ts=ts,
+        interval_s=60,
+        open=1.0,
+        high=1.0,
+        low=1.0,
+        close=1.0,
+        volume=1.0,
+        closed=True,
+    )
+
+
+def test_candle_gate_holds_closed_candles_until_history_is_in():
+    out = []
+    gate = _CandleGate(out.append)
+    trade = Trade(
+        venue=Venue.BINANCE, symbol="BTCUSDT", ts=1, recv_ts=1, price=1.0, qty=1.0, side=TakerSide.BUY
+    )
+    gate(trade)
+    gate(_candle(60_000))
+    gate(_candle(120_000))
+    assert out == [trade]  # live prices flow at once, bars wait
+    gate.open(after_ts=60_000)  # the backfill covered up to the bar opening at 60 000
+    assert [e.ts for e in out[1:]] == [120_000]
+    gate(_candle(180_000))
+    assert [e.ts for e in out[1:]] == [120_000, 180_000]
+
+
+def test_source_refuses_an_unknown_kind():
+    with pytest.raises(ValueError, match="live, demo, replay"):
+        Source("paper")  # type: ignore[arg-type]
+
+
+async def test_replay_source_follows_the_recording(tmp_path):
+    rec = tmp_path / "r.jsonl"
+    frame = (
+        '{"stream":"ethusdt@aggTrade","data":{"e":"aggTrade","E":1,"s":"ETHUSDT","a":1,"p":"3000.5","q":"2",'
+        '"f":1,"l":1,"T":1000,"m":false}}'
+    )
+    rec.write_text("".join(_line(1000 + i, frame) + "\n" for i in range(3)))
+    src = Source("replay", replay_path=str(rec), speed=0.0)
+    await asyncio.wait_for(src(src.engine.apply), timeout=30)
+    assert src.symbol == "ETH" and src.engine.price == 3000.5
+    assert src.totals()["frames"] == 3
+
+
+def _line(ts: int, frame: str) -> str:
+    import json
+
+    return json.dumps({"ts": ts, "exchange": "binance", "frame": frame})
