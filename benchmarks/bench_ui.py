@@ -6,6 +6,11 @@
 * ``tick_bytes`` – median bytes the app writes to the terminal per UI tick at 160×48 with steady live
   traffic (trades, marks, OI, candles, liquidations) into the real Engine; a driver counts the bytes.
   Baseline: a full repaint of the same screen. Goal ≤ 8 KiB.
+* ``context_charts_ms`` – CPU ms to render the three context charts (textual-plotext, 160×48 layout) from a
+  full ring of 2,048 samples, decimated to the chart width. Baseline: plotext rendering the raw samples at the
+  same sizes. No goal; they render at most once a second, only when a sample was stored.
+* ``context_redraw_bytes`` – bytes written on the tick that feeds the charts (160×48); ratio against a full
+  repaint. Spread over the 5 s sample interval this is what the charts add to the line.
 * ``idle_cpu_pct`` – process CPU (% of one core) while the app runs live at 10 fps with that traffic
   flowing in real time (full runs: the real ``liqtui --demo`` in tmux, simulator included). Baseline: the
   same app with no traffic. Goal ≤ 15 %.
@@ -17,16 +22,19 @@ import asyncio
 import os
 import shlex
 import shutil
-import subprocess
 import statistics
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from textual.drivers.headless_driver import HeadlessDriver
 from textual.strip import Strip
+from textual_plotext.plot import Plot
 
-from liqtui.ui.app import LiqtuiApp
+from liqtui.ui.app import CONTEXT_REDRAW_MS, LiqtuiApp
+from liqtui.ui.context import ContextSeries
 from liqtui.ui.render import HeatScale, heatmap_rows, naive_heatmap_rows
 from liqtui.ui.synthetic import end_ts, live_events, make_engine
 from liqtui.ui.themes import HeatPalette, load_theme
@@ -118,10 +126,66 @@ async def _tick_bytes(engine: Any, ticks: int) -> dict[str, float]:
         result["p95"] = sorted(per_tick)[int(0.95 * (len(per_tick) - 1))]
         result["max"] = max(per_tick)
         result["slices"] = app.heatmap.frames_drawn
+        result.update(await _context_redraw(app, pilot, now))
         app.exit()
 
     await app.run_async(size=(160, 48), auto_pilot=pilot_fn)
     return result
+
+
+def _fill_context(series: ContextSeries, end_ms: int, n: int) -> None:
+    """``n`` seeded samples every ``series.interval_ms`` up to just before ``end_ms``."""
+    rng = np.random.default_rng(3)
+    oi = 9e9 * np.exp(np.cumsum(rng.normal(0, 4e-4, n)))
+    funding = 1e-4 + 2e-5 * np.sin(np.arange(n) / 200)
+    liq = np.cumsum(rng.gamma(0.3, 2e4, (2, n)), axis=1)
+    t0 = end_ms - n * series.interval_ms
+    for i in range(n):
+        series.append(t0 + i * series.interval_ms, float(oi[i]), float(funding[i]), float(liq[0, i]),
+                      float(liq[1, i]))
+
+
+def _raw_plot_ms(panel: Any, view: Any) -> float:
+    """Baseline: plotext builds the same three charts from the raw (undecimated) samples."""
+    t = time.thread_time()
+    x = ((view.ts - view.ts[-1]) / 60_000).tolist()
+    for chart, ys in ((panel.oi, [view.oi_usd / 1e9]), (panel.funding, [view.funding * 100]),
+                      (panel.liqs, [view.liq_long_usd / 1e6, view.liq_short_usd / 1e6])):
+        plot = Plot()
+        w, h = chart.size
+        plot.plotsize(w, h)
+        for y in ys:
+            plot.plot(x, y.tolist(), marker="braille")
+        plot.build()
+    return (time.thread_time() - t) * 1000
+
+
+async def _context_redraw(app: Any, pilot: Any, now: list[int]) -> dict[str, float]:
+    """Bytes written by the tick that feeds the context charts a full ring, and their render CPU ms."""
+    panel = app.context_panel
+    if not panel.display:
+        return {}
+    series = app.context_series = ContextSeries()
+    n = series.capacity - 2
+    series.update(app.engine, now[0] - (n + 1) * series.interval_ms)  # binds the engine: its first sample
+    _fill_context(series, now[0], n)
+    now[0] += CONTEXT_REDRAW_MS + app.context_series.interval_ms
+    draws = panel.oi.draws
+    before = CountingDriver.bytes_written
+    app._tick()
+    await pilot.pause(0.1)
+    assert panel.oi.draws == draws + 1, "the charts were not fed"
+    out = {"ctx_bytes": CountingDriver.bytes_written - before}
+    ours, raw = [], []
+    view = app.context_series.view()
+    for _ in range(5):
+        t = time.thread_time()
+        for chart in (panel.oi, panel.funding, panel.liqs):
+            chart.render()
+        ours.append((time.thread_time() - t) * 1000)
+        raw.append(_raw_plot_ms(panel, view))
+    out["ctx_ms"], out["ctx_raw_ms"] = statistics.median(ours), statistics.median(raw)
+    return out
 
 
 async def _cpu_pct(engine: Any, seconds: float, traffic: bool) -> float:
@@ -211,6 +275,12 @@ def run(quick: bool) -> list[dict]:
                  "ratio": round(tb["median"] / tb["full"], 4), "goal": 8192, "p95_bytes": tb["p95"],
                  "max_bytes_slice_close": tb["max"], "heatmap_frames": tb["slices"],
                  "baseline_full_repaint_bytes": tb["full"]})
+    if "ctx_ms" in tb:
+        rows.append({"name": "context_charts_ms", "value": round(tb["ctx_ms"], 2), "unit": "ms",
+                     "ratio": round(tb["ctx_ms"] / tb["ctx_raw_ms"], 4), "baseline_raw_ms": round(tb["ctx_raw_ms"], 2),
+                     "samples": 2048})
+        rows.append({"name": "context_redraw_bytes", "value": tb["ctx_bytes"], "unit": "bytes",
+                     "ratio": round(tb["ctx_bytes"] / tb["full"], 4), "baseline_full_repaint_bytes": tb["full"]})
     secs = 3.0 if quick else 10.0
     busy = asyncio.run(_cpu_pct(copy.deepcopy(engine), secs, traffic=True))
     idle = asyncio.run(_cpu_pct(copy.deepcopy(engine), secs, traffic=False))

@@ -15,6 +15,11 @@ Usage (the lead's CLI)::
 of it) to have the app swap to a new engine and source; the same requests are also posted as
 :class:`~liqtui.ui.messages.SymbolChangeRequested` / :class:`~liqtui.ui.messages.VenuesChangeRequested`.
 Backfill progress: ``app.set_progress(done, total, text)`` from any thread.
+
+Context charts (``o``): open interest, funding and cumulative realized liquidations over the session, sampled
+from the engine into a bounded :class:`~liqtui.ui.context.ContextSeries` on each tick (cheap) and drawn with
+textual-plotext at most once a second when a new sample was stored; shown by default from 160×45 up, never in
+the compact layout.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from textual.worker import Worker, WorkerState
 from liqtui.core.events import MarketEvent, MarkPrice, Trade
 from liqtui.core.model import LOOKBACK_MS, LOOKBACKS
 from liqtui.ui.commands import LiqtuiCommands
+from liqtui.ui.context import ContextSeries
 from liqtui.ui.messages import BackfillProgress, SymbolChangeRequested, VenuesChangeRequested
 from liqtui.ui.render import HeatScale, bin_profile, candle_columns, fmt_price, row_of, time_axis
 from liqtui.ui.screens import HelpScreen, TickerScreen, VenuesScreen
@@ -49,6 +55,7 @@ from liqtui.ui.themes import (
     detect_color_system,
     load_theme,
 )
+from liqtui.ui.widgets.context import ContextPanel
 from liqtui.ui.widgets.heatmap import HeatFrame, HeatmapView
 from liqtui.ui.widgets.live import HeatColumn, PriceAxis
 from liqtui.ui.widgets.status import StatusInfo, StatusLine
@@ -78,6 +85,11 @@ LOOKBACK_SPAN_PCT = {"12h": 4.0, "1d": 6.0, "3d": 8.0, "7d": 10.0, "14d": 12.0, 
 The user's zoom (``+``/``-``) is a factor on top, kept across lookbacks."""
 COMPACT_WIDTH = 120
 COMPACT_HEIGHT = 30
+CONTEXT_AUTO_SIZE = (160, 45)
+"""The context charts show by default from this terminal size up; ``o`` toggles them on any non-compact size."""
+CONTEXT_REDRAW_MS = 1_000
+"""The context charts (textual-plotext, a full re-render each time) are fed at most this often, and only
+when a new sample was stored."""
 
 _LAG_EVENTS = (Trade, MarkPrice)
 
@@ -107,6 +119,7 @@ def _bindings() -> list[Binding]:
         Binding("c", "recentre", "recentre", id="recentre"),
         Binding("s", "ticker", "ticker", id="ticker"),
         Binding("e", "venues", "venues", id="venues"),
+        Binding("o", "context", "charts", id="context"),
     ]
     return out
 
@@ -122,6 +135,7 @@ _HELP_TEXT = {
     "klines": "candles on/off",
     "ticker": "ticker picker (BTC, ETH, SOL or typed)",
     "venues": "venues on/off",
+    "context": "context charts on/off (open interest, funding, cumulative liquidations)",
     "freeze": "freeze the picture (data keeps flowing)",
     "zoom_in": "zoom in on price",
     "zoom_out": "zoom out on price",
@@ -182,6 +196,7 @@ class LiqtuiApp(App[None]):
         heat_gamma: float | None = None,
         klines: bool | None = None,
         top_n: int | None = None,
+        context: bool | None = None,
         driver_class: type[Driver] | None = None,
     ) -> None:
         super().__init__(driver_class=driver_class)
@@ -203,6 +218,8 @@ class LiqtuiApp(App[None]):
         self.top_n = int(top_n if top_n is not None else _field(ui, "top_n", 5))
         self._check_view_settings()
         self.frozen = False
+        self.context_pref: bool | None = context if context is not None else _field(ui, "context", None)
+        self.context_series = ContextSeries()
         self.center: float | None = None
         self.zoom = 1.0
         self._init_colours(colors or _field(ui, "colors", "auto"), theme or _field(ui, "theme", "dark"))
@@ -294,7 +311,8 @@ class LiqtuiApp(App[None]):
         if colors:
             self.color_system = colors
         self.palette = HeatPalette(spec, self.color_system)
-        for w in (self.heatmap, self.axis, self.heat_column, self.zones, self.tape, self.status):
+        for w in (self.heatmap, self.axis, self.heat_column, self.zones, self.tape, self.status,
+                  self.context_panel):
             w.set_palette(self.palette)
         self._invalidate()
 
@@ -309,6 +327,7 @@ class LiqtuiApp(App[None]):
         self.status = StatusLine(pal, id="status")
         self.anchor_label = Static("", id="anchor")
         self.time_axis = Static("", id="time-axis")
+        self.context_panel = ContextPanel(pal, id="context")
         with Horizontal(id="main"):
             with Vertical(id="chart"):
                 with Horizontal(id="chart-row"):
@@ -320,6 +339,7 @@ class LiqtuiApp(App[None]):
                 yield self.anchor_label
                 yield self.zones
                 yield self.tape
+        yield self.context_panel
         with Horizontal(id="progress-row"):
             yield Label("backfill", id="progress-label")
             yield ProgressBar(total=100, show_eta=False, id="progress")
@@ -344,6 +364,22 @@ class LiqtuiApp(App[None]):
         compact = width < COMPACT_WIDTH or height < COMPACT_HEIGHT
         for screen in self.screen_stack:  # the main screen too when a modal is on top
             screen.set_class(compact, "compact")
+        self._apply_context(width, height)
+
+    def context_wanted(self, width: int, height: int) -> bool:
+        """Whether the context charts belong on a ``width``×``height`` screen: never in the compact layout;
+        otherwise the user's choice (``o``), else only from :data:`CONTEXT_AUTO_SIZE` up."""
+        if width < COMPACT_WIDTH or height < COMPACT_HEIGHT:
+            return False
+        if self.context_pref is not None:
+            return self.context_pref
+        return width >= CONTEXT_AUTO_SIZE[0] and height >= CONTEXT_AUTO_SIZE[1]
+
+    def _apply_context(self, width: int, height: int) -> None:
+        show = self.context_wanted(width, height)
+        if show != self.context_panel.display:
+            self.context_panel.display = show
+            self.context_panel.drawn_version = None  # shown again: feed it the samples it missed
 
     # ------------------------------------------------------------------------------------- source
     def _sink(self, ev: MarketEvent) -> None:
@@ -390,6 +426,7 @@ class LiqtuiApp(App[None]):
         self.engine = engine
         self._source = source
         self._last_version = None
+        self.context_panel.drawn_version = None
         self.center = None
         self._message = ""
         self._invalidate()
@@ -424,7 +461,9 @@ class LiqtuiApp(App[None]):
         except Exception as exc:  # a bad engine state must not take the screen down
             log.exception("engine.tick failed")
             self._message = f"engine: {type(exc).__name__}: {exc}"
+        self.context_series.update(self.engine, now)
         if not self.frozen:
+            self._draw_context(now)
             if tuple(self.heatmap.size) != self._drawn_size:  # a sibling (status, progress) changed height
                 self._invalidate()
             version = self.engine.version
@@ -529,6 +568,18 @@ class LiqtuiApp(App[None]):
         long_t, short_t = model.profile_by_tier(self.lookback)
         rows = bin_profile(model.grid.edges, long_t + short_t, lo, hi, height)
         self.heat_column.set_profile(rows, anchor)
+
+    def _draw_context(self, now: int) -> None:
+        """Feed the context charts when a new sample was stored, at most every :data:`CONTEXT_REDRAW_MS` of
+        the app's clock, and only while they are on screen (a plotext render costs tens of ms)."""
+        panel, series = self.context_panel, self.context_series
+        if not panel.display or panel.drawn_version == series.version:
+            return
+        if panel.drawn_version is not None and panel.drawn_at is not None and \
+                0 <= now - panel.drawn_at < CONTEXT_REDRAW_MS:
+            return
+        panel.drawn_version, panel.drawn_at = series.version, now
+        panel.show(series.view(), series.liq_long_usd, series.liq_short_usd)
 
     def _show_time_axis(self, width: int) -> None:
         """Time labels under the heatmap (changes only with the lookback or the width)."""
@@ -645,6 +696,15 @@ class LiqtuiApp(App[None]):
         """Centre the price window on the live price."""
         self.center = self.current_price()
         self._invalidate()
+        self._tick()
+
+    def action_context(self) -> None:
+        """Context charts on/off (open interest, funding, cumulative liquidations)."""
+        width, height = self.size
+        self.context_pref = not self.context_panel.display
+        self._apply_context(width, height)
+        if self.context_pref and not self.context_panel.display:
+            self.notify(f"context charts need at least {COMPACT_WIDTH}×{COMPACT_HEIGHT}", timeout=4)
         self._tick()
 
     def action_help(self) -> None:
