@@ -235,6 +235,8 @@ def _explain(msg: str) -> str:
         where = ".".join(path + [name])
         allowed = f"; valid keys here: {', '.join(fields)}" if fields else ""
         return f"unknown key {where!r}{_suggest(name, fields)}{allowed}"
+    if path and body.startswith(".".join(path) + "."):  # the check already names its full key
+        return body
     struct = _struct_at(path)
     first = body.split(" ", 1)[0]
     if struct is not None and first in struct.__struct_fields__:  # a __post_init__ check naming its field

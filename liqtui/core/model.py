@@ -124,6 +124,8 @@ class ModelConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     zone_reach: bool = True  # weight each level by the chance the price reaches it within the horizon
     zone_new_positions: bool = True  # add the levels of positions the recent opening rate will add meanwhile
     activity_half_life_h: float = 24.0  # memory of the volatility and opening-rate estimates
+    zone_max_width_pct: float = 1.5  # zones wider than this (% of price) are cut at their deepest valley; 0 = off
+    zone_valley_ratio: float = 0.6  # a valley below this share of its lower neighbouring peak splits two zones
 
     def __post_init__(self) -> None:
         _choice("split", self.split, SPLITS)
@@ -171,6 +173,10 @@ class ModelConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
             raise ValueError(
                 f"model.activity_half_life_h must be in [0.1, 4320] hours; got {self.activity_half_life_h!r}"
             )
+        if not (0.0 <= self.zone_max_width_pct <= 100.0):
+            raise ValueError(f"model.zone_max_width_pct must be in [0, 100]; got {self.zone_max_width_pct!r}")
+        if not (0.0 <= self.zone_valley_ratio <= 1.0):
+            raise ValueError(f"model.zone_valley_ratio must be in [0, 1]; got {self.zone_valley_ratio!r}")
         r = self.range_pct / 100.0
         need = 2 * math.ceil(math.log((1 + r) / (1 - r)) / math.log1p(self.bucket_pct / 100.0))
         if not (need <= self.max_buckets <= 200_000):
@@ -1098,7 +1104,8 @@ class HeatModel:
         return find_zones(
             edges, lt, st, self.price, tier_names=self.tier_names, threshold_pct=threshold_pct,
             top_n=top_n, lookback=lookback, ts=self.last_ts, smooth_pct=smooth_pct, gap_pct=gap_pct,
-            strength=strength,
+            strength=strength, max_width_pct=self.config.zone_max_width_pct,
+            valley_ratio=self.config.zone_valley_ratio,
         )  # fmt: skip
 
     def _forecast_strength(self, lt: np.ndarray, st: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:

@@ -81,6 +81,46 @@ def _runs(idx: np.ndarray, gap: int) -> list[tuple[int, int]]:
     return [(int(idx[a]), int(idx[b])) for a, b in zip(starts, ends)]
 
 
+def _split(
+    a: int, b: int, shape: np.ndarray, edges: np.ndarray, max_width_pct: float, valley_ratio: float
+) -> list[tuple[int, int]]:
+    """Split the run ``a..b`` (inclusive) into clusters at the valleys of ``shape`` (the smoothed standing USD).
+
+    A run is cut at its deepest interior local minimum when that valley is below ``valley_ratio`` × the lower of
+    the peaks on either side (two clusters, not one), or when the run is wider than ``max_width_pct`` percent
+    of price (a band that wide tells a trader nothing; with no valley inside it is cut in the middle). The valley
+    bucket itself goes to neither side. Returns inclusive runs in price order.
+    """
+    out: list[tuple[int, int]] = []
+    stack = [(a, b)]
+    while stack:
+        lo, hi = stack.pop()
+        wide = max_width_pct > 0 and (edges[hi + 1] / edges[lo] - 1.0) * 100.0 > max_width_pct
+        seg = shape[lo : hi + 1]
+        cut = -1
+        if hi - lo >= 2:
+            inner = seg[1:-1]
+            is_min = (inner <= seg[:-2]) & (inner <= seg[2:]) & ((inner < seg[:-2]) | (inner < seg[2:]))
+            cands = np.nonzero(is_min)[0] + 1
+            if len(cands):
+                m = int(cands[np.argmin(seg[cands])])
+                valley_deep = seg[m] < valley_ratio * min(float(seg[:m].max()), float(seg[m + 1 :].max()))
+                if valley_deep or wide:
+                    cut = m
+        if cut < 0 and wide and hi > lo:
+            cut = (hi - lo) // 2
+        if cut < 0:
+            out.append((lo, hi))
+            continue
+        left, right = (lo, lo + cut - 1), (lo + cut + 1, hi)
+        if wide and cut == (hi - lo) // 2 and not (hi - lo >= 2 and seg[cut] < seg.max()):
+            left = (lo, lo + cut)  # a cut in a flat band loses no bucket
+        for r in (right, left):
+            if r[0] <= r[1]:
+                stack.append(r)
+    return sorted(out)
+
+
 def _side_zones(
     side: str,
     vals: np.ndarray,
@@ -92,13 +132,21 @@ def _side_zones(
     top_n: int,
     gap: int,
     rank: np.ndarray,
+    shape: np.ndarray,
+    max_width_pct: float,
+    valley_ratio: float,
 ) -> list[Zone]:
     total = float(vals.sum())
     rank_cs = np.concatenate([[0.0], np.cumsum(rank)])
     keyed: list[tuple[float, Zone]] = []
     centers = np.sqrt(edges[:-1] * edges[1:])
     cs = np.concatenate([[0.0], np.cumsum(vals)])
-    for a, b in _runs(np.nonzero(strong)[0], gap):
+    runs = [
+        piece
+        for a0, b0 in _runs(np.nonzero(strong)[0], gap)
+        for piece in _split(a0, b0, shape, edges, max_width_pct, valley_ratio)
+    ]
+    for a, b in runs:
         nz = np.nonzero(rank[a : b + 1] > 0)[0]
         if len(nz) == 0:
             continue
@@ -140,6 +188,8 @@ def find_zones(
     smooth_pct: float = 0.5,
     quantum_usd: float = QUANTUM_USD,
     strength: tuple[np.ndarray, np.ndarray] | None = None,
+    max_width_pct: float = 1.5,
+    valley_ratio: float = 0.6,
 ) -> ZoneReport:
     """Zones from per-tier profiles ``(n_tiers, n_buckets)`` on a grid with ``n_buckets + 1`` ``edges``.
 
@@ -152,6 +202,11 @@ def find_zones(
 
     ``strength`` (per-bucket ``(long, short)`` arrays, e.g. the USD expected to be liquidated soon) replaces
     the USD for judging strength and ranking; a zone's ``usd`` stays the profile's and zones still need USD.
+
+    Each merged run is then cut into clusters at the valleys of the smoothed *standing* USD: where a valley falls
+    below ``valley_ratio`` × the lower neighbouring peak, and wherever a run is wider than ``max_width_pct``
+    percent of price (0: no width limit). So zones follow where the levels actually stack, even when the ranking
+    is a forecast that fades smoothly away from the price.
 
     Profiles are first rounded to ``quantum_usd`` (0: only clipped at 0) and a bucket counts as strong
     within half a quantum of the threshold, so float noise far below a cent cannot move a zone.
@@ -166,6 +221,10 @@ def find_zones(
         raise ValueError(f"gap_pct and smooth_pct must be in [0, 20]; got {gap_pct!r}, {smooth_pct!r}")
     if not (math.isfinite(quantum_usd) and quantum_usd >= 0):
         raise ValueError(f"quantum_usd must be a finite number >= 0; got {quantum_usd!r}")
+    if not (0.0 <= max_width_pct <= 100.0) or not (0.0 <= valley_ratio <= 1.0):
+        raise ValueError(
+            f"max_width_pct must be in [0, 100] and valley_ratio in [0, 1]; got {max_width_pct!r}, {valley_ratio!r}"
+        )
     lt = _quantise(np.atleast_2d(np.asarray(long_by_tier, dtype=np.float64)), quantum_usd)
     st = _quantise(np.atleast_2d(np.asarray(short_by_tier, dtype=np.float64)), quantum_usd)
     edges = np.asarray(edges, dtype=np.float64)
@@ -196,8 +255,14 @@ def find_zones(
     # a zone lies wholly on its side: the bucket holding the price is in the totals, never in a zone
     strong_short = (short_s >= thr) & (short_s > 0) & (edges[:-1] >= price)
     strong_long = (long_s >= thr) & (long_s > 0) & (edges[1:] <= price)
-    above = _side_zones("short", short_v, short_tiers, strong_short, edges, price, names, top_n, g, short_r)
-    below = _side_zones("long", long_v, long_tiers, strong_long, edges, price, names, top_n, g, long_r)
+    shape_short, shape_long = _smooth(short_v, w), _smooth(long_v, w)  # where the standing levels stack
+    split = (max_width_pct, valley_ratio)
+    above = _side_zones(
+        "short", short_v, short_tiers, strong_short, edges, price, names, top_n, g, short_r, shape_short, *split
+    )
+    below = _side_zones(
+        "long", long_v, long_tiers, strong_long, edges, price, names, top_n, g, long_r, shape_long, *split
+    )
     ta, tb = float(short_v.sum()), float(long_v.sum())
     imb = (ta - tb) / (ta + tb) if ta + tb > 0 else 0.0
     return ZoneReport(price=price, lookback=lookback, ts=ts, above=above, below=below,

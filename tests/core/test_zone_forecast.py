@@ -79,4 +79,6 @@ def test_new_positions_reach_towards_the_price() -> None:
         m.consume(m.price, m.price * 1.01, m.last_ts)  # a wick consumed every short level up to +1 %
         rep = m.zones("1d")
         nearest[k] = min(z.distance_pct for z in rep.above)
-    assert nearest[False] >= 0.8 and nearest[True] < 0.3, nearest
+    # zones hold standing USD and are cut at 1.5 % width: the forecast pulls the nearest zone towards the price
+    # (its near edge moves in by a fifth of the consumed band at least), it cannot conjure an empty zone there
+    assert nearest[False] >= 0.8 and nearest[True] < nearest[False] - 0.2, nearest

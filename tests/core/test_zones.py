@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 
 import numpy as np
@@ -9,8 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from liqtui.core.zones import find_zones
+from liqtui.core.zones import find_zones as _find_zones
 
+# the merge/rank tests below run on a coarse 1 % grid: cluster splitting (tested on its own at the end) is off
+find_zones = functools.partial(_find_zones, max_width_pct=0.0, valley_ratio=0.0)
 EDGES = 100.0 * 1.01 ** np.arange(-50, 51)  # 100 buckets around 100
 CENTERS = np.sqrt(EDGES[:-1] * EDGES[1:])
 NAMES = ("10x", "25x")
@@ -131,3 +134,31 @@ def test_zone_ordering_properties(vals, price_b, thr, top):
         near = sorted(zs, key=lambda z: abs(z.distance_pct))
         assert all(a.cum_usd <= b.cum_usd + 1e-6 for a, b in itertools.pairwise(near))
     assert -1 <= r.imbalance <= 1
+
+
+def test_a_wide_run_is_cut_into_clusters_at_its_valleys():
+    """Two stacks joined by a weak saddle are two zones; a band wider than the limit is cut even without one."""
+    fine = 100.0 * 1.001 ** np.arange(-500, 501)  # 0.1 % buckets
+    n = len(fine) - 1
+    short = np.zeros((1, n))
+    short[0, 540:560] = 10.0  # a stack ~4-6 % above the price (bucket 500)
+    short[0, 560:570] = 3.0  # the saddle: above the threshold, but a valley
+    short[0, 570:590] = 10.0
+    joined = _find_zones(fine, np.zeros((1, n)), short, 100.0, threshold_pct=0, smooth_pct=0.0,
+                         max_width_pct=0.0, valley_ratio=0.0)  # fmt: skip
+    assert len(joined.above) == 1
+    split = _find_zones(fine, np.zeros((1, n)), short, 100.0, threshold_pct=0, smooth_pct=0.0,
+                        max_width_pct=0.0, valley_ratio=0.6)  # fmt: skip
+    assert len(split.above) == 2 and all(z.usd >= 200 for z in split.above)
+    assert all(z.high <= fine[570] or z.low >= fine[560] for z in split.above)  # no zone spans the saddle
+    band = np.zeros((1, n))
+    band[0, 510:560] = 5.0  # a flat band 1-6 % above the price, no valley at all
+    cut = _find_zones(fine, np.zeros((1, n)), band, 100.0, threshold_pct=0, smooth_pct=0.0, max_width_pct=1.5)
+    assert len(cut.above) >= 4
+    assert all((z.high / z.low - 1) * 100 <= 1.5 + 1e-9 for z in cut.above)
+    assert sum(z.usd for z in cut.above) == pytest.approx(250.0)  # a flat band loses nothing to the cuts
+
+
+def test_split_parameters_are_checked():
+    with pytest.raises(ValueError, match="valley_ratio"):
+        _find_zones(EDGES, profile({}), profile({60: 1}), 100.0, valley_ratio=2.0)
