@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import math
+from typing import ClassVar
 
 import numpy as np
 import pytest
+from textual.drivers.headless_driver import HeadlessDriver
 
 from liqtui.core.engine import Engine
 from liqtui.core.events import FundingRate, Liquidation, OpenInterest, PositionSide, Venue
@@ -161,6 +163,19 @@ def test_time_unit_and_usd_scale():
 
 
 # ------------------------------------------------------------------------------------------ Pilot
+class CapturingDriver(HeadlessDriver):
+    """Lets Textual render (not headless) and keeps what it writes to the terminal."""
+
+    out: ClassVar[list[str]] = []
+
+    @property
+    def is_headless(self) -> bool:
+        return False
+
+    def write(self, data: str) -> None:
+        CapturingDriver.out.append(data)
+
+
 async def _until(pilot, cond, timeout: float = 15.0) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
@@ -299,3 +314,21 @@ async def test_charts_follow_a_theme_change(engine, frozen_clock):
         app.theme = "liqtui-light"
         await _until(pilot, lambda: app.context_panel.oi.draws > before)
         assert app.context_panel._pal is app.palette
+
+
+@pytest.mark.parametrize("colors, never", [("16", ("38;2;", "38;5;")), ("256", ("38;2;",))])
+async def test_charts_reach_a_16_or_256_colour_terminal_in_its_own_colours(
+    engine, frozen_clock, colors, never
+):
+    CapturingDriver.out = []
+    app = LiqtuiApp(engine, clock=frozen_clock, colors=colors, lookback="12h", driver_class=CapturingDriver)
+
+    async def drive(pilot):
+        await _until(pilot, lambda: app.context_panel.liqs.draws > 0)
+        await pilot.pause(0.2)
+        app.exit()
+
+    await app.run_async(size=(160, 48), auto_pilot=drive)
+    written = "".join(CapturingDriver.out)
+    assert "liquidations $M" in written and any("\u2800" < ch <= "\u28ff" for ch in written)
+    assert not any(code in written for code in never)
