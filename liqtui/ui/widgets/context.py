@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 from rich.color import Color
+from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual_plotext import PlotextPlot
 
@@ -97,7 +98,7 @@ class ContextPanel(Horizontal):
         self.drawn_at: int | None = None
         self.titles: tuple[str, str, str] = ("", "", "")
 
-    def compose(self):  # type: ignore[override]
+    def compose(self) -> ComposeResult:
         yield self.oi
         yield self.funding
         yield self.liqs
