@@ -34,6 +34,9 @@ _HOUR_MS = 3_600_000
 #: (bars already coarser stay as they are), and nothing older than the longest lookback is kept: six months
 #: of klines fit in ~6,000 Candle objects.
 CANDLE_FINE_MS = 24 * _HOUR_MS
+OI_HISTORY_FINE_MS = 60_000
+OI_HISTORY_COARSE_MS = _HOUR_MS
+OI_HISTORY_POINTS = 6_000  # six months hourly + a day of minutes
 CANDLE_COARSE_MS = _HOUR_MS
 _CANDLE_KEEP_MS = max(LOOKBACK_MS.values()) + 2 * 24 * _HOUR_MS
 _NO_TS = 1 << 62
@@ -145,6 +148,11 @@ class Engine:
         self.counters: dict[str, int] = collections.defaultdict(int)
         self.last_event_ts = 0
         self._oi_hist: collections.deque[tuple[int, float]] = collections.deque()
+        # open interest over time (see oi_history): backfilled bars and live updates kept apart, because live
+        # figures arrive first while the backfill delivers the past
+        self._oi_past: collections.deque[tuple[int, float]] = collections.deque(maxlen=OI_HISTORY_POINTS)
+        self._oi_live: collections.deque[tuple[int, float]] = collections.deque(maxlen=OI_HISTORY_POINTS)
+        self.oi_history_version = 0
         self._lo = math.inf  # price range crossed since the last tick (mark if any, else trades)
         self._hi = -math.inf
         self._mark_lo = math.inf
@@ -212,6 +220,7 @@ class Engine:
         if hist and ev.ts < hist[-1][0]:
             return  # out of order: keep the current figure, do not corrupt the 1h window
         hist.append((ev.ts, total))
+        self._add_oi_point(self._oi_live, ev.ts, total, ev.ts)
         while len(hist) > 2 and hist[1][0] <= ev.ts - _HOUR_MS:
             hist.popleft()
         old_ts, old = hist[0]
@@ -282,10 +291,39 @@ class Engine:
         self._add_candles(self._bar_candles(arr, v, symbol or self.symbol, _fine_from(end)), end)
         if self.price is None or not self.counters["trades"]:  # no live trade yet: the history's close
             self.price = float(arr["close"][-1])
+        self._add_oi_points(arr, end)
         self._model_version = self.model.version
         self.version += 1
         self.counters["history_bars"] += len(arr)
         return len(arr)
+
+    @property
+    def oi_history(self) -> list[tuple[int, float]]:
+        """Open interest over time, ``(ts ms, USD summed over venues)`` oldest first: the backfilled bars' figures
+        then the live ones after them; at most one point a minute (an hour for history older than a day),
+        bounded. :attr:`oi_history_version` bumps when it changes."""
+        past = list(self._oi_past)
+        last = past[-1][0] if past else -1
+        return past + [p for p in self._oi_live if p[0] > last]
+
+    def _add_oi_point(
+        self, h: collections.deque[tuple[int, float]], ts: int, usd: float, newest_ms: int
+    ) -> None:
+        """Append to ``h`` (a point replaces the last one within its spacing: a minute, or an hour for points
+        more than a day older than ``newest_ms``); older than the last point: ignored."""
+        if h and ts < h[-1][0]:
+            return
+        spacing = OI_HISTORY_COARSE_MS if ts < newest_ms - CANDLE_FINE_MS else OI_HISTORY_FINE_MS
+        if h and ts - h[-1][0] < spacing:
+            h[-1] = (h[-1][0], usd)  # same slot: keep its start, show the latest figure
+        else:
+            h.append((ts, usd))
+        self.oi_history_version += 1
+
+    def _add_oi_points(self, bars: np.ndarray, newest_ms: int) -> None:
+        ok = np.isfinite(bars["oi_usd"]) & (bars["oi_usd"] > 0)
+        for ts, usd in zip(bars["ts"][ok].tolist(), bars["oi_usd"][ok].tolist()):
+            self._add_oi_point(self._oi_past, int(ts), float(usd), newest_ms)
 
     @staticmethod
     def _bar_candles(bars: np.ndarray, venue: Venue, symbol: str, fine_from_ms: int) -> list[Candle]:

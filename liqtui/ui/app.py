@@ -28,14 +28,15 @@ import inspect
 import logging
 import math
 import time
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Mapping
+from typing import Any
 
 from rich.color import ColorSystem
 from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.driver import Driver
 from textual.containers import Horizontal, Vertical
+from textual.driver import Driver
 from textual.widgets import Footer, Label, ProgressBar, Static
 from textual.worker import Worker, WorkerState
 
@@ -62,7 +63,7 @@ from liqtui.ui.widgets.status import StatusInfo, StatusLine
 from liqtui.ui.widgets.tape import LiquidationTape
 from liqtui.ui.widgets.zones import ZonesPanel
 
-__all__ = ["LiqtuiApp", "LOOKBACK_KEYS", "Source", "DEFAULT_LOOKBACKS", "BINDING_IDS"]
+__all__ = ["BINDING_IDS", "DEFAULT_LOOKBACKS", "LOOKBACK_KEYS", "LiqtuiApp", "Source"]
 
 log = logging.getLogger(__name__)
 
@@ -573,13 +574,16 @@ class LiqtuiApp(App[None]):
         """Feed the context charts when a new sample was stored, at most every :data:`CONTEXT_REDRAW_MS` of
         the app's clock, and only while they are on screen (a plotext render costs tens of ms)."""
         panel, series = self.context_panel, self.context_series
-        if not panel.display or panel.drawn_version == series.version:
+        oi_version = getattr(self.engine, "oi_history_version", 0)
+        if not panel.display or (panel.drawn_version == series.version and panel.drawn_oi_version == oi_version):
             return
         if panel.drawn_version is not None and panel.drawn_at is not None and \
                 0 <= now - panel.drawn_at < CONTEXT_REDRAW_MS:
             return
-        panel.drawn_version, panel.drawn_at = series.version, now
-        panel.show(series.view(), series.liq_long_usd, series.liq_short_usd)
+        panel.drawn_version, panel.drawn_oi_version, panel.drawn_at = series.version, oi_version, now
+        panel.show(
+            series.view(), series.liq_long_usd, series.liq_short_usd, getattr(self.engine, "oi_history", ())
+        )
 
     def _show_time_axis(self, width: int) -> None:
         """Time labels under the heatmap (changes only with the lookback or the width)."""

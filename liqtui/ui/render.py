@@ -11,9 +11,9 @@ equal neighbouring cells are merged into one Segment.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 import time
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from rich.color import Color
@@ -25,27 +25,27 @@ from liqtui.core.colorscale import heat_levels
 from liqtui.ui.themes import HeatPalette
 
 __all__ = [
-    "HeatScale",
-    "fmt_usd",
-    "fmt_price",
-    "fmt_pct",
-    "price_rows",
-    "bin_profile",
     "CandleCols",
+    "HeatScale",
+    "Overlay",
+    "axis_labels",
+    "bar_segments",
+    "bin_profile",
     "candle_columns",
     "candle_overlay",
-    "Overlay",
-    "heatmap_rows",
-    "naive_heatmap_rows",
-    "bar_segments",
-    "axis_labels",
-    "usd_glyph",
+    "fmt_pct",
+    "fmt_price",
     "fmt_price_compact",
-    "zone_line",
-    "tape_line",
-    "row_of",
+    "fmt_usd",
+    "heatmap_rows",
     "join_text",
+    "naive_heatmap_rows",
+    "price_rows",
+    "row_of",
+    "tape_line",
     "time_axis",
+    "usd_glyph",
+    "zone_line",
 ]
 
 Overlay = dict[tuple[int, int], tuple[str, Style]]
@@ -212,7 +212,7 @@ def candle_overlay(cc: CandleCols, price_lo: float, price_hi: float, upper: np.n
 
     def half(p: float) -> int:
         h = int((price_hi - p) * scale)
-        return 0 if h < 0 else top if h > top else h
+        return 0 if h < 0 else min(h, top)
 
     over = pal.over
     for k, (col, o, h, lo, c) in enumerate(zip(cols.tolist(), cc.open[keep].tolist(), cc.high[keep].tolist(),
@@ -230,7 +230,7 @@ def candle_overlay(cc: CandleCols, price_lo: float, price_hi: float, upper: np.n
                 out[(r, col)] = ("▄", over(fg, ucol[r]))
             else:
                 u, l_ = ucol[r], lcol[r]
-                out[(r, col)] = ("│", over(fg, u if u > l_ else l_))
+                out[(r, col)] = ("│", over(fg, max(l_, u)))
     return out
 
 

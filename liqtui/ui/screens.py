@@ -13,7 +13,7 @@ from textual.widgets.option_list import Option
 
 from liqtui.core.events import VENUES
 
-__all__ = ["HelpScreen", "TickerScreen", "VenuesScreen", "SYMBOL_RE", "QUICK_SYMBOLS"]
+__all__ = ["QUICK_SYMBOLS", "SYMBOL_RE", "HelpScreen", "TickerScreen", "VenuesScreen"]
 
 SYMBOL_RE = re.compile(r"[A-Za-z0-9]{1,20}")
 QUICK_SYMBOLS = ("BTC", "ETH", "SOL")

@@ -7,7 +7,7 @@ Pure (no textual): :func:`live_events` continues the same market at a steady liv
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -22,8 +22,8 @@ from liqtui.core.events import (
     MarkPrice,
     OpenInterest,
     PositionSide,
-    Trade,
     TakerSide,
+    Trade,
     Venue,
 )
 from liqtui.core.model import HeatModel, ModelConfig

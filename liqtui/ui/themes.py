@@ -32,18 +32,18 @@ from rich.style import Style
 from textual.theme import Theme
 
 __all__ = [
-    "MAX_LEVELS",
     "COLOR_SYSTEMS",
+    "MAX_LEVELS",
+    "HeatPalette",
     "ThemeError",
     "ThemeSpec",
-    "HeatPalette",
-    "theme_dirs",
     "available_themes",
+    "detect_color_system",
+    "exact_256",
     "load_theme",
     "parse_theme",
-    "detect_color_system",
     "rich_color_system",
-    "exact_256",
+    "theme_dirs",
 ]
 
 MAX_LEVELS = 64

@@ -110,3 +110,33 @@ def test_reference_venue_tags_the_candles() -> None:
     e = Engine(HeatModel(), reference="bybit", symbol="ETH")
     e.load_history(make_bars(10, seed=9, t0=T0))
     assert {(c.venue, c.symbol) for c in e.candles} == {(Venue.BYBIT, "ETH")}
+
+
+def test_oi_history_keeps_backfill_and_live_apart_and_bounded():
+    """Live OI arrives first (the feed starts at once), the backfill's past later: both end up in order."""
+    import numpy as np
+
+    from liqtui.core.engine import Engine
+    from liqtui.core.events import OpenInterest, Venue
+    from liqtui.core.model import BAR_DTYPE, HeatModel
+
+    eng = Engine(HeatModel(), symbol="BTC", reference=Venue.BINANCE)
+    t_live = 1_790_000_000_000
+    eng.apply(OpenInterest(venue=Venue.BINANCE, symbol="BTCUSDT", ts=t_live, recv_ts=t_live, base=1.0, usd=5e9))
+    v0 = eng.oi_history_version
+    n = 3 * 24 * 60  # three days of minute bars ending just before the live figure
+    bars = np.zeros(n, dtype=BAR_DTYPE)
+    bars["ts"] = t_live - 60_000 * (n - np.arange(n))
+    bars["open"] = bars["high"] = bars["low"] = bars["close"] = bars["vwap"] = 80_000.0
+    bars["volume"], bars["taker_buy_share"], bars["interval_s"] = 1.0, 0.5, 60
+    bars["oi_usd"] = np.linspace(4e9, 4.9e9, n)
+    bars["oi_usd"][10] = np.nan  # a bar without OI is skipped, not plotted as 0
+    eng.load_history(bars, until_ts=int(bars["ts"][-1]))
+    hist = eng.oi_history
+    ts = [t for t, _ in hist]
+    assert ts == sorted(ts) and hist[-1] == (t_live, 5e9) and eng.oi_history_version > v0
+    assert all(np.isfinite(v) and v > 0 for _, v in hist)
+    day = [t for t in ts if t >= t_live - 86_400_000]
+    old = [t for t in ts if t < t_live - 86_400_000]
+    assert len(day) >= 24 * 60 - 2  # the last day at one point a minute
+    assert len(old) <= 2 * 24 + 2  # older history at one point an hour

@@ -25,6 +25,10 @@ __all__ = ["ContextChart", "ContextPanel", "usd_scale"]
 RGB = tuple[int, int, int]
 
 
+OI_WINDOW_MS = 24 * 3_600_000
+"""The open-interest chart spans this much of the engine's OI history (backfill + live)."""
+
+
 def _rgb(c: Color) -> RGB:
     t = c.get_truecolor()
     return (t.red, t.green, t.blue)
@@ -95,6 +99,7 @@ class ContextPanel(Horizontal):
         self.funding = ContextChart(id="ctx-funding")
         self.liqs = ContextChart(id="ctx-liqs")
         self.drawn_version: int | None = None
+        self.drawn_oi_version: int | None = None  # the engine's oi_history_version last drawn
         self.drawn_at: int | None = None
         self.titles: tuple[str, str, str] = ("", "", "")
 
@@ -108,17 +113,33 @@ class ContextPanel(Horizontal):
         self._pal = palette
         self.drawn_version = None
 
-    def show(self, view: ContextView, liq_long: float, liq_short: float) -> None:
-        """Hand the samples to the three charts (the caller decides how often: each call costs a re-render)."""
+    def show(
+        self,
+        view: ContextView,
+        liq_long: float,
+        liq_short: float,
+        oi_history: Sequence[tuple[int, float]] = (),
+    ) -> None:
+        """Hand the samples to the three charts (the caller decides how often: each call costs a re-render).
+
+        ``oi_history`` (``(ts ms, USD)`` oldest first, e.g. the engine's backfilled and live open interest) draws
+        the open-interest chart over its last :data:`OI_WINDOW_MS` instead of the session's samples, so the chart
+        has a day of history from the first frame."""
         pal = self._pal
-        oi_div, oi_unit = usd_scale(view.oi_usd)
+        if len(oi_history) >= 2:
+            pts = np.asarray(oi_history, dtype=np.float64)
+            pts = pts[pts[:, 0] >= pts[-1, 0] - OI_WINDOW_MS]
+            oi_ts, oi_usd = pts[:, 0].astype(np.int64), pts[:, 1]
+        else:
+            oi_ts, oi_usd = view.ts, view.oi_usd
+        oi_div, oi_unit = usd_scale(oi_usd)
         liq_div, liq_unit = usd_scale(np.concatenate([view.liq_long_usd, view.liq_short_usd]))
         self.titles = (
-            self._oi_title(view, oi_unit),
+            self._oi_title(oi_usd, oi_unit),
             self._funding_title(view),
             f"liquidations {liq_unit} · longs {fmt_usd(liq_long)} · shorts {fmt_usd(liq_short)}",
         )
-        self.oi.show_lines(self.titles[0], view.ts, [(view.oi_usd / oi_div, _rgb(pal.zone_bar), None)])
+        self.oi.show_lines(self.titles[0], oi_ts, [(oi_usd / oi_div, _rgb(pal.zone_bar), None)])
         self.funding.show_lines(self.titles[1], view.ts, [(view.funding * 100.0, _rgb(pal.confluence), None)])
         self.liqs.show_lines(
             self.titles[2],
@@ -130,8 +151,8 @@ class ContextPanel(Horizontal):
         )
 
     @staticmethod
-    def _oi_title(view: ContextView, unit: str) -> str:
-        oi = view.oi_usd[np.isfinite(view.oi_usd)]
+    def _oi_title(values: np.ndarray, unit: str) -> str:
+        oi = values[np.isfinite(values)]
         if not len(oi):
             return "open interest · waiting for data"
         change = "" if len(oi) < 2 or oi[0] <= 0 else f" ({(oi[-1] / oi[0] - 1) * 100:+.2f}%)"

@@ -16,13 +16,13 @@ from textual.widget import Widget
 from liqtui.ui.render import CandleCols, HeatScale, Overlay, candle_overlay, heatmap_rows, row_of
 from liqtui.ui.themes import HeatPalette
 
-__all__ = ["HeatmapView", "HeatFrame"]
+__all__ = ["HeatFrame", "HeatmapView"]
 
 
 class HeatFrame:
     """One frame of the heatmap: levels per half row plus overlays, ready to draw."""
 
-    __slots__ = ("upper", "lower", "overlay", "anchor_row", "price_lo", "price_hi")
+    __slots__ = ("anchor_row", "lower", "overlay", "price_hi", "price_lo", "upper")
 
     def __init__(self, values: np.ndarray, scale: HeatScale, pal: HeatPalette, price_lo: float,
                  price_hi: float, candles: CandleCols | None, anchor: float | None) -> None:

@@ -15,7 +15,7 @@ from textual.widget import Widget
 from liqtui.ui.render import axis_labels, bar_segments, fmt_price, row_of
 from liqtui.ui.themes import HeatPalette
 
-__all__ = ["PriceAxis", "HeatColumn"]
+__all__ = ["HeatColumn", "PriceAxis"]
 
 
 class _RowCache(Widget, can_focus=False):

@@ -6,7 +6,8 @@ Each side shows its total heat and its top N zones (price range, USD, a bar size
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from rich.style import Style
 from rich.text import Text
