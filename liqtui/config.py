@@ -54,6 +54,7 @@ class UIConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     heat_gamma: float = 1.0  # < 1 boosts light zones ("more heat")
     klines: bool = True
     top_n: int = 5
+    context: Literal["auto", "on", "off"] = "auto"  # OI / funding / liquidation charts; auto: from 160×45 up
 
     def __post_init__(self) -> None:
         if not 0.5 <= self.fps <= 60:

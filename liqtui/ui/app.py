@@ -219,7 +219,9 @@ class LiqtuiApp(App[None]):
         self.top_n = int(top_n if top_n is not None else _field(ui, "top_n", 5))
         self._check_view_settings()
         self.frozen = False
-        self.context_pref: bool | None = context if context is not None else _field(ui, "context", None)
+        if context is None:  # the config's ui.context: "auto" (by terminal size), "on" or "off"
+            context = {"on": True, "off": False}.get(_field(ui, "context", "auto"))
+        self.context_pref: bool | None = context
         self.context_series = ContextSeries()
         self.center: float | None = None
         self.zoom = 1.0

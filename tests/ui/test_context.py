@@ -367,3 +367,12 @@ def test_charts_reach_a_16_or_256_colour_terminal_in_its_own_colours(colors, nev
     assert "liquidations $M" in written and any("\u2800" < ch <= "\u28ff" for ch in written)
     leaked = [written[max(0, i - 60) : i + 20] for code in never if (i := written.find(code)) >= 0]
     assert not leaked, leaked
+
+@pytest.mark.parametrize(("setting", "shown"), [("on", True), ("off", False), ("auto", True)])
+async def test_config_ui_context_setting(engine, frozen_clock, setting, shown):
+    from liqtui.config import UIConfig
+
+    app = LiqtuiApp(engine, clock=frozen_clock, ui=UIConfig(context=setting), colors="truecolor")
+    async with app.run_test(size=(170, 50)) as pilot:
+        await _until(pilot, lambda: app.context_panel.display is shown)
+        assert app.context_pref is {"on": True, "off": False}.get(setting)
