@@ -59,7 +59,9 @@ DAY_MS = 86_400_000
 FINE_WINDOW_MS = 30 * DAY_MS
 #: Resolution of the part of a long lookback older than the fine window.
 COARSE_INTERVAL_S: dict[str, int] = {"3M": 300, "6M": 900}
-DELIVER_CHUNK = 2_000  # bars per step: ~11 ms median here, so a UI on the same loop keeps drawing (10k: ~45 ms)
+DELIVER_CHUNK = 2_000  # bars in the first step (~11 ms here); later steps are sized to DELIVER_BUDGET_S
+DELIVER_BUDGET_S = 0.015  # how long one model step of a backfill may hold the event loop (a UI frame is 100 ms)
+DELIVER_CHUNK_MIN, DELIVER_CHUNK_MAX = 100, 10_000
 
 Progress = Callable[[int, int, str], None]
 OnBars = Callable[[np.ndarray], Awaitable[None] | None]
@@ -1042,12 +1044,19 @@ async def _deliver(
     from liqtui.history.restore import step_chunk
 
     until = int(bars["ts"][-1]) if len(bars) else 0
-    for i in range(0, len(bars), DELIVER_CHUNK):
-        chunk = bars[i : i + DELIVER_CHUNK]
+    i, size = 0, DELIVER_CHUNK
+    while i < len(bars):
+        chunk = bars[i : i + size]
+        t0 = time.perf_counter()
         stepped = step_chunk(model, chunk, until) if model is not None else len(chunk)
         if on_bars is not None:
             await _call(on_bars, chunk)
         result.delivered_bars += stepped
+        i += len(chunk)
+        # recent bars cost more (the fine history); keep each step near the budget so a UI keeps drawing
+        took = time.perf_counter() - t0
+        if took > 0:
+            size = int(min(DELIVER_CHUNK_MAX, max(DELIVER_CHUNK_MIN, size * DELIVER_BUDGET_S / took)))
         await asyncio.sleep(0)
 
 
