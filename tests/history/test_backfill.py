@@ -433,7 +433,8 @@ async def test_backfill_steps_a_model_chunk_by_chunk_like_a_rebuild(srv, tmp_pat
     from liqtui.history import backfill as bfmod
     from liqtui.history.restore import rebuild
 
-    monkeypatch.setattr(bfmod, "DELIVER_CHUNK", 1000)  # several chunks
+    for name in ("DELIVER_CHUNK", "DELIVER_CHUNK_MIN", "DELIVER_CHUNK_MAX"):
+        monkeypatch.setattr(bfmod, name, 1000)  # several chunks of a fixed size (no time budget)
     store = Store(tmp_path / "m.sqlite3")
     model = HeatModel()
     col = Collect()
@@ -468,3 +469,29 @@ async def test_backfill_steps_a_model_chunk_by_chunk_like_a_rebuild(srv, tmp_pat
     )
     assert res2.delivered_bars == 0 and res2.fetched_bars == 0  # nothing new: the model is not stepped again
     store.close()
+
+
+async def test_backfill_steps_are_sized_to_the_time_budget(srv, monkeypatch):
+    """Each model step is sized so it holds the event loop about DELIVER_BUDGET_S: slow steps shrink the next."""
+    from liqtui.history import backfill as bfmod
+    from liqtui.history import restore as rmod
+
+    sizes: list[int] = []
+    real = rmod.step_chunk
+
+    def slow_step(model, chunk, until):  # 1 ms a bar: far over the budget for any chunk of 20+
+        sizes.append(len(chunk))
+        t = __import__("time").perf_counter() + len(chunk) * 1e-3
+        while __import__("time").perf_counter() < t:
+            pass
+        return real(model, chunk, until)
+
+    monkeypatch.setattr(rmod, "step_chunk", slow_step)
+    monkeypatch.setattr(bfmod, "DELIVER_CHUNK", 200)
+    from liqtui.core.model import HeatModel
+
+    res = await backfill("binance", "BTC", "12h", rest_url=srv.url, now_ms=NOW_MS, min_interval_s=0,
+                         model=HeatModel())  # fmt: skip
+    assert res.delivered_bars == 720 and sum(sizes) == 720
+    # 200 ms for the first step: the next ones would be ~15 bars, floored at DELIVER_CHUNK_MIN
+    assert sizes[0] == 200 and max(sizes[1:]) == bfmod.DELIVER_CHUNK_MIN
