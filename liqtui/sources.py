@@ -221,12 +221,19 @@ class Source:
             ep = self.endpoints.with_override("binance", "ws", demo.ws_url)
             ep = ep.with_override("binance", "rest", demo.rest_url)
             now = int(demo.market.now_ms) if demo.market is not None else None
-            await self._feeds_with_history(sink, ep, now_ms=now, full_oi_history=True)
+            # our own exchange on 127.0.0.1: no rate limit to respect, and it keeps its whole OI history
+            await self._feeds_with_history(sink, ep, now_ms=now, full_oi_history=True, min_interval_s=0.0)
 
     # ------------------------------------------------------------------------------------ the steps
 
     async def _feeds_with_history(
-        self, sink: Sink, ep: Endpoints, *, now_ms: int | None, full_oi_history: bool = False
+        self,
+        sink: Sink,
+        ep: Endpoints,
+        *,
+        now_ms: int | None,
+        full_oi_history: bool = False,
+        min_interval_s: float | None = None,
     ) -> None:
         """The feeds start at once, so price, tape and status are live within a second; the history backfill
         runs beside them. Closed candles (the only events that step the model) are held back until the backfill
@@ -252,7 +259,7 @@ class Source:
             tasks.append(asyncio.create_task(cp.run(), name="checkpoint"))
         try:
             if self.backfill_on:
-                await self._backfill(ep, now_ms, full_oi_history)
+                await self._backfill(ep, now_ms, full_oi_history, min_interval_s)
             gate.open(after_ts=self.engine.model.last_ts)
             self.history_loaded.set()
             await tasks[0]
@@ -270,7 +277,9 @@ class Source:
                 if st.message and st.state is FeedState.FAILED:
                     self._note(f"feed failed: {st.message}")
 
-    async def _backfill(self, ep: Endpoints, now_ms: int | None, full_oi_history: bool) -> None:
+    async def _backfill(
+        self, ep: Endpoints, now_ms: int | None, full_oi_history: bool, min_interval_s: float | None
+    ) -> None:
         """History for ``history_lookback`` (every venue's open interest summed) into the model."""
         from liqtui.history.backfill import SUPPORTED_VENUES, BackfillError, backfill_venues
 
@@ -296,6 +305,7 @@ class Source:
                 now_ms=now_ms,
                 since_ms=(model.last_ts or None),
                 full_oi_history=full_oi_history,
+                min_interval_s=min_interval_s,
             )
         except BackfillError as exc:
             self._note(f"backfill failed: {exc}")
