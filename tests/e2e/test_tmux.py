@@ -115,8 +115,12 @@ def test_demo_first_frame_keys_zones_and_clean_quit(pane):
 
     # live resize to 80x24: the compact layout keeps the anchor, the heatmap and the top zones
     pane.tmux("resize-window", "-t", pane.session, "-x", "80", "-y", "24")
-    screen = pane.wait_for(lambda t: "▲ Above — squeeze" in t and "▼ Below — flush" in t, "the compact layout")
-    assert "live price" in screen and "◀" in screen  # the anchor label and the anchor row on the axis
+    # wait for the whole compact frame (zones, the anchor label and the anchor row on the axis): the panels
+    # re-render one after another after a resize, so any one of them alone can be a frame early
+    screen = pane.wait_for(
+        lambda t: "▲ Above — squeeze" in t and "▼ Below — flush" in t and "live price" in t and "◀" in t,
+        "the compact layout with the price anchor",
+    )
     assert max(len(line) for line in screen.splitlines()) <= 80
 
     pane.press("q")
