@@ -158,6 +158,13 @@ def conn_specs(symbol: str, endpoints: Endpoints) -> list[ConnSpec]:
     return [ConnSpec(name="market", url=url, ping=None, stale_s=15.0, max_age_s=MAX_AGE_S)]
 
 
+
+#: Documented Binance USDⓈ-M market events liqtui does not consume: counted as ignored, not as errors.
+UNUSED_EVENTS = frozenset(
+    {"depthUpdate", "bookTicker", "24hrTicker", "24hrMiniTicker", "continuous_kline", "markPriceKline",
+     "indexPriceKline", "compositeIndex", "assetIndexUpdate", "contractInfo"}
+)  # fmt: skip
+
 class BinanceDecoder(BaseDecoder):
     """Decoder of Binance USDⓈ-M market frames (combined or bare) and of the REST open-interest body."""
 
@@ -322,6 +329,8 @@ class BinanceDecoder(BaseDecoder):
             # one of our event types that failed its typed decode: a field has the wrong type or is missing
             _BARE.decode(g.data if g.data else frame)
             self.bad("wrong_type", frame, f"{event} frame did not validate")
+        elif event in UNUSED_EVENTS:
+            self.ignored += 1  # a Binance stream we do not use (e.g. depth in a third-party recording)
         else:
             self.bad("unexpected", frame, f"unexpected event type {event!r}")
         return []

@@ -159,6 +159,9 @@ class BybitDecoder(BaseDecoder):
             return self._liquidations(_LIQS.decode(env.data), recv_ts)
         if channel == "kline":
             return self._klines(_KLINES.decode(env.data), recv_ts)
+        if channel in ("orderbook", "tickers_lt", "lt"):
+            self.ignored += 1  # a Bybit topic we do not use (e.g. the order book in a third-party recording)
+            return []
         self.bad("unexpected", frame, f"unexpected topic {env.topic!r}")
         return []
 

@@ -204,6 +204,13 @@ def conn_specs(symbol: str, endpoints: Endpoints) -> list[ConnSpec]:
     ]
 
 
+
+#: Documented OKX v5 public channels liqtui does not consume: counted as ignored, not as errors.
+UNUSED_CHANNELS = frozenset(
+    {"books", "books5", "bbo-tbt", "books-l2-tbt", "books50-l2-tbt", "tickers", "index-tickers", "price-limit",
+     "estimated-price", "opt-summary", "status"}
+)  # fmt: skip
+
 class OkxDecoder(BaseDecoder):
     """Decoder of OKX v5 public/business frames for one instrument."""
 
@@ -245,6 +252,9 @@ class OkxDecoder(BaseDecoder):
             return self._funding(_FUNDING.decode(env.data), recv_ts)
         if ch.startswith("candle"):
             return self._candles(ch, _CANDLES.decode(env.data), recv_ts)
+        if ch in UNUSED_CHANNELS:
+            self.ignored += 1  # an OKX channel we do not use (e.g. books in a third-party recording)
+            return []
         self.bad("unexpected", frame, f"unexpected channel {ch!r}")
         return []
 

@@ -191,8 +191,9 @@ async def test_stall_with_socket_open_goes_stale_then_reconnects() -> None:
 async def test_garbage_frames_are_counted_and_never_fatal(caplog: pytest.LogCaptureFixture) -> None:
     garbage = ["not json", '{"stream":"btcusdt@aggTrade","data":{"e":"aggTrade"', "[1,2,3]",
                F.bn_agg_trade(5, 60000, 0.1, False, T0).replace('"p":"60000.00"', '"p":"abc"'),
-               '{"stream":"btcusdt@depth","data":{"e":"depthUpdate","E":1}}', "\x00\x01\xff"]
-    script = [F.bn_agg_trade(1, 60000, 0.1, False, T0), *garbage,
+               '{"stream":"btcusdt@bogus","data":{"e":"bogusEvent","E":1}}', "\x00\x01\xff"]
+    unused = '{"stream":"btcusdt@depth","data":{"e":"depthUpdate","E":1}}'  # a documented stream we do not use
+    script = [F.bn_agg_trade(1, 60000, 0.1, False, T0), *garbage, unused,
               F.bn_agg_trade(2, 60001, 0.1, False, T0 + 1)]
     async with ExchangeServer("binance", [script]) as srv:
         sink = Collector()
@@ -204,6 +205,7 @@ async def test_garbage_frames_are_counted_and_never_fatal(caplog: pytest.LogCapt
     assert st.decode_errors == len(garbage) and st.reconnects == 0
     kinds = mgr.decoders["binance"].error_kinds
     assert kinds["malformed"] == 3 and kinds["wrong_type"] == 2 and kinds["unexpected"] == 1
+    assert mgr.decoders["binance"].ignored >= 1  # the depth frame: ignored, not an error
     assert any("binance" in r.getMessage() and "not json" in r.getMessage() for r in caplog.records)
 
 

@@ -249,3 +249,24 @@ def test_bybit_nan_in_a_ticker_delta_is_rejected_before_merging() -> None:
     dec.decode(F.bb_ticker_snapshot(T0, 10, 65000.0, 100.0, 0.0001), 1)
     assert dec.decode(F.bb_ticker_delta(T0 + 1, 11, markPrice="NaN"), 1) == []
     assert dec.errors == 1 and dec.ticker["markPrice"] == "65000.00"
+
+
+@pytest.mark.parametrize(
+    ("venue", "frame"),
+    [
+        ("binance", '{"stream":"btcusdt@bookTicker","data":{"e":"bookTicker","u":1,"s":"BTCUSDT","b":"1","B":"1"}}'),
+        ("okx", '{"arg":{"channel":"books","instId":"BTC-USDT-SWAP"},"data":[{"asks":[],"bids":[],"ts":"1"}]}'),
+        ("bybit", '{"topic":"orderbook.50.BTCUSDT","type":"snapshot","ts":1,"data":{"s":"BTCUSDT","b":[],"a":[]}}'),
+    ],
+)
+def test_documented_streams_we_do_not_use_are_ignored_not_errors(venue, frame):
+    """Third-party recordings carry order books and tickers: not errors, just not ours."""
+    from liqtui.feeds import make_decoder
+
+    dec = make_decoder(venue, "BTC")
+    assert dec.decode(frame, 1) == []
+    assert dec.errors == 0 and dec.ignored == 1
+    assert dec.decode('{"arg":{"channel":"bogus","instId":"BTC-USDT-SWAP"},"data":[{}]}' if venue == "okx" else
+                      '{"topic":"bogus.BTCUSDT","ts":1,"data":{}}' if venue == "bybit" else
+                      '{"stream":"x","data":{"e":"bogusEvent"}}', 1) == []  # fmt: skip
+    assert dec.errors == 1  # an unknown stream still counts
