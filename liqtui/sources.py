@@ -108,6 +108,8 @@ class Source:
         self.speed = speed
         self.progress = progress
         self.on_raw = on_raw
+        #: called with each note as it is made (the UI shows it as a notification)
+        self.on_note: Callable[[str], None] | None = None
         self.notes: list[str] = []
         self.replay_stats: Any = None
         self.backfill_bars = 0
@@ -308,11 +310,11 @@ class Source:
                 min_interval_s=min_interval_s,
             )
         except BackfillError as exc:
-            self._note(f"backfill failed: {exc}")
+            self._backfill_failed(f"backfill failed: {exc}")
             return
         except (OSError, ValueError, RuntimeError) as exc:  # a network fault in backfill never stops the feed
             log.exception("backfill failed")
-            self._note(f"backfill failed: {type(exc).__name__}: {exc}")
+            self._backfill_failed(f"backfill failed: {type(exc).__name__}: {exc}")
             return
         self.backfill_bars = results[0].delivered_bars
         for r in results:
@@ -320,6 +322,12 @@ class Source:
         self.engine.version += 1
         if self.progress is not None:
             self.progress(1, 1, "history loaded")
+
+    def _backfill_failed(self, text: str) -> None:
+        """Say so (the live feed goes on, the heatmap builds from live data) and take the progress bar down."""
+        self._note(f"{text}; the heatmap builds from live data only")
+        if self.progress is not None:
+            self.progress(1, 1, "")
 
     def _restore(self) -> None:
         """Start from the store's newest checkpoint caught up with the stored bars (or a rebuild from them)."""
@@ -348,6 +356,8 @@ class Source:
     def _note(self, text: str) -> None:
         log.info("%s", text)
         self.notes.append(text)
+        if self.on_note is not None:
+            self.on_note(text)
 
 
 async def _flush_every(writer: Any, seconds: float) -> None:
@@ -439,7 +449,7 @@ def run_ui(ns: argparse.Namespace, cfg: Config) -> int:
     def restart(**change: Any) -> tuple[Engine, Source]:
         args.update({k: v for k, v in change.items() if v})
         src = current["source"] = Source.from_config(kind, cfg, **args)
-        src.progress = app.set_progress
+        wire(src)
         return src.engine, src
 
     first = current["source"]
@@ -458,7 +468,11 @@ def run_ui(ns: argparse.Namespace, cfg: Config) -> int:
     except ValueError as exc:  # a bad [keymap] id or UI setting: named by the app, nothing started yet
         print(f"liqtui: error: {exc}", file=sys.stderr)
         return 2
-    first.progress = app.set_progress
+    def wire(src: Source) -> None:
+        src.progress = app.set_progress
+        src.on_note = lambda text: app.notify(text, severity="warning", timeout=12)
+
+    wire(first)
     try:
         app.run()
     finally:

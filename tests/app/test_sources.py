@@ -86,3 +86,24 @@ def _line(ts: int, frame: str) -> str:
     import json
 
     return json.dumps({"ts": ts, "exchange": "binance", "frame": frame})
+
+
+async def test_a_failed_backfill_is_said_and_the_progress_bar_taken_down():
+    """No exchange answers (a closed port): the note says the heatmap builds from live data, nothing crashes."""
+    import socket
+
+    from liqtui.feeds.endpoints import Endpoints
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    ep = Endpoints.from_overrides(
+        {"binance": f"ws://127.0.0.1:{port}/market", "binance.rest": f"http://127.0.0.1:{port}"}
+    )
+    src = Source("live", endpoints=ep, history_lookback="12h")
+    said, progress = [], []
+    src.on_note = said.append
+    src.progress = lambda done, total, text: progress.append((done, total, text))
+    await asyncio.wait_for(src.collect(src.engine.apply, 0.2), timeout=60)
+    assert any("backfill failed" in n and "live data only" in n for n in said), said
+    assert progress and progress[-1][0] >= progress[-1][1]  # the last report closes the bar
