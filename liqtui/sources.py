@@ -352,6 +352,18 @@ class Source:
         if model.last_ts:
             self.engine.model = model
             self._note(f"model {'restored from a checkpoint' if restored else 'rebuilt from the store'}")
+            self._candles_from_store(ref, model.last_ts)
+
+    def _candles_from_store(self, venue: str, until_ms: int) -> None:
+        """The restored model already holds the stored history: keep its candles and OI for the overlay/charts."""
+        from liqtui.history.restore import model_bars
+
+        start = until_ms - LOOKBACK_MS[self.history_lookback]
+        try:
+            bars = model_bars(self.store.read_bars(venue, instrument(venue, self.symbol), start, until_ms + 1))
+            self.engine.record_history(bars)
+        except Exception:  # the overlay is a nicety: a damaged store never blocks the start
+            log.exception("reading candles from the store failed")
 
     def _note(self, text: str) -> None:
         log.info("%s", text)

@@ -286,16 +286,33 @@ class Engine:
         if len(arr) == 0:
             return 0
         self.model.step_many(arr, until_ts=until_ts)
+        self.record_history(arr, until_ts=until_ts, venue=venue, symbol=symbol)
+        self._model_version = self.model.version
+        self.counters["history_bars"] += len(arr)
+        return len(arr)
+
+    def record_history(
+        self,
+        bars: np.ndarray,
+        *,
+        until_ts: int | None = None,
+        venue: Venue | str | None = None,
+        symbol: str | None = None,
+    ) -> None:
+        """Keep ``bars`` (BAR_DTYPE, time order) as candles and open-interest history without stepping the model:
+        for history the model already holds, e.g. when it was restored from a checkpoint."""
+        arr = np.asarray(bars)
+        if arr.dtype != BAR_DTYPE:
+            raise ValueError(f"record_history needs a BAR_DTYPE array; got dtype {arr.dtype}")
+        if len(arr) == 0:
+            return
         v = Venue(venue) if venue is not None else (self.reference or Venue.BINANCE)
         end = max(int(arr["ts"][-1]), until_ts or 0)
         self._add_candles(self._bar_candles(arr, v, symbol or self.symbol, _fine_from(end)), end)
         if self.price is None or not self.counters["trades"]:  # no live trade yet: the history's close
             self.price = float(arr["close"][-1])
         self._add_oi_points(arr, end)
-        self._model_version = self.model.version
         self.version += 1
-        self.counters["history_bars"] += len(arr)
-        return len(arr)
 
     @property
     def oi_history(self) -> list[tuple[int, float]]:

@@ -107,3 +107,34 @@ async def test_a_failed_backfill_is_said_and_the_progress_bar_taken_down():
     await asyncio.wait_for(src.collect(src.engine.apply, 0.2), timeout=60)
     assert any("backfill failed" in n and "live data only" in n for n in said), said
     assert progress and progress[-1][0] >= progress[-1][1]  # the last report closes the bar
+
+
+def test_a_restart_from_the_store_keeps_the_candles_and_open_interest(tmp_path):
+    """Live with a store: the model comes back from the stored bars and so do the klines overlay and OI chart."""
+    import time
+
+    import numpy as np
+
+    from liqtui.history.store import Store, empty_bars
+
+    now = int(time.time() // 60 * 60_000)
+    n = 3 * 1440  # three days of minute bars up to now
+    b = empty_bars(n)
+    b["ts"] = now - 60_000 * (n - np.arange(n)) - 60_000
+    b["interval_s"] = 60
+    price = 80_000 * np.exp(np.cumsum(np.random.default_rng(3).normal(0, 5e-4, n)))
+    b["open"], b["close"] = price, price * 1.0002
+    b["high"], b["low"] = price * 1.001, price * 0.999
+    b["volume"], b["quote_volume"], b["taker_buy_volume"] = 10.0, 10.0 * price, 5.0
+    b["oi_usd"] = np.linspace(5e9, 6e9, n)
+    store = Store(tmp_path / "s.sqlite3")
+    store.write_bars("binance", "BTCUSDT", b)
+    try:
+        src = Source("live", store=store, backfill=False)
+        assert any("rebuilt from the store" in note for note in src.notes), src.notes
+        assert src.engine.model.last_ts >= int(b["ts"][-2])
+        candles = list(src.engine.candles)
+        assert candles and (candles[-1].ts - candles[0].ts) > 2 * 86_400_000
+        assert len(src.engine.oi_history) > 24 * 60  # the last day at a minute, older hourly
+    finally:
+        store.close()
