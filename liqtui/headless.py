@@ -31,7 +31,7 @@ from liqtui.core.events import VENUES, FeedStatus, MarketEvent
 from liqtui.core.model import LOOKBACKS, ModelConfig
 from liqtui.feeds.endpoints import Endpoints
 from liqtui.history.formats import FORMATS, RecordingError
-from liqtui.sources import Source
+from liqtui.sources import Source, reference_first
 
 __all__ = ["SOURCES", "ZonesArgError", "collect_zones", "format_text", "run_zones", "zones_document"]
 
@@ -287,9 +287,8 @@ def _emit(text: str) -> None:
 def _kwargs_from_args(args: Any, cfg: Any) -> dict[str, Any]:
     source = "replay" if getattr(args, "replay", None) else "demo" if getattr(args, "demo", False) else "live"
     venues = list(getattr(args, "exchange", None) or (cfg.venues if cfg is not None else ["binance"]))
-    if cfg is not None and not getattr(args, "exchange", None) and cfg.reference_venue in venues:
-        venues.remove(cfg.reference_venue)
-        venues.insert(0, cfg.reference_venue)
+    if cfg is not None and not getattr(args, "exchange", None):
+        venues = reference_first(venues, cfg.reference_venue)
     ui = getattr(cfg, "ui", None)
     lookback = getattr(args, "lookback", None) or (ui.lookback if ui is not None else "1d")
     top = getattr(args, "top", None)

@@ -32,7 +32,7 @@ from liqtui.core.model import LOOKBACK_MS, HeatModel, ModelConfig
 from liqtui.feeds.endpoints import Endpoints
 from liqtui.feeds.symbols import instrument
 
-__all__ = ["SOURCE_KINDS", "Source", "SourceKind", "open_store", "run_record", "run_ui"]
+__all__ = ["SOURCE_KINDS", "Source", "SourceKind", "open_store", "reference_first", "run_record", "run_ui"]
 
 log = logging.getLogger("liqtui.sources")
 
@@ -130,7 +130,7 @@ class Source:
         """A source set up from the config file (+ CLI overrides); ``kw`` override single arguments."""
         args: dict[str, Any] = {
             "symbol": cfg.symbol,
-            "venues": _reference_first(cfg.venues, cfg.reference_venue),
+            "venues": reference_first(cfg.venues, cfg.reference_venue),
             "model_config": cfg.model,
             "endpoints": Endpoints.from_overrides(cfg.endpoints or None),
             "backfill": cfg.backfill.enabled,
@@ -290,10 +290,6 @@ class Source:
             self._note(f"no REST backfill for {self.venues[0]}: zones are built from live data only")
             return
         model = self.engine.model
-
-        def on_bars(chunk: Any) -> None:
-            self.engine.version += 1
-
         try:
             results = await backfill_venues(
                 venues,
@@ -301,7 +297,6 @@ class Source:
                 self.history_lookback,
                 rest_urls={v: ep.rest_url(v) for v in venues},
                 model=self.engine,  # steps the model and keeps the candles for the klines overlay
-                on_bars=on_bars,
                 progress=self.progress,
                 store=self.store,
                 now_ms=now_ms,
@@ -360,7 +355,9 @@ class Source:
 
         start = until_ms - LOOKBACK_MS[self.history_lookback]
         try:
-            bars = model_bars(self.store.read_bars(venue, instrument(venue, self.symbol), start, until_ms + 1))
+            bars = model_bars(
+                self.store.read_bars(venue, instrument(venue, self.symbol), start, until_ms + 1)
+            )
             self.engine.record_history(bars)
         except Exception:  # the overlay is a nicety: a damaged store never blocks the start
             log.exception("reading candles from the store failed")
@@ -390,7 +387,8 @@ def _base_of_recording(instruments: Mapping[str, str], reference: Any) -> str:
         return inst
 
 
-def _reference_first(venues: Sequence[str], reference: str) -> list[str]:
+def reference_first(venues: Sequence[str], reference: str) -> list[str]:
+    """``venues`` with the price-anchor venue first (the one that steps the model)."""
     out = list(venues)
     if reference in out:
         out.remove(reference)
@@ -451,7 +449,7 @@ def run_ui(ns: argparse.Namespace, cfg: Config) -> int:
         "seed": getattr(ns, "seed", None),
         "speed": getattr(ns, "speed", 1.0),
         "symbol": cfg.symbol,
-        "venues": _reference_first(cfg.venues, cfg.reference_venue),
+        "venues": reference_first(cfg.venues, cfg.reference_venue),
     }
     if kind == "replay":
         args["replay_path"] = ns.file
@@ -480,6 +478,7 @@ def run_ui(ns: argparse.Namespace, cfg: Config) -> int:
     except ValueError as exc:  # a bad [keymap] id or UI setting: named by the app, nothing started yet
         print(f"liqtui: error: {exc}", file=sys.stderr)
         return 2
+
     def wire(src: Source) -> None:
         src.progress = app.set_progress
         src.on_note = lambda text: app.notify(text, severity="warning", timeout=12)

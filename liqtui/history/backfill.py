@@ -867,8 +867,8 @@ async def backfill(
     interest the store kept from earlier runs fills what the venue no longer serves). ``since_ms``: deliver only
     bars opening at or after it (e.g. the time of a restored model checkpoint). ``progress(done, total, msg)``
     is called per request. ``model``: step this HeatModel (or Engine, which also keeps the candles) through the
-    bars (the fast chunked path, bars after its ``last_ts`` only) before each chunk goes to ``on_bars``. Cancel with ``task.cancel()``: whatever was
-    written stays written.
+    bars (the fast chunked path, bars after its ``last_ts`` only) before each chunk goes to ``on_bars``.
+    Cancel with ``task.cancel()``: whatever was written stays written.
     """
     result, bars = await fetch_history(
         venue,
