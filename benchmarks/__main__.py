@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
             mod = importlib.import_module(f"benchmarks.{name}")
             for row in mod.run(quick=args.quick):
                 print(json.dumps(row), flush=True)
-        except Exception as exc:  # a broken benchmark is reported, the others still run
+        except Exception as exc:  # noqa: BLE001 - a broken benchmark is reported, the others still run
             failed += 1
             traceback.print_exc(file=sys.stderr)
             print(json.dumps({"name": name, "error": f"{type(exc).__name__}: {exc}"}), flush=True)

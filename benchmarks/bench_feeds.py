@@ -42,10 +42,20 @@ def _synthetic(n: int) -> list[bytes]:
     out = []
     for i in range(n):
         p = 60000 + (i * 7919 % 2000) / 10
-        out.append(b'{"stream":"btcusdt@aggTrade","data":{"e":"aggTrade","E":%d,"a":%d,"s":"BTCUSDT",'
-                   b'"p":"%.2f","q":"0.%03d","f":%d,"l":%d,"T":%d,"m":%s}}'
-                   % (1_700_000_000_000 + i, i + 1, p, i % 997 + 1, i, i, 1_700_000_000_000 + i,
-                      b"true" if i % 3 else b"false"))
+        out.append(
+            b'{"stream":"btcusdt@aggTrade","data":{"e":"aggTrade","E":%d,"a":%d,"s":"BTCUSDT",'
+            b'"p":"%.2f","q":"0.%03d","f":%d,"l":%d,"T":%d,"m":%s}}'
+            % (
+                1_700_000_000_000 + i,
+                i + 1,
+                p,
+                i % 997 + 1,
+                i,
+                i,
+                1_700_000_000_000 + i,
+                b"true" if i % 3 else b"false",
+            )
+        )
     return out
 
 
@@ -62,9 +72,11 @@ def frames(limit: int) -> tuple[list[bytes], str]:
     for i, fr in enumerate(trades):
         out.append(fr)
         if i % 50 == 49:
-            out.append(b'{"stream":"btcusdt@markPrice@1s","data":{"e":"markPriceUpdate","E":%d,"s":"BTCUSDT",'
-                       b'"p":"61800.10000000","P":"61790.0","i":"61795.20000000","r":"0.00010000",'
-                       b'"T":1723190400000}}' % (1_723_161_256_000 + i))
+            out.append(
+                b'{"stream":"btcusdt@markPrice@1s","data":{"e":"markPriceUpdate","E":%d,"s":"BTCUSDT",'
+                b'"p":"61800.10000000","P":"61790.0","i":"61795.20000000","r":"0.00010000",'
+                b'"T":1723190400000}}' % (1_723_161_256_000 + i)
+            )
     return out, source
 
 
@@ -124,10 +136,24 @@ def bench_ingest(quick: bool) -> list[dict]:
     fps = len(data) / t_ingest
     base_fps = len(data) / t_base
     return [
-        {"name": "ingest_fps", "value": round(fps), "unit": "frames/s", "ratio": round(fps / base_fps, 3),
-         "goal": 300_000, "baseline": round(base_fps), "frames": len(data), "source": source},
-        {"name": "ingest_ratio", "value": round(fps / base_fps, 3), "unit": "x",
-         "ratio": round(fps / base_fps, 3), "goal": 0.3, "baseline": round(base_fps)},
+        {
+            "name": "ingest_fps",
+            "value": round(fps),
+            "unit": "frames/s",
+            "ratio": round(fps / base_fps, 3),
+            "goal": 300_000,
+            "baseline": round(base_fps),
+            "frames": len(data),
+            "source": source,
+        },
+        {
+            "name": "ingest_ratio",
+            "value": round(fps / base_fps, 3),
+            "unit": "x",
+            "ratio": round(fps / base_fps, 3),
+            "goal": 0.3,
+            "baseline": round(base_fps),
+        },
     ]
 
 
@@ -187,8 +213,9 @@ async def _through_manager(port: int, n: int) -> float:
         if not first and type(ev) is Trade:
             first.append(time.perf_counter())
 
-    ep = Endpoints.from_overrides([f"binance=ws://127.0.0.1:{port}/market",
-                                   f"binance.rest=http://127.0.0.1:{port}"])
+    ep = Endpoints.from_overrides(
+        [f"binance=ws://127.0.0.1:{port}/market", f"binance.rest=http://127.0.0.1:{port}"]
+    )
     mgr = FeedManager(["binance"], "BTC", endpoints=ep, sink=sink, oi_poll_s=60.0, stale_s=30.0)
     st = mgr.stats["binance"]
     task = asyncio.create_task(mgr.run())
@@ -230,9 +257,18 @@ def bench_socket(quick: bool) -> list[dict]:
         proc.join(10)
     fps = (len(text) - 1) / t_mgr
     bare_fps = (len(text) - 1) / t_bare
-    return [{"name": "socket_fps", "value": round(fps), "unit": "frames/s", "ratio": round(fps / bare_fps, 3),
-             "baseline": round(bare_fps), "frames": len(text), "source": source,
-             "note": "server in another process; baseline = bare websockets client, same frames"}]
+    return [
+        {
+            "name": "socket_fps",
+            "value": round(fps),
+            "unit": "frames/s",
+            "ratio": round(fps / bare_fps, 3),
+            "baseline": round(bare_fps),
+            "frames": len(text),
+            "source": source,
+            "note": "server in another process; baseline = bare websockets client, same frames",
+        }
+    ]
 
 
 def run(quick: bool) -> list[dict]:

@@ -55,8 +55,11 @@ def _hit_rates(seeds: range, **kw: object) -> tuple[float, float, float]:
     def mean(xs: list[float | None]) -> float:
         return statistics.fmean(x for x in xs if x is not None)
 
-    return (mean([c.share for c in cards]), mean([c.share_existing for c in cards]),
-            mean([c.naive_share for c in cards]))
+    return (
+        mean([c.share for c in cards]),
+        mean([c.share_existing for c in cards]),
+        mean([c.naive_share for c in cards]),
+    )
 
 
 def run(quick: bool) -> list[dict]:
@@ -73,14 +76,38 @@ def run(quick: bool) -> list[dict]:
     two_x = ModelConfig(tiers="custom", custom_tiers={"2": 1.0})
     broken = _hit_rates(seeds, history_days=days, model_config=two_x)[0]
     return [
-        {"name": "demo_startup_s", "value": round(startup, 3), "unit": "s", "ratio": round(startup / base, 2),
-         "goal": 1.0, "baseline_s": round(base, 3), "baseline": "the same exchange without history"},
+        {
+            "name": "demo_startup_s",
+            "value": round(startup, 3),
+            "unit": "s",
+            "ratio": round(startup / base, 2),
+            "goal": 1.0,
+            "baseline_s": round(base, 3),
+            "baseline": "the same exchange without history",
+        },
         {"name": "history_gen_s", "value": round(gen, 3), "unit": "s", "ratio": round(gen / startup, 2)},
-        {"name": "live_step_us", "value": round(step, 1), "unit": "us/market-second",
-         "ratio": round(step / 1e6, 5), "baseline": "one second of wall time (CPU share at speed 1)"},
-        {"name": "zones_hit_rate", "value": round(hit, 3), "unit": "share", "goal": 0.70,
-         "ratio": round(hit / naive, 2) if naive > 0 else None, "naive_baseline": round(naive, 3),
-         "broken_model": round(broken, 3), "seeds": len(seeds), "history_days": days},
-        {"name": "zones_hit_rate_existing", "value": round(existing, 3), "unit": "share",
-         "ratio": round(existing / hit, 2) if hit > 0 else None},
+        {
+            "name": "live_step_us",
+            "value": round(step, 1),
+            "unit": "us/market-second",
+            "ratio": round(step / 1e6, 5),
+            "baseline": "one second of wall time (CPU share at speed 1)",
+        },
+        {
+            "name": "zones_hit_rate",
+            "value": round(hit, 3),
+            "unit": "share",
+            "goal": 0.70,
+            "ratio": round(hit / naive, 2) if naive > 0 else None,
+            "naive_baseline": round(naive, 3),
+            "broken_model": round(broken, 3),
+            "seeds": len(seeds),
+            "history_days": days,
+        },
+        {
+            "name": "zones_hit_rate_existing",
+            "value": round(existing, 3),
+            "unit": "share",
+            "ratio": round(existing / hit, 2) if hit > 0 else None,
+        },
     ]

@@ -88,8 +88,9 @@ async def _tick_bytes(engine: Any, ticks: int) -> dict[str, float]:
     """Bytes per tick over ``ticks`` ticks of 100 ms, plus a full repaint as the baseline. The run starts just
     before a display column of the 12h heatmap closes, so one tick rebuilds the history picture."""
     now = [end_ts(N_BARS)]
-    app = LiqtuiApp(engine, clock=lambda: now[0], colors="truecolor", lookback="12h",
-                    driver_class=CountingDriver)
+    app = LiqtuiApp(
+        engine, clock=lambda: now[0], colors="truecolor", lookback="12h", driver_class=CountingDriver
+    )
     result: dict[str, float] = {}
 
     async def pilot_fn(pilot: Any) -> None:
@@ -141,16 +142,20 @@ def _fill_context(series: ContextSeries, end_ms: int, n: int) -> None:
     liq = np.cumsum(rng.gamma(0.3, 2e4, (2, n)), axis=1)
     t0 = end_ms - n * series.interval_ms
     for i in range(n):
-        series.append(t0 + i * series.interval_ms, float(oi[i]), float(funding[i]), float(liq[0, i]),
-                      float(liq[1, i]))
+        series.append(
+            t0 + i * series.interval_ms, float(oi[i]), float(funding[i]), float(liq[0, i]), float(liq[1, i])
+        )
 
 
 def _raw_plot_ms(panel: Any, view: Any) -> float:
     """Baseline: plotext builds the same three charts from the raw (undecimated) samples."""
     t = time.thread_time()
     x = ((view.ts - view.ts[-1]) / 60_000).tolist()
-    for chart, ys in ((panel.oi, [view.oi_usd / 1e9]), (panel.funding, [view.funding * 100]),
-                      (panel.liqs, [view.liq_long_usd / 1e6, view.liq_short_usd / 1e6])):
+    for chart, ys in (
+        (panel.oi, [view.oi_usd / 1e9]),
+        (panel.funding, [view.funding * 100]),
+        (panel.liqs, [view.liq_long_usd / 1e6, view.liq_short_usd / 1e6]),
+    ):
         plot = Plot()
         w, h = chart.size
         plot.plotsize(w, h)
@@ -191,8 +196,14 @@ async def _context_redraw(app: Any, pilot: Any, now: list[int]) -> dict[str, flo
 async def _cpu_pct(engine: Any, seconds: float, traffic: bool) -> float:
     start = end_ts(N_BARS)
     t_wall0 = time.monotonic()
-    app = LiqtuiApp(engine, clock=lambda: start + int((time.monotonic() - t_wall0) * 1000),
-                    colors="truecolor", lookback="12h", fps=10.0, driver_class=CountingDriver)
+    app = LiqtuiApp(
+        engine,
+        clock=lambda: start + int((time.monotonic() - t_wall0) * 1000),
+        colors="truecolor",
+        lookback="12h",
+        fps=10.0,
+        driver_class=CountingDriver,
+    )
     out: dict[str, float] = {}
 
     async def feeder(sink: Any) -> None:
@@ -227,23 +238,38 @@ def _demo_cpu_pct(seconds: float) -> float | None:
         return None
     sock = f"liqtui-bench-{os.getpid()}"
     cmd = f"TERM=xterm-256color {shlex.quote(exe)} --demo --no-store --fps 10; sleep 120"
-    subprocess.run([tmux, "-L", sock, "new-session", "-d", "-s", "b", "-x", "160", "-y", "48", cmd],
-                   check=True)
-    socket_path = subprocess.run([tmux, "-L", sock, "display-message", "-p", "#{socket_path}"],
-                                 capture_output=True, text=True).stdout.strip()
+    subprocess.run(
+        [tmux, "-L", sock, "new-session", "-d", "-s", "b", "-x", "160", "-y", "48", cmd], check=True
+    )
+    socket_path = subprocess.run(
+        [tmux, "-L", sock, "display-message", "-p", "#{socket_path}"],
+        check=False,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     try:
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
-            pane = subprocess.run([tmux, "-L", sock, "capture-pane", "-p", "-t", "b"], capture_output=True,
-                                  text=True).stdout
+            pane = subprocess.run(
+                [tmux, "-L", sock, "capture-pane", "-p", "-t", "b"],
+                check=False,
+                capture_output=True,
+                text=True,
+            ).stdout
             if "● live" in pane and "Above price" in pane and "backfill" not in pane:
                 break
             time.sleep(0.5)
         else:
             return None
-        pid = subprocess.run([tmux, "-L", sock, "list-panes", "-t", "b", "-F", "#{pane_pid}"],
-                             capture_output=True, text=True).stdout.strip()
-        kids = subprocess.run(["pgrep", "-P", pid], capture_output=True, text=True).stdout.split()
+        pid = subprocess.run(
+            [tmux, "-L", sock, "list-panes", "-t", "b", "-F", "#{pane_pid}"],
+            check=False,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+        kids = subprocess.run(
+            ["pgrep", "-P", pid], check=False, capture_output=True, text=True
+        ).stdout.split()
         target = int(kids[0]) if kids else int(pid)
         hz = os.sysconf("SC_CLK_TCK")
 
@@ -256,7 +282,7 @@ def _demo_cpu_pct(seconds: float) -> float | None:
         time.sleep(seconds)
         return 100.0 * (cpu() - c0) / (time.monotonic() - w0)
     finally:
-        subprocess.run([tmux, "-L", sock, "kill-server"], capture_output=True)
+        subprocess.run([tmux, "-L", sock, "kill-server"], check=False, capture_output=True)
         if socket_path.endswith(sock):  # our private socket only: tmux leaves the file behind
             Path(socket_path).unlink(missing_ok=True)
 
@@ -265,32 +291,74 @@ def run(quick: bool) -> list[dict]:
     """The UI benchmark rows (see the module docstring)."""
     engine = make_engine(N_BARS)
     ours, naive, wall = _frame_ms(engine, 15 if quick else 60)
-    rows: list[dict] = [{"name": "frame_ms_200x60", "value": round(ours, 3), "unit": "ms",
-                         "ratio": round(ours / naive, 4), "goal": 8.0, "baseline_ms": round(naive, 3),
-                         "wall_ms": round(wall, 3), "load_avg_1m": round(os.getloadavg()[0], 2)}]
+    rows: list[dict] = [
+        {
+            "name": "frame_ms_200x60",
+            "value": round(ours, 3),
+            "unit": "ms",
+            "ratio": round(ours / naive, 4),
+            "goal": 8.0,
+            "baseline_ms": round(naive, 3),
+            "wall_ms": round(wall, 3),
+            "load_avg_1m": round(os.getloadavg()[0], 2),
+        }
+    ]
     import copy
 
     tb = asyncio.run(_tick_bytes(copy.deepcopy(engine), 40 if quick else 200))
-    rows.append({"name": "tick_bytes", "value": tb["median"], "unit": "bytes",
-                 "ratio": round(tb["median"] / tb["full"], 4), "goal": 8192, "p95_bytes": tb["p95"],
-                 "max_bytes_slice_close": tb["max"], "heatmap_frames": tb["slices"],
-                 "baseline_full_repaint_bytes": tb["full"]})
+    rows.append(
+        {
+            "name": "tick_bytes",
+            "value": tb["median"],
+            "unit": "bytes",
+            "ratio": round(tb["median"] / tb["full"], 4),
+            "goal": 8192,
+            "p95_bytes": tb["p95"],
+            "max_bytes_slice_close": tb["max"],
+            "heatmap_frames": tb["slices"],
+            "baseline_full_repaint_bytes": tb["full"],
+        }
+    )
     if "ctx_ms" in tb:
-        rows.append({"name": "context_charts_ms", "value": round(tb["ctx_ms"], 2), "unit": "ms",
-                     "ratio": round(tb["ctx_ms"] / tb["ctx_raw_ms"], 4), "baseline_raw_ms": round(tb["ctx_raw_ms"], 2),
-                     "samples": 2048})
-        rows.append({"name": "context_redraw_bytes", "value": tb["ctx_bytes"], "unit": "bytes",
-                     "ratio": round(tb["ctx_bytes"] / tb["full"], 4), "baseline_full_repaint_bytes": tb["full"]})
+        rows.append(
+            {
+                "name": "context_charts_ms",
+                "value": round(tb["ctx_ms"], 2),
+                "unit": "ms",
+                "ratio": round(tb["ctx_ms"] / tb["ctx_raw_ms"], 4),
+                "baseline_raw_ms": round(tb["ctx_raw_ms"], 2),
+                "samples": 2048,
+            }
+        )
+        rows.append(
+            {
+                "name": "context_redraw_bytes",
+                "value": tb["ctx_bytes"],
+                "unit": "bytes",
+                "ratio": round(tb["ctx_bytes"] / tb["full"], 4),
+                "baseline_full_repaint_bytes": tb["full"],
+            }
+        )
     secs = 3.0 if quick else 10.0
     busy = asyncio.run(_cpu_pct(copy.deepcopy(engine), secs, traffic=True))
     idle = asyncio.run(_cpu_pct(copy.deepcopy(engine), secs, traffic=False))
-    row = {"name": "idle_cpu_pct", "value": round(busy, 2), "unit": "%",
-           "ratio": round(busy / max(idle, 0.01), 3), "goal": 15.0, "baseline_no_traffic_pct": round(idle, 2),
-           "source": "synthetic live traffic"}
+    row = {
+        "name": "idle_cpu_pct",
+        "value": round(busy, 2),
+        "unit": "%",
+        "ratio": round(busy / max(idle, 0.01), 3),
+        "goal": 15.0,
+        "baseline_no_traffic_pct": round(idle, 2),
+        "source": "synthetic live traffic",
+    }
     if not quick:  # the real demo (simulator + feeds + UI in one process): slower to start, so full runs only
         demo = _demo_cpu_pct(10.0)
         if demo is not None:
-            row.update(value=round(demo, 2), ratio=round(demo / max(idle, 0.01), 3), source="liqtui --demo",
-                       synthetic_pct=round(busy, 2))
+            row.update(
+                value=round(demo, 2),
+                ratio=round(demo / max(idle, 0.01), 3),
+                source="liqtui --demo",
+                synthetic_pct=round(busy, 2),
+            )
     rows.append(row)
     return rows

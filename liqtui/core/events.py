@@ -21,19 +21,19 @@ import enum
 import msgspec
 
 __all__ = [
-    "Venue",
-    "TakerSide",
-    "PositionSide",
-    "FeedState",
-    "Trade",
-    "MarkPrice",
-    "OpenInterest",
-    "FundingRate",
-    "Candle",
-    "Liquidation",
-    "FeedStatus",
-    "MarketEvent",
     "VENUES",
+    "Candle",
+    "FeedState",
+    "FeedStatus",
+    "FundingRate",
+    "Liquidation",
+    "MarkPrice",
+    "MarketEvent",
+    "OpenInterest",
+    "PositionSide",
+    "TakerSide",
+    "Trade",
+    "Venue",
 ]
 
 
@@ -59,7 +59,7 @@ class TakerSide(enum.IntEnum):
     SELL = -1
 
     @classmethod
-    def from_buyer_is_maker(cls, m: bool) -> "TakerSide":
+    def from_buyer_is_maker(cls, m: bool) -> TakerSide:
         """Binance ``m`` flag: true means the buyer was the maker, so the taker *sold*."""
         return cls.SELL if m else cls.BUY
 
@@ -71,7 +71,7 @@ class PositionSide(enum.IntEnum):
     SHORT = -1
 
     @classmethod
-    def from_str(cls, s: str) -> "PositionSide":
+    def from_str(cls, s: str) -> PositionSide:
         s2 = s.strip().lower()
         if s2 == "long":
             return cls.LONG
@@ -80,7 +80,7 @@ class PositionSide(enum.IntEnum):
         raise ValueError(f"position side must be 'long' or 'short', got {s!r}")
 
     @classmethod
-    def liquidated_by_order_side(cls, order_side: TakerSide) -> "PositionSide":
+    def liquidated_by_order_side(cls, order_side: TakerSide) -> PositionSide:
         """A forced SELL order closes a LONG; a forced BUY closes a SHORT (Binance, OKX)."""
         return cls.LONG if order_side is TakerSide.SELL else cls.SHORT
 

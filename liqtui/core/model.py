@@ -124,8 +124,12 @@ class ModelConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     zone_reach: bool = True  # weight each level by the chance the price reaches it within the horizon
     zone_new_positions: bool = True  # add the levels of positions the recent opening rate will add meanwhile
     activity_half_life_h: float = 24.0  # memory of the volatility and opening-rate estimates
-    zone_max_width_pct: float = 1.5  # zones wider than this (% of price) are cut at their deepest valley; 0 = off
-    zone_valley_ratio: float = 0.6  # a valley below this share of its lower neighbouring peak splits two zones
+    zone_max_width_pct: float = (
+        1.5  # zones wider than this (% of price) are cut at their deepest valley; 0 = off
+    )
+    zone_valley_ratio: float = (
+        0.6  # a valley below this share of its lower neighbouring peak splits two zones
+    )
 
     def __post_init__(self) -> None:
         _choice("split", self.split, SPLITS)

@@ -258,7 +258,18 @@ def find_zones(
     shape_short, shape_long = _smooth(short_v, w), _smooth(long_v, w)  # where the standing levels stack
     split = (max_width_pct, valley_ratio)
     above = _side_zones(
-        "short", short_v, short_tiers, strong_short, edges, price, names, top_n, g, short_r, shape_short, *split
+        "short",
+        short_v,
+        short_tiers,
+        strong_short,
+        edges,
+        price,
+        names,
+        top_n,
+        g,
+        short_r,
+        shape_short,
+        *split,
     )
     below = _side_zones(
         "long", long_v, long_tiers, strong_long, edges, price, names, top_n, g, long_r, shape_long, *split

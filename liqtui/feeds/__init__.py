@@ -27,19 +27,19 @@ from liqtui.feeds.okx import ContractSpec, OkxDecoder
 from liqtui.feeds.symbols import instrument, to_venue
 
 __all__ = [
-    "make_decoder",
-    "conn_specs",
-    "Decoder",
     "BaseDecoder",
-    "ConnSpec",
-    "Endpoints",
-    "parse_endpoint",
-    "instrument",
     "BinanceDecoder",
     "BybitDecoder",
-    "OkxDecoder",
-    "HyperliquidDecoder",
+    "ConnSpec",
     "ContractSpec",
+    "Decoder",
+    "Endpoints",
+    "HyperliquidDecoder",
+    "OkxDecoder",
+    "conn_specs",
+    "instrument",
+    "make_decoder",
+    "parse_endpoint",
 ]
 
 _DECODERS: dict[Venue, type[BaseDecoder]] = {

@@ -21,19 +21,19 @@ import msgspec
 from liqtui.core.events import MarketEvent, Venue
 
 __all__ = [
-    "Decoder",
+    "BAD_INPUT",
+    "INF",
+    "MAX_FRAME_BYTES",
     "BaseDecoder",
     "ConnSpec",
+    "Decoder",
     "RecentKeys",
     "SequenceTracker",
+    "bad_bar",
+    "bad_rate",
     "excerpt",
     "interval_seconds",
     "log",
-    "MAX_FRAME_BYTES",
-    "BAD_INPUT",
-    "INF",
-    "bad_bar",
-    "bad_rate",
 ]
 
 log = logging.getLogger("liqtui.feeds")
@@ -108,7 +108,7 @@ def interval_seconds(interval: str) -> int:
 class RecentKeys:
     """A bounded set of recently seen keys (trade ids...), to drop duplicated messages cheaply."""
 
-    __slots__ = ("_set", "_order", "_cap")
+    __slots__ = ("_cap", "_order", "_set")
 
     def __init__(self, capacity: int = 8192) -> None:
         self._set: set[Hashable] = set()
@@ -142,7 +142,7 @@ class SequenceTracker:
     LATE = 1
     DUPLICATE = 2
 
-    __slots__ = ("last", "_gaps", "_max_gap")
+    __slots__ = ("_gaps", "_max_gap", "last")
 
     def __init__(self, max_gap: int = 4096) -> None:
         self.last = -1

@@ -12,8 +12,6 @@ the forced *order* side: ``SELL`` closes (liquidates) a long.
 
 from __future__ import annotations
 
-from typing import Union
-
 import msgspec
 
 from liqtui.core.events import (
@@ -30,8 +28,8 @@ from liqtui.core.events import (
 )
 from liqtui.feeds.base import (
     BAD_INPUT,
-    MAX_FRAME_BYTES,
     INF,
+    MAX_FRAME_BYTES,
     BaseDecoder,
     ConnSpec,
     SequenceTracker,
@@ -42,7 +40,7 @@ from liqtui.feeds.base import (
 from liqtui.feeds.endpoints import Endpoints
 from liqtui.feeds.symbols import instrument
 
-__all__ = ["BinanceDecoder", "conn_specs", "streams", "OI_PATH", "MAX_AGE_S"]
+__all__ = ["MAX_AGE_S", "OI_PATH", "BinanceDecoder", "conn_specs", "streams"]
 
 OI_PATH = "/fapi/v1/openInterest"
 #: Binance closes a connection after 24 h; replace it a little before.
@@ -82,7 +80,7 @@ class _K(msgspec.Struct, gc=False):
     i: str
     o: float
     h: float
-    l: float  # noqa: E741 - Binance's field name
+    l: float
     c: float
     v: float
     x: bool
@@ -110,7 +108,7 @@ class _ForceOrder(msgspec.Struct, tag_field="e", tag="forceOrder", gc=False):
     o: _FO
 
 
-_Payload = Union[_AggTrade, _RawTrade, _Mark, _Kline, _ForceOrder]
+_Payload = _AggTrade | _RawTrade | _Mark | _Kline | _ForceOrder
 
 
 class _Combined(msgspec.Struct, gc=False):
@@ -158,12 +156,12 @@ def conn_specs(symbol: str, endpoints: Endpoints) -> list[ConnSpec]:
     return [ConnSpec(name="market", url=url, ping=None, stale_s=15.0, max_age_s=MAX_AGE_S)]
 
 
-
 #: Documented Binance USDⓈ-M market events liqtui does not consume: counted as ignored, not as errors.
 UNUSED_EVENTS = frozenset(
     {"depthUpdate", "bookTicker", "24hrTicker", "24hrMiniTicker", "continuous_kline", "markPriceKline",
      "indexPriceKline", "compositeIndex", "assetIndexUpdate", "contractInfo"}
 )  # fmt: skip
+
 
 class BinanceDecoder(BaseDecoder):
     """Decoder of Binance USDⓈ-M market frames (combined or bare) and of the REST open-interest body."""
@@ -204,8 +202,17 @@ class BinanceDecoder(BaseDecoder):
             if tid == seq.last + 1 and d.s == self.symbol and 0.0 < p < INF and 0.0 <= d.q < INF:
                 seq.last = tid
                 self._trade_price = p
-                return [Trade(venue=_VENUE, symbol=self.symbol, ts=d.T, recv_ts=recv_ts, price=p, qty=d.q,
-                              side=_SELL if d.m else _BUY)]
+                return [
+                    Trade(
+                        venue=_VENUE,
+                        symbol=self.symbol,
+                        ts=d.T,
+                        recv_ts=recv_ts,
+                        price=p,
+                        qty=d.q,
+                        side=_SELL if d.m else _BUY,
+                    )
+                ]
             return self._trade(d, tid, recv_ts)
         except BAD_INPUT as exc:
             self.failed(frame, exc)
@@ -255,8 +262,17 @@ class BinanceDecoder(BaseDecoder):
                     return []
                 self.out_of_order += 1
         self._trade_price = p
-        return [Trade(venue=_VENUE, symbol=self.symbol, ts=d.T, recv_ts=recv_ts, price=p, qty=d.q,
-                      side=_SELL if d.m else _BUY)]
+        return [
+            Trade(
+                venue=_VENUE,
+                symbol=self.symbol,
+                ts=d.T,
+                recv_ts=recv_ts,
+                price=p,
+                qty=d.q,
+                side=_SELL if d.m else _BUY,
+            )
+        ]
 
     def _mark(self, d: _Mark, recv_ts: int) -> list[MarketEvent]:
         rate = float(d.r) if d.r else None
@@ -271,11 +287,29 @@ class BinanceDecoder(BaseDecoder):
         self._last_mark_ts = d.E
         self._mark_price = d.p
         nxt = d.T or None
-        out: list[MarketEvent] = [MarkPrice(venue=Venue.BINANCE, symbol=self.symbol, ts=d.E, recv_ts=recv_ts,
-                                            mark=d.p, index=d.i, funding_rate=rate, next_funding_ts=nxt)]
+        out: list[MarketEvent] = [
+            MarkPrice(
+                venue=Venue.BINANCE,
+                symbol=self.symbol,
+                ts=d.E,
+                recv_ts=recv_ts,
+                mark=d.p,
+                index=d.i,
+                funding_rate=rate,
+                next_funding_ts=nxt,
+            )
+        ]
         if rate is not None:
-            out.append(FundingRate(venue=Venue.BINANCE, symbol=self.symbol, ts=d.E, recv_ts=recv_ts,
-                                   rate=rate, next_funding_ts=nxt))
+            out.append(
+                FundingRate(
+                    venue=Venue.BINANCE,
+                    symbol=self.symbol,
+                    ts=d.E,
+                    recv_ts=recv_ts,
+                    rate=rate,
+                    next_funding_ts=nxt,
+                )
+            )
         if self._pending_oi is not None:
             base, ts = self._pending_oi
             self._pending_oi = None
@@ -285,9 +319,22 @@ class BinanceDecoder(BaseDecoder):
     def _kline(self, k: _K, recv_ts: int) -> Candle:
         if bad_bar(k.o, k.h, k.l, k.c, k.v):
             raise ValueError(f"inconsistent kline o={k.o} h={k.h} l={k.l} c={k.c}")
-        return Candle(venue=Venue.BINANCE, symbol=self.symbol, ts=k.t, recv_ts=recv_ts,
-                      interval_s=interval_seconds(k.i), open=k.o, high=k.h, low=k.l, close=k.c, volume=k.v,
-                      quote_volume=k.q, taker_buy_volume=k.V, taker_buy_quote=k.Q, closed=k.x)
+        return Candle(
+            venue=Venue.BINANCE,
+            symbol=self.symbol,
+            ts=k.t,
+            recv_ts=recv_ts,
+            interval_s=interval_seconds(k.i),
+            open=k.o,
+            high=k.h,
+            low=k.l,
+            close=k.c,
+            volume=k.v,
+            quote_volume=k.q,
+            taker_buy_volume=k.V,
+            taker_buy_quote=k.Q,
+            closed=k.x,
+        )
 
     def _liquidation(self, o: _FO, recv_ts: int) -> list[MarketEvent]:
         if o.S == "SELL":
@@ -302,8 +349,18 @@ class BinanceDecoder(BaseDecoder):
             raise ValueError(f"bad liquidation price/size {price}/{qty}")
         if self.dup_misc((o.T, o.S, price, qty)):
             return []
-        return [Liquidation(venue=Venue.BINANCE, symbol=self.symbol, ts=o.T, recv_ts=recv_ts, side=side,
-                            price=price, qty=qty, usd=price * qty)]
+        return [
+            Liquidation(
+                venue=Venue.BINANCE,
+                symbol=self.symbol,
+                ts=o.T,
+                recv_ts=recv_ts,
+                side=side,
+                price=price,
+                qty=qty,
+                usd=price * qty,
+            )
+        ]
 
     # -- everything that is not a market payload ------------------------------------------------------
     def _other(self, frame: str | bytes, recv_ts: int) -> list[MarketEvent]:
@@ -350,5 +407,6 @@ class BinanceDecoder(BaseDecoder):
 
     def _oi_event(self, base: float, ts: int, recv_ts: int) -> OpenInterest:
         price = self.last_price or 0.0
-        return OpenInterest(venue=Venue.BINANCE, symbol=self.symbol, ts=ts, recv_ts=recv_ts, base=base,
-                            usd=base * price)
+        return OpenInterest(
+            venue=Venue.BINANCE, symbol=self.symbol, ts=ts, recv_ts=recv_ts, base=base, usd=base * price
+        )

@@ -31,7 +31,7 @@ from liqtui.feeds.base import INF, BaseDecoder, ConnSpec, bad_bar, interval_seco
 from liqtui.feeds.endpoints import Endpoints
 from liqtui.feeds.symbols import instrument
 
-__all__ = ["BybitDecoder", "conn_specs", "topics", "TWO_SIDED_OI_SINCE_MS", "PING"]
+__all__ = ["PING", "TWO_SIDED_OI_SINCE_MS", "BybitDecoder", "conn_specs", "topics"]
 
 #: 2026-06-11 00:00 UTC: from then on ``openInterest`` counts both sides.
 TWO_SIDED_OI_SINCE_MS = 1781136000000
@@ -116,8 +116,16 @@ def topics(symbol: str) -> list[str]:
 def conn_specs(symbol: str, endpoints: Endpoints) -> list[ConnSpec]:
     """One connection; ``{"op":"ping"}`` every 20 s, tickers arrive several times a second."""
     sub = msgspec.json.encode({"op": "subscribe", "args": topics(symbol)}).decode()
-    return [ConnSpec(name="linear", url=endpoints.ws_url(Venue.BYBIT), subscribe=(sub,), ping=PING,
-                     ping_interval_s=20.0, stale_s=30.0)]
+    return [
+        ConnSpec(
+            name="linear",
+            url=endpoints.ws_url(Venue.BYBIT),
+            subscribe=(sub,),
+            ping=PING,
+            ping_interval_s=20.0,
+            stale_s=30.0,
+        )
+    ]
 
 
 class BybitDecoder(BaseDecoder):
@@ -190,8 +198,17 @@ class BybitDecoder(BaseDecoder):
             side = TakerSide.BUY if r.S == "Buy" else TakerSide.SELL if r.S == "Sell" else None
             if side is None:
                 raise ValueError(f"unknown trade side {r.S!r}")
-            out.append(Trade(venue=Venue.BYBIT, symbol=self.symbol, ts=r.T, recv_ts=recv_ts, price=r.p,
-                             qty=r.v, side=side))
+            out.append(
+                Trade(
+                    venue=Venue.BYBIT,
+                    symbol=self.symbol,
+                    ts=r.T,
+                    recv_ts=recv_ts,
+                    price=r.p,
+                    qty=r.v,
+                    side=side,
+                )
+            )
         return out
 
     def _liquidations(self, rows: list[_BLiq], recv_ts: int) -> list[MarketEvent]:
@@ -210,8 +227,18 @@ class BybitDecoder(BaseDecoder):
                 raise ValueError(f"bad liquidation price/size {r.p}/{r.v}")
             if self.dup_misc((r.T, r.S, r.p, r.v)):
                 continue
-            out.append(Liquidation(venue=Venue.BYBIT, symbol=self.symbol, ts=r.T, recv_ts=recv_ts, side=side,
-                                   price=r.p, qty=r.v, usd=r.p * r.v))
+            out.append(
+                Liquidation(
+                    venue=Venue.BYBIT,
+                    symbol=self.symbol,
+                    ts=r.T,
+                    recv_ts=recv_ts,
+                    side=side,
+                    price=r.p,
+                    qty=r.v,
+                    usd=r.p * r.v,
+                )
+            )
         return out
 
     def _klines(self, rows: list[_BKline], recv_ts: int) -> list[MarketEvent]:
@@ -219,9 +246,22 @@ class BybitDecoder(BaseDecoder):
         for k in rows:
             if bad_bar(k.open, k.high, k.low, k.close, k.volume):
                 raise ValueError(f"inconsistent kline o={k.open} h={k.high} l={k.low} c={k.close}")
-            out.append(Candle(venue=Venue.BYBIT, symbol=self.symbol, ts=k.start, recv_ts=recv_ts,
-                              interval_s=interval_seconds(k.interval), open=k.open, high=k.high, low=k.low,
-                              close=k.close, volume=k.volume, quote_volume=k.turnover, closed=k.confirm))
+            out.append(
+                Candle(
+                    venue=Venue.BYBIT,
+                    symbol=self.symbol,
+                    ts=k.start,
+                    recv_ts=recv_ts,
+                    interval_s=interval_seconds(k.interval),
+                    open=k.open,
+                    high=k.high,
+                    low=k.low,
+                    close=k.close,
+                    volume=k.volume,
+                    quote_volume=k.turnover,
+                    closed=k.confirm,
+                )
+            )
         return out
 
     # -- tickers: snapshot then deltas ----------------------------------------------------------------
@@ -259,16 +299,42 @@ class BybitDecoder(BaseDecoder):
         nxt = int(nft) if nft else None
         out: list[MarketEvent] = []
         if "markPrice" in changed and mark is not None:
-            out.append(MarkPrice(venue=Venue.BYBIT, symbol=self.symbol, ts=ts, recv_ts=recv_ts, mark=mark,
-                                 index=_num(st.get("indexPrice")), funding_rate=funding, next_funding_ts=nxt))
+            out.append(
+                MarkPrice(
+                    venue=Venue.BYBIT,
+                    symbol=self.symbol,
+                    ts=ts,
+                    recv_ts=recv_ts,
+                    mark=mark,
+                    index=_num(st.get("indexPrice")),
+                    funding_rate=funding,
+                    next_funding_ts=nxt,
+                )
+            )
         if "fundingRate" in changed and funding is not None:
-            out.append(FundingRate(venue=Venue.BYBIT, symbol=self.symbol, ts=ts, recv_ts=recv_ts,
-                                   rate=funding, next_funding_ts=nxt))
+            out.append(
+                FundingRate(
+                    venue=Venue.BYBIT,
+                    symbol=self.symbol,
+                    ts=ts,
+                    recv_ts=recv_ts,
+                    rate=funding,
+                    next_funding_ts=nxt,
+                )
+            )
         if ("openInterest" in changed or "singleOpenInterest" in changed) and mark is not None:
             base = self._one_side_oi(ts)
             if base is not None:
-                out.append(OpenInterest(venue=Venue.BYBIT, symbol=self.symbol, ts=ts, recv_ts=recv_ts,
-                                        base=base, usd=base * mark))
+                out.append(
+                    OpenInterest(
+                        venue=Venue.BYBIT,
+                        symbol=self.symbol,
+                        ts=ts,
+                        recv_ts=recv_ts,
+                        base=base,
+                        usd=base * mark,
+                    )
+                )
         return out
 
     def _one_side_oi(self, ts: int) -> float | None:

@@ -78,7 +78,7 @@ class _Failed(FeedError):
 class _Conn:
     """One open websocket of a spec, with its own timestamps."""
 
-    __slots__ = ("ws", "opened", "last_frame", "first_frame", "closing", "had_events")
+    __slots__ = ("closing", "first_frame", "had_events", "last_frame", "opened", "ws")
 
     def __init__(self, ws: ClientConnection) -> None:
         self.ws = ws
@@ -146,12 +146,14 @@ class FeedManager:
         ping, stale, age = self._timing
         out = []
         for s in venue_conn_specs(venue, self.symbol, self.endpoints):
-            out.append(msgspec.structs.replace(
-                s,
-                ping_interval_s=ping if ping is not None else s.ping_interval_s,
-                stale_s=stale if stale is not None else s.stale_s,
-                max_age_s=age if age is not None else s.max_age_s,
-            ))
+            out.append(
+                msgspec.structs.replace(
+                    s,
+                    ping_interval_s=ping if ping is not None else s.ping_interval_s,
+                    stale_s=stale if stale is not None else s.stale_s,
+                    max_age_s=age if age is not None else s.max_age_s,
+                )
+            )
         return out
 
     async def run(self) -> None:
@@ -181,11 +183,11 @@ class FeedManager:
             msg = str(eg.exceptions[0])
             log.error("%s: feed failed: %s", venue.value, msg)
             self._status(venue, FeedState.FAILED, reason=msg)
-        except* Exception as eg:  # a bug must not take the other venues down
+        except* Exception as eg:  # noqa: BLE001 - a bug must not take the other venues down
             log.exception("%s: feed crashed", venue.value, exc_info=eg.exceptions[0])
             self._status(venue, FeedState.FAILED, reason=f"internal error: {eg.exceptions[0]!r}")
 
-    async def _okx_contract(self, client: "httpx.AsyncClient") -> None:
+    async def _okx_contract(self, client: httpx.AsyncClient) -> None:
         dec = self.decoders[Venue.OKX.value]
         assert isinstance(dec, OkxDecoder)
 
@@ -194,13 +196,19 @@ class FeedManager:
 
         attempts = 3 if dec.spec_known else (self.max_attempts or 1_000_000)
         try:
-            dec.spec = await fetch_okx_contract(client, self.endpoints.rest_url(Venue.OKX), dec.symbol,
-                                                backoff=self.backoff, attempts=attempts, on_error=on_error)
+            dec.spec = await fetch_okx_contract(
+                client,
+                self.endpoints.rest_url(Venue.OKX),
+                dec.symbol,
+                backoff=self.backoff,
+                attempts=attempts,
+                on_error=on_error,
+            )
         except SymbolRefused as exc:
             raise _Failed(f"unknown symbol {dec.symbol} on okx: {exc}") from None
         dec.spec_known = True
 
-    async def _poll_oi(self, venue: Venue, client: "httpx.AsyncClient") -> None:
+    async def _poll_oi(self, venue: Venue, client: httpx.AsyncClient) -> None:
         dec = self.decoders[venue.value]
         st = self.stats[venue.value]
         url = binance_oi_url(self.endpoints.rest_url(venue), dec.symbol)
@@ -216,8 +224,14 @@ class FeedManager:
                 raise _Failed(f"open interest poll failed {attempt} times: {reason}")
 
         try:
-            await poll_binance_oi(client, url, interval_s=self.oi_poll_s, backoff=self.backoff,
-                                  on_body=on_body, on_error=on_error)
+            await poll_binance_oi(
+                client,
+                url,
+                interval_s=self.oi_poll_s,
+                backoff=self.backoff,
+                on_body=on_body,
+                on_error=on_error,
+            )
         except SymbolRefused as exc:
             raise _Failed(f"unknown symbol {dec.symbol} on binance: {exc}") from None
 
@@ -228,8 +242,9 @@ class FeedManager:
         while True:
             if attempt:
                 self.stats[venue.value].reconnects += 1
-                self._status(venue, FeedState.RECONNECTING, attempt=attempt,
-                             reason=self._label(venue, spec, reason))
+                self._status(
+                    venue, FeedState.RECONNECTING, attempt=attempt, reason=self._label(venue, spec, reason)
+                )
                 await asyncio.sleep(self.backoff.delay(attempt))
             else:
                 self._status(venue, FeedState.CONNECTING)
@@ -251,16 +266,23 @@ class FeedManager:
 
     async def _open(self, venue: Venue, spec: ConnSpec) -> _Conn:
         try:
-            ws = await connect(spec.url, compression=None, max_size=self.max_frame_bytes,
-                               open_timeout=self.open_timeout_s, close_timeout=self.close_timeout_s,
-                               proxy=None if _is_loopback(spec.url) else True)
+            ws = await connect(
+                spec.url,
+                compression=None,
+                max_size=self.max_frame_bytes,
+                open_timeout=self.open_timeout_s,
+                close_timeout=self.close_timeout_s,
+                proxy=None if _is_loopback(spec.url) else True,
+            )
         except InvalidURI as exc:
             raise _Failed(f"invalid {venue.value} endpoint {spec.url!r}: {exc}") from None
         except InvalidStatus as exc:
             if exc.response.status_code in (400, 404):
                 body = exc.response.body or b""
-                raise _Failed(f"{venue.value} rejected {spec.url}: HTTP {exc.response.status_code} "
-                              f"{body[:120].decode('utf-8', 'replace')}") from None
+                raise _Failed(
+                    f"{venue.value} rejected {spec.url}: HTTP {exc.response.status_code} "
+                    f"{body[:120].decode('utf-8', 'replace')}"
+                ) from None
             raise
         for msg in spec.subscribe:
             await ws.send(msg)
@@ -311,8 +333,9 @@ class FeedManager:
                 return None
             new_pump = asyncio.create_task(self._pump(venue, spec, new))
             first = asyncio.create_task(new.first_frame.wait())
-            await asyncio.wait({first, new_pump}, timeout=self.handover_timeout_s,
-                               return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(
+                {first, new_pump}, timeout=self.handover_timeout_s, return_when=asyncio.FIRST_COMPLETED
+            )
             first.cancel()
             if not new.first_frame.is_set():
                 log.warning("%s: handover connection sent nothing; keeping the old one", venue.value)
@@ -410,7 +433,7 @@ class FeedManager:
             text = frame if isinstance(frame, str) else frame.decode("utf-8", "replace")
             try:
                 self.on_raw(venue.value, text, recv_ms)
-            except Exception:  # a failing recorder must not stop the feed
+            except Exception:  # noqa: BLE001 - a failing recorder must not stop the feed
                 st.raw_errors += 1
                 if _worth_logging(st.raw_errors):
                     log.exception("%s: on_raw hook raised (%d times)", venue.value, st.raw_errors)
@@ -422,11 +445,12 @@ class FeedManager:
             for ev in events:
                 try:
                     sink(ev)
-                except Exception:  # a bug downstream must not stop the feed
+                except Exception:  # noqa: BLE001 - a bug downstream must not stop the feed
                     st.sink_errors += 1
                     if _worth_logging(st.sink_errors):
-                        log.exception("%s: sink raised on %s (%d times)", venue.value, type(ev).__name__,
-                                      st.sink_errors)
+                        log.exception(
+                            "%s: sink raised on %s (%d times)", venue.value, type(ev).__name__, st.sink_errors
+                        )
         return len(events)
 
     def _status(self, venue: Venue, state: FeedState, *, attempt: int = 0, reason: str = "") -> None:
@@ -434,11 +458,18 @@ class FeedManager:
         st.state = state
         st.message = reason
         t = now_ms()
-        ev = FeedStatus(venue=venue, symbol=self.instruments[venue.value], ts=t, recv_ts=t, state=state,
-                        attempt=attempt, reason=reason)
+        ev = FeedStatus(
+            venue=venue,
+            symbol=self.instruments[venue.value],
+            ts=t,
+            recv_ts=t,
+            state=state,
+            attempt=attempt,
+            reason=reason,
+        )
         try:
             self.sink(ev)
-        except Exception:
+        except Exception:  # noqa: BLE001 - isolate one failure from the rest
             st.sink_errors += 1
             log.exception("%s: sink raised on FeedStatus", venue.value)
 

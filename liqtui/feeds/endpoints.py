@@ -14,7 +14,7 @@ import msgspec
 from liqtui.core.events import Venue
 from liqtui.feeds.symbols import to_venue
 
-__all__ = ["Endpoints", "parse_endpoint", "DEFAULT_WS", "DEFAULT_REST"]
+__all__ = ["DEFAULT_REST", "DEFAULT_WS", "Endpoints", "parse_endpoint"]
 
 #: Websocket bases. Binance market streams live under ``/market`` since 2026 (the old root path no longer
 #: carries aggTrade/markPrice/kline/forceOrder). OKX candles use the ``business`` sibling of ``public``.
@@ -58,7 +58,7 @@ class Endpoints(msgspec.Struct, frozen=True):
         v = to_venue(venue)
         return self.rest.get(v, DEFAULT_REST[v])
 
-    def with_override(self, venue: str | Venue, kind: str, url: str) -> "Endpoints":
+    def with_override(self, venue: str | Venue, kind: str, url: str) -> Endpoints:
         """A copy with one URL replaced; ``kind`` is ``"ws"`` or ``"rest"``."""
         v = to_venue(venue)
         if kind not in ("ws", "rest"):
@@ -68,7 +68,7 @@ class Endpoints(msgspec.Struct, frozen=True):
         return Endpoints(ws=ws, rest=rest)
 
     @classmethod
-    def from_overrides(cls, overrides: Mapping[str, str] | Iterable[str] | None = None) -> "Endpoints":
+    def from_overrides(cls, overrides: Mapping[str, str] | Iterable[str] | None = None) -> Endpoints:
         """Defaults plus overrides given as a config mapping ``{"okx": url, "binance.rest": url}`` or as CLI
         strings ``["okx=url", "binance.rest=url"]``."""
         ep = cls()

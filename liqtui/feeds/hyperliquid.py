@@ -26,7 +26,7 @@ from liqtui.feeds.base import INF, BaseDecoder, ConnSpec, bad_bar, bad_rate, int
 from liqtui.feeds.endpoints import Endpoints
 from liqtui.feeds.symbols import instrument
 
-__all__ = ["HyperliquidDecoder", "conn_specs", "subscriptions", "PING"]
+__all__ = ["PING", "HyperliquidDecoder", "conn_specs", "subscriptions"]
 
 PING = '{"method":"ping"}'
 _ABSENT = msgspec.Raw(b"")
@@ -65,7 +65,7 @@ class _HCandle(msgspec.Struct, gc=False):
     o: float
     c: float
     h: float
-    l: float  # noqa: E741 - Hyperliquid's field name
+    l: float
     v: float
 
 
@@ -98,10 +98,20 @@ def subscriptions(symbol: str) -> list[dict[str, str]]:
 
 def conn_specs(symbol: str, endpoints: Endpoints) -> list[ConnSpec]:
     """One connection; ``{"method":"ping"}`` every 20 s (the server closes after 60 s idle)."""
-    subs = tuple(msgspec.json.encode({"method": "subscribe", "subscription": s}).decode()
-                 for s in subscriptions(symbol))
-    return [ConnSpec(name="ws", url=endpoints.ws_url(Venue.HYPERLIQUID), subscribe=subs, ping=PING,
-                     ping_interval_s=20.0, stale_s=45.0)]
+    subs = tuple(
+        msgspec.json.encode({"method": "subscribe", "subscription": s}).decode()
+        for s in subscriptions(symbol)
+    )
+    return [
+        ConnSpec(
+            name="ws",
+            url=endpoints.ws_url(Venue.HYPERLIQUID),
+            subscribe=subs,
+            ping=PING,
+            ping_interval_s=20.0,
+            stale_s=45.0,
+        )
+    ]
 
 
 class HyperliquidDecoder(BaseDecoder):
@@ -153,8 +163,17 @@ class HyperliquidDecoder(BaseDecoder):
                 raise ValueError(f"unknown trade side {r.side!r}")
             if not (0.0 < r.px < INF and 0.0 <= r.sz < INF):
                 raise ValueError(f"bad trade price/size {r.px}/{r.sz}")
-            out.append(Trade(venue=Venue.HYPERLIQUID, symbol=self.symbol, ts=r.time, recv_ts=recv_ts,
-                             price=r.px, qty=r.sz, side=side))
+            out.append(
+                Trade(
+                    venue=Venue.HYPERLIQUID,
+                    symbol=self.symbol,
+                    ts=r.time,
+                    recv_ts=recv_ts,
+                    price=r.px,
+                    qty=r.sz,
+                    side=side,
+                )
+            )
         return out
 
     def _ctx(self, a: _AssetCtx, recv_ts: int) -> list[MarketEvent]:
@@ -165,15 +184,32 @@ class HyperliquidDecoder(BaseDecoder):
         if not (0.0 < c.markPx < INF and 0.0 <= c.openInterest < INF) or bad_rate(c.funding):
             raise ValueError(f"bad asset context mark={c.markPx} oi={c.openInterest} funding={c.funding}")
         v, s = Venue.HYPERLIQUID, self.symbol
-        out: list[MarketEvent] = [MarkPrice(venue=v, symbol=s, ts=recv_ts, recv_ts=recv_ts, mark=c.markPx,
-                                            index=c.oraclePx, funding_rate=c.funding)]
+        out: list[MarketEvent] = [
+            MarkPrice(
+                venue=v,
+                symbol=s,
+                ts=recv_ts,
+                recv_ts=recv_ts,
+                mark=c.markPx,
+                index=c.oraclePx,
+                funding_rate=c.funding,
+            )
+        ]
         if c.funding != self._last_funding:
             self._last_funding = c.funding
             out.append(FundingRate(venue=v, symbol=s, ts=recv_ts, recv_ts=recv_ts, rate=c.funding))
         if c.openInterest != self._last_oi:
             self._last_oi = c.openInterest
-            out.append(OpenInterest(venue=v, symbol=s, ts=recv_ts, recv_ts=recv_ts, base=c.openInterest,
-                                    usd=c.openInterest * c.markPx))
+            out.append(
+                OpenInterest(
+                    venue=v,
+                    symbol=s,
+                    ts=recv_ts,
+                    recv_ts=recv_ts,
+                    base=c.openInterest,
+                    usd=c.openInterest * c.markPx,
+                )
+            )
         return out
 
     def _candles(self, k: _HCandle, recv_ts: int) -> list[MarketEvent]:
@@ -194,6 +230,16 @@ class HyperliquidDecoder(BaseDecoder):
         return out
 
     def _candle_event(self, k: _HCandle, recv_ts: int, *, closed: bool) -> Candle:
-        return Candle(venue=Venue.HYPERLIQUID, symbol=self.symbol, ts=k.t, recv_ts=recv_ts,
-                      interval_s=interval_seconds(k.i), open=k.o, high=k.h, low=k.l, close=k.c, volume=k.v,
-                      closed=closed)
+        return Candle(
+            venue=Venue.HYPERLIQUID,
+            symbol=self.symbol,
+            ts=k.t,
+            recv_ts=recv_ts,
+            interval_s=interval_seconds(k.i),
+            open=k.o,
+            high=k.h,
+            low=k.l,
+            close=k.c,
+            volume=k.v,
+            closed=closed,
+        )

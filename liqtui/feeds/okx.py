@@ -31,15 +31,15 @@ from liqtui.feeds.endpoints import Endpoints
 from liqtui.feeds.symbols import instrument
 
 __all__ = [
-    "OkxDecoder",
-    "ContractSpec",
     "DEFAULT_CONTRACTS",
-    "conn_specs",
-    "business_url",
-    "parse_instruments",
-    "instruments_path",
     "PING",
     "PONG",
+    "ContractSpec",
+    "OkxDecoder",
+    "business_url",
+    "conn_specs",
+    "instruments_path",
+    "parse_instruments",
 ]
 
 PING = "ping"
@@ -196,13 +196,19 @@ def conn_specs(symbol: str, endpoints: Endpoints) -> list[ConnSpec]:
     sub_public = msgspec.json.encode({"op": "subscribe", "args": args}).decode()
     sub_business = msgspec.json.encode({"op": "subscribe", "args": [{"channel": "candle1m", "instId": inst}]})
     return [
-        ConnSpec(name="public", url=public, subscribe=(sub_public,), ping=PING, ping_interval_s=20.0,
-                 stale_s=30.0),
+        ConnSpec(
+            name="public", url=public, subscribe=(sub_public,), ping=PING, ping_interval_s=20.0, stale_s=30.0
+        ),
         # candles push on every trade of the bar, but a quiet minute can pass: allow longer
-        ConnSpec(name="business", url=business_url(public), subscribe=(sub_business.decode(),), ping=PING,
-                 ping_interval_s=20.0, stale_s=90.0),
+        ConnSpec(
+            name="business",
+            url=business_url(public),
+            subscribe=(sub_business.decode(),),
+            ping=PING,
+            ping_interval_s=20.0,
+            stale_s=90.0,
+        ),
     ]
-
 
 
 #: Documented OKX v5 public channels liqtui does not consume: counted as ignored, not as errors.
@@ -210,6 +216,7 @@ UNUSED_CHANNELS = frozenset(
     {"books", "books5", "bbo-tbt", "books-l2-tbt", "books50-l2-tbt", "tickers", "index-tickers", "price-limit",
      "estimated-price", "opt-summary", "status"}
 )  # fmt: skip
+
 
 class OkxDecoder(BaseDecoder):
     """Decoder of OKX v5 public/business frames for one instrument."""
@@ -282,8 +289,17 @@ class OkxDecoder(BaseDecoder):
             if side is None:
                 raise ValueError(f"unknown trade side {r.side!r}")
             self.last_price = r.px
-            out.append(Trade(venue=Venue.OKX, symbol=self.symbol, ts=r.ts, recv_ts=recv_ts, price=r.px,
-                             qty=self.spec.to_base(r.sz, r.px), side=side))
+            out.append(
+                Trade(
+                    venue=Venue.OKX,
+                    symbol=self.symbol,
+                    ts=r.ts,
+                    recv_ts=recv_ts,
+                    price=r.px,
+                    qty=self.spec.to_base(r.sz, r.px),
+                    side=side,
+                )
+            )
         return out
 
     def _marks(self, rows: list[_OMark], recv_ts: int) -> list[MarketEvent]:
@@ -292,21 +308,40 @@ class OkxDecoder(BaseDecoder):
             if not 0.0 < r.markPx < INF:
                 raise ValueError(f"bad mark price {r.markPx}")
             self.last_price = r.markPx
-            out.append(MarkPrice(venue=Venue.OKX, symbol=self.symbol, ts=r.ts, recv_ts=recv_ts, mark=r.markPx,
-                                 funding_rate=self.funding))
+            out.append(
+                MarkPrice(
+                    venue=Venue.OKX,
+                    symbol=self.symbol,
+                    ts=r.ts,
+                    recv_ts=recv_ts,
+                    mark=r.markPx,
+                    funding_rate=self.funding,
+                )
+            )
         if self.pending_oi is not None and self.last_price is not None:
             base, ts = self.pending_oi
             self.pending_oi = None
-            out.append(OpenInterest(venue=Venue.OKX, symbol=self.symbol, ts=ts, recv_ts=recv_ts, base=base,
-                                    usd=base * self.last_price))
+            out.append(
+                OpenInterest(
+                    venue=Venue.OKX,
+                    symbol=self.symbol,
+                    ts=ts,
+                    recv_ts=recv_ts,
+                    base=base,
+                    usd=base * self.last_price,
+                )
+            )
         return out
 
     def _ois(self, rows: list[_OOi], recv_ts: int) -> list[MarketEvent]:
         out: list[MarketEvent] = []
         for r in rows:
             price = self.last_price
-            if not 0.0 <= r.oi < INF or not (r.oiCcy is None or 0.0 <= r.oiCcy < INF) or not (
-                    r.oiUsd is None or 0.0 <= r.oiUsd < INF):
+            if (
+                not 0.0 <= r.oi < INF
+                or not (r.oiCcy is None or 0.0 <= r.oiCcy < INF)
+                or not (r.oiUsd is None or 0.0 <= r.oiUsd < INF)
+            ):
                 raise ValueError(f"bad open interest {r.oi}/{r.oiCcy}/{r.oiUsd}")
             if r.oiCcy is None and self.spec.inverse and price is None:
                 self.ignored += 1  # inverse contracts need a price to convert; the next push (3 s) will do
@@ -319,8 +354,11 @@ class OkxDecoder(BaseDecoder):
             else:
                 self.pending_oi = (base, r.ts)  # valued with the first mark price
                 continue
-            out.append(OpenInterest(venue=Venue.OKX, symbol=self.symbol, ts=r.ts, recv_ts=recv_ts, base=base,
-                                    usd=usd))
+            out.append(
+                OpenInterest(
+                    venue=Venue.OKX, symbol=self.symbol, ts=r.ts, recv_ts=recv_ts, base=base, usd=usd
+                )
+            )
         return out
 
     def _funding(self, rows: list[_OFunding], recv_ts: int) -> list[MarketEvent]:
@@ -332,8 +370,16 @@ class OkxDecoder(BaseDecoder):
             if bad_rate(r.fundingRate):
                 raise ValueError(f"bad funding rate {r.fundingRate}")
             self.funding = r.fundingRate
-            out.append(FundingRate(venue=Venue.OKX, symbol=self.symbol, ts=r.ts or recv_ts, recv_ts=recv_ts,
-                                   rate=r.fundingRate, next_funding_ts=r.fundingTime))
+            out.append(
+                FundingRate(
+                    venue=Venue.OKX,
+                    symbol=self.symbol,
+                    ts=r.ts or recv_ts,
+                    recv_ts=recv_ts,
+                    rate=r.fundingRate,
+                    next_funding_ts=r.fundingTime,
+                )
+            )
         return out
 
     def _liquidations(self, rows: list[_OLiq], recv_ts: int) -> list[MarketEvent]:
@@ -354,12 +400,22 @@ class OkxDecoder(BaseDecoder):
                 if self.dup_misc((d.ts, d.side, d.bkPx, d.sz)):
                     continue
                 qty = self.spec.to_base(d.sz, d.bkPx)
-                out.append(Liquidation(venue=Venue.OKX, symbol=self.symbol, ts=d.ts, recv_ts=recv_ts,
-                                       side=side, price=d.bkPx, qty=qty, usd=qty * d.bkPx))
+                out.append(
+                    Liquidation(
+                        venue=Venue.OKX,
+                        symbol=self.symbol,
+                        ts=d.ts,
+                        recv_ts=recv_ts,
+                        side=side,
+                        price=d.bkPx,
+                        qty=qty,
+                        usd=qty * d.bkPx,
+                    )
+                )
         return out
 
     def _candles(self, channel: str, rows: list[list[str]], recv_ts: int) -> list[MarketEvent]:
-        interval_s = interval_seconds(channel[len("candle"):])
+        interval_s = interval_seconds(channel[len("candle") :])
         out: list[MarketEvent] = []
         for row in rows:
             if len(row) < 6:
@@ -371,7 +427,20 @@ class OkxDecoder(BaseDecoder):
                 raise ValueError(f"inconsistent candle o={o} h={h} l={low} c={c} v={vol_base}")
             quote = float(row[7]) if len(row) > 7 and row[7] else None
             closed = len(row) > 8 and row[8] == "1"
-            out.append(Candle(venue=Venue.OKX, symbol=self.symbol, ts=ts, recv_ts=recv_ts,
-                              interval_s=interval_s, open=o, high=h, low=low, close=c, volume=vol_base,
-                              quote_volume=quote, closed=closed))
+            out.append(
+                Candle(
+                    venue=Venue.OKX,
+                    symbol=self.symbol,
+                    ts=ts,
+                    recv_ts=recv_ts,
+                    interval_s=interval_s,
+                    open=o,
+                    high=h,
+                    low=low,
+                    close=c,
+                    volume=vol_base,
+                    quote_volume=quote,
+                    closed=closed,
+                )
+            )
         return out

@@ -26,10 +26,10 @@ __all__ = [
     "Backoff",
     "FeedError",
     "SymbolRefused",
-    "poll_binance_oi",
-    "fetch_okx_contract",
     "binance_oi_url",
+    "fetch_okx_contract",
     "make_client",
+    "poll_binance_oi",
 ]
 
 
@@ -67,7 +67,7 @@ def binance_oi_url(rest_base: str, symbol: str) -> str:
     return f"{rest_base}/fapi/v1/openInterest?symbol={symbol}"
 
 
-def make_client(timeout_s: float) -> "httpx.AsyncClient":
+def make_client(timeout_s: float) -> httpx.AsyncClient:
     """The HTTP client the feeds use (imported here, on first use)."""
     import httpx
 
@@ -80,7 +80,7 @@ def _http_error() -> type[Exception]:
     return httpx.HTTPError
 
 
-def _refusal(resp: "httpx.Response") -> str | None:
+def _refusal(resp: httpx.Response) -> str | None:
     """The exchange's message when a 4xx reply says the symbol is invalid."""
     if resp.status_code not in (400, 404):
         return None
@@ -94,7 +94,7 @@ def _refusal(resp: "httpx.Response") -> str | None:
 
 
 async def poll_binance_oi(
-    client: "httpx.AsyncClient",
+    client: httpx.AsyncClient,
     url: str,
     *,
     interval_s: float,
@@ -133,7 +133,7 @@ async def poll_binance_oi(
 
 
 async def fetch_okx_contract(
-    client: "httpx.AsyncClient",
+    client: httpx.AsyncClient,
     rest_base: str,
     inst_id: str,
     *,

@@ -11,7 +11,7 @@ import re
 
 from liqtui.core.events import Venue
 
-__all__ = ["instrument", "base_of", "split_symbol", "to_venue"]
+__all__ = ["base_of", "instrument", "split_symbol", "to_venue"]
 
 _QUOTES = ("USDT", "USDC", "FDUSD", "BUSD", "USD")
 _BASE_RE = re.compile(r"^[A-Z0-9]{1,20}$")

@@ -60,7 +60,9 @@ FINE_WINDOW_MS = 30 * DAY_MS
 #: Resolution of the part of a long lookback older than the fine window.
 COARSE_INTERVAL_S: dict[str, int] = {"3M": 300, "6M": 900}
 DELIVER_CHUNK = 2_000  # bars in the first step (~11 ms here); later steps are sized to DELIVER_BUDGET_S
-DELIVER_BUDGET_S = 0.015  # how long one model step of a backfill may hold the event loop (a UI frame is 100 ms)
+DELIVER_BUDGET_S = (
+    0.015  # how long one model step of a backfill may hold the event loop (a UI frame is 100 ms)
+)
 DELIVER_CHUNK_MIN, DELIVER_CHUNK_MAX = 100, 10_000
 
 Progress = Callable[[int, int, str], None]

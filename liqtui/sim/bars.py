@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["BarStore", "Bars", "INTERVALS_MS", "OI_PERIODS_MS", "floor_to", "ceil_to"]
+__all__ = ["INTERVALS_MS", "OI_PERIODS_MS", "BarStore", "Bars", "ceil_to", "floor_to"]
 
 MINUTE_MS = 60_000
 #: Binance kline intervals served (``1m`` .. ``1d``).
@@ -58,7 +58,7 @@ class Bars:
     dur: np.ndarray
     o: np.ndarray
     h: np.ndarray
-    l: np.ndarray  # noqa: E741
+    l: np.ndarray
     c: np.ndarray
     v: np.ndarray
     q: np.ndarray
@@ -70,12 +70,12 @@ class Bars:
     def __len__(self) -> int:
         return int(self.ts.size)
 
-    def take(self, idx: np.ndarray | slice) -> "Bars":
+    def take(self, idx: np.ndarray | slice) -> Bars:
         """A subset of rows (copies for fancy indices, views for slices)."""
         return Bars(**{f: getattr(self, f)[idx] for f in self.__dataclass_fields__})
 
     @staticmethod
-    def concat(parts: list["Bars"]) -> "Bars":
+    def concat(parts: list[Bars]) -> Bars:
         """Rows of several ``Bars`` one after the other."""
         return Bars(**{f: np.concatenate([getattr(p, f) for p in parts]) for f in Bars.__dataclass_fields__})
 
@@ -227,7 +227,13 @@ def split_bar(bar: Bars, k: int, rng: np.random.Generator) -> Bars:
     return Bars(
         ts=ts0 + step * np.arange(k, dtype=np.int64),
         dur=np.full(k, step, dtype=np.int64),
-        o=so, h=sh, l=sl, c=sc, v=v, q=q, n=n,
+        o=so,
+        h=sh,
+        l=sl,
+        c=sc,
+        v=v,
+        q=q,
+        n=n,
         tbv=v * share,
         tbq=q * (float(bar.tbq[0] / bar.q[0]) if bar.q[0] > 0 else share),
         oi=oi,
@@ -253,4 +259,3 @@ def _aggregate(p: Bars, interval_ms: int) -> Bars:
         tbq=np.add.reduceat(p.tbq, starts),
         oi=p.oi[ends],
     )
-

@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["Tier", "PositionBook", "Liquidated", "LONG", "SHORT"]
+__all__ = ["LONG", "SHORT", "Liquidated", "PositionBook", "Tier"]
 
 LONG = 1
 SHORT = -1
@@ -89,9 +89,7 @@ class PositionBook:
     def levels(self, side: int, ts: int) -> tuple[np.ndarray, np.ndarray]:
         """Standing (liquidation price, open USD there) of one side's live cohorts at ``ts``, by price."""
         si = _side_index(side)
-        idx = np.fromiter(
-            (i for b in self._buckets[si].values() for i in b), dtype=np.int64, count=-1
-        )
+        idx = np.fromiter((i for b in self._buckets[si].values() for i in b), dtype=np.int64, count=-1)
         if idx.size == 0:
             return np.empty(0), np.empty(0)
         rows = np.array([self.cohorts[i] for i in idx.tolist()], dtype=np.float64).reshape(-1, 6)
@@ -134,8 +132,9 @@ class PositionBook:
         self._qty[si][tier] += qty * aged
         return cid
 
-    def open_many(self, side: int, tiers: list[int], entries: list[float], liqs: list[float],
-                  qtys: list[float], ts: int) -> None:
+    def open_many(
+        self, side: int, tiers: list[int], entries: list[float], liqs: list[float], qtys: list[float], ts: int
+    ) -> None:
         """Add cohorts of one side opened at ``ts``: cohort ``j`` in tier ``tiers[j]`` at ``entries[j]``."""
         si = _side_index(side)
         if not (len(tiers) == len(entries) == len(liqs) == len(qtys)):

@@ -11,7 +11,7 @@ from functools import lru_cache
 from liqtui.core.leverage import BracketTable, load_brackets
 from liqtui.core.leverage import liquidation_price as _core_liquidation_price
 
-__all__ = ["liquidation_factor", "brackets_for"]
+__all__ = ["brackets_for", "liquidation_factor"]
 
 
 @lru_cache(maxsize=8)
@@ -31,8 +31,10 @@ def liquidation_factor(side: int, leverage: float, position_usd: float, symbol: 
     table = brackets_for(symbol)
     bracket = table.for_notional(position_usd)
     if leverage > bracket.max_leverage:
-        raise ValueError(f"{leverage:g}x is above the {bracket.max_leverage:g}x allowed for a "
-                         f"{position_usd:,.0f} USD position")
+        raise ValueError(
+            f"{leverage:g}x is above the {bracket.max_leverage:g}x allowed for a "
+            f"{position_usd:,.0f} USD position"
+        )
     f = float(_core_liquidation_price("binance", side, 1.0, leverage, notional=position_usd, table=table))
     if not (0.0 < f < 1.0 if side == 1 else f > 1.0):
         raise ValueError(f"a {leverage:g}x {'long' if side == 1 else 'short'} has no liquidation price")

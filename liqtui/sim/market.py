@@ -39,7 +39,7 @@ from liqtui.sim.bars import INTERVALS_MS, MINUTE_MS, Bars, BarStore, ceil_to, fl
 from liqtui.sim.book import LONG, SHORT, Liquidated, PositionBook, Tier
 from liqtui.sim.leverage import liquidation_factor
 
-__all__ = ["SimConfig", "MarketSim", "TrueLevels", "DEFAULT_TIERS", "DEFAULT_PRICES", "Tier"]
+__all__ = ["DEFAULT_PRICES", "DEFAULT_TIERS", "MarketSim", "SimConfig", "Tier", "TrueLevels"]
 
 DAY_MS = 86_400_000
 HOUR_MS = 3_600_000
@@ -86,7 +86,7 @@ class SimConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     # (maximum age in days, step in seconds), newest first; steps must divide each other
     resolution: tuple[tuple[float, int], ...] = ((0.5, 60), (7.0, 900), (30.0, 3600), (1e9, 14_400))
 
-    def for_symbol(self, symbol: str) -> "SimConfig":
+    def for_symbol(self, symbol: str) -> SimConfig:
         """This configuration for another instrument, at that instrument's usual price level."""
         return msgspec.structs.replace(self, symbol=symbol, price=DEFAULT_PRICES.get(symbol, self.price))
 
@@ -100,7 +100,7 @@ class SimConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         if not 0 <= self.cohorts_per_side <= 64:
             raise ValueError(f"cohorts_per_side must be within 0..64, got {self.cohorts_per_side}")
         steps = [s for _, s in self.resolution]
-        if not steps or steps[0] != 60 or any(b % a for a, b in zip(steps, steps[1:])):
+        if not steps or steps[0] != 60 or any(b % a for a, b in itertools.pairwise(steps)):
             raise ValueError(f"resolution steps must start at 60 s and each divide the next, got {steps}")
 
 
@@ -128,7 +128,7 @@ class _Forming:
     t: int
     o: float = 0.0
     h: float = 0.0
-    l: float = 0.0  # noqa: E741
+    l: float = 0.0
     c: float = 0.0
     v: float = 0.0
     q: float = 0.0
@@ -158,8 +158,14 @@ class MarketSim:
     ``start_ms`` (default: now, floored to the minute) is where the history ends and the live market starts.
     """
 
-    def __init__(self, seed: int = 0, *, start_ms: int | None = None, history_days: float = 183,
-                 config: SimConfig | None = None) -> None:
+    def __init__(
+        self,
+        seed: int = 0,
+        *,
+        start_ms: int | None = None,
+        history_days: float = 183,
+        config: SimConfig | None = None,
+    ) -> None:
         if not isinstance(seed, int) or seed < 0:
             raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
         if not (0 <= history_days <= 400):
@@ -268,8 +274,9 @@ class MarketSim:
         for i, (t, d) in enumerate(zip(ts.tolist(), dur.tolist())):
             rows[i] = self._bar_step(t, d, z[i], u[i], cz[i], cu[i])
         o, h, lo, c, v, q, n, tbv, tbq, oi = rows.T
-        self.store.extend(ts=ts, dur=dur, o=o, h=h, l=lo, c=c, v=v, q=q, n=n.astype(np.int64),
-                          tbv=tbv, tbq=tbq, oi=oi)
+        self.store.extend(
+            ts=ts, dur=dur, o=o, h=h, l=lo, c=c, v=v, q=q, n=n.astype(np.int64), tbv=tbv, tbq=tbq, oi=oi
+        )
 
     def _seed_population(self, t0: int, rng: np.random.Generator) -> None:
         """Positions already open when the history starts (so open interest starts at its equilibrium)."""
@@ -291,8 +298,9 @@ class MarketSim:
                     self.book.open(side, k, entry, liq, qty_each * math.exp(age / tau), t0 - int(age))
 
     # -- one step ----------------------------------------------------------------------------------------
-    def _move(self, dt_s: float, z_vol: float, z_ret: float, z_crowd: float, u_hi: float,
-              u_lo: float) -> tuple[float, ...]:
+    def _move(
+        self, dt_s: float, z_vol: float, z_ret: float, z_crowd: float, u_hi: float, u_lo: float
+    ) -> tuple[float, ...]:
         """Advance volatility and crowd activity; return (step sigma, log return, high and low excursion)."""
         cfg = self.config
         a = math.exp(-dt_s * math.log(2) / (cfg.vol_halflife_h * 3600))
@@ -326,15 +334,25 @@ class MarketSim:
             x -= side * push
         for h in found:
             self.realized_opened_ms.append(h.opened_ts)
-            self.realized.append(Liquidation(
-                venue=Venue.BINANCE, symbol=self.symbol, ts=ts, recv_ts=ts, side=PositionSide(h.side),
-                price=h.price, qty=h.qty, usd=h.usd))
+            self.realized.append(
+                Liquidation(
+                    venue=Venue.BINANCE,
+                    symbol=self.symbol,
+                    ts=ts,
+                    recv_ts=ts,
+                    side=PositionSide(h.side),
+                    price=h.price,
+                    qty=h.qty,
+                    usd=h.usd,
+                )
+            )
         if pushed:
             self._h = min(2.5, self._h + min(0.3, cfg.vol_kick * pushed))
         return x, pushed, found
 
-    def _path(self, t: int, dur: int, r: float, hi: float, lo: float, up_first: bool,
-              u_a: float, u_b: float) -> tuple[list[tuple[int, float]], float, list[tuple[int, Liquidated]]]:
+    def _path(
+        self, t: int, dur: int, r: float, hi: float, lo: float, up_first: bool, u_a: float, u_b: float
+    ) -> tuple[list[tuple[int, float]], float, list[tuple[int, Liquidated]]]:
         """Walk open → first extreme → second extreme → close with cascades at both extremes.
 
         Returns (knots [(ms offset, log-price)], log close, [(ms offset, liquidated cohort)])."""
@@ -355,8 +373,9 @@ class MarketSim:
         knots.append((dur - 1, xc))
         return knots, xc, hits
 
-    def _bar_step(self, t: int, dur: int, z: list[float], u: list[float], cz: list[float],
-                  cu: list[float]) -> tuple[float, ...]:
+    def _bar_step(
+        self, t: int, dur: int, z: list[float], u: list[float], cz: list[float], cu: list[float]
+    ) -> tuple[float, ...]:
         """One history bar: price path with cascades, flow, new cohorts; returns the bar's row."""
         cfg = self.config
         self.book.advance(t)
@@ -374,8 +393,17 @@ class MarketSim:
         f_usd = sum(x.usd for _, x in hits)
         s_qty = sum(x.qty for _, x in hits if x.side == SHORT)  # forced buys (shorts closed) are taker buys
         s_usd = sum(x.usd for _, x in hits if x.side == SHORT)
-        row = (o, h, lw, c, v_norm + f_qty, v_norm * typ + f_usd, round(v_norm / _MEAN_TRADE_QTY) + len(hits),
-               share * v_norm + s_qty, share * v_norm * typ + s_usd)
+        row = (
+            o,
+            h,
+            lw,
+            c,
+            v_norm + f_qty,
+            v_norm * typ + f_usd,
+            round(v_norm / _MEAN_TRADE_QTY) + len(hits),
+            share * v_norm + s_qty,
+            share * v_norm * typ + s_usd,
+        )
         t_end = t + dur
         self.book.advance(t_end)
         self._open_cohorts(t_end, dur, lw, h, share, act, cz, cu)
@@ -386,8 +414,17 @@ class MarketSim:
         m, nt = self.config.cohorts_per_side, len(self.config.tiers)
         return (2 * nt, 2 * nt) if m == 0 else (2 * m, 4 * m)
 
-    def _open_cohorts(self, ts: int, dur: int, low: float, high: float, share: float, act: float,
-                      cz: list[float], cu: list[float]) -> None:
+    def _open_cohorts(
+        self,
+        ts: int,
+        dur: int,
+        low: float,
+        high: float,
+        share: float,
+        act: float,
+        cz: list[float],
+        cu: list[float],
+    ) -> None:
         """New positions of one step, entered inside [low, high]: one cohort per tier and side, or
         (``cohorts_per_side`` = m > 0) m cohorts per side in tiers drawn by weight (same expected mix)."""
         cfg = self.config
@@ -404,8 +441,10 @@ class MarketSim:
                 entries = [low + span * cu[si * nt + k] for k in tiers]
                 sizes = [math.exp(0.3 * cz[si * nt + k] - 0.045) for k in tiers]
             else:
-                tiers = [min(nt - 1, bisect.bisect_right(self._cum_weights, cu[(2 * si + 1) * m + j]))
-                         for j in range(m)]
+                tiers = [
+                    min(nt - 1, bisect.bisect_right(self._cum_weights, cu[(2 * si + 1) * m + j]))
+                    for j in range(m)
+                ]
                 usd = [side_usd / m] * m
                 entries = [low + span * cu[2 * si * m + j] for j in range(m)]
                 sizes = [math.exp(0.3 * cz[si * m + j] - 0.045) for j in range(m)]
@@ -417,7 +456,8 @@ class MarketSim:
         tiers = self.config.tiers
         return tuple(  # type: ignore[return-value]
             [liquidation_factor(side, t.leverage, t.position_usd, self.symbol) for t in tiers]
-            for side in (LONG, SHORT))
+            for side in (LONG, SHORT)
+        )
 
     # -- live --------------------------------------------------------------------------------------------
     def advance(self, until_ms: int) -> list[payloads.Frame]:
@@ -451,9 +491,11 @@ class MarketSim:
             zs, us = rng.standard_normal(5 + nz).tolist(), rng.random(4 + nu).tolist()
             t = self.now_ms
             o, h, lw, c, v, q, cnt, tbv, tbq, oi = self._bar_step(
-                t, MINUTE_MS, zs[:5], [1.0 - x for x in us[:4]], zs[5:], us[4:])
-            self.store.append(ts=t, dur=MINUTE_MS, o=o, h=h, l=lw, c=c, v=v, q=q, n=int(cnt), tbv=tbv,
-                              tbq=tbq, oi=oi)
+                t, MINUTE_MS, zs[:5], [1.0 - x for x in us[:4]], zs[5:], us[4:]
+            )
+            self.store.append(
+                ts=t, dur=MINUTE_MS, o=o, h=h, l=lw, c=c, v=v, q=q, n=int(cnt), tbv=tbv, tbq=tbq, oi=oi
+            )
             self.now_ms = t + MINUTE_MS
 
     def _second(self) -> list[payloads.Frame]:
@@ -477,16 +519,29 @@ class MarketSim:
         self._update_mark(z[2])
         closed = self.now_ms % MINUTE_MS == 0
         frames.append(self._kline_frame(closed))
-        frames.append(payloads.Frame(f"{self._sym_l}@markPrice@1s", self.now_ms, payloads.mark_price(
-            self.symbol, self.now_ms, self.mark, self.index, self.index, self.funding_rate,
-            self.next_funding_ms)))
+        frames.append(
+            payloads.Frame(
+                f"{self._sym_l}@markPrice@1s",
+                self.now_ms,
+                payloads.mark_price(
+                    self.symbol,
+                    self.now_ms,
+                    self.mark,
+                    self.index,
+                    self.index,
+                    self.funding_rate,
+                    self.next_funding_ms,
+                ),
+            )
+        )
         if closed:
             self._close_minute(act, rng)
         frames.sort(key=lambda f: f.E)
         return frames
 
-    def _trades(self, t: int, knots: list[tuple[int, float]], act: float,
-                rng: np.random.Generator) -> list[tuple[int, float, float, bool]]:
+    def _trades(
+        self, t: int, knots: list[tuple[int, float]], act: float, rng: np.random.Generator
+    ) -> list[tuple[int, float, float, bool]]:
         """Random trades along the second's path, plus one at each knot: (T, price, qty, taker_buy)."""
         n = int(rng.poisson(self.config.trades_per_s * act))
         offs = np.sort(rng.integers(0, 1000, n)).tolist()
@@ -516,8 +571,15 @@ class MarketSim:
             self._trade_id += ntr
             self._agg_id += 1
             self._forming.add(price, qty, buy, first, self._trade_id)
-            frames.append(payloads.Frame(stream, T + 2, payloads.agg_trade(
-                self.symbol, T + 2, self._agg_id, price, qty, first, self._trade_id, T, not buy)))
+            frames.append(
+                payloads.Frame(
+                    stream,
+                    T + 2,
+                    payloads.agg_trade(
+                        self.symbol, T + 2, self._agg_id, price, qty, first, self._trade_id, T, not buy
+                    ),
+                )
+            )
         return frames
 
     def _force_order_frame(self, t: int, hit: tuple[int, Liquidated]) -> payloads.Frame:
@@ -527,17 +589,42 @@ class MarketSim:
         bankrupt = entry * (1 - h.side / tier.leverage)
         fill = h.price * (1 - h.side * 0.0003)
         T = t + off
-        return payloads.Frame(f"{self._sym_l}@forceOrder", T + 5, payloads.force_order(
-            self.symbol, T + 5, "SELL" if h.side == LONG else "BUY", h.qty, bankrupt, fill, T))
+        return payloads.Frame(
+            f"{self._sym_l}@forceOrder",
+            T + 5,
+            payloads.force_order(
+                self.symbol, T + 5, "SELL" if h.side == LONG else "BUY", h.qty, bankrupt, fill, T
+            ),
+        )
 
     def _kline_frame(self, closed: bool) -> payloads.Frame:
         b = self._forming
         if b.n == 0:
             b.o = b.h = b.l = b.c = self.price
         E = self.now_ms + 1
-        return payloads.Frame(f"{self._sym_l}@kline_1m", E, payloads.kline(
-            self.symbol, E, b.t, "1m", MINUTE_MS, b.first, b.last, b.o, b.c, b.h, b.l, b.v, b.n, closed,
-            b.q, b.tbv, b.tbq))
+        return payloads.Frame(
+            f"{self._sym_l}@kline_1m",
+            E,
+            payloads.kline(
+                self.symbol,
+                E,
+                b.t,
+                "1m",
+                MINUTE_MS,
+                b.first,
+                b.last,
+                b.o,
+                b.c,
+                b.h,
+                b.l,
+                b.v,
+                b.n,
+                closed,
+                b.q,
+                b.tbv,
+                b.tbq,
+            ),
+        )
 
     def _close_minute(self, act: float, rng: np.random.Generator) -> None:
         """The minute is over: store its bar, let the crowd open positions, start the next bar."""
@@ -548,8 +635,20 @@ class MarketSim:
         share = b.tbv / b.v if b.v > 0 else 0.5
         self.book.advance(self.now_ms)
         self._open_cohorts(self.now_ms, MINUTE_MS, b.l, b.h, share, act, cz, cu)
-        self.store.append(ts=b.t, dur=MINUTE_MS, o=b.o, h=b.h, l=b.l, c=b.c, v=b.v, q=b.q, n=b.n, tbv=b.tbv,
-                          tbq=b.tbq, oi=self.open_interest())
+        self.store.append(
+            ts=b.t,
+            dur=MINUTE_MS,
+            o=b.o,
+            h=b.h,
+            l=b.l,
+            c=b.c,
+            v=b.v,
+            q=b.q,
+            n=b.n,
+            tbv=b.tbv,
+            tbq=b.tbq,
+            oi=self.open_interest(),
+        )
         p = self.price
         self._forming = _Forming(t=self.now_ms, o=p, h=p, l=p, c=p)
 
@@ -570,25 +669,47 @@ class MarketSim:
         b = self._forming
         p = self.price
         o, h, lw, c = (b.o, b.h, b.l, b.c) if b.n else (p, p, p, p)
-        return Bars(ts=np.array([b.t]), dur=np.array([MINUTE_MS]), o=np.array([o]), h=np.array([h]),
-                    l=np.array([lw]), c=np.array([c]), v=np.array([b.v]), q=np.array([b.q]),
-                    n=np.array([b.n]), tbv=np.array([b.tbv]), tbq=np.array([b.tbq]),
-                    oi=np.array([self.open_interest()]))
+        return Bars(
+            ts=np.array([b.t]),
+            dur=np.array([MINUTE_MS]),
+            o=np.array([o]),
+            h=np.array([h]),
+            l=np.array([lw]),
+            c=np.array([c]),
+            v=np.array([b.v]),
+            q=np.array([b.q]),
+            n=np.array([b.n]),
+            tbv=np.array([b.tbv]),
+            tbq=np.array([b.tbq]),
+            oi=np.array([self.open_interest()]),
+        )
 
-    def klines(self, interval: str, start: int | None = None, end: int | None = None,
-               limit: int = 500) -> Bars:
+    def klines(
+        self, interval: str, start: int | None = None, end: int | None = None, limit: int = 500
+    ) -> Bars:
         """Bars as ``GET /fapi/v1/klines`` returns them: open time ≥ ``start``, ≤ ``end``, at most ``limit``;
         the latest ``limit`` up to ``end`` (or now) when ``start`` is absent. Includes the forming bar."""
         step = INTERVALS_MS[interval]
-        a, b = _window(step, start, end, limit, first=floor_to(self.history_start_ms, step),
-                       last=floor_to(self.now_ms, step))
+        a, b = _window(
+            step,
+            start,
+            end,
+            limit,
+            first=floor_to(self.history_start_ms, step),
+            last=floor_to(self.now_ms, step),
+        )
         if a > b:
             return self.store.resample(step, 0, 0)
         return self.store.resample(step, a, b + step, extra=self.forming_bar())
 
-    def oi_history(self, period_ms: int, start: int | None = None, end: int | None = None,
-                   limit: int = 30, max_age_days: float | None = None) -> tuple[np.ndarray, np.ndarray,
-                                                                                 np.ndarray]:
+    def oi_history(
+        self,
+        period_ms: int,
+        start: int | None = None,
+        end: int | None = None,
+        limit: int = 30,
+        max_age_days: float | None = None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(timestamps, open interest base, open interest USD) at multiples of ``period_ms`` up to now.
 
         ``max_age_days`` applies Binance's rule that only the last 30 days are served (older rows are cut)."""
@@ -619,18 +740,40 @@ class MarketSim:
         for i in range(len(b)):
             close = int(b.ts[i] + b.dur[i])
             oi = float(b.oi[i])
-            out.append(OpenInterest(venue=Venue.BINANCE, symbol=self.symbol, ts=close - 1, recv_ts=close - 1,
-                                    base=oi, usd=oi * float(b.c[i])))
-            out.append(Candle(venue=Venue.BINANCE, symbol=self.symbol, ts=int(b.ts[i]), recv_ts=close,
-                              interval_s=int(b.dur[i]) // 1000, open=float(b.o[i]), high=float(b.h[i]),
-                              low=float(b.l[i]), close=float(b.c[i]), volume=float(b.v[i]),
-                              quote_volume=float(b.q[i]), taker_buy_volume=float(b.tbv[i]),
-                              taker_buy_quote=float(b.tbq[i]), closed=True))
+            out.append(
+                OpenInterest(
+                    venue=Venue.BINANCE,
+                    symbol=self.symbol,
+                    ts=close - 1,
+                    recv_ts=close - 1,
+                    base=oi,
+                    usd=oi * float(b.c[i]),
+                )
+            )
+            out.append(
+                Candle(
+                    venue=Venue.BINANCE,
+                    symbol=self.symbol,
+                    ts=int(b.ts[i]),
+                    recv_ts=close,
+                    interval_s=int(b.dur[i]) // 1000,
+                    open=float(b.o[i]),
+                    high=float(b.h[i]),
+                    low=float(b.l[i]),
+                    close=float(b.c[i]),
+                    volume=float(b.v[i]),
+                    quote_volume=float(b.q[i]),
+                    taker_buy_volume=float(b.tbv[i]),
+                    taker_buy_quote=float(b.tbq[i]),
+                    closed=True,
+                )
+            )
         return out
 
 
-def _window(step: int, start: int | None, end: int | None, limit: int, *, first: int,
-            last: int) -> tuple[int, int]:
+def _window(
+    step: int, start: int | None, end: int | None, limit: int, *, first: int, last: int
+) -> tuple[int, int]:
     """Binance paging: the aligned open times [a, b] a request selects (``a > b`` when empty)."""
     if start is not None and end is not None and start > end:
         raise ValueError("Start time is greater than end time.")

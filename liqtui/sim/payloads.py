@@ -12,16 +12,16 @@ from typing import NamedTuple
 import msgspec
 
 __all__ = [
-    "Frame",
     "TICK",
+    "Frame",
+    "agg_trade",
+    "combined",
     "fmt_price",
     "fmt_qty",
-    "agg_trade",
-    "mark_price",
-    "kline",
     "force_order",
+    "kline",
     "kline_row",
-    "combined",
+    "mark_price",
 ]
 
 TICK = 0.1
@@ -57,43 +57,132 @@ def _json(d: dict[str, object]) -> str:
     return _enc.encode(d).decode()
 
 
-def agg_trade(sym: str, E: int, a: int, price: float, qty: float, first: int, last: int, T: int,
-              buyer_is_maker: bool) -> str:
+def agg_trade(
+    sym: str, E: int, a: int, price: float, qty: float, first: int, last: int, T: int, buyer_is_maker: bool
+) -> str:
     """``aggTrade`` payload; ``buyer_is_maker`` true means the taker sold."""
-    return _json({"e": "aggTrade", "E": E, "a": a, "s": sym, "p": fmt_price(price), "q": fmt_qty(qty),
-                  "f": first, "l": last, "T": T, "m": buyer_is_maker})
+    return _json(
+        {
+            "e": "aggTrade",
+            "E": E,
+            "a": a,
+            "s": sym,
+            "p": fmt_price(price),
+            "q": fmt_qty(qty),
+            "f": first,
+            "l": last,
+            "T": T,
+            "m": buyer_is_maker,
+        }
+    )
 
 
 def mark_price(sym: str, E: int, mark: float, index: float, settle: float, rate: float, next_ms: int) -> str:
     """``markPriceUpdate`` payload (the ``@markPrice@1s`` stream)."""
-    return _json({"e": "markPriceUpdate", "E": E, "s": sym, "p": _fmt8(mark), "i": _fmt8(index),
-                  "P": _fmt8(settle), "r": _fmt8(rate), "T": next_ms})
+    return _json(
+        {
+            "e": "markPriceUpdate",
+            "E": E,
+            "s": sym,
+            "p": _fmt8(mark),
+            "i": _fmt8(index),
+            "P": _fmt8(settle),
+            "r": _fmt8(rate),
+            "T": next_ms,
+        }
+    )
 
 
-def kline(sym: str, E: int, t: int, interval: str, interval_ms: int, first: int, last: int, o: float,
-          c: float, h: float, low: float, v: float, n: int, closed: bool, q: float, tbv: float,
-          tbq: float) -> str:
+def kline(
+    sym: str,
+    E: int,
+    t: int,
+    interval: str,
+    interval_ms: int,
+    first: int,
+    last: int,
+    o: float,
+    c: float,
+    h: float,
+    low: float,
+    v: float,
+    n: int,
+    closed: bool,
+    q: float,
+    tbv: float,
+    tbq: float,
+) -> str:
     """``kline`` payload for one (forming or closed) bar."""
-    k = {"t": t, "T": t + interval_ms - 1, "s": sym, "i": interval, "f": first, "L": last,
-         "o": fmt_price(o), "c": fmt_price(c), "h": fmt_price(h), "l": fmt_price(low), "v": fmt_qty(v),
-         "n": n, "x": closed, "q": f"{q:.4f}", "V": fmt_qty(tbv), "Q": f"{tbq:.4f}", "B": "0"}
+    k = {
+        "t": t,
+        "T": t + interval_ms - 1,
+        "s": sym,
+        "i": interval,
+        "f": first,
+        "L": last,
+        "o": fmt_price(o),
+        "c": fmt_price(c),
+        "h": fmt_price(h),
+        "l": fmt_price(low),
+        "v": fmt_qty(v),
+        "n": n,
+        "x": closed,
+        "q": f"{q:.4f}",
+        "V": fmt_qty(tbv),
+        "Q": f"{tbq:.4f}",
+        "B": "0",
+    }
     return _json({"e": "kline", "E": E, "s": sym, "k": k})
 
 
 def force_order(sym: str, E: int, order_side: str, qty: float, price: float, avg_price: float, T: int) -> str:
     """``forceOrder`` payload: ``order_side`` ``SELL`` closes a long; ``price`` is the order (bankruptcy)
     price, ``avg_price`` the average fill."""
-    o = {"s": sym, "S": order_side, "o": "LIMIT", "f": "IOC", "q": fmt_qty(qty), "p": fmt_price(price),
-         "ap": fmt_price(avg_price), "X": "FILLED", "l": fmt_qty(qty), "z": fmt_qty(qty), "T": T}
+    o = {
+        "s": sym,
+        "S": order_side,
+        "o": "LIMIT",
+        "f": "IOC",
+        "q": fmt_qty(qty),
+        "p": fmt_price(price),
+        "ap": fmt_price(avg_price),
+        "X": "FILLED",
+        "l": fmt_qty(qty),
+        "z": fmt_qty(qty),
+        "T": T,
+    }
     return _json({"e": "forceOrder", "E": E, "o": o})
 
 
-def kline_row(t: int, interval_ms: int, o: float, h: float, low: float, c: float, v: float, q: float, n: int,
-              tbv: float, tbq: float) -> list[object]:
+def kline_row(
+    t: int,
+    interval_ms: int,
+    o: float,
+    h: float,
+    low: float,
+    c: float,
+    v: float,
+    q: float,
+    n: int,
+    tbv: float,
+    tbq: float,
+) -> list[object]:
     """One ``GET /fapi/v1/klines`` row: ``[openTime, o, h, l, c, vol, closeTime, quoteVol, trades,
     takerBuyBase, takerBuyQuote, ignore]``."""
-    return [t, fmt_price(o), fmt_price(h), fmt_price(low), fmt_price(c), fmt_qty(v), t + interval_ms - 1,
-            f"{q:.4f}", n, fmt_qty(tbv), f"{tbq:.4f}", "0"]
+    return [
+        t,
+        fmt_price(o),
+        fmt_price(h),
+        fmt_price(low),
+        fmt_price(c),
+        fmt_qty(v),
+        t + interval_ms - 1,
+        f"{q:.4f}",
+        n,
+        fmt_qty(tbv),
+        f"{tbq:.4f}",
+        "0",
+    ]
 
 
 def combined(frame: Frame) -> str:

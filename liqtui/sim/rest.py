@@ -21,7 +21,7 @@ from liqtui.sim.bars import INTERVALS_MS, OI_PERIODS_MS
 from liqtui.sim.market import MarketSim
 from liqtui.sim.payloads import fmt_qty, kline_row
 
-__all__ = ["RestServer", "ApiError"]
+__all__ = ["ApiError", "RestServer"]
 
 _MAX_HEAD = 16 * 1024
 _enc = msgspec.json.Encoder()
@@ -64,8 +64,11 @@ class _Params:
         if v is None:
             return None
         if not v.isdigit() or len(v) > 20:
-            raise ApiError(400, -1100, f"Illegal characters found in parameter '{name}'; legal range is "
-                                       f"'^[0-9]{{1,20}}$'.")
+            raise ApiError(
+                400,
+                -1100,
+                f"Illegal characters found in parameter '{name}'; legal range is '^[0-9]{{1,20}}$'.",
+            )
         return int(v)
 
     def limit(self, default: int, maximum: int) -> int:
@@ -177,9 +180,11 @@ class RestServer:
     async def _send(self, writer: asyncio.StreamWriter, status: int, body: object, keep: bool) -> None:
         data = _enc.encode(body)
         reason = HTTPStatus(status).phrase
-        head = (f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/json;charset=UTF-8\r\n"
-                f"Content-Length: {len(data)}\r\nX-MBX-USED-WEIGHT-1M: {self.requests % 2400}\r\n"
-                f"Connection: {'keep-alive' if keep else 'close'}\r\n\r\n")
+        head = (
+            f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/json;charset=UTF-8\r\n"
+            f"Content-Length: {len(data)}\r\nX-MBX-USED-WEIGHT-1M: {self.requests % 2400}\r\n"
+            f"Connection: {'keep-alive' if keep else 'close'}\r\n\r\n"
+        )
         writer.write(head.encode("latin-1") + data)
         await writer.drain()
 
@@ -193,17 +198,33 @@ class RestServer:
     def _exchange_info(self, p: _Params) -> object:
         m = self.market
         return {
-            "timezone": "UTC", "serverTime": m.now_ms, "rateLimits": [], "exchangeFilters": [],
-            "symbols": [{
-                "symbol": m.symbol, "pair": m.symbol, "contractType": "PERPETUAL", "status": "TRADING",
-                "baseAsset": m.symbol.removesuffix("USDT"), "quoteAsset": "USDT", "marginAsset": "USDT",
-                "pricePrecision": 2, "quantityPrecision": 3, "onboardDate": m.history_start_ms,
-                "filters": [
-                    {"filterType": "PRICE_FILTER", "minPrice": "261.10", "maxPrice": "809484",
-                     "tickSize": "0.10"},
-                    {"filterType": "LOT_SIZE", "minQty": "0.001", "maxQty": "1000", "stepSize": "0.001"},
-                ],
-            }],
+            "timezone": "UTC",
+            "serverTime": m.now_ms,
+            "rateLimits": [],
+            "exchangeFilters": [],
+            "symbols": [
+                {
+                    "symbol": m.symbol,
+                    "pair": m.symbol,
+                    "contractType": "PERPETUAL",
+                    "status": "TRADING",
+                    "baseAsset": m.symbol.removesuffix("USDT"),
+                    "quoteAsset": "USDT",
+                    "marginAsset": "USDT",
+                    "pricePrecision": 2,
+                    "quantityPrecision": 3,
+                    "onboardDate": m.history_start_ms,
+                    "filters": [
+                        {
+                            "filterType": "PRICE_FILTER",
+                            "minPrice": "261.10",
+                            "maxPrice": "809484",
+                            "tickSize": "0.10",
+                        },
+                        {"filterType": "LOT_SIZE", "minQty": "0.001", "maxQty": "1000", "stepSize": "0.001"},
+                    ],
+                }
+            ],
         }
 
     def _open_interest(self, p: _Params) -> object:
@@ -213,9 +234,16 @@ class RestServer:
 
     def _premium_index_row(self) -> dict[str, object]:
         m = self.market
-        return {"symbol": m.symbol, "markPrice": f"{m.mark:.8f}", "indexPrice": f"{m.index:.8f}",
-                "estimatedSettlePrice": f"{m.index:.8f}", "lastFundingRate": f"{m.funding_rate:.8f}",
-                "interestRate": "0.00010000", "nextFundingTime": m.next_funding_ms, "time": m.now_ms}
+        return {
+            "symbol": m.symbol,
+            "markPrice": f"{m.mark:.8f}",
+            "indexPrice": f"{m.index:.8f}",
+            "estimatedSettlePrice": f"{m.index:.8f}",
+            "lastFundingRate": f"{m.funding_rate:.8f}",
+            "interestRate": "0.00010000",
+            "nextFundingTime": m.next_funding_ms,
+            "time": m.now_ms,
+        }
 
     def _premium_index(self, p: _Params) -> object:
         return self._premium_index_row() if self._symbol(p, required=False) else [self._premium_index_row()]
@@ -235,8 +263,22 @@ class RestServer:
         start, end = self._times(p)
         b = self.market.klines(interval, start, end, limit)
         step = INTERVALS_MS[interval]
-        return [kline_row(int(b.ts[i]), step, b.o[i], b.h[i], b.l[i], b.c[i], b.v[i], b.q[i], int(b.n[i]),
-                          b.tbv[i], b.tbq[i]) for i in range(len(b))]
+        return [
+            kline_row(
+                int(b.ts[i]),
+                step,
+                b.o[i],
+                b.h[i],
+                b.l[i],
+                b.c[i],
+                b.v[i],
+                b.q[i],
+                int(b.n[i]),
+                b.tbv[i],
+                b.tbq[i],
+            )
+            for i in range(len(b))
+        ]
 
     def _oi_hist(self, p: _Params) -> object:
         sym = self._symbol(p)
@@ -246,5 +288,12 @@ class RestServer:
         limit = p.limit(30, 500)
         start, end = self._times(p)
         ts, base, usd = self.market.oi_history(OI_PERIODS_MS[period], start, end, limit, self.oi_hist_days)
-        return [{"symbol": sym, "sumOpenInterest": f"{b:.8f}", "sumOpenInterestValue": f"{u:.8f}",
-                 "timestamp": int(t)} for t, b, u in zip(ts.tolist(), base.tolist(), usd.tolist())]
+        return [
+            {
+                "symbol": sym,
+                "sumOpenInterest": f"{b:.8f}",
+                "sumOpenInterestValue": f"{u:.8f}",
+                "timestamp": int(t),
+            }
+            for t, b, u in zip(ts.tolist(), base.tolist(), usd.tolist())
+        ]

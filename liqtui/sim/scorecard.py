@@ -22,10 +22,18 @@ from liqtui.core.events import Liquidation, PositionSide
 from liqtui.core.zones import Zone, ZoneReport
 
 if TYPE_CHECKING:
-    from liqtui.sim.market import MarketSim, SimConfig
+    from liqtui.sim.market import MarketSim
 
-__all__ = ["SideScore", "Scorecard", "score", "run_scorecard", "model_bars", "naive_report",
-           "DEFAULT_START_MS", "NAIVE_DISTANCES_PCT"]
+__all__ = [
+    "DEFAULT_START_MS",
+    "NAIVE_DISTANCES_PCT",
+    "Scorecard",
+    "SideScore",
+    "model_bars",
+    "naive_report",
+    "run_scorecard",
+    "score",
+]
 
 #: A fixed start for reproducible scorecards (2026-06-01T00:00Z).
 DEFAULT_START_MS = 1_780_272_000_000
@@ -80,12 +88,25 @@ def naive_report(report: ZoneReport) -> ZoneReport:
             half = (1 + width) ** 0.5
             lo, hi = mid / half, mid * half
             lo, hi = (max(lo, report.price), hi) if sign > 0 else (lo, min(hi, report.price))  # own side
-            out.append(Zone(side=name, low=lo, high=hi, peak=mid, usd=0.0, share=0.0,
-                            distance_pct=sign * d, cum_usd=0.0, tiers={}, confluence=False))
+            out.append(
+                Zone(
+                    side=name,
+                    low=lo,
+                    high=hi,
+                    peak=mid,
+                    usd=0.0,
+                    share=0.0,
+                    distance_pct=sign * d,
+                    cum_usd=0.0,
+                    tiers={},
+                    confluence=False,
+                )
+            )
         return out
 
-    return msgspec.structs.replace(report, above=side(report.above, "short", 1),
-                                   below=side(report.below, "long", -1))
+    return msgspec.structs.replace(
+        report, above=side(report.above, "short", 1), below=side(report.below, "long", -1)
+    )
 
 
 def _inside(price: float, zones: Sequence[Zone], tol: float) -> bool:
@@ -95,13 +116,26 @@ def _inside(price: float, zones: Sequence[Zone], tol: float) -> bool:
 def _side_score(name: str, zones: Sequence[Zone], liqs: list[Liquidation], tol: float) -> SideScore:
     total = sum(x.usd for x in liqs)
     inside = sum(x.usd for x in liqs if _inside(x.price, zones, tol))
-    return SideScore(side=name, zones=len(zones), realized_usd=total, inside_usd=inside,
-                     share=inside / total if total > 0 else None, n=len(liqs))
+    return SideScore(
+        side=name,
+        zones=len(zones),
+        realized_usd=total,
+        inside_usd=inside,
+        share=inside / total if total > 0 else None,
+        n=len(liqs),
+    )
 
 
-def score(report: ZoneReport, realized: Sequence[Liquidation], *, start_ms: int | None = None,
-          end_ms: int | None = None, top_n: int = 5, tolerance_pct: float = 0.0,
-          opened_ms: Sequence[int] | None = None) -> Scorecard:
+def score(
+    report: ZoneReport,
+    realized: Sequence[Liquidation],
+    *,
+    start_ms: int | None = None,
+    end_ms: int | None = None,
+    top_n: int = 5,
+    tolerance_pct: float = 0.0,
+    opened_ms: Sequence[int] | None = None,
+) -> Scorecard:
     """Score ``report`` against the liquidations of ``realized`` with ``start_ms ≤ ts < end_ms``.
 
     ``start_ms`` defaults to the report's time. Only the first ``top_n`` zones per side count.
@@ -129,21 +163,34 @@ def score(report: ZoneReport, realized: Sequence[Liquidation], *, start_ms: int 
         existing_usd = el.realized_usd + es.realized_usd
         share_existing = (el.inside_usd + es.inside_usd) / existing_usd if existing_usd > 0 else None
     last = max((x.ts for x in window), default=t0)
-    return Scorecard(lookback=report.lookback, price=report.price, start_ms=t0,
-                     end_ms=end_ms if end_ms is not None else last + 1, long=ls, short=ss,
-                     realized_usd=total, inside_usd=inside, share=inside / total if total > 0 else None,
-                     tolerance_pct=tolerance_pct, share_existing=share_existing, existing_usd=existing_usd)
+    return Scorecard(
+        lookback=report.lookback,
+        price=report.price,
+        start_ms=t0,
+        end_ms=end_ms if end_ms is not None else last + 1,
+        long=ls,
+        short=ss,
+        realized_usd=total,
+        inside_usd=inside,
+        share=inside / total if total > 0 else None,
+        tolerance_pct=tolerance_pct,
+        share_existing=share_existing,
+        existing_usd=existing_usd,
+    )
 
 
-def _sides(report: ZoneReport, window: list[Liquidation], top_n: int,
-           tol: float) -> tuple[SideScore, SideScore]:
+def _sides(
+    report: ZoneReport, window: list[Liquidation], top_n: int, tol: float
+) -> tuple[SideScore, SideScore]:
     longs = [x for x in window if x.side is PositionSide.LONG]
     shorts = [x for x in window if x.side is PositionSide.SHORT]
-    return (_side_score("long", report.below[:top_n], longs, tol),
-            _side_score("short", report.above[:top_n], shorts, tol))
+    return (
+        _side_score("long", report.below[:top_n], longs, tol),
+        _side_score("short", report.above[:top_n], shorts, tol),
+    )
 
 
-def model_bars(market: "MarketSim", since_ms: int | None = None) -> np.ndarray:
+def model_bars(market: MarketSim, since_ms: int | None = None) -> np.ndarray:
     """The market's stored bars (mixed resolution) as a :data:`liqtui.core.model.BAR_DTYPE` array, the way
     the REST backfill hands history to ``HeatModel.step_many`` (OI in USD at each bar's close)."""
     from liqtui.core.model import bars_from_arrays
@@ -154,14 +201,34 @@ def model_bars(market: "MarketSim", since_ms: int | None = None) -> np.ndarray:
     with np.errstate(invalid="ignore", divide="ignore"):
         vwap = np.where(b.v > 0, b.q / b.v, np.nan)
         share = np.where(b.v > 0, b.tbv / b.v, np.nan)
-    return bars_from_arrays(b.ts, b.o, b.h, b.l, b.c, volume=b.v, vwap=vwap, taker_buy_share=share,
-                            oi_usd=b.oi * b.c, interval_s=b.dur // 1000)
+    return bars_from_arrays(
+        b.ts,
+        b.o,
+        b.h,
+        b.l,
+        b.c,
+        volume=b.v,
+        vwap=vwap,
+        taker_buy_share=share,
+        oi_usd=b.oi * b.c,
+        interval_s=b.dur // 1000,
+    )
 
 
-def run_scorecard(seed: int = 0, *, lookback: str = "1d", horizon_h: float = 12.0, history_days: float = 183,
-                  start_ms: int = DEFAULT_START_MS, top_n: int = 5, threshold_pct: float = 50.0,
-                  model_config: object | None = None, tolerance_pct: float = 0.0,
-                  per_bar: bool = False, sim_config: object | None = None) -> tuple[Scorecard, ZoneReport]:
+def run_scorecard(
+    seed: int = 0,
+    *,
+    lookback: str = "1d",
+    horizon_h: float = 12.0,
+    history_days: float = 183,
+    start_ms: int = DEFAULT_START_MS,
+    top_n: int = 5,
+    threshold_pct: float = 50.0,
+    model_config: object | None = None,
+    tolerance_pct: float = 0.0,
+    per_bar: bool = False,
+    sim_config: object | None = None,
+) -> tuple[Scorecard, ZoneReport]:
     """End to end: simulate, estimate with the real model, forecast, run the market on, score.
 
     The history reaches the model as the app's backfill delivers it (``HeatModel.step_many`` on the whole
@@ -191,8 +258,16 @@ def run_scorecard(seed: int = 0, *, lookback: str = "1d", horizon_h: float = 12.
     t1 = t0 + int(horizon_h * 3_600_000)
     market.fast_forward(t1)
     realized = market.realized[n0:]
-    card = score(report, realized, start_ms=t0, end_ms=t1, top_n=top_n,
-                 tolerance_pct=tolerance_pct, opened_ms=market.realized_opened_ms[n0:])
-    naive = score(naive_report(report), realized, start_ms=t0, end_ms=t1, top_n=top_n,
-                  tolerance_pct=tolerance_pct)
+    card = score(
+        report,
+        realized,
+        start_ms=t0,
+        end_ms=t1,
+        top_n=top_n,
+        tolerance_pct=tolerance_pct,
+        opened_ms=market.realized_opened_ms[n0:],
+    )
+    naive = score(
+        naive_report(report), realized, start_ms=t0, end_ms=t1, top_n=top_n, tolerance_pct=tolerance_pct
+    )
     return msgspec.structs.replace(card, naive_share=naive.share), report

@@ -30,6 +30,7 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from http import HTTPStatus
+from typing import Self
 from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -69,7 +70,7 @@ def _parse_path(path: str) -> tuple[bool, bool, list[str]] | None:
     p = url.path.rstrip("/") or "/"
     legacy = not p.startswith(_MARKET_PREFIX + "/")
     if not legacy:
-        p = p[len(_MARKET_PREFIX):]
+        p = p[len(_MARKET_PREFIX) :]
     if p == "/stream":
         streams = parse_qs(url.query).get("streams", [""])[0]
         return True, legacy, [s for s in streams.split("/") if s]
@@ -87,16 +88,28 @@ class DemoExchange:
     market begins (default: now). ``oi_hist_days``: apply Binance's 30-day ``openInterestHist`` rule.
     """
 
-    def __init__(self, seed: int = 0, speed: float = 1.0, symbol: str = "BTCUSDT", history_days: float = 183,
-                 *, start_ms: int | None = None, host: str = "127.0.0.1", oi_hist_days: float | None = None,
-                 ping_interval: float = 180.0, ping_timeout: float = 600.0, max_age_s: float = 24 * 3600.0,
-                 queue_size: int = 50_000, config: SimConfig | None = None) -> None:
+    def __init__(
+        self,
+        seed: int = 0,
+        speed: float = 1.0,
+        symbol: str = "BTCUSDT",
+        history_days: float = 183,
+        *,
+        start_ms: int | None = None,
+        host: str = "127.0.0.1",
+        oi_hist_days: float | None = None,
+        ping_interval: float = 180.0,
+        ping_timeout: float = 600.0,
+        max_age_s: float = 24 * 3600.0,
+        queue_size: int = 50_000,
+        config: SimConfig | None = None,
+    ) -> None:
         if not (0 < speed <= 10_000):
             raise ValueError(f"speed must be within (0, 10000], got {speed!r}")
         cfg = config or SimConfig()
         if symbol != cfg.symbol:
             cfg = cfg.for_symbol(symbol)
-        self._kw = dict(seed=seed, start_ms=start_ms, history_days=history_days, config=cfg)
+        self._kw = {"seed": seed, "start_ms": start_ms, "history_days": history_days, "config": cfg}
         self.speed = float(speed)
         self.host = host
         self.oi_hist_days = oi_hist_days
@@ -112,7 +125,7 @@ class DemoExchange:
         self._handlers: set[asyncio.Task[None]] = set()
 
     # -- lifecycle ---------------------------------------------------------------------------------------
-    async def __aenter__(self) -> "DemoExchange":
+    async def __aenter__(self) -> Self:
         await self.start()
         return self
 
@@ -127,9 +140,16 @@ class DemoExchange:
             self._rest = RestServer(self.market, oi_hist_days=self.oi_hist_days)
             await self._rest.start(self.host)
             self._ws_server = await serve(
-                self._handle, self.host, 0, process_request=self._check_path, compression=None,
-                ping_interval=self.ping_interval, ping_timeout=self.ping_timeout, max_queue=64,
-                close_timeout=_CLOSE_TIMEOUT_S)
+                self._handle,
+                self.host,
+                0,
+                process_request=self._check_path,
+                compression=None,
+                ping_interval=self.ping_interval,
+                ping_timeout=self.ping_timeout,
+                max_queue=64,
+                close_timeout=_CLOSE_TIMEOUT_S,
+            )
         except BaseException:
             await self.stop()
             raise
@@ -175,8 +195,11 @@ class DemoExchange:
     def stream_url(self, streams: Iterable[str] | None = None) -> str:
         """Combined-stream URL for ``streams`` (default: the four streams liqtui uses)."""
         s = self.market.symbol.lower() if self.market else "btcusdt"
-        names = list(streams) if streams is not None else [
-            f"{s}@aggTrade", f"{s}@markPrice@1s", f"{s}@kline_1m", f"{s}@forceOrder"]
+        names = (
+            list(streams)
+            if streams is not None
+            else [f"{s}@aggTrade", f"{s}@markPrice@1s", f"{s}@kline_1m", f"{s}@forceOrder"]
+        )
         return f"{self.ws_url}/stream?streams={'/'.join(names)}"
 
     # -- market pacing -----------------------------------------------------------------------------------
@@ -249,7 +272,8 @@ class DemoExchange:
         self.clients.add(c)
         sender = asyncio.create_task(self._send_loop(c))
         expire = asyncio.get_running_loop().call_later(
-            self.max_age_s, lambda: asyncio.ensure_future(ws.close(1001, "connection age limit")))
+            self.max_age_s, lambda: asyncio.ensure_future(ws.close(1001, "connection age limit"))
+        )
         try:
             async for msg in ws:
                 reply = self._command(c, msg)
@@ -298,13 +322,17 @@ class DemoExchange:
         if not isinstance(req, dict):
             return _error(2, "Invalid request: expected an object", None)
         rid = req.get("id")
-        if rid is not None and not (isinstance(rid, int) and not isinstance(rid, bool) and rid >= 0) \
-                and not isinstance(rid, str):
+        if (
+            rid is not None
+            and not (isinstance(rid, int) and not isinstance(rid, bool) and rid >= 0)
+            and not isinstance(rid, str)
+        ):
             return _error(2, "Invalid request: request ID must be an unsigned integer", None)
         method, params = req.get("method"), req.get("params", [])
         if method not in _METHODS:
-            return _error(2, f"Invalid request: unknown variant {method!r}, expected one of "
-                             f"{', '.join(_METHODS)}", rid)
+            return _error(
+                2, f"Invalid request: unknown variant {method!r}, expected one of {', '.join(_METHODS)}", rid
+            )
         if not isinstance(params, list):
             return _error(1, "Invalid value type: expected an array of parameters", rid)
         if method in ("SUBSCRIBE", "UNSUBSCRIBE"):

@@ -80,8 +80,16 @@ GAMMA_STEP = 1.25
 GAMMA_RANGE = (0.1, 3.0)
 ZOOM_STEP = 1.25
 SPAN_RANGE = (0.25, 60.0)  # half-height of the price window, % of centre
-LOOKBACK_SPAN_PCT = {"12h": 4.0, "1d": 6.0, "3d": 8.0, "7d": 10.0, "14d": 12.0, "1M": 15.0, "3M": 25.0,
-                     "6M": 35.0}
+LOOKBACK_SPAN_PCT = {
+    "12h": 4.0,
+    "1d": 6.0,
+    "3d": 8.0,
+    "7d": 10.0,
+    "14d": 12.0,
+    "1M": 15.0,
+    "3M": 25.0,
+    "6M": 35.0,
+}
 """Default half-height of the price window per lookback: longer lookbacks hold farther (lower-leverage) levels.
 The user's zoom (``+``/``-``) is a factor on top, kept across lookbacks."""
 COMPACT_WIDTH = 120
@@ -158,7 +166,7 @@ def _validated_keymap(km: Mapping[str, str]) -> dict[str, str]:
     bad = sorted(k for k, v in km.items() if not isinstance(v, str) or not v.strip())
     if bad:
         raise ValueError(
-            f"keymap {', '.join(bad)}: the key must be a non-empty string such as \"p\" or \"ctrl+p\""
+            f'keymap {", ".join(bad)}: the key must be a non-empty string such as "p" or "ctrl+p"'
         )
     return dict(km)
 
@@ -314,8 +322,15 @@ class LiqtuiApp(App[None]):
         if colors:
             self.color_system = colors
         self.palette = HeatPalette(spec, self.color_system)
-        for w in (self.heatmap, self.axis, self.heat_column, self.zones, self.tape, self.status,
-                  self.context_panel):
+        for w in (
+            self.heatmap,
+            self.axis,
+            self.heat_column,
+            self.zones,
+            self.tape,
+            self.status,
+            self.context_panel,
+        ):
             w.set_palette(self.palette)
         self._invalidate()
 
@@ -408,7 +423,10 @@ class LiqtuiApp(App[None]):
             return
         source = self._source
         self.run_worker(
-            source(self._sink_for(self.engine)), name="source", group="source", exclusive=True,
+            source(self._sink_for(self.engine)),
+            name="source",
+            group="source",
+            exclusive=True,
             exit_on_error=False,
         )
 
@@ -485,8 +503,11 @@ class LiqtuiApp(App[None]):
 
     def current_price(self) -> float | None:
         """The live anchor price (engine.price, else mark, else the model's)."""
-        for p in (getattr(self.engine, "price", None), getattr(self.engine, "mark", None),
-                  getattr(self.engine.model, "price", None)):
+        for p in (
+            getattr(self.engine, "price", None),
+            getattr(self.engine, "mark", None),
+            getattr(self.engine.model, "price", None),
+        ):
             if p is not None and math.isfinite(p) and p > 0:
                 return float(p)
         return None
@@ -535,16 +556,27 @@ class LiqtuiApp(App[None]):
         self._draw_zones(model, price, lo, hi)
         self.tape.set_liquidations(self.engine.liquidations)
 
-    def _draw_history(self, model: Any, now: int, lo: float, hi: float, width: int, height: int,
-                      price: float | None) -> None:
+    def _draw_history(
+        self, model: Any, now: int, lo: float, hi: float, width: int, height: int, price: float | None
+    ) -> None:
         """Rebuild the history heatmap only when a display column's time slice closed or the view changed;
         otherwise only move the anchor row."""
         lb_ms = _LOOKBACK_MS[self.lookback]
         t_end = int(getattr(model, "last_ts", 0) or now)
         # a "slice" is one display column's span of time: the picture is rebuilt when the newest column
         # closes (every lookback/width ms), not on every 1m bar; the heat column shows the live profile
-        key = (self.lookback, lo, hi, width, height, self.threshold_pct, self.gamma, self.klines,
-               t_end * width // lb_ms, id(model))
+        key = (
+            self.lookback,
+            lo,
+            hi,
+            width,
+            height,
+            self.threshold_pct,
+            self.gamma,
+            self.klines,
+            t_end * width // lb_ms,
+            id(model),
+        )
         if key == self._hist_key:
             self.heatmap.set_anchor(price)
             return
@@ -577,10 +609,15 @@ class LiqtuiApp(App[None]):
         the app's clock, and only while they are on screen (a plotext render costs tens of ms)."""
         panel, series = self.context_panel, self.context_series
         oi_version = getattr(self.engine, "oi_history_version", 0)
-        if not panel.display or (panel.drawn_version == series.version and panel.drawn_oi_version == oi_version):
+        if not panel.display or (
+            panel.drawn_version == series.version and panel.drawn_oi_version == oi_version
+        ):
             return
-        if panel.drawn_version is not None and panel.drawn_at is not None and \
-                0 <= now - panel.drawn_at < CONTEXT_REDRAW_MS:
+        if (
+            panel.drawn_version is not None
+            and panel.drawn_at is not None
+            and 0 <= now - panel.drawn_at < CONTEXT_REDRAW_MS
+        ):
             return
         panel.drawn_version, panel.drawn_oi_version, panel.drawn_at = series.version, oi_version, now
         panel.show(
@@ -596,8 +633,11 @@ class LiqtuiApp(App[None]):
 
     def _show_anchor(self, price: float | None, lo: float, hi: float) -> None:
         """The one-line "current anchor" above the zones (its own widget: a price move repaints one line)."""
-        text = "waiting for the first price…" if price is None else (
-            f"{self.symbol} live price {fmt_price(price, (hi - lo) / 2000)}")
+        text = (
+            "waiting for the first price…"
+            if price is None
+            else (f"{self.symbol} live price {fmt_price(price, (hi - lo) / 2000)}")
+        )
         if text != self._anchor_text:
             self._anchor_text = text
             self.anchor_label.update(text)

@@ -10,6 +10,7 @@ equal neighbouring cells are merged into one Segment.
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from collections.abc import Iterable, Sequence
@@ -193,8 +194,9 @@ def candle_columns(ohlc: np.ndarray, ts: np.ndarray, t0: int, t1: int, n_cols: i
     )
 
 
-def candle_overlay(cc: CandleCols, price_lo: float, price_hi: float, upper: np.ndarray, lower: np.ndarray,
-                   pal: HeatPalette) -> Overlay:
+def candle_overlay(
+    cc: CandleCols, price_lo: float, price_hi: float, upper: np.ndarray, lower: np.ndarray, pal: HeatPalette
+) -> Overlay:
     """Half-block candles over the heat: body ``█``/``▀``/``▄`` in the up/down colour, wick ``│``.
 
     ``upper``/``lower`` are the heat levels (char rows × columns) under the candles (for the background).
@@ -215,8 +217,15 @@ def candle_overlay(cc: CandleCols, price_lo: float, price_hi: float, upper: np.n
         return 0 if h < 0 else min(h, top)
 
     over = pal.over
-    for k, (col, o, h, lo, c) in enumerate(zip(cols.tolist(), cc.open[keep].tolist(), cc.high[keep].tolist(),
-                                               cc.low[keep].tolist(), cc.close[keep].tolist())):
+    for k, (col, o, h, lo, c) in enumerate(
+        zip(
+            cols.tolist(),
+            cc.open[keep].tolist(),
+            cc.high[keep].tolist(),
+            cc.low[keep].tolist(),
+            cc.close[keep].tolist(),
+        )
+    ):
         fg = pal.candle_up if c >= o else pal.candle_down
         b0, b1 = sorted((half(o), half(c)))
         ucol, lcol = up_cols[k], lo_cols[k]
@@ -235,8 +244,9 @@ def candle_overlay(cc: CandleCols, price_lo: float, price_hi: float, upper: np.n
 
 
 # ---------------------------------------------------------------------------------------------- heatmap
-def heatmap_rows(upper: np.ndarray, lower: np.ndarray, pal: HeatPalette,
-                 overlay: Overlay | None = None) -> list[list[Segment]]:
+def heatmap_rows(
+    upper: np.ndarray, lower: np.ndarray, pal: HeatPalette, overlay: Overlay | None = None
+) -> list[list[Segment]]:
     """Segments of every character row of a half-block heatmap.
 
     ``upper``/``lower``: heat levels (char rows × columns) of the upper and lower price row of each cell.
@@ -266,15 +276,14 @@ def heatmap_rows(upper: np.ndarray, lower: np.ndarray, pal: HeatPalette,
     pf = pal.pair_flat
     new, seg_t = tuple.__new__, Segment  # skips the NamedTuple's Python-level __new__: ~2x faster per run
     segs = [
-        new(seg_t, (bl[n] if e else up[n], pf[k], None))
-        for n, k, e in zip(lengths, run_code.tolist(), same)
+        new(seg_t, (bl[n] if e else up[n], pf[k], None)) for n, k, e in zip(lengths, run_code.tolist(), same)
     ]
     if overlay:
         idx = np.searchsorted(starts, rc[:, 0] * n_cols + rc[:, 1]).tolist()
         for i, hit in zip(idx, overlay.values()):
             segs[i] = Segment(hit[0], hit[1])
     bounds = np.searchsorted(starts, np.arange(n_rows + 1) * n_cols).tolist()
-    return [segs[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+    return [segs[a:b] for a, b in itertools.pairwise(bounds)]
 
 
 _RUN_STRINGS: dict[int, tuple[list[str], list[str]]] = {}
@@ -284,8 +293,10 @@ def _run_strings(width: int) -> tuple[list[str], list[str]]:
     """``▀ * n`` and ``' ' * n`` for every n ≤ width, built once per width."""
     hit = _RUN_STRINGS.get(width)
     if hit is None:
-        hit = _RUN_STRINGS[width] = ([HeatPalette.UPPER * n for n in range(width + 1)],
-                                     [" " * n for n in range(width + 1)])
+        hit = _RUN_STRINGS[width] = (
+            [HeatPalette.UPPER * n for n in range(width + 1)],
+            [" " * n for n in range(width + 1)],
+        )
     return hit
 
 
@@ -305,8 +316,9 @@ def naive_heatmap_rows(upper: np.ndarray, lower: np.ndarray) -> list[list[Segmen
 _EIGHTHS = " ▏▎▍▌▋▊▉"
 
 
-def bar_segments(parts: Sequence[float], scale: float, width: int, styles: Sequence[Style],
-                 blank: Style) -> list[Segment]:
+def bar_segments(
+    parts: Sequence[float], scale: float, width: int, styles: Sequence[Style], blank: Style
+) -> list[Segment]:
     """A horizontal bar ``width`` cells wide, stacked from ``parts`` (one per style), in eighths of a cell.
 
     ``scale`` is the value of a full-width bar. Always returns exactly ``width`` cells.
@@ -316,7 +328,7 @@ def bar_segments(parts: Sequence[float], scale: float, width: int, styles: Seque
     total = float(sum(p for p in parts if p > 0))
     if scale <= 0 or total <= 0:
         return [Segment(" " * width, blank)]
-    eighths = min(width * 8, int(round(total / scale * width * 8)))
+    eighths = min(width * 8, round(total / scale * width * 8))
     segs: list[Segment] = []
     acc, prev_cell, last = 0.0, 0, 0
     for i, (p, st) in enumerate(zip(parts, styles)):
@@ -324,7 +336,7 @@ def bar_segments(parts: Sequence[float], scale: float, width: int, styles: Seque
             continue
         acc += p
         last = i
-        cell = int(round(acc / total * eighths)) // 8
+        cell = round(acc / total * eighths) // 8
         if cell > prev_cell:
             segs.append(Segment("█" * (cell - prev_cell), st))
             prev_cell = cell
@@ -369,9 +381,9 @@ def time_axis(lookback_ms: int, width: int, ticks: int = 4) -> str:
         label = _ago(lookback_ms * (1 - f)) if i < ticks else "now"
         x = round(f * (width - 1))
         start = 0 if i == 0 else min(max(0, x - len(label) // 2), width - len(label))
-        if start < 0 or any(c != " " for c in line[max(0, start - 1):start + len(label) + 1]):
+        if start < 0 or any(c != " " for c in line[max(0, start - 1) : start + len(label) + 1]):
             continue  # no room: skip rather than overlap
-        line[start:start + len(label)] = label
+        line[start : start + len(label)] = label
     return "".join(line)
 
 
@@ -405,8 +417,17 @@ def fmt_price_compact(p: float) -> str:
     return f"{p:.4g}"
 
 
-def zone_line(low: float, high: float, usd: float, strength: float, distance_pct: float, confluence: bool,
-              width: int, bar_style: Style, mark_style: Style) -> Text:
+def zone_line(
+    low: float,
+    high: float,
+    usd: float,
+    strength: float,
+    distance_pct: float,
+    confluence: bool,
+    width: int,
+    bar_style: Style,
+    mark_style: Style,
+) -> Text:
     """One zone row, exactly ``width`` cells: price range, USD, a bar sized by ``strength`` (0..1),
     signed distance % and ``◆`` when several leverage tiers agree (confluence)."""
     compact = width < 40
@@ -416,7 +437,7 @@ def zone_line(low: float, high: float, usd: float, strength: float, distance_pct
     dist = fmt_pct(distance_pct, 1 if compact else 2).rjust(6 if compact else 7)
     fixed = len(rng) + 1 + len(usd_s) + 1 + 1 + len(dist) + 1 + 1
     bar_w = max(1, width - fixed)
-    eighths = int(round(max(0.0, min(1.0, strength)) * bar_w * 8))
+    eighths = round(max(0.0, min(1.0, strength)) * bar_w * 8)
     bar = "█" * (eighths // 8) + (_EIGHTHS[eighths % 8] if eighths % 8 else "")
     t = Text(no_wrap=True, overflow="crop")
     t.append(rng + " ")
@@ -431,8 +452,9 @@ def zone_line(low: float, high: float, usd: float, strength: float, distance_pct
 _VENUE_ABBR = {"binance": "BIN", "bybit": "BYB", "okx": "OKX", "hyperliquid": "HL "}
 
 
-def tape_line(ts_ms: int, venue: str, is_long: bool, price: float, usd: float, width: int,
-              side_style: Style) -> Text:
+def tape_line(
+    ts_ms: int, venue: str, is_long: bool, price: float, usd: float, width: int, side_style: Style
+) -> Text:
     """One realized liquidation: UTC time, venue, LONG/SHORT (the liquidated side), price, USD, glyph."""
     hms = time.strftime("%H:%M:%S", time.gmtime(ts_ms / 1000))
     t = Text(no_wrap=True, overflow="crop")

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
+from typing import ClassVar
 
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, OptionList, Static
@@ -22,7 +23,9 @@ QUICK_SYMBOLS = ("BTC", "ETH", "SOL")
 class HelpScreen(ModalScreen[None]):
     """Every key and what it does (reflecting the current keymap)."""
 
-    BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close", show=False)]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,q,question_mark", "dismiss", "Close", show=False)
+    ]
 
     def __init__(self, rows: list[tuple[str, str]]) -> None:
         super().__init__()
@@ -44,7 +47,7 @@ class HelpScreen(ModalScreen[None]):
 class TickerScreen(ModalScreen[str | None]):
     """Pick BTC, ETH, SOL or type any symbol; returns the upper-cased ticker or None."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel", show=False)]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel", show=False)]
 
     def __init__(self, current: str) -> None:
         super().__init__()
@@ -77,7 +80,7 @@ class TickerScreen(ModalScreen[str | None]):
 class VenuesScreen(ModalScreen[list[str] | None]):
     """One checkbox per venue; OK returns the checked ones (at least one), Escape cancels."""
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", show=False),
         Binding("enter", "ok", "OK", show=False, priority=True),  # before the checkbox's own enter
     ]

@@ -54,19 +54,54 @@ def events(
         vol = float(rng.gamma(2.0, 60.0))
         oi *= 1 + rng.normal(0.0004, 0.0015)
         yield OpenInterest(venue=b, symbol=sym, ts=ts + 59_000, recv_ts=ts + 59_040, base=oi / c, usd=oi)
-        yield Trade(venue=b, symbol=sym, ts=ts + 59_500, recv_ts=ts + 59_530, price=c, qty=0.01,
-                    side=TakerSide.BUY if ret > 0 else TakerSide.SELL)
-        yield MarkPrice(venue=b, symbol=sym, ts=ts + 59_900, recv_ts=ts + 59_930, mark=c, index=c,
-                        funding_rate=0.0001 + 0.00001 * np.sin(i / 90.0))
+        yield Trade(
+            venue=b,
+            symbol=sym,
+            ts=ts + 59_500,
+            recv_ts=ts + 59_530,
+            price=c,
+            qty=0.01,
+            side=TakerSide.BUY if ret > 0 else TakerSide.SELL,
+        )
+        yield MarkPrice(
+            venue=b,
+            symbol=sym,
+            ts=ts + 59_900,
+            recv_ts=ts + 59_930,
+            mark=c,
+            index=c,
+            funding_rate=0.0001 + 0.00001 * np.sin(i / 90.0),
+        )
         buy = vol * (0.5 + ret * 50)
-        yield Candle(venue=b, symbol=sym, ts=ts, recv_ts=ts + MINUTE + 25, interval_s=60, open=o, high=h,
-                     low=lo, close=c, volume=vol, quote_volume=vol * (o + c) / 2, taker_buy_volume=buy,
-                     taker_buy_quote=buy * c, closed=True)
+        yield Candle(
+            venue=b,
+            symbol=sym,
+            ts=ts,
+            recv_ts=ts + MINUTE + 25,
+            interval_s=60,
+            open=o,
+            high=h,
+            low=lo,
+            close=c,
+            volume=vol,
+            quote_volume=vol * (o + c) / 2,
+            taker_buy_volume=buy,
+            taker_buy_quote=buy * c,
+            closed=True,
+        )
         if rng.random() < 0.08:
             side = PositionSide.LONG if ret < 0 else PositionSide.SHORT
             qty = float(rng.gamma(1.2, 3.0))
-            yield Liquidation(venue=b, symbol=sym, ts=ts + 30_000, recv_ts=ts + 30_050, side=side,
-                              price=lo if side == PositionSide.LONG else h, qty=qty, usd=qty * c)
+            yield Liquidation(
+                venue=b,
+                symbol=sym,
+                ts=ts + 30_000,
+                recv_ts=ts + 30_050,
+                side=side,
+                price=lo if side == PositionSide.LONG else h,
+                qty=qty,
+                usd=qty * c,
+            )
         if i % 480 == 0:
             yield FundingRate(venue=b, symbol=sym, ts=ts, recv_ts=ts + 20, rate=0.0001)
         p = c
@@ -94,8 +129,9 @@ def make_engine(n_bars: int = 1440, *, seed: int = 7) -> Engine:
     return eng
 
 
-def live_events(start_ts: int, price: float, ms: int, *, seed: int = 11, trades_per_s: float = 20.0
-                ) -> Iterator[MarketEvent]:
+def live_events(
+    start_ts: int, price: float, ms: int, *, seed: int = 11, trades_per_s: float = 20.0
+) -> Iterator[MarketEvent]:
     """``ms`` milliseconds of steady live traffic after ``start_ts``: trades, a mark every second, OI every
     3 s, a closed 1m candle at each minute boundary and an occasional liquidation."""
     rng = np.random.default_rng(seed + start_ts // 1000)
@@ -104,8 +140,15 @@ def live_events(start_ts: int, price: float, ms: int, *, seed: int = 11, trades_
     ts = np.sort(start_ts + rng.integers(0, ms, n))
     walk = price * np.exp(np.cumsum(rng.normal(0.0, 0.00004, n)))
     for t, p in zip(ts.tolist(), walk.tolist()):
-        yield Trade(venue=b, symbol=sym, ts=t, recv_ts=t + 30, price=p, qty=float(rng.gamma(1.0, 0.05)),
-                    side=TakerSide.BUY if rng.random() < 0.5 else TakerSide.SELL)
+        yield Trade(
+            venue=b,
+            symbol=sym,
+            ts=t,
+            recv_ts=t + 30,
+            price=p,
+            qty=float(rng.gamma(1.0, 0.05)),
+            side=TakerSide.BUY if rng.random() < 0.5 else TakerSide.SELL,
+        )
     end = start_ts + ms
     last = float(walk[-1])
     for sec in range(start_ts // 1000 + 1, end // 1000 + 1):
@@ -115,12 +158,32 @@ def live_events(start_ts: int, price: float, ms: int, *, seed: int = 11, trades_
             yield OpenInterest(venue=b, symbol=sym, ts=t, recv_ts=t + 40, base=1.2e5, usd=1.2e5 * last)
         if sec % 60 == 0:
             o = last * (1 + rng.normal(0, 0.0005))
-            yield Candle(venue=b, symbol=sym, ts=t - MINUTE, recv_ts=t + 25, interval_s=60, open=o,
-                         high=max(o, last) * 1.0004, low=min(o, last) * 0.9996, close=last, volume=50.0,
-                         quote_volume=50.0 * last, taker_buy_volume=25.0, taker_buy_quote=25.0 * last)
+            yield Candle(
+                venue=b,
+                symbol=sym,
+                ts=t - MINUTE,
+                recv_ts=t + 25,
+                interval_s=60,
+                open=o,
+                high=max(o, last) * 1.0004,
+                low=min(o, last) * 0.9996,
+                close=last,
+                volume=50.0,
+                quote_volume=50.0 * last,
+                taker_buy_volume=25.0,
+                taker_buy_quote=25.0 * last,
+            )
         if rng.random() < 0.05:
-            yield Liquidation(venue=b, symbol=sym, ts=t, recv_ts=t + 50, side=PositionSide.LONG, price=last,
-                              qty=0.5, usd=0.5 * last)
+            yield Liquidation(
+                venue=b,
+                symbol=sym,
+                ts=t,
+                recv_ts=t + 50,
+                side=PositionSide.LONG,
+                price=last,
+                qty=0.5,
+                usd=0.5 * last,
+            )
 
 
 def end_ts(n_bars: int = 1440) -> int:

@@ -52,11 +52,26 @@ MAX_LEVELS = 64
 COLOR_SYSTEMS: tuple[str, ...] = ("truecolor", "256", "16")
 
 _THEME_FIELDS = (
-    "primary", "secondary", "warning", "error", "success", "accent",
-    "foreground", "background", "surface", "panel", "boost",
+    "primary",
+    "secondary",
+    "warning",
+    "error",
+    "success",
+    "accent",
+    "foreground",
+    "background",
+    "surface",
+    "panel",
+    "boost",
 )
 _REQUIRED_VARIABLES = (
-    "liq-long", "liq-short", "heat-anchor", "candle-up", "candle-down", "zone-bar", "confluence",
+    "liq-long",
+    "liq-short",
+    "heat-anchor",
+    "candle-up",
+    "candle-down",
+    "zone-bar",
+    "confluence",
     "tier-colors",
 )
 
@@ -176,8 +191,10 @@ def _parse_heat(data: Any, path: Path | None) -> _Heat:
     c256 = _int_list(data, "colors_256", 255, path)
     bad = [i for i in c256 if exact_256(i) is None]
     if bad:
-        raise ThemeError(f"{_where(path)}[heat].colors_256: {bad} cannot be shown exactly on a 256-colour "
-                         "terminal; use 16..255 without the cube greys 59, 102, 145, 188 (use 232..255)")
+        raise ThemeError(
+            f"{_where(path)}[heat].colors_256: {bad} cannot be shown exactly on a 256-colour "
+            "terminal; use 16..255 without the cube greys 59, 102, 145, 188 (use 232..255)"
+        )
     return stops_t, levels, c256, _int_list(data, "colors_16", 15, path)
 
 

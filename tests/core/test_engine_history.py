@@ -122,7 +122,9 @@ def test_oi_history_keeps_backfill_and_live_apart_and_bounded():
 
     eng = Engine(HeatModel(), symbol="BTC", reference=Venue.BINANCE)
     t_live = 1_790_000_000_000
-    eng.apply(OpenInterest(venue=Venue.BINANCE, symbol="BTCUSDT", ts=t_live, recv_ts=t_live, base=1.0, usd=5e9))
+    eng.apply(
+        OpenInterest(venue=Venue.BINANCE, symbol="BTCUSDT", ts=t_live, recv_ts=t_live, base=1.0, usd=5e9)
+    )
     v0 = eng.oi_history_version
     n = 3 * 24 * 60  # three days of minute bars ending just before the live figure
     bars = np.zeros(n, dtype=BAR_DTYPE)

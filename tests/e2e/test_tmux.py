@@ -30,7 +30,9 @@ class Pane:
         self.socket, self.session = socket, session
 
     def tmux(self, *args: str) -> str:
-        out = subprocess.run([TMUX, "-L", self.socket, *args], capture_output=True, text=True, timeout=15)
+        out = subprocess.run(
+            [TMUX, "-L", self.socket, *args], check=False, capture_output=True, text=True, timeout=15
+        )
         return out.stdout
 
     def text(self) -> str:
@@ -70,12 +72,31 @@ def pane(tmp_path):
         "PYTHONPATH": os.environ.get("PYTHONPATH", ""),
     }
     shell = " ".join(
-        ["env", "-i", *(shlex.quote(f"{k}={v}") for k, v in env.items()), *map(shlex.quote, cmd),
-         "--demo", "--seed", "7", "--no-store", "--log-file", shlex.quote(str(tmp_path / "liqtui.log"))]
+        [
+            "env",
+            "-i",
+            *(shlex.quote(f"{k}={v}") for k, v in env.items()),
+            *map(shlex.quote, cmd),
+            "--demo",
+            "--seed",
+            "7",
+            "--no-store",
+            "--log-file",
+            shlex.quote(str(tmp_path / "liqtui.log")),
+        ]
     )
     p = Pane(f"liqtui-e2e-{uuid.uuid4().hex[:8]}", "e2e")
-    p.tmux("new-session", "-d", "-s", p.session, "-x", "160", "-y", "48",
-           f"{shell}; echo LIQTUI_EXIT=$?; sleep 600")
+    p.tmux(
+        "new-session",
+        "-d",
+        "-s",
+        p.session,
+        "-x",
+        "160",
+        "-y",
+        "48",
+        f"{shell}; echo LIQTUI_EXIT=$?; sleep 600",
+    )
     socket_path = p.tmux("display-message", "-p", "#{socket_path}").strip()
     try:
         yield p
@@ -88,7 +109,8 @@ def pane(tmp_path):
 def test_demo_first_frame_keys_zones_and_clean_quit(pane):
     screen = pane.wait_for(
         lambda t: "lookback 1d" in t and "Above price — squeeze zones" in t and bool(ZONE_ROW.search(t)),
-        "the first frame with zones", FIRST_FRAME_TIMEOUT,
+        "the first frame with zones",
+        FIRST_FRAME_TIMEOUT,
     )
     assert "Below price — flush zones" in screen
     assert "live price" in screen  # the anchor label

@@ -62,7 +62,15 @@ def manager(servers, venues: list[str], sink: Collector, symbol: str = "BTC", **
     overrides: list[str] = []
     for s in servers:
         overrides += s.endpoint_overrides()
-    opts = dict(backoff_base_s=0.02, backoff_cap_s=0.2, stale_s=5.0, ping_interval_s=5.0, oi_poll_s=0.05,
-                open_timeout_s=5.0, close_timeout_s=1.0, seed=7)
+    opts = {
+        "backoff_base_s": 0.02,
+        "backoff_cap_s": 0.2,
+        "stale_s": 5.0,
+        "ping_interval_s": 5.0,
+        "oi_poll_s": 0.05,
+        "open_timeout_s": 5.0,
+        "close_timeout_s": 1.0,
+        "seed": 7,
+    }
     opts.update(kw)
     return FeedManager(venues, symbol, endpoints=Endpoints.from_overrides(overrides), sink=sink, **opts)

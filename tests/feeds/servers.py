@@ -24,7 +24,7 @@ import asyncio
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -142,9 +142,10 @@ class ExchangeServer:
         self.port = 0
 
     # -- lifecycle -------------------------------------------------------------------------------------
-    async def __aenter__(self) -> "ExchangeServer":
-        self._server = await serve(self._handle, "127.0.0.1", 0, compression=None, max_size=None,
-                                   process_request=self._http)
+    async def __aenter__(self) -> Self:
+        self._server = await serve(
+            self._handle, "127.0.0.1", 0, compression=None, max_size=None, process_request=self._http
+        )
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 
@@ -156,8 +157,12 @@ class ExchangeServer:
     @property
     def ws_url(self) -> str:
         """Websocket base as the venue's endpoint would be configured."""
-        paths = {"binance": "/market", "bybit": "/v5/public/linear", "okx": "/ws/v5/public",
-                 "hyperliquid": "/ws"}
+        paths = {
+            "binance": "/market",
+            "bybit": "/v5/public/linear",
+            "okx": "/ws/v5/public",
+            "hyperliquid": "/ws",
+        }
         return f"ws://127.0.0.1:{self.port}{paths[self.venue]}"
 
     @property
@@ -181,15 +186,34 @@ class ExchangeServer:
             sym = q.get("symbol", "")
             if not self._known(sym):
                 return _response(400, '{"code":-1121,"msg":"Invalid symbol."}')
-            return _response(200, json.dumps({"openInterest": f"{self.oi_base:.3f}", "symbol": sym,
-                                              "time": 1_700_000_000_000}))
+            return _response(
+                200,
+                json.dumps({"openInterest": f"{self.oi_base:.3f}", "symbol": sym, "time": 1_700_000_000_000}),
+            )
         if url.path == "/api/v5/public/instruments":
             inst = q.get("instId", "")
             if not self._known(inst):
                 return _response(200, '{"code":"51001","msg":"Instrument ID does not exist","data":[]}')
-            return _response(200, json.dumps({"code": "0", "msg": "", "data": [
-                {"instType": "SWAP", "instId": inst, "ctVal": str(self.ct_val),
-                 "ctValCcy": inst.split("-")[0], "ctType": "linear", "settleCcy": "USDT", "state": "live"}]}))
+            return _response(
+                200,
+                json.dumps(
+                    {
+                        "code": "0",
+                        "msg": "",
+                        "data": [
+                            {
+                                "instType": "SWAP",
+                                "instId": inst,
+                                "ctVal": str(self.ct_val),
+                                "ctValCcy": inst.split("-")[0],
+                                "ctType": "linear",
+                                "settleCcy": "USDT",
+                                "state": "live",
+                            }
+                        ],
+                    }
+                ),
+            )
         return _response(404, '{"code":-1,"msg":"not found"}')
 
     def _known(self, symbol: str) -> bool:
@@ -296,16 +320,27 @@ class ExchangeServer:
         op = msg.get("op")
         if op == "ping":
             rec.pings += 1
-            return [json.dumps({"success": True, "ret_msg": "pong", "conn_id": "c1", "req_id": "",
-                                "op": "ping"})]
+            return [
+                json.dumps({"success": True, "ret_msg": "pong", "conn_id": "c1", "req_id": "", "op": "ping"})
+            ]
         if op == "subscribe":
             bad = [t for t in msg.get("args", []) if not self._known(t.rsplit(".", 1)[-1])]
             if bad:
-                return [json.dumps({"success": False, "ret_msg": f"Invalid symbol :[{bad[0]}]",
-                                    "conn_id": "c1", "req_id": "", "op": "subscribe"})]
+                return [
+                    json.dumps(
+                        {
+                            "success": False,
+                            "ret_msg": f"Invalid symbol :[{bad[0]}]",
+                            "conn_id": "c1",
+                            "req_id": "",
+                            "op": "subscribe",
+                        }
+                    )
+                ]
             rec.subscribed.set()
-            return [json.dumps({"success": True, "ret_msg": "", "conn_id": "c1", "req_id": "",
-                                "op": "subscribe"})]
+            return [
+                json.dumps({"success": True, "ret_msg": "", "conn_id": "c1", "req_id": "", "op": "subscribe"})
+            ]
         return []
 
     def _okx(self, msg: Any, rec: ConnRecord) -> list[str]:
@@ -328,18 +363,31 @@ class ExchangeServer:
         if msg.get("method") == "subscribe":
             sub = msg.get("subscription", {})
             if not self._known(sub.get("coin", "")):
-                return [json.dumps({"channel": "error",
-                                    "data": f"Invalid subscription {json.dumps(sub)}: unknown coin"})]
+                return [
+                    json.dumps(
+                        {"channel": "error", "data": f"Invalid subscription {json.dumps(sub)}: unknown coin"}
+                    )
+                ]
             rec.subscribed.set()
-            return [json.dumps({"channel": "subscriptionResponse", "data": {"method": "subscribe",
-                                                                           "subscription": sub}})]
+            return [
+                json.dumps(
+                    {"channel": "subscriptionResponse", "data": {"method": "subscribe", "subscription": sub}}
+                )
+            ]
         return []
 
 
 def _response(status: int, body: str) -> Response:
-    reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 429: "Too Many Requests",
-              500: "Internal Server Error", 503: "Service Unavailable"}.get(status, "Error")
+    reason = {
+        200: "OK",
+        400: "Bad Request",
+        404: "Not Found",
+        429: "Too Many Requests",
+        500: "Internal Server Error",
+        503: "Service Unavailable",
+    }.get(status, "Error")
     data = body.encode()
-    headers = Headers([("Content-Type", "application/json"), ("Content-Length", str(len(data))),
-                       ("Connection", "close")])
+    headers = Headers(
+        [("Content-Type", "application/json"), ("Content-Length", str(len(data))), ("Connection", "close")]
+    )
     return Response(status, reason, headers, data)

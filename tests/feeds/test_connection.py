@@ -10,7 +10,6 @@ import pytest
 from liqtui.core.events import (
     Candle,
     FeedState,
-    FeedStatus,
     FundingRate,
     Liquidation,
     MarkPrice,
@@ -34,18 +33,24 @@ def bn_ticks(start: int = 1000) -> Stream:
 
 # -- every channel, per venue ------------------------------------------------------------------------
 async def test_binance_all_channels_and_rest_oi() -> None:
-    script = [F.bn_agg_trade(1, 60000.5, 0.25, True, T0), F.bn_agg_trade(2, 60001.0, 0.5, False, T0 + 1),
-              F.bn_mark(T0 + 2, 60010.0, 60005.0, 0.0001),
-              F.bn_kline(T0 - 60_000, 59990, 60020, 59980, 60000, 12.5, True),
-              F.bn_force_order(T0 + 3, "SELL", 59950.0, 0.2), F.bn_force_order(T0 + 4, "BUY", 60050.0, 0.1)]
+    script = [
+        F.bn_agg_trade(1, 60000.5, 0.25, True, T0),
+        F.bn_agg_trade(2, 60001.0, 0.5, False, T0 + 1),
+        F.bn_mark(T0 + 2, 60010.0, 60005.0, 0.0001),
+        F.bn_kline(T0 - 60_000, 59990, 60020, 59980, 60000, 12.5, True),
+        F.bn_force_order(T0 + 3, "SELL", 59950.0, 0.2),
+        F.bn_force_order(T0 + 4, "BUY", 60050.0, 0.1),
+    ]
     async with ExchangeServer("binance", [script], oi_base=81234.567) as srv:
         sink = Collector()
         mgr = manager([srv], ["binance"], sink)
         async with running(mgr):
-            await until(lambda: sink.of(OpenInterest) and len(sink.of(Liquidation)) == 2,
-                        "all Binance events")
-        assert srv.conns[0].path == ("/market/stream?streams=btcusdt@aggTrade/btcusdt@markPrice@1s/"
-                                     "btcusdt@kline_1m/btcusdt@forceOrder")
+            await until(
+                lambda: sink.of(OpenInterest) and len(sink.of(Liquidation)) == 2, "all Binance events"
+            )
+        assert srv.conns[0].path == (
+            "/market/stream?streams=btcusdt@aggTrade/btcusdt@markPrice@1s/btcusdt@kline_1m/btcusdt@forceOrder"
+        )
     t1, t2 = sink.of(Trade)
     assert (t1.price, t1.qty, t1.side, t1.ts) == (60000.5, 0.25, TakerSide.SELL, T0)  # m=true: taker sold
     assert (t2.price, t2.side) == (60001.0, TakerSide.BUY)
@@ -54,7 +59,14 @@ async def test_binance_all_channels_and_rest_oi() -> None:
     assert sink.of(FundingRate)[0].rate == 0.0001
     (k,) = sink.of(Candle)
     assert (k.open, k.high, k.low, k.close, k.volume, k.closed, k.interval_s) == (
-        59990, 60020, 59980, 60000, 12.5, True, 60)
+        59990,
+        60020,
+        59980,
+        60000,
+        12.5,
+        True,
+        60,
+    )
     l1, l2 = sink.of(Liquidation)
     assert (l1.side, l1.price, l1.qty) == (PositionSide.LONG, 59950.0, 0.2)  # forced SELL closed a long
     assert l2.side is PositionSide.SHORT
@@ -79,8 +91,9 @@ async def test_bybit_all_channels_snapshot_then_delta_and_pings() -> None:
         sink = Collector()
         mgr = manager([srv], ["bybit"], sink, ping_interval_s=0.02)
         async with running(mgr):
-            await until(lambda: sink.of(Candle) and srv.conns and srv.conns[0].pings >= 2,
-                        "bybit events + pings")
+            await until(
+                lambda: sink.of(Candle) and srv.conns and srv.conns[0].pings >= 2, "bybit events + pings"
+            )
         sub = srv.conns[0].received[0]
     assert '"op":"subscribe"' in sub and "allLiquidation.BTCUSDT" in sub and "kline.1.BTCUSDT" in sub
     marks = sink.of(MarkPrice)
@@ -94,8 +107,10 @@ async def test_bybit_all_channels_snapshot_then_delta_and_pings() -> None:
     assert [(t.side, t.qty) for t in sink.of(Trade)] == [(TakerSide.SELL, 0.004), (TakerSide.BUY, 0.5)]
     liqs = sink.of(Liquidation)
     # S is the position side on Bybit
-    assert [(x.side, x.price, x.qty) for x in liqs] == [(PositionSide.LONG, 64000.0, 0.3),
-                                                       (PositionSide.SHORT, 66000.0, 0.1)]
+    assert [(x.side, x.price, x.qty) for x in liqs] == [
+        (PositionSide.LONG, 64000.0, 0.3),
+        (PositionSide.SHORT, 66000.0, 0.1),
+    ]
     assert sink.of(Candle)[0].close == 65114.3 and sink.of(Candle)[0].closed
     assert mgr.stats["bybit"].decode_errors == 0 and mgr.decoders["bybit"].control >= 3  # ack + pongs
 
@@ -107,41 +122,58 @@ async def test_okx_two_connections_contract_size_liquidation_filter_and_text_pin
         F.okx_trades([("9001", 65001.5, 12, "buy", T0 + 1), ("9002", 65000.0, 3, "sell", T0 + 2)]),
         F.okx_oi(T0 + 3, 2_500_000, ct, 65000.0),
         F.okx_funding(T0 + 4, 0.00005),
-        F.okx_liquidations([("ETH-USDT-SWAP", "sell", 3000.0, 50, T0 + 5),
-                            ("BTC-USDT-SWAP", "sell", 64000.0, 40, T0 + 6),
-                            ("BTC-USDT-SWAP", "buy", 66000.0, 7, T0 + 7)]),
+        F.okx_liquidations(
+            [
+                ("ETH-USDT-SWAP", "sell", 3000.0, 50, T0 + 5),
+                ("BTC-USDT-SWAP", "sell", 64000.0, 40, T0 + 6),
+                ("BTC-USDT-SWAP", "buy", 66000.0, 7, T0 + 7),
+            ]
+        ),
     ]
     business = [F.okx_candle(T0 - 60_000, 64990, 65010, 64980, 65000, 3000, ct, True)]
-    async with ExchangeServer("okx", scripts_by_path={"/public": [public], "/business": [business]},
-                              ct_val=ct) as srv:
+    async with ExchangeServer(
+        "okx", scripts_by_path={"/public": [public], "/business": [business]}, ct_val=ct
+    ) as srv:
         sink = Collector()
         mgr = manager([srv], ["okx"], sink, ping_interval_s=0.02)
         async with running(mgr):
-            await until(lambda: sink.of(Candle) and len(sink.of(Liquidation)) == 2
-                        and all(c.pings >= 2 for c in srv.conns) and len(srv.conns) == 2,
-                        "okx events + pings")
+            await until(
+                lambda: (
+                    sink.of(Candle)
+                    and len(sink.of(Liquidation)) == 2
+                    and all(c.pings >= 2 for c in srv.conns)
+                    and len(srv.conns) == 2
+                ),
+                "okx events + pings",
+            )
         paths = sorted(c.path for c in srv.conns)
         assert paths == ["/ws/v5/business", "/ws/v5/public"]
         assert any("instId=BTC-USDT-SWAP" in h for h in srv.rest_hits)
     trades = sink.of(Trade)
-    assert [(t.price, t.qty, t.side) for t in trades] == [(65001.5, pytest.approx(0.12), TakerSide.BUY),
-                                                          (65000.0, pytest.approx(0.03), TakerSide.SELL)]
+    assert [(t.price, t.qty, t.side) for t in trades] == [
+        (65001.5, pytest.approx(0.12), TakerSide.BUY),
+        (65000.0, pytest.approx(0.03), TakerSide.SELL),
+    ]
     (oi,) = sink.of(OpenInterest)
     assert oi.base == pytest.approx(25_000.0) and oi.usd == pytest.approx(25_000.0 * 65000.0)
     assert sink.of(FundingRate)[0].rate == 0.00005
     liqs = sink.of(Liquidation)  # the ETH one was filtered out
-    assert [(x.side, x.price, x.qty) for x in liqs] == [(PositionSide.LONG, 64000.0, pytest.approx(0.4)),
-                                                       (PositionSide.SHORT, 66000.0, pytest.approx(0.07))]
+    assert [(x.side, x.price, x.qty) for x in liqs] == [
+        (PositionSide.LONG, 64000.0, pytest.approx(0.4)),
+        (PositionSide.SHORT, 66000.0, pytest.approx(0.07)),
+    ]
     (c,) = sink.of(Candle)
     assert (c.close, c.volume, c.closed) == (65000.0, pytest.approx(30.0), True)
     assert mgr.decoders["okx"].ignored >= 1 and mgr.stats["okx"].decode_errors == 0
 
 
 async def test_hyperliquid_trades_ctx_candles_and_ping() -> None:
-    script = [F.hl_trades([(11, 105056.0, 0.00219, "B", T0), (12, 105055.0, 0.1, "A", T0 + 1)]),
-              F.hl_ctx(105050.0, 12000.5, 0.0000125),
-              F.hl_candle(T0 - 60_000, 105000, 105100, 104900, 105050, 3.5),
-              F.hl_candle(T0, 105050, 105060, 105040, 105055, 0.2)]
+    script = [
+        F.hl_trades([(11, 105056.0, 0.00219, "B", T0), (12, 105055.0, 0.1, "A", T0 + 1)]),
+        F.hl_ctx(105050.0, 12000.5, 0.0000125),
+        F.hl_candle(T0 - 60_000, 105000, 105100, 104900, 105050, 3.5),
+        F.hl_candle(T0, 105050, 105060, 105040, 105055, 0.2),
+    ]
     async with ExchangeServer("hyperliquid", [script]) as srv:
         sink = Collector()
         mgr = manager([srv], ["hyperliquid"], sink, ping_interval_s=0.02)
@@ -158,8 +190,9 @@ async def test_hyperliquid_trades_ctx_candles_and_ping() -> None:
 
 
 # -- faults: reconnect within 5 s, counters right ---------------------------------------------------
-@pytest.mark.parametrize(("ending", "reason"), [(Close(1001, "going away"), "server closed"),
-                                                (Abort(), "connection lost")])
+@pytest.mark.parametrize(
+    ("ending", "reason"), [(Close(1001, "going away"), "server closed"), (Abort(), "connection lost")]
+)
 async def test_reconnects_after_server_close_or_abrupt_loss(ending, reason: str) -> None:
     first = [F.bn_agg_trade(1, 60000, 0.1, False, T0), ending]
     async with ExchangeServer("binance", [first, [bn_ticks(2)]]) as srv:
@@ -175,8 +208,13 @@ async def test_reconnects_after_server_close_or_abrupt_loss(ending, reason: str)
 
 
 async def test_stall_with_socket_open_goes_stale_then_reconnects() -> None:
-    async with ExchangeServer("bybit", [[F.bb_ticker_snapshot(T0, 1, 65000.0, 30000.0, 0.0001), Stall()],
-                                        [F.bb_ticker_snapshot(T0 + 9, 2, 65001.0, 30001.0, 0.0001)]]) as srv:
+    async with ExchangeServer(
+        "bybit",
+        [
+            [F.bb_ticker_snapshot(T0, 1, 65000.0, 30000.0, 0.0001), Stall()],
+            [F.bb_ticker_snapshot(T0 + 9, 2, 65001.0, 30001.0, 0.0001)],
+        ],
+    ) as srv:
         sink = Collector()
         mgr = manager([srv], ["bybit"], sink, stale_s=0.3)
         async with running(mgr):
@@ -189,12 +227,23 @@ async def test_stall_with_socket_open_goes_stale_then_reconnects() -> None:
 
 
 async def test_garbage_frames_are_counted_and_never_fatal(caplog: pytest.LogCaptureFixture) -> None:
-    garbage = ["not json", '{"stream":"btcusdt@aggTrade","data":{"e":"aggTrade"', "[1,2,3]",
-               F.bn_agg_trade(5, 60000, 0.1, False, T0).replace('"p":"60000.00"', '"p":"abc"'),
-               '{"stream":"btcusdt@bogus","data":{"e":"bogusEvent","E":1}}', "\x00\x01\xff"]
-    unused = '{"stream":"btcusdt@depth","data":{"e":"depthUpdate","E":1}}'  # a documented stream we do not use
-    script = [F.bn_agg_trade(1, 60000, 0.1, False, T0), *garbage, unused,
-              F.bn_agg_trade(2, 60001, 0.1, False, T0 + 1)]
+    garbage = [
+        "not json",
+        '{"stream":"btcusdt@aggTrade","data":{"e":"aggTrade"',
+        "[1,2,3]",
+        F.bn_agg_trade(5, 60000, 0.1, False, T0).replace('"p":"60000.00"', '"p":"abc"'),
+        '{"stream":"btcusdt@bogus","data":{"e":"bogusEvent","E":1}}',
+        "\x00\x01\xff",
+    ]
+    unused = (
+        '{"stream":"btcusdt@depth","data":{"e":"depthUpdate","E":1}}'  # a documented stream we do not use
+    )
+    script = [
+        F.bn_agg_trade(1, 60000, 0.1, False, T0),
+        *garbage,
+        unused,
+        F.bn_agg_trade(2, 60001, 0.1, False, T0 + 1),
+    ]
     async with ExchangeServer("binance", [script]) as srv:
         sink = Collector()
         mgr = manager([srv], ["binance"], sink)
@@ -252,8 +301,16 @@ async def test_unreachable_endpoint_retries_with_status() -> None:
     from liqtui.feeds.endpoints import Endpoints
 
     ep = Endpoints.from_overrides(["hyperliquid=ws://127.0.0.1:9/ws"])  # discard port: connection refused
-    mgr = FeedManager(["hyperliquid"], "BTC", endpoints=ep, sink=sink, backoff_base_s=0.01,
-                      backoff_cap_s=0.05, max_attempts=2, seed=1)
+    mgr = FeedManager(
+        ["hyperliquid"],
+        "BTC",
+        endpoints=ep,
+        sink=sink,
+        backoff_base_s=0.01,
+        backoff_cap_s=0.05,
+        max_attempts=2,
+        seed=1,
+    )
     async with running(mgr):
         await until(lambda: FeedState.FAILED in sink.states(), "failure")
     assert "connect failed" in sink.statuses(FeedState.RECONNECTING)[0].reason
@@ -281,8 +338,9 @@ async def test_two_venues_into_one_sink_with_raw_hook() -> None:
         sink = Collector()
         mgr = manager([s1, s2], ["binance", "bybit"], sink, on_raw=lambda v, t, ms: raw.append((v, t, ms)))
         async with running(mgr):
-            await until(lambda: {o.venue for o in sink.of(OpenInterest)} == {Venue.BINANCE, Venue.BYBIT},
-                        "OI of both")
+            await until(
+                lambda: {o.venue for o in sink.of(OpenInterest)} == {Venue.BINANCE, Venue.BYBIT}, "OI of both"
+            )
     by_venue = {o.venue: o.usd for o in sink.of(OpenInterest)}
     assert by_venue[Venue.BYBIT] == pytest.approx(30000.0 * 60010.0)
     assert by_venue[Venue.BINANCE] == pytest.approx(80000.0 * 60000.0)
@@ -297,16 +355,22 @@ async def test_two_venues_drive_one_engine() -> None:
     from liqtui.core.model import HeatModel
 
     engine = Engine(HeatModel(), symbol="BTC", reference=Venue.BINANCE)
-    bn = [F.bn_mark(T0, 60000.0, 60000.0, 0.0001), F.bn_agg_trade(1, 60000, 0.1, False, T0),
-          F.bn_force_order(T0, "SELL", 59000.0, 0.5)]
-    bb = [F.bb_ticker_snapshot(T0, 1, 60010.0, 30000.0, 0.0002),
-          F.bb_trades([("z", 60020.0, 1.0, "Buy", T0)]),
-          F.bb_liquidations([(T0 + 1, "Sell", 0.2, 61000.0)])]
+    bn = [
+        F.bn_mark(T0, 60000.0, 60000.0, 0.0001),
+        F.bn_agg_trade(1, 60000, 0.1, False, T0),
+        F.bn_force_order(T0, "SELL", 59000.0, 0.5),
+    ]
+    bb = [
+        F.bb_ticker_snapshot(T0, 1, 60010.0, 30000.0, 0.0002),
+        F.bb_trades([("z", 60020.0, 1.0, "Buy", T0)]),
+        F.bb_liquidations([(T0 + 1, "Sell", 0.2, 61000.0)]),
+    ]
     async with ExchangeServer("binance", [bn]) as s1, ExchangeServer("bybit", [bb]) as s2:
         mgr = manager([s1, s2], ["binance", "bybit"], engine.apply)
         async with running(mgr):
-            await until(lambda: len(engine.oi_usd) == 2 and len(engine.liquidations) == 2,
-                        "both venues applied")
+            await until(
+                lambda: len(engine.oi_usd) == 2 and len(engine.liquidations) == 2, "both venues applied"
+            )
     assert engine.oi_usd_total == pytest.approx(80000.0 * 60000.0 + 30000.0 * 60010.0)  # summed in USD
     assert engine.price == 60000.0  # the reference venue anchors the price, not Bybit's 60020
     assert {x.venue for x in engine.liquidations} == {Venue.BINANCE, Venue.BYBIT}

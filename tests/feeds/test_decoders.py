@@ -39,10 +39,20 @@ def test_make_decoder_rejects_unknown_venue() -> None:
         make_decoder("kraken", "BTC")
 
 
-BAD_FRAMES = ["", "null", "{", "[]", '{"a":1}', "\x00garbage", '"text"', "1e999", '{"data":[1,2]}',
-              '{"topic":"publicTrade.BTCUSDT","data":5}',
-              '{"arg":{"channel":"trades","instId":"BTC-USDT-SWAP"}}',
-              '{"channel":"trades","data":[{"coin":"BTC"}]}']
+BAD_FRAMES = [
+    "",
+    "null",
+    "{",
+    "[]",
+    '{"a":1}',
+    "\x00garbage",
+    '"text"',
+    "1e999",
+    '{"data":[1,2]}',
+    '{"topic":"publicTrade.BTCUSDT","data":5}',
+    '{"arg":{"channel":"trades","instId":"BTC-USDT-SWAP"}}',
+    '{"channel":"trades","data":[{"coin":"BTC"}]}',
+]
 
 
 @pytest.mark.parametrize("venue", ["binance", "bybit", "okx", "hyperliquid"])
@@ -134,8 +144,9 @@ def test_bybit_bad_delta_leaves_state_intact() -> None:
     assert dec.errors == 1 and dec.ticker["markPrice"] == "65000.00"
 
 
-@pytest.mark.parametrize(("ts", "expected"),
-                         [(TWO_SIDED_OI_SINCE_MS - 1, 500.0), (TWO_SIDED_OI_SINCE_MS, 250.0)])
+@pytest.mark.parametrize(
+    ("ts", "expected"), [(TWO_SIDED_OI_SINCE_MS - 1, 500.0), (TWO_SIDED_OI_SINCE_MS, 250.0)]
+)
 def test_bybit_two_sided_open_interest_is_halved_from_2026_06_11(ts: int, expected: float) -> None:
     dec = make_decoder("bybit", "BTC")
     snap = F.bb_ticker_snapshot(ts, 1, 100.0, 0.0, 0.0).replace('"singleOpenInterest":"0.000",', "")
@@ -212,7 +223,15 @@ def test_hyperliquid_candle_out_of_order_and_error_channel() -> None:
 
 def test_interval_seconds() -> None:
     assert [interval_seconds(s) for s in ("1m", "15", "1H", "4h", "1D", "D", "1w", "1s")] == [
-        60, 900, 3600, 14400, 86400, 86400, 604800, 1]
+        60,
+        900,
+        3600,
+        14400,
+        86400,
+        86400,
+        604800,
+        1,
+    ]
     with pytest.raises(ValueError, match="unknown candle interval"):
         interval_seconds("fortnight")
 
@@ -254,9 +273,18 @@ def test_bybit_nan_in_a_ticker_delta_is_rejected_before_merging() -> None:
 @pytest.mark.parametrize(
     ("venue", "frame"),
     [
-        ("binance", '{"stream":"btcusdt@bookTicker","data":{"e":"bookTicker","u":1,"s":"BTCUSDT","b":"1","B":"1"}}'),
-        ("okx", '{"arg":{"channel":"books","instId":"BTC-USDT-SWAP"},"data":[{"asks":[],"bids":[],"ts":"1"}]}'),
-        ("bybit", '{"topic":"orderbook.50.BTCUSDT","type":"snapshot","ts":1,"data":{"s":"BTCUSDT","b":[],"a":[]}}'),
+        (
+            "binance",
+            '{"stream":"btcusdt@bookTicker","data":{"e":"bookTicker","u":1,"s":"BTCUSDT","b":"1","B":"1"}}',
+        ),
+        (
+            "okx",
+            '{"arg":{"channel":"books","instId":"BTC-USDT-SWAP"},"data":[{"asks":[],"bids":[],"ts":"1"}]}',
+        ),
+        (
+            "bybit",
+            '{"topic":"orderbook.50.BTCUSDT","type":"snapshot","ts":1,"data":{"s":"BTCUSDT","b":[],"a":[]}}',
+        ),
     ],
 )
 def test_documented_streams_we_do_not_use_are_ignored_not_errors(venue, frame):

@@ -20,19 +20,25 @@ def test_defaults_follow_the_2026_binance_market_path() -> None:
 
 def test_parse_endpoint() -> None:
     assert parse_endpoint("okx=ws://127.0.0.1:9000/ws/v5/public/") == (
-        "okx", "ws", "ws://127.0.0.1:9000/ws/v5/public")
+        "okx",
+        "ws",
+        "ws://127.0.0.1:9000/ws/v5/public",
+    )
     assert parse_endpoint("Binance.REST=http://127.0.0.1:1") == ("binance", "rest", "http://127.0.0.1:1")
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("okx", "expected VENUE=URL"),
-    ("okx=", "expected VENUE=URL"),
-    ("kraken=wss://x", "unknown venue 'kraken'"),
-    ("okx.ws2=wss://x", "must be '.rest'"),
-    ("okx=http://x", "invalid ws URL"),
-    ("okx.rest=wss://x", "invalid rest URL"),
-    ("okx=wss://", "invalid ws URL"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("okx", "expected VENUE=URL"),
+        ("okx=", "expected VENUE=URL"),
+        ("kraken=wss://x", "unknown venue 'kraken'"),
+        ("okx.ws2=wss://x", "must be '.rest'"),
+        ("okx=http://x", "invalid ws URL"),
+        ("okx.rest=wss://x", "invalid rest URL"),
+        ("okx=wss://", "invalid ws URL"),
+    ],
+)
 def test_parse_endpoint_errors(text: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         parse_endpoint(text)
@@ -50,8 +56,10 @@ def test_overrides_from_config_mapping_and_cli_list() -> None:
 def test_connection_specs_use_the_overrides() -> None:
     ep = Endpoints.from_overrides(["binance=ws://127.0.0.1:7/market", "okx=ws://127.0.0.1:8/ws/v5/public"])
     (bn,) = conn_specs("binance", "ETH", ep)
-    assert bn.url == ("ws://127.0.0.1:7/market/stream?streams=ethusdt@aggTrade/ethusdt@markPrice@1s/"
-                      "ethusdt@kline_1m/ethusdt@forceOrder")
+    assert bn.url == (
+        "ws://127.0.0.1:7/market/stream?streams=ethusdt@aggTrade/ethusdt@markPrice@1s/"
+        "ethusdt@kline_1m/ethusdt@forceOrder"
+    )
     assert bn.max_age_s is not None and bn.max_age_s < 24 * 3600
     pub, bus = conn_specs("okx", "ETH", ep)
     assert (pub.url, bus.url) == ("ws://127.0.0.1:8/ws/v5/public", "ws://127.0.0.1:8/ws/v5/business")
@@ -60,13 +68,16 @@ def test_connection_specs_use_the_overrides() -> None:
     assert business_url("ws://h/x") == "ws://h/x/business"
 
 
-@pytest.mark.parametrize(("symbol", "expected"), [
-    ("BTC", ("BTCUSDT", "BTCUSDT", "BTC-USDT-SWAP", "BTC")),
-    ("eth", ("ETHUSDT", "ETHUSDT", "ETH-USDT-SWAP", "ETH")),
-    ("SOLUSDT", ("SOLUSDT", "SOLUSDT", "SOL-USDT-SWAP", "SOL")),
-    ("BTC-USDT-SWAP", ("BTCUSDT", "BTCUSDT", "BTC-USDT-SWAP", "BTC")),
-    ("BTC/USDT", ("BTCUSDT", "BTCUSDT", "BTC-USDT-SWAP", "BTC")),
-])
+@pytest.mark.parametrize(
+    ("symbol", "expected"),
+    [
+        ("BTC", ("BTCUSDT", "BTCUSDT", "BTC-USDT-SWAP", "BTC")),
+        ("eth", ("ETHUSDT", "ETHUSDT", "ETH-USDT-SWAP", "ETH")),
+        ("SOLUSDT", ("SOLUSDT", "SOLUSDT", "SOL-USDT-SWAP", "SOL")),
+        ("BTC-USDT-SWAP", ("BTCUSDT", "BTCUSDT", "BTC-USDT-SWAP", "BTC")),
+        ("BTC/USDT", ("BTCUSDT", "BTCUSDT", "BTC-USDT-SWAP", "BTC")),
+    ],
+)
 def test_instrument_names(symbol: str, expected: tuple[str, ...]) -> None:
     assert tuple(instrument(v, symbol) for v in ("binance", "bybit", "okx", "hyperliquid")) == expected
     assert base_of(symbol) == expected[3]

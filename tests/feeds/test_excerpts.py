@@ -30,8 +30,10 @@ def _expected(venue: str, frame: str) -> list[tuple[float, float, int, TakerSide
     if venue == "binance":
         d = msg["data"]
         return [(float(d["p"]), float(d["q"]), d["T"], TakerSide.SELL if d["m"] else TakerSide.BUY)]
-    return [(float(r["px"]), float(r["sz"]), r["time"], TakerSide.BUY if r["side"] == "B" else TakerSide.SELL)
-            for r in msg["data"]]
+    return [
+        (float(r["px"]), float(r["sz"]), r["time"], TakerSide.BUY if r["side"] == "B" else TakerSide.SELL)
+        for r in msg["data"]
+    ]
 
 
 def test_excerpts_decode_to_the_raw_values() -> None:

@@ -16,21 +16,56 @@ from tests.feeds import frames as F
 T0 = 1_786_310_817_583
 
 SEEDS = {
-    "binance": [F.bn_agg_trade(1, 60000, 0.1, True, T0), F.bn_mark(T0, 60000, 59990, 0.0001),
-                F.bn_kline(T0, 1, 2, 0.5, 1.5, 3, True), F.bn_force_order(T0, "SELL", 59000, 0.1),
-                F.bn_oi_body(100.0, T0), '{"result":null,"id":1}'],
-    "bybit": [F.bb_ticker_snapshot(T0, 1, 65000, 100, 0.0001), F.bb_ticker_delta(T0, 2, markPrice="65001"),
-              F.bb_trades([("x", 1.0, 2.0, "Buy", T0)]), F.bb_liquidations([(T0, "Sell", 1.0, 2.0)]),
-              F.bb_kline(T0, 1, 2, 0.5, 1.5, 3, False)],
-    "okx": [F.okx_trades([("1", 100.0, 2, "buy", T0)]), F.okx_mark(T0, 100.0), F.okx_oi(T0, 10, 0.01, 100.0),
-            F.okx_funding(T0, 0.0001), F.okx_liquidations([("BTC-USDT-SWAP", "sell", 90.0, 1, T0)]),
-            F.okx_candle(T0, 1, 2, 0.5, 1.5, 3, 0.01, True), "pong"],
-    "hyperliquid": [F.hl_trades([(1, 100.0, 1.0, "B", T0)]), F.hl_ctx(100.0, 10.0, 0.0001),
-                    F.hl_candle(T0, 1, 2, 0.5, 1.5, 3), '{"channel":"pong"}'],
+    "binance": [
+        F.bn_agg_trade(1, 60000, 0.1, True, T0),
+        F.bn_mark(T0, 60000, 59990, 0.0001),
+        F.bn_kline(T0, 1, 2, 0.5, 1.5, 3, True),
+        F.bn_force_order(T0, "SELL", 59000, 0.1),
+        F.bn_oi_body(100.0, T0),
+        '{"result":null,"id":1}',
+    ],
+    "bybit": [
+        F.bb_ticker_snapshot(T0, 1, 65000, 100, 0.0001),
+        F.bb_ticker_delta(T0, 2, markPrice="65001"),
+        F.bb_trades([("x", 1.0, 2.0, "Buy", T0)]),
+        F.bb_liquidations([(T0, "Sell", 1.0, 2.0)]),
+        F.bb_kline(T0, 1, 2, 0.5, 1.5, 3, False),
+    ],
+    "okx": [
+        F.okx_trades([("1", 100.0, 2, "buy", T0)]),
+        F.okx_mark(T0, 100.0),
+        F.okx_oi(T0, 10, 0.01, 100.0),
+        F.okx_funding(T0, 0.0001),
+        F.okx_liquidations([("BTC-USDT-SWAP", "sell", 90.0, 1, T0)]),
+        F.okx_candle(T0, 1, 2, 0.5, 1.5, 3, 0.01, True),
+        "pong",
+    ],
+    "hyperliquid": [
+        F.hl_trades([(1, 100.0, 1.0, "B", T0)]),
+        F.hl_ctx(100.0, 10.0, 0.0001),
+        F.hl_candle(T0, 1, 2, 0.5, 1.5, 3),
+        '{"channel":"pong"}',
+    ],
 }
 VENUES = list(SEEDS)
-TOKENS = ['"', "{", "}", "[", "]", ",", ":", "-1", "1e400", "null", "true", '""', '"NaN"', "\\u0000", "0",
-          "9" * 30]
+TOKENS = [
+    '"',
+    "{",
+    "}",
+    "[",
+    "]",
+    ",",
+    ":",
+    "-1",
+    "1e400",
+    "null",
+    "true",
+    '""',
+    '"NaN"',
+    "\\u0000",
+    "0",
+    "9" * 30,
+]
 
 
 def mutate(rng: random.Random, frame: str) -> str:
@@ -49,7 +84,7 @@ def mutate(rng: random.Random, frame: str) -> str:
         elif op == 3:
             s = s[:i] + rng.choice(TOKENS) + s[i:]
         else:
-            s = s[:i] + chr(rng.randrange(0x20, 0x7F)) + s[i + 1:]
+            s = s[:i] + chr(rng.randrange(0x20, 0x7F)) + s[i + 1 :]
     return s
 
 
@@ -103,19 +138,55 @@ def test_every_wrong_type_in_every_field_never_raises(venue: str) -> None:
     assert len(frames) > 50
 
 
-KEYS = ["stream", "data", "e", "s", "p", "q", "T", "m", "topic", "type", "ts", "arg", "channel", "instId",
-        "coin", "ctx", "px", "sz", "side", "o", "k", "S", "v", "op", "success", "event", "markPx",
-        "openInterest", "details", "cs"]
+KEYS = [
+    "stream",
+    "data",
+    "e",
+    "s",
+    "p",
+    "q",
+    "T",
+    "m",
+    "topic",
+    "type",
+    "ts",
+    "arg",
+    "channel",
+    "instId",
+    "coin",
+    "ctx",
+    "px",
+    "sz",
+    "side",
+    "o",
+    "k",
+    "S",
+    "v",
+    "op",
+    "success",
+    "event",
+    "markPx",
+    "openInterest",
+    "details",
+    "cs",
+]
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=12),
-    lambda kids: st.lists(kids, max_size=4) | st.dictionaries(
-        st.sampled_from(KEYS) | st.text(max_size=5), kids, max_size=6),
+    lambda kids: (
+        st.lists(kids, max_size=4)
+        | st.dictionaries(st.sampled_from(KEYS) | st.text(max_size=5), kids, max_size=6)
+    ),
     max_leaves=20,
 )
 
 
-@settings(max_examples=300, deadline=None, derandomize=True, database=None,
-          suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=300,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(doc=json_values, venue=st.sampled_from(VENUES))
 def test_hypothesis_json_never_raises(doc, venue: str) -> None:
     dec = make_decoder(venue, "BTC")

@@ -55,9 +55,18 @@ def test_binance_alts_aggtrade_and_kline(real_data) -> None:
             k = d["k"]
             assert isinstance(ev, Candle)
             assert (ev.ts, ev.open, ev.high, ev.low, ev.close) == (
-                k["t"], float(k["o"]), float(k["h"]), float(k["l"]), float(k["c"]))
+                k["t"],
+                float(k["o"]),
+                float(k["h"]),
+                float(k["l"]),
+                float(k["c"]),
+            )
             assert (ev.volume, ev.quote_volume, ev.taker_buy_volume, ev.closed) == (
-                float(k["v"]), float(k["q"]), float(k["V"]), k["x"])
+                float(k["v"]),
+                float(k["q"]),
+                float(k["V"]),
+                k["x"],
+            )
     assert counts == {"aggTrade": 91, "kline_1m": 67}
     assert set(decs) == {"SUSHIUSDT", "AKROUSDT", "KEEPUSDT", "CTKUSDT"}
     assert all(d.errors == 0 for d in decs.values())
@@ -105,9 +114,11 @@ def test_bybit_linear_tickers_trades_klines(real_data) -> None:
         assert float(dec.ticker["markPrice"]) == last_mark[sym]  # deltas merged into the snapshot state
 
 
-OKX_SPECS = {"BTC-USD-220527": ContractSpec(100.0, inverse=True),
-             "UNI-USD-SWAP": ContractSpec(10.0, inverse=True),
-             "BTC-USDT": ContractSpec(1.0)}
+OKX_SPECS = {
+    "BTC-USD-220527": ContractSpec(100.0, inverse=True),
+    "UNI-USD-SWAP": ContractSpec(10.0, inverse=True),
+    "BTC-USDT": ContractSpec(1.0),
+}
 
 
 def test_okx_trades_with_contract_sizes(real_data) -> None:
@@ -147,10 +158,12 @@ def test_hyperliquid_trades(real_data) -> None:
 
 
 # channels of the tardis samples that liqtui subscribes to, per exchange
-OURS = {"binance-usdm": {"aggTrade", "markPrice", "markPrice@1s", "trade", "forceOrder"},
-        "bybit": {"publicTrade", "tickers", "allLiquidation"},
-        "okx": {"trades", "mark-price", "open-interest", "funding-rate", "liquidation-orders"},
-        "hyperliquid": {"trades", "activeAssetCtx"}}
+OURS = {
+    "binance-usdm": {"aggTrade", "markPrice", "markPrice@1s", "trade", "forceOrder"},
+    "bybit": {"publicTrade", "tickers", "allLiquidation"},
+    "okx": {"trades", "mark-price", "open-interest", "funding-rate", "liquidation-orders"},
+    "hyperliquid": {"trades", "activeAssetCtx"},
+}
 
 
 def _tardis_decoder(rec: dict):

@@ -19,8 +19,10 @@ OKX_ONE_TRADE = {"/public": [[F.okx_trades([("1", 100.0, 10, "buy", T0)])]], "/b
 
 
 async def test_binance_oi_poll_retries_with_status_then_recovers() -> None:
-    script = [F.bn_mark(T0, 60000.0, 60000.0, 0.0001),
-              Stream(lambda i: F.bn_agg_trade(i + 1, 60000, 0.1, False, T0 + i), interval_s=0.01)]
+    script = [
+        F.bn_mark(T0, 60000.0, 60000.0, 0.0001),
+        Stream(lambda i: F.bn_agg_trade(i + 1, 60000, 0.1, False, T0 + i), interval_s=0.01),
+    ]
     async with ExchangeServer("binance", [script], rest_status=503) as srv:
         sink = Collector()
         mgr = manager([srv], ["binance"], sink)
@@ -68,8 +70,10 @@ def test_backoff_is_capped_exponential_with_jitter() -> None:
 
 
 def test_feeds_never_import_textual_or_rich() -> None:
-    code = ("import sys, liqtui.feeds, liqtui.feeds.connection, liqtui.feeds.rest;"
-            "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'rich'));"
-            "print(','.join(bad))")
+    code = (
+        "import sys, liqtui.feeds, liqtui.feeds.connection, liqtui.feeds.rest;"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'rich'));"
+        "print(','.join(bad))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""

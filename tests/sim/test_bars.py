@@ -5,16 +5,27 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from liqtui.sim.bars import INTERVALS_MS, BarStore, Bars, split_bar
+from liqtui.sim.bars import INTERVALS_MS, Bars, BarStore, split_bar
 from liqtui.sim.market import MarketSim
 
 from .conftest import START_MS
 
 
 def _one(ts: int, dur: int, o: float, h: float, lo: float, c: float, v: float = 10.0) -> Bars:
-    return Bars(ts=np.array([ts]), dur=np.array([dur]), o=np.array([o]), h=np.array([h]), l=np.array([lo]),
-                c=np.array([c]), v=np.array([v]), q=np.array([v * o]), n=np.array([101]),
-                tbv=np.array([v * 0.4]), tbq=np.array([v * o * 0.4]), oi=np.array([5.0]))
+    return Bars(
+        ts=np.array([ts]),
+        dur=np.array([dur]),
+        o=np.array([o]),
+        h=np.array([h]),
+        l=np.array([lo]),
+        c=np.array([c]),
+        v=np.array([v]),
+        q=np.array([v * o]),
+        n=np.array([101]),
+        tbv=np.array([v * 0.4]),
+        tbq=np.array([v * o * 0.4]),
+        oi=np.array([5.0]),
+    )
 
 
 def test_split_bar_aggregates_back_exactly() -> None:

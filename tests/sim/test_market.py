@@ -156,8 +156,10 @@ def test_bad_input_is_refused_clearly() -> None:
     with pytest.raises(ValueError, match="resolution"):
         SimConfig(resolution=((1.0, 60), (7.0, 700)))
     with pytest.raises(ValueError, match="position_usd|allowed"):
-        MarketSim(config=SimConfig(tiers=(Tier(leverage=100, weight=1, lifetime_h=1, position_usd=5e6),)),
-                  history_days=0)
+        MarketSim(
+            config=SimConfig(tiers=(Tier(leverage=100, weight=1, lifetime_h=1, position_usd=5e6),)),
+            history_days=0,
+        )
     with pytest.raises(ValueError):
         PositionBook(())
     book = PositionBook((Tier(10, 1, 10, 1e5),))

@@ -26,12 +26,18 @@ async def test_feed_manager_consumes_the_demo_with_zero_decode_errors() -> None:
         fm = FeedManager(["binance"], "BTC", endpoints=ep, sink=events.append, oi_poll_s=0.2, seed=0)
         task = asyncio.create_task(fm.run())
         try:
+
             def seen(kind: type) -> int:
                 return sum(1 for e in events if type(e) is kind)
 
-            await wait_until(lambda: all(seen(k) > 0 for k in (Trade, MarkPrice, OpenInterest, Liquidation))
-                             and any(type(e) is Candle and e.closed for e in events), 60,
-                             "trades, marks, polled open interest, a liquidation and a closed candle")
+            await wait_until(
+                lambda: (
+                    all(seen(k) > 0 for k in (Trade, MarkPrice, OpenInterest, Liquidation))
+                    and any(type(e) is Candle and e.closed for e in events)
+                ),
+                60,
+                "trades, marks, polled open interest, a liquidation and a closed candle",
+            )
         finally:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
@@ -44,8 +50,15 @@ async def test_feed_manager_consumes_the_demo_with_zero_decode_errors() -> None:
 async def test_backfill_reads_the_demo_history_exactly() -> None:
     got: list[np.ndarray] = []
     async with DemoExchange(seed=4, speed=1, start_ms=START_MS, history_days=2) as demo:
-        res = await backfill("binance", "BTC", "12h", rest_url=demo.rest_url, on_bars=got.append,
-                             now_ms=START_MS, min_interval_s=0.0)
+        res = await backfill(
+            "binance",
+            "BTC",
+            "12h",
+            rest_url=demo.rest_url,
+            on_bars=got.append,
+            now_ms=START_MS,
+            min_interval_s=0.0,
+        )
         stored = demo.market.store.bars
     bars = np.concatenate(got)
     assert len(bars) == 720 and res is not None
@@ -60,7 +73,9 @@ async def test_backfill_reads_the_demo_history_exactly() -> None:
 
 
 def test_sim_never_imports_textual_or_rich() -> None:
-    code = ("import sys, liqtui.sim.server, liqtui.sim.scorecard, liqtui.sim.market; "
-            "bad = [m for m in ('textual', 'rich') if m in sys.modules]; print(bad); sys.exit(bool(bad))")
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    code = (
+        "import sys, liqtui.sim.server, liqtui.sim.scorecard, liqtui.sim.market; "
+        "bad = [m for m in ('textual', 'rich') if m in sys.modules]; print(bad); sys.exit(bool(bad))"
+    )
+    r = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stdout + r.stderr

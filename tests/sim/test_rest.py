@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 
 import httpx
 import pytest
@@ -50,24 +51,33 @@ async def test_klines_paging_is_gapless_and_limited(demo, client) -> None:
     got: list[list] = []
     t = start
     while t < START_MS:
-        params = {"symbol": "BTCUSDT", "interval": "1m", "startTime": t, "endTime": START_MS - 1,
-                  "limit": 1500}
+        params = {
+            "symbol": "BTCUSDT",
+            "interval": "1m",
+            "startTime": t,
+            "endTime": START_MS - 1,
+            "limit": 1500,
+        }
         rows = (await client.get("/fapi/v1/klines", params=params)).json()
         assert 0 < len(rows) <= 1500
         got.extend(rows)
         t = rows[-1][0] + 60_000
     opens = [r[0] for r in got]
     assert opens == list(range(start, START_MS, 60_000))
-    big = (await client.get("/fapi/v1/klines", params={"symbol": "BTCUSDT", "interval": "1m",
-                                                       "limit": 5000})).json()
+    big = (
+        await client.get("/fapi/v1/klines", params={"symbol": "BTCUSDT", "interval": "1m", "limit": 5000})
+    ).json()
     assert len(big) == 1500  # clamped to the maximum
     default = (await client.get("/fapi/v1/klines", params={"symbol": "BTCUSDT", "interval": "5m"})).json()
     assert len(default) == 500
     params = {"symbol": "BTCUSDT", "interval": "1d", "endTime": START_MS - 10 * DAY, "limit": 3}
     only_end = (await client.get("/fapi/v1/klines", params=params)).json()
     assert [r[0] for r in only_end][-1] == (START_MS - 10 * DAY) // DAY * DAY and len(only_end) == 3
-    before = (await client.get("/fapi/v1/klines", params={"symbol": "BTCUSDT", "interval": "1h",
-                                                          "endTime": START_MS - 400 * DAY})).json()
+    before = (
+        await client.get(
+            "/fapi/v1/klines", params={"symbol": "BTCUSDT", "interval": "1h", "endTime": START_MS - 400 * DAY}
+        )
+    ).json()
     assert before == []
     params = {"symbol": "BTCUSDT", "interval": "1h", "startTime": 0, "limit": 2}
     first = (await client.get("/fapi/v1/klines", params=params)).json()
@@ -77,25 +87,42 @@ async def test_klines_paging_is_gapless_and_limited(demo, client) -> None:
 async def test_open_interest_and_history(demo, client) -> None:
     oi = (await client.get("/fapi/v1/openInterest", params={"symbol": "BTCUSDT"})).json()
     assert set(oi) == {"openInterest", "symbol", "time"} and float(oi["openInterest"]) > 1000
-    rows = (await client.get("/futures/data/openInterestHist",
-                             params={"symbol": "BTCUSDT", "period": "5m", "limit": 1000})).json()
+    rows = (
+        await client.get(
+            "/futures/data/openInterestHist", params={"symbol": "BTCUSDT", "period": "5m", "limit": 1000}
+        )
+    ).json()
     assert len(rows) == 500
     assert set(rows[0]) == {"symbol", "sumOpenInterest", "sumOpenInterestValue", "timestamp"}
     ts = [r["timestamp"] for r in rows]
-    assert all(b - a == 300_000 for a, b in zip(ts, ts[1:])) and ts[-1] <= START_MS
-    old = (await client.get("/futures/data/openInterestHist", params={
-        "symbol": "BTCUSDT", "period": "1h", "startTime": START_MS - 40 * DAY, "limit": 24})).json()
+    assert all(b - a == 300_000 for a, b in itertools.pairwise(ts)) and ts[-1] <= START_MS
+    old = (
+        await client.get(
+            "/futures/data/openInterestHist",
+            params={"symbol": "BTCUSDT", "period": "1h", "startTime": START_MS - 40 * DAY, "limit": 24},
+        )
+    ).json()
     assert len(old) == 24 and old[0]["timestamp"] == START_MS - 40 * DAY  # whole history served by default
-    default = (await client.get("/futures/data/openInterestHist",
-                                params={"symbol": "BTCUSDT", "period": "1d"})).json()
+    default = (
+        await client.get("/futures/data/openInterestHist", params={"symbol": "BTCUSDT", "period": "1d"})
+    ).json()
     assert len(default) == 30
 
 
 async def test_thirty_day_rule_behind_a_flag() -> None:
     async with DemoExchange(seed=2, start_ms=START_MS, history_days=41, oi_hist_days=30) as demo:
         async with httpx.AsyncClient(base_url=demo.rest_url) as c:
-            rows = (await c.get("/futures/data/openInterestHist", params={
-                "symbol": "BTCUSDT", "period": "1h", "startTime": START_MS - 40 * DAY, "limit": 500})).json()
+            rows = (
+                await c.get(
+                    "/futures/data/openInterestHist",
+                    params={
+                        "symbol": "BTCUSDT",
+                        "period": "1h",
+                        "startTime": START_MS - 40 * DAY,
+                        "limit": 500,
+                    },
+                )
+            ).json()
     assert rows[0]["timestamp"] >= START_MS - 30 * DAY
 
 
@@ -109,15 +136,18 @@ async def test_premium_index_and_exchange_info(client) -> None:
     assert sym["symbol"] == "BTCUSDT" and sym["filters"][0]["tickSize"] == "0.10"
 
 
-@pytest.mark.parametrize(("params", "status", "code"), [
-    ({"symbol": "ETHUSDT", "interval": "1m"}, 400, -1121),
-    ({"interval": "1m"}, 400, -1102),
-    ({"symbol": "BTCUSDT"}, 400, -1102),
-    ({"symbol": "BTCUSDT", "interval": "7m"}, 400, -1120),
-    ({"symbol": "BTCUSDT", "interval": "1m", "limit": "abc"}, 400, -1100),
-    ({"symbol": "BTCUSDT", "interval": "1m", "limit": "0"}, 400, -1130),
-    ({"symbol": "BTCUSDT", "interval": "1m", "startTime": "20", "endTime": "10"}, 400, -1023),
-])
+@pytest.mark.parametrize(
+    ("params", "status", "code"),
+    [
+        ({"symbol": "ETHUSDT", "interval": "1m"}, 400, -1121),
+        ({"interval": "1m"}, 400, -1102),
+        ({"symbol": "BTCUSDT"}, 400, -1102),
+        ({"symbol": "BTCUSDT", "interval": "7m"}, 400, -1120),
+        ({"symbol": "BTCUSDT", "interval": "1m", "limit": "abc"}, 400, -1100),
+        ({"symbol": "BTCUSDT", "interval": "1m", "limit": "0"}, 400, -1130),
+        ({"symbol": "BTCUSDT", "interval": "1m", "startTime": "20", "endTime": "10"}, 400, -1023),
+    ],
+)
 async def test_kline_errors_look_like_binance(client, params, status, code) -> None:
     r = await client.get("/fapi/v1/klines", params=params)
     assert r.status_code == status and r.json()["code"] == code and r.json()["msg"]

@@ -16,28 +16,55 @@ FLOOR = 0.45
 
 
 def _zone(side: str, low: float, high: float) -> Zone:
-    return Zone(side=side, low=low, high=high, peak=(low + high) / 2, usd=1.0, share=0.1, distance_pct=0.0,
-                cum_usd=0.0, tiers={}, confluence=False)
+    return Zone(
+        side=side,
+        low=low,
+        high=high,
+        peak=(low + high) / 2,
+        usd=1.0,
+        share=0.1,
+        distance_pct=0.0,
+        cum_usd=0.0,
+        tiers={},
+        confluence=False,
+    )
 
 
 def _liq(side: PositionSide, price: float, usd: float, ts: int = 1_000) -> Liquidation:
-    return Liquidation(venue=Venue.BINANCE, symbol="BTCUSDT", ts=ts, recv_ts=ts, side=side, price=price,
-                       qty=usd / price, usd=usd)
+    return Liquidation(
+        venue=Venue.BINANCE,
+        symbol="BTCUSDT",
+        ts=ts,
+        recv_ts=ts,
+        side=side,
+        price=price,
+        qty=usd / price,
+        usd=usd,
+    )
 
 
 REPORT = ZoneReport(
-    price=100.0, lookback="1d", ts=1_000,
+    price=100.0,
+    lookback="1d",
+    ts=1_000,
     above=[_zone("short", 105, 107), _zone("short", 110, 111)],
     below=[_zone("long", 93, 95), _zone("long", 80, 82)],
-    total_above=2.0, total_below=2.0, imbalance=0.0)
+    total_above=2.0,
+    total_below=2.0,
+    imbalance=0.0,
+)
 
 LONG, SHORT = PositionSide.LONG, PositionSide.SHORT
 
 
 def test_share_counts_each_side_in_its_own_zones() -> None:
-    liqs = [_liq(LONG, 94.0, 300), _liq(LONG, 90.0, 100),  # inside / between zones
-            _liq(SHORT, 106.0, 200), _liq(SHORT, 108.0, 400),  # inside / between zones
-            _liq(LONG, 106.0, 1000)]  # a long liquidated inside a *short* zone does not count
+    liqs = [
+        _liq(LONG, 94.0, 300),
+        _liq(LONG, 90.0, 100),  # inside / between zones
+        _liq(SHORT, 106.0, 200),
+        _liq(SHORT, 108.0, 400),  # inside / between zones
+        _liq(LONG, 106.0, 1000),
+    ]  # a long liquidated inside a *short* zone does not count
     card = score(REPORT, liqs)
     assert card.long.realized_usd == 1400 and card.long.inside_usd == 300
     assert card.short.realized_usd == 600 and card.short.inside_usd == 200
@@ -95,15 +122,19 @@ def test_real_model_catches_most_realized_liquidations() -> None:
     shares = [c.share for c in cards]
     assert all(s is not None for s in shares)
     mean = sum(shares) / len(shares)  # type: ignore[arg-type]
-    print(f"\nscorecard (1d zones, next 12h, seeds 0-2): shares {[round(s, 3) for s in shares]}, "
-          f"mean {mean:.3f}; naive baseline {[round(c.naive_share or 0, 3) for c in cards]}; "
-          f"among positions open at the report {[round(c.share_existing or 0, 3) for c in cards]}")
+    print(
+        f"\nscorecard (1d zones, next 12h, seeds 0-2): shares {[round(s, 3) for s in shares]}, "
+        f"mean {mean:.3f}; naive baseline {[round(c.naive_share or 0, 3) for c in cards]}; "
+        f"among positions open at the report {[round(c.share_existing or 0, 3) for c in cards]}"
+    )
     assert all(c.realized_usd > 1e6 and c.long.n > 0 and c.short.n > 0 for c in cards)
     assert mean >= FLOOR
     # the floor separates a working model from a broken one: 2x-only "positions" put every zone ~50 % away
     two_x = ModelConfig(tiers="custom", custom_tiers={"2": 1.0})
-    broken = [run_scorecard(seed=s, lookback="1d", horizon_h=12, history_days=30, model_config=two_x)[0]
-              for s in range(3)]
+    broken = [
+        run_scorecard(seed=s, lookback="1d", horizon_h=12, history_days=30, model_config=two_x)[0]
+        for s in range(3)
+    ]
     assert [b.realized_usd for b in broken] == [c.realized_usd for c in cards]  # same markets, same truth
     assert sum(b.share or 0.0 for b in broken) / 3 < FLOOR / 2
 
@@ -113,8 +144,10 @@ def test_history_through_the_engine_bar_by_bar() -> None:
     backfill path (step_many) on the same market."""
     engine, report = run_scorecard(seed=0, lookback="12h", horizon_h=6, history_days=1, per_bar=True)
     fast, _ = run_scorecard(seed=0, lookback="12h", horizon_h=6, history_days=1)
-    print(f"\nscorecard via Engine, seed 0 (12h zones, next 6h): share {engine.share:.3f} "
-          f"(step_many: {fast.share:.3f})")
+    print(
+        f"\nscorecard via Engine, seed 0 (12h zones, next 6h): share {engine.share:.3f} "
+        f"(step_many: {fast.share:.3f})"
+    )
     assert report.above and report.below and engine.realized_usd == fast.realized_usd
     assert engine.share is not None and fast.share is not None
     assert engine.share == pytest.approx(fast.share, abs=0.05) and engine.share > 0.2

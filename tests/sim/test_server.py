@@ -55,10 +55,12 @@ async def test_frames_decode_through_the_real_binance_decoder() -> None:
     seen: dict[type, int] = {}
     async with DemoExchange(seed=1, speed=120, start_ms=START_MS, history_days=3) as demo:
         async with connect(demo.stream_url(), compression=None) as ws:
+
             async def pump() -> None:
                 while Liquidation not in seen or min(seen.get(k, 0) for k in (Trade, MarkPrice, Candle)) < 51:
                     for ev in dec.decode(await ws.recv(), 0):
                         seen[type(ev)] = seen.get(type(ev), 0) + 1
+
             await asyncio.wait_for(pump(), 60)
     assert dec.errors == 0
     assert seen[Liquidation] >= 1 and min(seen[Trade], seen[MarkPrice], seen[Candle]) > 50
@@ -75,30 +77,36 @@ async def test_raw_ws_live_subscribe_and_properties() -> None:
             await ws.send(json.dumps({"method": "LIST_SUBSCRIPTIONS", "id": 2}))
             await ws.send(json.dumps({"method": "SET_PROPERTY", "params": ["combined", True], "id": 3}))
             replies = {}
+
             async def until_replies() -> None:
                 while len(replies) < 2:
                     d = json.loads(await ws.recv())
                     if "id" in d:
                         replies[d["id"]] = d
+
             await asyncio.wait_for(until_replies(), 30)
             assert replies[2] == {"result": ["btcusdt@aggTrade"], "id": 2}
             assert replies[3] == {"result": None, "id": 3}
+
             async def next_data() -> dict:
                 while True:
                     d = json.loads(await ws.recv())
                     if "stream" in d:
                         return d
+
             d = await asyncio.wait_for(next_data(), 30)
             assert d["stream"] == "btcusdt@aggTrade" and d["data"]["e"] == "aggTrade"
             await ws.send(json.dumps({"method": "UNSUBSCRIBE", "params": ["btcusdt@aggTrade"], "id": 4}))
             await ws.send("{not json")
             await ws.send(json.dumps({"method": "SUBSCRIBEX", "params": [], "id": 5}))
             errors = []
+
             async def until_errors() -> None:
                 while len(errors) < 2:
                     d = json.loads(await ws.recv())
                     if "error" in d:
                         errors.append(d)
+
             await asyncio.wait_for(until_errors(), 30)
             assert errors[0]["error"]["code"] == 3  # invalid JSON
             assert errors[1]["error"]["code"] == 2 and errors[1]["id"] == 5  # unknown method
@@ -118,8 +126,10 @@ async def test_single_stream_path_and_3s_mark_stream() -> None:
 async def test_legacy_root_path_is_silent_like_binance() -> None:
     async with DemoExchange(seed=0, speed=50, start_ms=START_MS, history_days=1) as demo:
         root = demo.ws_url.removesuffix("/market")
-        async with connect(f"{root}/stream?streams=btcusdt@aggTrade", compression=None) as legacy, \
-                connect(demo.stream_url(["btcusdt@aggTrade"]), compression=None) as good:
+        async with (
+            connect(f"{root}/stream?streams=btcusdt@aggTrade", compression=None) as legacy,
+            connect(demo.stream_url(["btcusdt@aggTrade"]), compression=None) as good,
+        ):
             for _ in range(20):
                 await asyncio.wait_for(good.recv(), 30)
             await legacy.send(json.dumps({"method": "SUBSCRIBE", "params": ["btcusdt@kline_1m"], "id": 9}))
@@ -135,11 +145,13 @@ async def test_legacy_root_path_is_silent_like_binance() -> None:
 
 
 async def test_server_pings_clients() -> None:
-    async with DemoExchange(seed=0, speed=1, start_ms=START_MS, history_days=0, ping_interval=0.1,
-                            ping_timeout=30) as demo:
-        async with connect(demo.stream_url(), compression=None, ping_interval=None):
-            await wait_until(lambda: any(c.ws.latency > 0 for c in demo.clients),
-                             what="a server ping answered")
+    async with (
+        DemoExchange(
+            seed=0, speed=1, start_ms=START_MS, history_days=0, ping_interval=0.1, ping_timeout=30
+        ) as demo,
+        connect(demo.stream_url(), compression=None, ping_interval=None),
+    ):
+        await wait_until(lambda: any(c.ws.latency > 0 for c in demo.clients), what="a server ping answered")
 
 
 async def test_same_seed_same_frames_over_the_wire() -> None:
@@ -154,6 +166,7 @@ async def test_same_seed_same_frames_over_the_wire() -> None:
                         return out
                     if e >= START_MS + 20_000:
                         out.append(json.dumps(d, sort_keys=True))
+
     a, b = await capture(), await capture()
     assert len(a) > 50 and a == b
 

@@ -10,8 +10,8 @@ from textual.widgets import Checkbox, Input
 
 from liqtui.core.events import FeedState, FeedStatus, Liquidation, PositionSide, TakerSide, Trade, Venue
 from liqtui.ui.app import LOOKBACK_SPAN_PCT, LiqtuiApp
-from liqtui.ui.render import fmt_pct, fmt_usd
 from liqtui.ui.messages import SymbolChangeRequested, VenuesChangeRequested
+from liqtui.ui.render import fmt_pct, fmt_usd
 from liqtui.ui.screens import HelpScreen, TickerScreen, VenuesScreen
 
 SIZE = (160, 30)  # wide enough for the full status line (labels are shortened when it does not fit)
@@ -43,7 +43,7 @@ async def test_lookback_keys_1_to_8(engine, frozen_clock):
         for key, lookback in zip("12345678", ("12h", "1d", "3d", "7d", "14d", "1M", "3M", "6M")):
             drawn = app.heatmap.frames_drawn
             await pilot.press(key)
-            await settle(pilot, app, lambda: app.heatmap.frames_drawn > drawn)
+            await settle(pilot, app, lambda drawn=drawn: app.heatmap.frames_drawn > drawn)
             assert app.lookback == lookback
             assert f"lookback {lookback}" in str(app.status.render())
             lo, hi = app.window()
@@ -88,8 +88,16 @@ async def test_freeze_keeps_the_frame_while_ingestion_goes_on(engine, frozen_clo
         assert "FROZEN" in str(app.status.render())
         drawn = app.heatmap.frames_drawn
         v0 = engine.version
-        liq = Liquidation(venue=Venue.BINANCE, symbol="BTCUSDT", ts=frozen_clock(), recv_ts=frozen_clock(),
-                          side=PositionSide.LONG, price=70000.0, qty=1.0, usd=70000.0)
+        liq = Liquidation(
+            venue=Venue.BINANCE,
+            symbol="BTCUSDT",
+            ts=frozen_clock(),
+            recv_ts=frozen_clock(),
+            side=PositionSide.LONG,
+            price=70000.0,
+            qty=1.0,
+            usd=70000.0,
+        )
         app._sink(liq)
         app._tick()
         assert engine.version > v0  # ingestion went on
@@ -106,8 +114,18 @@ async def test_help_screen_lists_every_binding_and_closes(engine, frozen_clock):
         await pilot.press("question_mark")
         await settle(pilot, app, lambda: isinstance(app.screen, HelpScreen))
         text = "\n".join(d for _, d in app.help_rows())
-        for word in ("lookback 12h 1d 3d 7d 14d 1M 3M 6M", "threshold", "heat", "candles", "ticker", "venues",
-                     "freeze", "zoom", "recentre", "quit"):
+        for word in (
+            "lookback 12h 1d 3d 7d 14d 1M 3M 6M",
+            "threshold",
+            "heat",
+            "candles",
+            "ticker",
+            "venues",
+            "freeze",
+            "zoom",
+            "recentre",
+            "quit",
+        ):
             assert word in text
         await pilot.press("escape")
         await settle(pilot, app, lambda: not isinstance(app.screen, HelpScreen))
@@ -210,7 +228,7 @@ async def test_keymap_remaps_bindings(engine, frozen_clock):
         assert app.frozen
         await pilot.press("x")
         assert app.lookback == "3d"
-        rows = dict((d, k) for k, d in app.help_rows())
+        rows = {d: k for k, d in app.help_rows()}
         assert rows["freeze the picture (data keeps flowing)"] == "p"
         await pilot.press("q")
         await pilot.pause()
@@ -240,12 +258,29 @@ async def test_status_shows_venue_states(engine, frozen_clock):
             (FeedState.FAILED, 0, "binance ✖ failed"),
             (FeedState.LIVE, 0, "binance ● live"),
         ]:
-            app._sink(FeedStatus(venue=Venue.BINANCE, symbol="BTCUSDT", ts=now, recv_ts=now + 42, state=state,
-                                 attempt=attempt))
-            await settle(pilot, app, lambda: text in str(app.status.render()))
+            app._sink(
+                FeedStatus(
+                    venue=Venue.BINANCE,
+                    symbol="BTCUSDT",
+                    ts=now,
+                    recv_ts=now + 42,
+                    state=state,
+                    attempt=attempt,
+                )
+            )
+            await settle(pilot, app, lambda text=text: text in str(app.status.render()))
         price = engine.price
-        app._sink(Trade(venue=Venue.BINANCE, symbol="BTCUSDT", ts=now, recv_ts=now + 42, price=price, qty=0.1,
-                        side=TakerSide.BUY))
+        app._sink(
+            Trade(
+                venue=Venue.BINANCE,
+                symbol="BTCUSDT",
+                ts=now,
+                recv_ts=now + 42,
+                price=price,
+                qty=0.1,
+                side=TakerSide.BUY,
+            )
+        )
         await settle(pilot, app, lambda: "lag 40ms" in str(app.status.render()))
         assert "bybit ↻ reconnecting 2" in str(app.status.render())
 

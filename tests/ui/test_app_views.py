@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -29,7 +30,7 @@ async def wait_until(pilot, cond, timeout: float = 10.0) -> None:
 class CapturingDriver(HeadlessDriver):
     """Lets Textual render (not headless) and keeps what it writes to the terminal."""
 
-    out: list[str] = []
+    out: ClassVar[list[str]] = []
 
     @property
     def is_headless(self) -> bool:
@@ -54,6 +55,7 @@ async def test_live_resize_switches_the_compact_layout(engine, frozen_clock):
         await wait_until(pilot, lambda: app.heatmap.frames_drawn > 0)
         main = app.screen
         assert not main.has_class("compact") and app.tape.display
+
         def fits() -> bool:
             return app.heatmap._frame.upper.shape == (app.heatmap.size.height, app.heatmap.size.width)
 
@@ -61,12 +63,14 @@ async def test_live_resize_switches_the_compact_layout(engine, frozen_clock):
         await wait_until(pilot, lambda: app.screen is not main)
         await pilot.resize_terminal(80, 24)
         await pilot.press("escape")
-        await wait_until(pilot, lambda: app.screen is main and main.has_class("compact") and fits()
-                         and app.size.width == 80)
+        await wait_until(
+            pilot,
+            lambda: app.screen is main and main.has_class("compact") and fits() and app.size.width == 80,
+        )
         assert app.heatmap.size.width < 50
         assert app.zones.size.width > 0 and app.tape.size.height == 0  # zones kept, tape dropped
         await pilot.resize_terminal(250, 70)
-        wide = lambda: app.size.width == 250 and not app.screen.has_class("compact")  # noqa: E731
+        wide = lambda: app.size.width == 250 and not app.screen.has_class("compact")
         await wait_until(pilot, lambda: wide() and fits())
         assert app.heatmap.size.width > 150 and app.tape.size.height > 0
 

@@ -368,6 +368,7 @@ def test_charts_reach_a_16_or_256_colour_terminal_in_its_own_colours(colors, nev
     leaked = [written[max(0, i - 60) : i + 20] for code in never if (i := written.find(code)) >= 0]
     assert not leaked, leaked
 
+
 @pytest.mark.parametrize(("setting", "shown"), [("on", True), ("off", False), ("auto", True)])
 async def test_config_ui_context_setting(engine, frozen_clock, setting, shown):
     from liqtui.config import UIConfig

@@ -108,8 +108,11 @@ def test_bin_profile_conserves_and_orders_top_high():
 
 def test_bar_segments_stacks_tiers_in_eighths():
     a, b, blank = Style(color="red"), Style(color="blue"), Style()
-    assert bar_segments([1.0, 1.0], 4.0, 4, [a, b], blank) == [Segment("█", a), Segment("█", b),
-                                                              Segment("  ", blank)]
+    assert bar_segments([1.0, 1.0], 4.0, 4, [a, b], blank) == [
+        Segment("█", a),
+        Segment("█", b),
+        Segment("  ", blank),
+    ]
     # 3/16 of 4 cells = 6 eighths: a partial block in the last tier's colour
     assert bar_segments([0.0, 0.75], 4.0, 4, [a, b], blank) == [Segment("▊", b), Segment("   ", blank)]
     assert bar_segments([], 1.0, 3, [], blank) == [Segment("   ", blank)]
@@ -157,13 +160,27 @@ def test_status_line_shortens_labels_only_when_the_full_line_does_not_fit(pal):
     from liqtui.ui.widgets.status import StatusInfo, render_status
 
     venues = {"binance": ("live", 0), "bybit": ("reconnecting", 4)}
-    info = StatusInfo(symbol="BTC", lookback="3d", venues=venues, fps=10, lag_ms=40, oi_usd=8.2e9,
-                      oi_change_pct=1.25, funding=0.0001, frozen=True, progress=(1, 4, "klines"))
+    info = StatusInfo(
+        symbol="BTC",
+        lookback="3d",
+        venues=venues,
+        fps=10,
+        lag_ms=40,
+        oi_usd=8.2e9,
+        oi_change_pct=1.25,
+        funding=0.0001,
+        frozen=True,
+        progress=(1, 4, "klines"),
+    )
     full = render_status(info, pal).plain
-    assert full == (" BTC  lookback 3d │ binance ● live  bybit ↻ reconnecting 4 │ 10 fps lag 40ms │"
-                    " OI $8.20B +1.2% │ fund +0.0100% │ thr 50% heat γ1.00 klines │  FROZEN  │"
-                    " backfill 25% klines")
+    assert full == (
+        " BTC  lookback 3d │ binance ● live  bybit ↻ reconnecting 4 │ 10 fps lag 40ms │"
+        " OI $8.20B +1.2% │ fund +0.0100% │ thr 50% heat γ1.00 klines │  FROZEN  │"
+        " backfill 25% klines"
+    )
     short = render_status(info, pal, compact=True).plain
-    assert short == (" BTC  3d│binance ●  bybit ↻4│10fps 40ms│OI $8.20B +1.2%│f +0.0100%│thr50 γ1.00│"
-                     " FROZEN │backfill 25% klines")
+    assert short == (
+        " BTC  3d│binance ●  bybit ↻4│10fps 40ms│OI $8.20B +1.2%│f +0.0100%│thr50 γ1.00│"
+        " FROZEN │backfill 25% klines"
+    )
     assert len(short) < len(full)

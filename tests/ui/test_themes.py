@@ -104,8 +104,13 @@ def test_unknown_theme_lists_available_ones():
 def test_user_theme_dir_wins_over_the_source_tree(tmp_path):
     user_dir = Path(os.environ["LIQTUI_CONFIG"]).parent / "themes"
     user_dir.mkdir(parents=True, exist_ok=True)
-    _write(user_dir, _good_text().replace('description = "Dark background, inferno-like heat (default)"',
-                                          'description = "mine"'), "dark.toml")
+    _write(
+        user_dir,
+        _good_text().replace(
+            'description = "Dark background, inferno-like heat (default)"', 'description = "mine"'
+        ),
+        "dark.toml",
+    )
     _write(user_dir, _good_text().replace('name = "dark"', 'name = "ocean"'), "ocean.toml")
     assert load_theme("dark").description == "mine"
     assert "ocean" in available_themes()

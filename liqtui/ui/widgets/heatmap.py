@@ -24,8 +24,16 @@ class HeatFrame:
 
     __slots__ = ("anchor_row", "lower", "overlay", "price_hi", "price_lo", "upper")
 
-    def __init__(self, values: np.ndarray, scale: HeatScale, pal: HeatPalette, price_lo: float,
-                 price_hi: float, candles: CandleCols | None, anchor: float | None) -> None:
+    def __init__(
+        self,
+        values: np.ndarray,
+        scale: HeatScale,
+        pal: HeatPalette,
+        price_lo: float,
+        price_hi: float,
+        candles: CandleCols | None,
+        anchor: float | None,
+    ) -> None:
         if values.ndim != 2 or values.shape[0] % 2:
             raise ValueError(f"heat values must be (2*rows, cols), got shape {values.shape}")
         lv = scale.levels(values, pal.n_levels)
@@ -45,8 +53,14 @@ class HeatFrame:
             ov_rows.setdefault(r, []).append((c, ch, st))
         keys = []
         for r in range(self.upper.shape[0]):
-            keys.append((self.upper[r].tobytes(), self.lower[r].tobytes(), tuple(sorted(ov_rows.get(r, ()))),
-                         r == self.anchor_row))
+            keys.append(
+                (
+                    self.upper[r].tobytes(),
+                    self.lower[r].tobytes(),
+                    tuple(sorted(ov_rows.get(r, ()))),
+                    r == self.anchor_row,
+                )
+            )
         return keys
 
 

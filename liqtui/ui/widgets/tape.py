@@ -25,8 +25,17 @@ def render_tape(liqs: Iterable[Liquidation], width: int, rows: int, pal: HeatPal
     lines = [title]
     for q in items:
         is_long = q.side == PositionSide.LONG
-        lines.append(tape_line(q.ts, str(q.venue.value if hasattr(q.venue, "value") else q.venue), is_long,
-                               q.price, q.usd, width, long_st if is_long else short_st))
+        lines.append(
+            tape_line(
+                q.ts,
+                str(q.venue.value if hasattr(q.venue, "value") else q.venue),
+                is_long,
+                q.price,
+                q.usd,
+                width,
+                long_st if is_long else short_st,
+            )
+        )
     return Text("\n").join(lines)
 
 

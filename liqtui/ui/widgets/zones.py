@@ -38,8 +38,9 @@ def tier_legend(tiers: Sequence[str], pal: HeatPalette, width: int) -> Text:
     return t
 
 
-def render_zones(report: Any | None, width: int, top_n: int, pal: HeatPalette,
-                 tiers: Sequence[str] = ()) -> Text:
+def render_zones(
+    report: Any | None, width: int, top_n: int, pal: HeatPalette, tiers: Sequence[str] = ()
+) -> Text:
     """The whole panel as Text, ``width`` cells wide. ``report`` is a core.zones.ZoneReport (or None);
     ``tiers`` (leverage tier names) adds the heat column's colour legend."""
     wide = width >= 40
@@ -47,22 +48,39 @@ def render_zones(report: Any | None, width: int, top_n: int, pal: HeatPalette,
     below_t = "Below price — flush zones" if wide else "▼ Below — flush"
     lines: list[Text] = []
     if report is None:
-        lines += [_header(above_t, 0.0, width, Style(bold=True)), Text("  waiting for data…"),
-                  _header(below_t, 0.0, width, Style(bold=True)), Text("  waiting for data…")]
+        lines += [
+            _header(above_t, 0.0, width, Style(bold=True)),
+            Text("  waiting for data…"),
+            _header(below_t, 0.0, width, Style(bold=True)),
+            Text("  waiting for data…"),
+        ]
         return Text("\n").join(lines)
     above: Sequence[Any] = list(report.above)[:top_n]
     below: Sequence[Any] = list(report.below)[:top_n]
     biggest = max([z.usd for z in (*above, *below)] or [0.0])
     mark = Style(color=pal.confluence, bold=True)
-    for title, total, zones, color in ((above_t, report.total_above, above, pal.short),
-                                       (below_t, report.total_below, below, pal.long)):
+    for title, total, zones, color in (
+        (above_t, report.total_above, above, pal.short),
+        (below_t, report.total_below, below, pal.long),
+    ):
         lines.append(_header(title, total, width, Style(color=color, bold=True)))
         if not zones:
             lines.append(Text("  none above threshold", style=Style(dim=True)))
         for z in zones:
             strength = z.usd / biggest if biggest > 0 else 0.0
-            lines.append(zone_line(z.low, z.high, z.usd, strength, z.distance_pct, bool(z.confluence), width,
-                                   Style(color=color), mark))
+            lines.append(
+                zone_line(
+                    z.low,
+                    z.high,
+                    z.usd,
+                    strength,
+                    z.distance_pct,
+                    bool(z.confluence),
+                    width,
+                    Style(color=color),
+                    mark,
+                )
+            )
     if tiers:
         lines.append(tier_legend(tiers, pal, width))
     return Text("\n").join(lines)
