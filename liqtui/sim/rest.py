@@ -130,6 +130,11 @@ class RestServer:
                 pass
         except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError, ValueError):
             pass
+        except asyncio.CancelledError:
+            # close() (or the loop shutting down) ends this connection: finish normally. On Python 3.11 the
+            # done-callback start_server adds calls task.exception(), which raises for a *cancelled* task and
+            # logs a CancelledError traceback; a handler that returns is simply done.
+            pass
         finally:
             self._conns.discard(task)
             writer.close()
