@@ -11,6 +11,13 @@ writer (:class:`StoreWriter`) commits at least once a second, so a crash loses a
 Bars travel as numpy structured arrays of :data:`BAR_DTYPE` (NaN = unknown), sorted by ``ts`` (open time, ms).
 Whole days older than two days are compacted into one blob per series, resolution and day (on open, or with
 :meth:`Store.compact`), so a six-month rebuild reads a few hundred blobs instead of 260k rows.
+
+Faults (docs/FAULTS.md): a damaged store never stops liqtui. On open the file is checked read-only first
+(schema version, then ``PRAGMA quick_check``): a store written by a newer liqtui, or a database that is not a
+liqtui store, is refused untouched (:class:`StoreError`); a damaged one (corrupt pages, not a database) is moved
+aside, renamed with the time (``liqtui.sqlite3.damaged-20261129T183213Z`` with its ``-wal``/``-shm``), a new one
+is started and :attr:`Store.notice` says so in one line. An unreadable row or pack met while reading is skipped
+and counted (:attr:`Store.skipped_rows`), never raised; a failed write raises :class:`StoreError`.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ import logging
 import math
 import os
 import sqlite3
+import stat
 import time
 import zlib
 from collections.abc import Iterable, Sequence
@@ -144,7 +152,29 @@ PACK_AFTER_DAYS = 2
 
 
 class StoreError(RuntimeError):
-    """The store cannot be opened or used (with the path and the reason)."""
+    """The store cannot be opened or used (one line: the path and the reason)."""
+
+
+#: SQLite result codes that mean the file itself is damaged (not busy, not a permission or disk problem).
+_DAMAGE_CODES = frozenset({sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB})
+_OUR_TABLES = frozenset({"meta", "series", "bars", "packs", "checkpoints"})
+#: Extra files SQLite keeps next to the database; moved aside together with it.
+_SIDE_FILES = ("-wal", "-shm", "-journal")
+
+
+def _is_damage(exc: BaseException) -> bool:
+    """``exc`` says the database file is damaged (corrupt page, not a database)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return isinstance(exc, sqlite3.DatabaseError) and code is not None and (code & 0xFF) in _DAMAGE_CODES
+
+
+def _one_line(text: object) -> str:
+    return " ".join(str(text).split())
+
+
+def _worth_logging(n: int) -> bool:
+    """Log the first five occurrences of a repeated fault, then the 10th, 100th, 1000th..."""
+    return 0 < n <= 5 or (n > 0 and 10 ** int(math.log10(n)) == n)
 
 
 def default_store_path() -> Path:
@@ -196,33 +226,177 @@ class Store:
         self, path: str | os.PathLike[str] | None = None, *, retention_days: int | None = None
     ) -> None:
         self.path = Path(path) if path else default_store_path()
+        #: What was wrong with the store at open and what was done about it, in one line ("" when nothing).
+        self.notice = ""
+        #: Unreadable rows, packs and checkpoints met since open (each counted once), skipped by the readers
+        #: and dropped by compaction.
+        self.skipped_rows = 0
+        self._skipped: set[str] = set()
+        self._series: dict[tuple[str, str], int] = {}
+        damage = self._inspect()
+        if damage:
+            self._set_aside(damage)
+        try:
+            self._db = self._connect()
+        except sqlite3.DatabaseError as exc:
+            if not _is_damage(exc):
+                raise self._error(exc) from None
+            self._set_aside(str(exc))
+            self._db = self._connect_or_raise()
+        try:
+            self._housekeeping(retention_days)
+        except sqlite3.DatabaseError as exc:  # damage the quick check did not see (or appeared since)
+            if not _is_damage(exc):
+                raise
+            self._db.close()
+            self._set_aside(str(exc))
+            self._db = self._connect_or_raise()
+
+    # ------------------------------------------------------------------------------------------ plumbing
+
+    def _error(self, reason: object) -> StoreError:
+        return StoreError(f"cannot open the history store {str(self.path)!r}: {_one_line(reason)}")
+
+    def _inspect(self) -> str:
+        """Look at an existing file read-only, before anything writes to it. Raises :class:`StoreError` for a
+        store of a newer schema or a database that is not a liqtui store (both left untouched) and for a path
+        that cannot be used; returns why the file is damaged, or "" when it looks fine (or does not exist)."""
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, timeout=10.0, isolation_level=None, check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(_SCHEMA)
-            self._check_version()
-        except (sqlite3.DatabaseError, OSError) as exc:
-            raise StoreError(f"cannot open the history store {str(self.path)!r}: {exc}") from None
-        self._series: dict[tuple[str, str], int] = {}
+            st = self.path.stat()
+        except FileNotFoundError:
+            return ""
+        except OSError as exc:
+            raise self._error(f"{exc.strerror or exc} ({exc.filename or self.path})") from None
+        if not stat.S_ISREG(st.st_mode):
+            raise self._error(
+                "that path is a directory, not a file" if stat.S_ISDIR(st.st_mode) else "not a file"
+            )
+        if st.st_size == 0:
+            return ""
+        # immutable=1 creates no -wal/-shm next to a file that has none (a clean store of another version);
+        # with a -wal present, mode=ro reads it too (a writer may be running)
+        wal = Path(f"{self.path}-wal")
+        uri = self.path.resolve().as_uri() + ("?mode=ro" if wal.exists() else "?mode=ro&immutable=1")
+        try:
+            ro = sqlite3.connect(uri, uri=True, timeout=10.0)
+        except sqlite3.Error as exc:
+            raise self._error(exc) from None
+        try:
+            tables = {r[0] for r in ro.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if "meta" in tables:
+                row = ro.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+                if row is not None:
+                    try:
+                        version = int(row[0])
+                    except (TypeError, ValueError):
+                        return f"unreadable schema version {row[0]!r}"
+                    if version > SCHEMA_VERSION:
+                        raise self._error(
+                            f"it was written by a newer liqtui (schema version {version}; this one reads "
+                            f"version {SCHEMA_VERSION}); left untouched"
+                        )
+                    if version < 1:
+                        return f"unreadable schema version {row[0]!r}"
+            elif tables - _OUR_TABLES:
+                raise self._error(
+                    f"it is an SQLite database but not a liqtui store (tables: {', '.join(sorted(tables))}); "
+                    "left untouched"
+                )
+            problems = [str(r[0]) for r in ro.execute("PRAGMA quick_check(3)")]
+            if problems != ["ok"]:
+                return "integrity check failed: " + "; ".join(problems)
+            return ""
+        except sqlite3.DatabaseError as exc:
+            if _is_damage(exc):
+                return str(exc)
+            raise self._error(exc) from None
+        finally:
+            ro.close()
+
+    def _set_aside(self, reason: str) -> None:
+        """Move a damaged store (and its -wal/-shm) aside, named with the time, and say so in :attr:`notice`."""
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        aside = self.path.with_name(f"{self.path.name}.damaged-{stamp}")
+        n = 1
+        while aside.exists():
+            aside = self.path.with_name(f"{self.path.name}.damaged-{stamp}-{n}")
+            n += 1
+        reason = _one_line(reason)
+        try:
+            for side in _SIDE_FILES:  # side files first: a crash half-way leaves the main file where it was
+                if Path(f"{self.path}{side}").exists():
+                    os.replace(f"{self.path}{side}", f"{aside}{side}")
+            os.replace(self.path, aside)
+        except OSError as exc:
+            raise self._error(f"it is damaged ({reason}) and could not be moved aside: {exc}") from None
+        self.notice = (
+            f"the history store was damaged ({reason}); kept it as {aside.name} and started a new one "
+            f"in {self.path.parent}"
+        )
+        log.warning("%s", self.notice)
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=10.0, isolation_level=None, check_same_thread=False)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.executescript(_SCHEMA)
+            row = db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+            if row is None:
+                db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+            elif str(row[0]) != str(SCHEMA_VERSION):  # changed since _inspect looked: another liqtui
+                raise StoreError(
+                    f"cannot open the history store {str(self.path)!r}: schema version {row[0]}, this liqtui "
+                    f"reads version {SCHEMA_VERSION}"
+                )
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _connect_or_raise(self) -> sqlite3.Connection:
+        try:
+            return self._connect()
+        except sqlite3.Error as exc:
+            raise self._error(exc) from None
+
+    def _housekeeping(self, retention_days: int | None) -> None:
         try:
             if retention_days is not None:
                 self.prune(retention_days)
             self.compact()
-        except sqlite3.OperationalError as exc:  # another liqtui holds the write lock: housekeeping can wait
-            log.warning("store housekeeping skipped: %s", exc)
+        except sqlite3.DatabaseError as exc:
+            if _is_damage(exc):
+                raise
+            # another liqtui holds the write lock, or the disk is full: housekeeping can wait
+            log.warning("store housekeeping skipped: %s", _one_line(exc))
 
-    # ------------------------------------------------------------------------------------------ plumbing
-
-    def _check_version(self) -> None:
-        row = self._db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
-        if row is None:
-            self._db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
-        elif int(row[0]) != SCHEMA_VERSION:
-            raise sqlite3.DatabaseError(
-                f"schema version {row[0]}, this liqtui reads version {SCHEMA_VERSION}"
+    def _skip(self, what: str, why: object) -> None:
+        """Count and log an unreadable row or pack the first time it is met (the reader goes on without it)."""
+        if what in self._skipped:
+            return
+        if len(self._skipped) < 100_000:
+            self._skipped.add(what)
+        self.skipped_rows += 1
+        if _worth_logging(self.skipped_rows):
+            log.warning(
+                "history store %s: skipped %s (%s); %d unreadable since open",
+                self.path,
+                what,
+                _one_line(why),
+                self.skipped_rows,
             )
+
+    def _fetch(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
+        """All rows of a read query; a damaged page met on the way is counted and reads as no rows."""
+        try:
+            return self._db.execute(sql, args).fetchall()
+        except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.OperationalError) and not _is_damage(exc):
+                raise StoreError(f"history store {str(self.path)!r}: read failed: {_one_line(exc)}") from None
+            self._skip("an unreadable part of the store", exc)
+            return []
 
     @contextlib.contextmanager
     def transaction(self) -> Any:
@@ -231,9 +405,19 @@ class Store:
         try:
             yield self._db
         except BaseException:
-            self._db.execute("ROLLBACK")
+            if self._db.in_transaction:  # SQLite may have rolled back already (a full disk, an I/O error)
+                with contextlib.suppress(sqlite3.Error):
+                    self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def _writing(self, what: str) -> Any:
+        """Turn an SQLite failure of a write into a one-line :class:`StoreError` (the batch is rolled back)."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise StoreError(f"history store {str(self.path)!r}: {what} failed: {_one_line(exc)}") from exc
 
     def close(self) -> None:
         """Close the connection (a WAL checkpoint folds the log back into the main file)."""
@@ -255,11 +439,15 @@ class Store:
         """The id of a venue+instrument series, created on first use (writers)."""
         sid = self._find_series(venue, symbol)
         if sid is None:
-            self._db.execute(
-                "INSERT OR IGNORE INTO series (venue, symbol) VALUES (?, ?)", (str(venue), symbol.upper())
-            )
+            with self._writing("adding a series"):
+                self._db.execute(
+                    "INSERT OR IGNORE INTO series (venue, symbol) VALUES (?, ?)", (str(venue), symbol.upper())
+                )
             sid = self._find_series(venue, symbol)
-            assert sid is not None
+            if sid is None:
+                raise StoreError(
+                    f"history store {str(self.path)!r}: the series {venue} {symbol} cannot be read back"
+                )
         return sid
 
     def _find_series(self, venue: str, symbol: str) -> int | None:
@@ -267,15 +455,18 @@ class Store:
         key = (str(venue), symbol.upper())
         sid = self._series.get(key)
         if sid is None:
-            row = self._db.execute("SELECT id FROM series WHERE venue=? AND symbol=?", key).fetchone()
-            if row is None:
+            rows = self._fetch("SELECT id FROM series WHERE venue=? AND symbol=?", key)
+            if not rows:
                 return None
-            sid = self._series[key] = int(row[0])
+            if type(rows[0][0]) is not int:
+                self._skip(f"the series row of {key[0]} {key[1]}", f"id {rows[0][0]!r}")
+                return None
+            sid = self._series[key] = rows[0][0]
         return sid
 
     def series(self) -> list[tuple[str, str]]:
         """Every (venue, instrument) the store holds bars of."""
-        return [tuple(r) for r in self._db.execute("SELECT venue, symbol FROM series ORDER BY id")]  # type: ignore[misc]
+        return [(str(v), str(s)) for v, s in self._fetch("SELECT venue, symbol FROM series ORDER BY id")]
 
     # ------------------------------------------------------------------------------------------ bars
     #
@@ -293,14 +484,14 @@ class Store:
             return 0
         sid = self.series_id(venue, symbol)
         rows = _rows(sid, bars, src)
-        with self.transaction() as db:
+        with self._writing("writing bars"), self.transaction() as db:
             self._unpack(db, [(sid, int(iv), int(ts)) for iv, ts in zip(bars["interval_s"], bars["ts"])])
             db.executemany(_UPSERT, rows)
         return len(rows)
 
     def upsert_rows(self, rows: Sequence[tuple[Any, ...]]) -> None:
         """Upsert prepared rows ``(series, ts, interval_s, *BAR_FIELDS, src)`` in one transaction."""
-        with self.transaction() as db:
+        with self._writing("writing bars"), self.transaction() as db:
             self._unpack(db, [(int(r[0]), int(r[2]), int(r[1])) for r in rows])
             db.executemany(_UPSERT, rows)
 
@@ -309,16 +500,39 @@ class Store:
         days = {(sid, iv, ts // DAY_MS) for sid, iv, ts in keys}
         for sid, iv, day in days:
             row = db.execute(
-                "SELECT data, src FROM packs WHERE series=? AND interval_s=? AND day=?", (sid, iv, day)
+                "SELECT n, data, src FROM packs WHERE series=? AND interval_s=? AND day=?", (sid, iv, day)
             ).fetchone()
             if row is None:
                 continue
-            arr, src = np.frombuffer(row[0], dtype=BAR_DTYPE), np.frombuffer(row[1], dtype=np.int8)
-            db.executemany(
-                f"INSERT INTO bars (series, {_SELECT_COLS}) VALUES ({', '.join('?' * (4 + len(BAR_FIELDS)))})",
-                _pack_rows(sid, arr, src),
-            )
+            unpacked = self._pack(sid, iv, day, *row)
+            if unpacked is not None:  # an unreadable pack is dropped: the write replaces what it held
+                db.executemany(
+                    f"INSERT INTO bars (series, {_SELECT_COLS}) VALUES ({', '.join('?' * (4 + len(BAR_FIELDS)))})",
+                    _pack_rows(sid, *unpacked),
+                )
             db.execute("DELETE FROM packs WHERE series=? AND interval_s=? AND day=?", (sid, iv, day))
+
+    def _pack(
+        self, sid: int, iv: int, day: int, n: Any, data: Any, src: Any
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """The bars and sources of one stored pack, or None (counted and logged) when it is unreadable: wrong
+        types or sizes, or bars that are not of its day and resolution."""
+        why = _pack_problem(iv, day, n, data, src)
+        if why:
+            self._skip(f"the packed day {_day_text(day)} of series {sid} ({iv}s bars)", why)
+            return None
+        return np.frombuffer(data, dtype=BAR_DTYPE), np.frombuffer(src, dtype=np.int8)
+
+    def _bar_rows(self, rows: list[Any], keys: int, what: str) -> np.ndarray:
+        """Query rows (``keys`` integer key columns, the value columns, then ``src``) as a float array; a row
+        holding something else (a damaged cell) is skipped, counted and logged."""
+        width = keys + len(BAR_FIELDS) + 1
+        good = [r for r in rows if _row_problem(r, keys) is None]
+        for r in rows:
+            why = _row_problem(r, keys)
+            if why is not None:
+                self._skip(f"the bar row {tuple(r[:keys])!r} {what}", why)
+        return np.array(good, dtype=np.float64).reshape(len(good), width)
 
     def compact(self, now_ms: int | None = None, *, keep_days: int = PACK_AFTER_DAYS) -> int:
         """Pack every whole UTC day older than ``keep_days`` into one blob per series and resolution (one
@@ -332,7 +546,10 @@ class Store:
             ).fetchall()
             if not rows:
                 return 0
-            raw = np.array(rows, dtype=np.float64)
+            raw = self._bar_rows(rows, 3, "(dropped while packing old days)")
+            if not len(raw):
+                db.execute("DELETE FROM bars WHERE ts < ?", (cutoff,))
+                return 0
             groups = np.stack([raw[:, 0], raw[:, 2], raw[:, 1] // DAY_MS], axis=1).astype(np.int64)
             starts = np.concatenate(
                 [[0], np.nonzero(np.any(np.diff(groups, axis=0) != 0, axis=1))[0] + 1, [len(raw)]]
@@ -341,11 +558,12 @@ class Store:
                 sid, iv, day = (int(x) for x in groups[a])
                 arr, src = _raw_to_bars(raw[a:b, 1:])
                 old = db.execute(
-                    "SELECT data, src FROM packs WHERE series=? AND interval_s=? AND day=?", (sid, iv, day)
+                    "SELECT n, data, src FROM packs WHERE series=? AND interval_s=? AND day=?", (sid, iv, day)
                 ).fetchone()
-                if old is not None:
-                    arr = np.concatenate([np.frombuffer(old[0], dtype=BAR_DTYPE), arr])
-                    src = np.concatenate([np.frombuffer(old[1], dtype=np.int8), src])
+                unpacked = None if old is None else self._pack(sid, iv, day, *old)
+                if unpacked is not None:
+                    arr = np.concatenate([unpacked[0], arr])
+                    src = np.concatenate([unpacked[1], src])
                     order = np.argsort(arr["ts"], kind="stable")
                     arr, src = arr[order], src[order]
                 db.execute(
@@ -363,7 +581,7 @@ class Store:
         if sid is None:
             return empty_bars(0), np.zeros(0, dtype=np.int8)
         q = f"SELECT {_SELECT_COLS} FROM bars WHERE series=? AND ts>=? AND ts<?"
-        pq = "SELECT data, src FROM packs WHERE series=? AND day>=? AND day<=?"
+        pq = "SELECT interval_s, day, n, data, src FROM packs WHERE series=? AND day>=? AND day<=?"
         args: list[Any] = [sid, int(start_ms), int(end_ms)]
         pargs: list[Any] = [sid, int(start_ms) // DAY_MS, (int(end_ms) - 1) // DAY_MS]
         if interval_s is not None:
@@ -371,12 +589,16 @@ class Store:
             pq += " AND interval_s=?"
             args.append(int(interval_s))
             pargs.append(int(interval_s))
-        rows = self._db.execute(q, args).fetchall()
-        packed = self._db.execute(pq, pargs).fetchall()
-        parts = [np.frombuffer(d, dtype=BAR_DTYPE) for d, _ in packed]
-        srcs = [np.frombuffer(s, dtype=np.int8) for _, s in packed]
+        rows = self._fetch(q, args)
+        parts: list[np.ndarray] = []
+        srcs: list[np.ndarray] = []
+        for iv, day, n, data, src in self._fetch(pq, pargs):
+            unpacked = self._pack(sid, iv, day, n, data, src)
+            if unpacked is not None:
+                parts.append(unpacked[0])
+                srcs.append(unpacked[1])
         if rows:
-            arr, src = _raw_to_bars(np.array(rows, dtype=np.float64))
+            arr, src = _raw_to_bars(self._bar_rows(rows, 2, f"of series {sid}"))
             parts.append(arr)
             srcs.append(src)
         if not parts:
@@ -438,17 +660,18 @@ class Store:
         sid = self._find_series(venue, symbol)
         if sid is None:
             return None
-        row = self._db.execute(
-            "SELECT max(ts) FROM bars WHERE series=? AND close IS NOT NULL", (sid,)
-        ).fetchone()
-        best = None if row is None or row[0] is None else int(row[0])
+        rows = self._fetch("SELECT max(ts) FROM bars WHERE series=? AND close IS NOT NULL", (sid,))
+        best = rows[0][0] if rows and type(rows[0][0]) is int else None
         found_day = None
-        for day, data in self._db.execute(
-            "SELECT day, data FROM packs WHERE series=? ORDER BY day DESC", (sid,)
+        for iv, day, n, data, src in self._fetch(
+            "SELECT interval_s, day, n, data, src FROM packs WHERE series=? ORDER BY day DESC", (sid,)
         ):
             if found_day is not None and day < found_day:
                 break  # every pack of the newest priced day has been seen
-            arr = np.frombuffer(data, dtype=BAR_DTYPE)
+            unpacked = self._pack(sid, iv, day, n, data, src)
+            if unpacked is None:
+                continue
+            arr = unpacked[0]
             priced = arr["ts"][~np.isnan(arr["close"])]
             if len(priced):
                 found_day = day
@@ -457,18 +680,20 @@ class Store:
 
     def count_bars(self, venue: str | None = None, symbol: str | None = None) -> int:
         """Number of stored bars (of one series, or all; rows and packed days)."""
-        if venue is None or symbol is None:
-            rows = self._db.execute("SELECT count(*) FROM bars").fetchone()[0]
-            packed = self._db.execute("SELECT coalesce(sum(n), 0) FROM packs").fetchone()[0]
-        else:
+        where = ""
+        args: tuple[Any, ...] = ()
+        if venue is not None and symbol is not None:
             sid = self._find_series(venue, symbol)
             if sid is None:
                 return 0
-            rows = self._db.execute("SELECT count(*) FROM bars WHERE series=?", (sid,)).fetchone()[0]
-            packed = self._db.execute(
-                "SELECT coalesce(sum(n), 0) FROM packs WHERE series=?", (sid,)
-            ).fetchone()[0]
-        return int(rows) + int(packed)
+            where, args = " WHERE series=?", (sid,)
+        rows = self._fetch(f"SELECT count(*) FROM bars{where}", args)
+        packed = self._fetch(f"SELECT coalesce(sum(n), 0) FROM packs{where}", args)
+        total = 0
+        for got in (rows, packed):
+            if got and isinstance(got[0][0], (int, float)):
+                total += int(got[0][0])
+        return total
 
     def prune(self, retention_days: int, now_ms: int | None = None) -> int:
         """Delete bars older than ``retention_days`` (packed days once wholly older) and all but the newest
@@ -497,7 +722,7 @@ class Store:
         :func:`pack_checkpoint` output (compressed off the event loop); otherwise it is compressed here."""
         blob = bytes(data) if packed else pack_checkpoint(data)
         now = int(time.time() * 1000)
-        with self.transaction() as db:
+        with self._writing("saving a checkpoint"), self.transaction() as db:
             db.execute("INSERT OR REPLACE INTO checkpoints VALUES (?, ?, ?, ?)", (key, int(ts), now, blob))
             db.execute(
                 "DELETE FROM checkpoints WHERE key=? AND ts NOT IN "
@@ -508,10 +733,13 @@ class Store:
     def load_checkpoint(self, key: str) -> tuple[int, bytes] | None:
         """The newest checkpoint of ``key`` as ``(ts, data)`` (decompressed), or None. A blob that does not
         decompress comes back as it is (``HeatModel.from_bytes`` then refuses it clearly)."""
-        row = self._db.execute(
-            "SELECT ts, data FROM checkpoints WHERE key=? ORDER BY ts DESC LIMIT 1", (key,)
-        ).fetchone()
-        return None if row is None else (int(row[0]), unpack_checkpoint(bytes(row[1])))
+        for ts, data in self._fetch("SELECT ts, data FROM checkpoints WHERE key=? ORDER BY ts DESC", (key,)):
+            if type(ts) is int and isinstance(data, bytes):
+                return ts, unpack_checkpoint(data)
+            self._skip(
+                f"the checkpoint {key} at ts {ts!r}", f"{type(ts).__name__} time, {type(data).__name__} data"
+            )
+        return None
 
 
 _CKPT_MAGIC = b"LQZ1"
@@ -555,6 +783,42 @@ def _pack_rows(sid: int, arr: np.ndarray, src: np.ndarray) -> list[tuple[Any, ..
     cols = [arr["ts"].tolist(), arr["interval_s"].tolist()] + [arr[f].tolist() for f in BAR_FIELDS]
     cols.append(src.tolist())
     return [(sid, *r) for r in zip(*cols)]
+
+
+def _row_problem(row: Sequence[Any], keys: int) -> str | None:
+    """Why a bar row cannot be read (its key columns and ``src`` must be integers, its values numbers or
+    NULL), or None when it is fine."""
+    for i, v in enumerate(row):
+        if i < keys or i == len(row) - 1:
+            if type(v) is not int:
+                return f"column {i + 1} holds {v!r:.40}, not an integer"
+        elif v is not None and type(v) not in (int, float):
+            return f"column {i + 1} holds {v!r:.40}, not a number"
+    return None
+
+
+def _pack_problem(iv: Any, day: Any, n: Any, data: Any, src: Any) -> str | None:
+    """Why a stored pack cannot be read, or None when it is fine."""
+    if not (type(iv) is int and type(day) is int and type(n) is int):
+        return "its key or count is not an integer"
+    if not (isinstance(data, bytes) and isinstance(src, bytes)):
+        return "its data is not a blob"
+    if len(data) != n * BAR_DTYPE.itemsize or len(src) != n:
+        return f"{len(data)} data bytes and {len(src)} source bytes for {n} bars"
+    arr = np.frombuffer(data, dtype=BAR_DTYPE)
+    if n and not (
+        bool(np.all(arr["interval_s"] == iv))
+        and bool(np.all((arr["ts"] >= day * DAY_MS) & (arr["ts"] < (day + 1) * DAY_MS)))
+    ):
+        return "it holds bars of another day or resolution"
+    return None
+
+
+def _day_text(day: Any) -> str:
+    try:
+        return time.strftime("%Y-%m-%d", time.gmtime(int(day) * 86_400))
+    except (TypeError, ValueError, OverflowError, OSError):
+        return repr(day)
 
 
 def _sorted(bars: np.ndarray) -> np.ndarray:
@@ -706,7 +970,7 @@ class StoreWriter:
             for (venue, symbol, ts), m in pending.items():
                 rows.append(_minute_row(self.store.series_id(venue.value, symbol), ts, m))
             self.store.upsert_rows(rows)
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, StoreError) as exc:
             self.stats.errors += 1
             self.stats.last_error = f"{type(exc).__name__}: {exc}"
             return 0

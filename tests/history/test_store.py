@@ -69,13 +69,16 @@ def test_default_path_follows_liqtui_data(tmp_path, monkeypatch):
         assert s.path.exists() and s._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
-def test_unusable_path_and_foreign_file_give_clear_errors(tmp_path):
+def test_unusable_path_gives_a_clear_error_and_a_non_database_is_set_aside(tmp_path):
     (tmp_path / "file").write_text("x")
-    with pytest.raises(StoreError, match="cannot open the history store"):
+    with pytest.raises(StoreError, match="cannot open the history store .*Not a directory"):
         Store(tmp_path / "file" / "sub" / "s.sqlite3")
-    (tmp_path / "junk.sqlite3").write_bytes(b"this is not a database" * 100)
-    with pytest.raises(StoreError, match="junk.sqlite3"):
-        Store(tmp_path / "junk.sqlite3")
+    junk = b"this is not a database" * 100
+    (tmp_path / "junk.sqlite3").write_bytes(junk)
+    with Store(tmp_path / "junk.sqlite3") as s:  # a damaged store: kept aside, a new one started
+        assert "file is not a database" in s.notice and s.integrity_ok()
+    (aside,) = tmp_path.glob("junk.sqlite3.damaged-*")
+    assert aside.read_bytes() == junk
 
 
 def test_write_read_roundtrip_and_missing_ranges(store):
