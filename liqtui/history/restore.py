@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -20,7 +19,7 @@ import numpy as np
 from liqtui.core import model as core_model
 from liqtui.core.engine import Engine
 from liqtui.core.model import HeatModel, ModelConfig
-from liqtui.history.store import Store, pack_checkpoint
+from liqtui.history.store import Store, StoreError, pack_checkpoint
 
 __all__ = ["Checkpointer", "feed_model", "model_bars", "rebuild", "restore", "step_bars", "step_chunk"]
 
@@ -154,13 +153,16 @@ def restore(
 
 class Checkpointer:
     """Saves ``model.to_bytes()`` to the store under ``key`` every ``interval_s`` while :meth:`run` runs
-    (and once more when it is cancelled), skipping when the model did not change."""
+    (and once more when it is cancelled), skipping when the model did not change. A save the store refuses
+    (a full disk, a damaged file) is counted in ``failed`` and logged, and :meth:`run` goes on."""
 
     def __init__(self, store: Store, key: str, model: HeatModel, *, interval_s: float = 60.0) -> None:
         if interval_s <= 0:
             raise ValueError(f"checkpoint interval must be > 0 s, got {interval_s}")
         self.store, self.key, self.model, self.interval_s = store, key, model, interval_s
         self.saved = 0
+        self.failed = 0
+        self.last_error = ""
         self._version = -1
 
     def save(self) -> bool:
@@ -194,7 +196,18 @@ class Checkpointer:
         try:
             while True:
                 await asyncio.sleep(self.interval_s)
-                await self.save_async()
+                try:
+                    await self.save_async()
+                except StoreError as exc:
+                    self._failed(exc)
         finally:
-            with contextlib.suppress(Exception):
+            try:
                 self.save()
+            except Exception as exc:  # noqa: BLE001 - shutting down: say it, never raise from here
+                self._failed(exc)
+
+    def _failed(self, exc: Exception) -> None:
+        self.failed += 1
+        self.last_error = str(exc)
+        if self.failed <= 3 or self.failed % 100 == 0:
+            log.warning("checkpoint of %s not saved (%d failed so far): %s", self.key, self.failed, exc)

@@ -3,6 +3,7 @@ data folder (docs/FAULTS.md)."""
 
 from __future__ import annotations
 
+import asyncio
 import ctypes
 import json
 import logging
@@ -299,3 +300,26 @@ def test_a_data_folder_without_permission_is_one_clear_line(tmp_path, filled, mo
     wanted = "Permission denied" if mode == 0 else "unable to open database file"
     assert wanted in out["error"] or "readonly" in out["error"], out["error"]
     assert sorted(p.name for p in folder.iterdir()) == ["liqtui.sqlite3"]  # nothing moved aside or created
+
+
+async def test_the_checkpointer_goes_on_when_the_store_refuses_a_save(tmp_path, caplog) -> None:
+    from liqtui.core.model import HeatModel
+    from liqtui.history.restore import Checkpointer, model_bars
+
+    store = Store(tmp_path / "c.sqlite3")
+    model = HeatModel()
+    b = minute_bars(first_day_ms(), 120)
+    b["high"] += 10
+    model.step_many(model_bars(b))
+    ck = Checkpointer(store, "k", model, interval_s=0.01)
+    store._db.execute("PRAGMA query_only = 1")  # every write fails from now on, as on a full disk
+    task = asyncio.create_task(ck.run())
+    deadline = time.monotonic() + 60
+    while ck.failed < 3 and not task.done() and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+    assert not task.done() and ck.failed >= 3 and "saving a checkpoint failed" in ck.last_error
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task  # cancelled as asked: the final save failed too, and was only counted
+    assert ck.saved == 0 and "checkpoint of k not saved" in caplog.text
+    store.close()
