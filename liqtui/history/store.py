@@ -147,6 +147,8 @@ ON CONFLICT (series, interval_s, ts) DO UPDATE SET
 """
 
 _SELECT_COLS = "ts, interval_s, " + ", ".join(BAR_FIELDS) + ", src"
+_READ_COLS = ("ts", "interval_s", *BAR_FIELDS, "src")
+_COMPACT_COLS = ("series", *_READ_COLS)
 #: Days older than this (UTC days before today) are packed: one row of raw bytes per series, resolution and day.
 PACK_AFTER_DAYS = 2
 
@@ -303,9 +305,10 @@ class Store:
                     f"it is an SQLite database but not a liqtui store (tables: {', '.join(sorted(tables))}); "
                     "left untouched"
                 )
-            problems = [str(r[0]) for r in ro.execute("PRAGMA quick_check(3)")]
+            problems = [str(r[0]) for r in ro.execute("PRAGMA quick_check(2)")]
             if problems != ["ok"]:
-                return "integrity check failed: " + "; ".join(problems)
+                found = "; ".join(_one_line(p.replace("*** in database main ***", "")) for p in problems)
+                return f"integrity check failed: {found}"
             return ""
         except sqlite3.DatabaseError as exc:
             if _is_damage(exc):
@@ -372,7 +375,7 @@ class Store:
             # another liqtui holds the write lock, or the disk is full: housekeeping can wait
             log.warning("store housekeeping skipped: %s", _one_line(exc))
 
-    def _skip(self, what: str, why: object) -> None:
+    def _skip(self, what: str, why: object, done: str = "skipped") -> None:
         """Count and log an unreadable row or pack the first time it is met (the reader goes on without it)."""
         if what in self._skipped:
             return
@@ -381,8 +384,9 @@ class Store:
         self.skipped_rows += 1
         if _worth_logging(self.skipped_rows):
             log.warning(
-                "history store %s: skipped %s (%s); %d unreadable since open",
+                "history store %s: %s %s: %s (%d unreadable since open)",
                 self.path,
+                done,
                 what,
                 _one_line(why),
                 self.skipped_rows,
@@ -523,16 +527,24 @@ class Store:
             return None
         return np.frombuffer(data, dtype=BAR_DTYPE), np.frombuffer(src, dtype=np.int8)
 
-    def _bar_rows(self, rows: list[Any], keys: int, what: str) -> np.ndarray:
-        """Query rows (``keys`` integer key columns, the value columns, then ``src``) as a float array; a row
+    def _bar_rows(self, rows: list[Any], cols: Sequence[str], done: str = "skipped") -> np.ndarray:
+        """Query rows of columns ``cols`` (integer keys, the bar values, then ``src``) as a float array; a row
         holding something else (a damaged cell) is skipped, counted and logged."""
-        width = keys + len(BAR_FIELDS) + 1
-        good = [r for r in rows if _row_problem(r, keys) is None]
+        try:
+            return np.array(rows, dtype=np.float64).reshape(len(rows), len(cols))
+        except (TypeError, ValueError):
+            pass
+        good = []
         for r in rows:
-            why = _row_problem(r, keys)
-            if why is not None:
-                self._skip(f"the bar row {tuple(r[:keys])!r} {what}", why)
-        return np.array(good, dtype=np.float64).reshape(len(good), width)
+            why = _row_problem(r, cols)
+            if why is None:
+                good.append(r)
+            else:
+                key = ", ".join(
+                    f"{c} {v!r:.24}" for c, v in zip(cols, r) if c in ("series", "ts", "interval_s")
+                )
+                self._skip(f"the bar row ({key})", why, done)
+        return np.array(good, dtype=np.float64).reshape(len(good), len(cols))
 
     def compact(self, now_ms: int | None = None, *, keep_days: int = PACK_AFTER_DAYS) -> int:
         """Pack every whole UTC day older than ``keep_days`` into one blob per series and resolution (one
@@ -546,7 +558,7 @@ class Store:
             ).fetchall()
             if not rows:
                 return 0
-            raw = self._bar_rows(rows, 3, "(dropped while packing old days)")
+            raw = self._bar_rows(rows, _COMPACT_COLS, "dropped (while packing old days)")
             if not len(raw):
                 db.execute("DELETE FROM bars WHERE ts < ?", (cutoff,))
                 return 0
@@ -598,7 +610,7 @@ class Store:
                 parts.append(unpacked[0])
                 srcs.append(unpacked[1])
         if rows:
-            arr, src = _raw_to_bars(self._bar_rows(rows, 2, f"of series {sid}"))
+            arr, src = _raw_to_bars(self._bar_rows(rows, _READ_COLS))
             parts.append(arr)
             srcs.append(src)
         if not parts:
@@ -733,13 +745,18 @@ class Store:
     def load_checkpoint(self, key: str) -> tuple[int, bytes] | None:
         """The newest checkpoint of ``key`` as ``(ts, data)`` (decompressed), or None. A blob that does not
         decompress comes back as it is (``HeatModel.from_bytes`` then refuses it clearly)."""
-        for ts, data in self._fetch("SELECT ts, data FROM checkpoints WHERE key=? ORDER BY ts DESC", (key,)):
+        q = "SELECT ts, data FROM checkpoints WHERE key=? ORDER BY ts DESC LIMIT 1 OFFSET ?"
+        for nth in itertools.count():  # one blob at a time (a checkpoint can be tens of MB)
+            rows = self._fetch(q, (key, nth))
+            if not rows:
+                return None
+            ts, data = rows[0]
             if type(ts) is int and isinstance(data, bytes):
                 return ts, unpack_checkpoint(data)
             self._skip(
                 f"the checkpoint {key} at ts {ts!r}", f"{type(ts).__name__} time, {type(data).__name__} data"
             )
-        return None
+        return None  # pragma: no cover - the loop above only ends by returning
 
 
 _CKPT_MAGIC = b"LQZ1"
@@ -785,15 +802,15 @@ def _pack_rows(sid: int, arr: np.ndarray, src: np.ndarray) -> list[tuple[Any, ..
     return [(sid, *r) for r in zip(*cols)]
 
 
-def _row_problem(row: Sequence[Any], keys: int) -> str | None:
-    """Why a bar row cannot be read (its key columns and ``src`` must be integers, its values numbers or
+def _row_problem(row: Sequence[Any], cols: Sequence[str]) -> str | None:
+    """Why a bar row of columns ``cols`` cannot be read (keys and ``src`` must be integers, values numbers or
     NULL), or None when it is fine."""
-    for i, v in enumerate(row):
-        if i < keys or i == len(row) - 1:
+    for c, v in zip(cols, row):
+        if c in ("series", "ts", "interval_s", "src"):
             if type(v) is not int:
-                return f"column {i + 1} holds {v!r:.40}, not an integer"
+                return f"{c} holds {v!r:.40}, not an integer"
         elif v is not None and type(v) not in (int, float):
-            return f"column {i + 1} holds {v!r:.40}, not a number"
+            return f"{c} holds {v!r:.40}, not a number"
     return None
 
 

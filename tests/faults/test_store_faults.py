@@ -132,7 +132,8 @@ def test_a_bad_value_in_an_old_row_does_not_stop_the_open(tmp_path, caplog) -> N
         got = s.read_bars("binance", "BTCUSDT", start, start + DAY_MS)
         assert len(got) == 1439 and start + 7 * MIN not in got["ts"]
         assert s._db.execute("SELECT count(*) FROM bars").fetchone()[0] == 0  # all packed, the bad one gone
-    assert "'garbage'" in caplog.text and "skipped the bar row" in caplog.text
+    assert "dropped (while packing old days) the bar row (series 1, ts" in caplog.text
+    assert "close holds 'garbage', not a number" in caplog.text
 
 
 def test_bad_rows_met_while_reading_are_skipped_and_counted(tmp_path, caplog) -> None:
@@ -160,10 +161,9 @@ def test_bad_rows_met_while_reading_are_skipped_and_counted(tmp_path, caplog) ->
         s.write_bars("binance", "BTCUSDT", minute_bars(start, 1440, close=101.0))
         assert len(s.read_bars("binance", "BTCUSDT", start, start + DAY_MS)) == 1440
     assert "1000 data bytes and 1440 source bytes for 1440 bars" in caplog.text
-    assert (
-        "holds b'\\x00\\xff', not a number" in caplog.text and "holds 'sixty', not an integer" in caplog.text
-    )
-    assert "skipped the checkpoint k at ts 2 (int time, str data)" in caplog.text
+    assert "high holds b'\\x00\\xff', not a number" in caplog.text
+    assert "interval_s holds 'sixty', not an integer" in caplog.text
+    assert "skipped the checkpoint k at ts 2: int time, str data" in caplog.text
 
 
 def test_a_failing_write_is_a_store_error_and_the_live_writer_counts_it(tmp_path) -> None:
