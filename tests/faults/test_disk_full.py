@@ -24,6 +24,8 @@ import pytest
 from liqtui.history import record as record_mod
 from liqtui.history.record import Recorder, RecordError
 
+from .helpers import drop_root_file_powers
+
 ROOT = Path(__file__).resolve().parents[2]
 FULL = Path("/dev/full")
 needs_dev_full = pytest.mark.skipif(not FULL.exists(), reason="no /dev/full on this system")
@@ -210,3 +212,34 @@ def test_liqtui_record_on_dev_full_stops_at_once_and_exits_2() -> None:
     assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
     assert "liqtui record: error: cannot write the recording '/dev/full': No space left on device" in r.stderr
     assert time.monotonic() - t0 < 10  # stopped when the disk was full, not at --duration
+
+
+def test_liqtui_record_into_an_unreadable_folder_exits_2_naming_the_file(tmp_path) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o000)
+    try:
+        r = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "liqtui",
+                "record",
+                str(locked / "rec.jsonl"),
+                "--demo",
+                "--duration",
+                "5",
+            ],
+            check=False,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            preexec_fn=drop_root_file_powers if os.geteuid() == 0 else None,
+        )
+    finally:
+        locked.chmod(0o700)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert r.stderr.strip().splitlines()[-1] == (
+        f"liqtui record: error: FILE: [Errno 13] Permission denied: '{locked / 'rec.jsonl'}'"
+    )

@@ -4,7 +4,6 @@ data folder (docs/FAULTS.md)."""
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import json
 import logging
 import os
@@ -23,7 +22,16 @@ from liqtui.config import Config, StoreConfig
 from liqtui.history.store import DAY_MS, SCHEMA_VERSION, Store, StoreError, StoreWriter
 from liqtui.sources import open_store
 
-from .helpers import MIN, damage_page, fill_store, first_day_ms, integrity_problems, minute_bars, sha256
+from .helpers import (
+    MIN,
+    damage_page,
+    drop_root_file_powers,
+    fill_store,
+    first_day_ms,
+    integrity_problems,
+    minute_bars,
+    sha256,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -265,14 +273,6 @@ _UNREADABLE = textwrap.dedent(
 )
 
 
-def _drop_root_file_powers() -> None:
-    """Child process: without CAP_DAC_OVERRIDE / CAP_DAC_READ_SEARCH root obeys file modes like anyone."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    for cap in (1, 2):  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH
-        if libc.prctl(24, cap, 0, 0, 0) != 0:  # PR_CAPBSET_DROP: gone from the exec'd program's capabilities
-            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
-
-
 @pytest.mark.parametrize("mode", [0o000, 0o500])  # unreadable; readable but not writable
 def test_a_data_folder_without_permission_is_one_clear_line(tmp_path, filled, mode) -> None:
     """Permissions, really enforced: as root the child drops the capabilities that bypass file modes."""
@@ -289,7 +289,7 @@ def test_a_data_folder_without_permission_is_one_clear_line(tmp_path, filled, mo
             capture_output=True,
             text=True,
             timeout=120,
-            preexec_fn=_drop_root_file_powers if os.geteuid() == 0 else None,
+            preexec_fn=drop_root_file_powers if os.geteuid() == 0 else None,
         )
     finally:
         folder.chmod(0o700)
