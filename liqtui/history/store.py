@@ -274,8 +274,8 @@ class Store:
             raise self._error(
                 "that path is a directory, not a file" if stat.S_ISDIR(st.st_mode) else "not a file"
             )
-        if st.st_size == 0:
-            return ""
+        if st.st_size == 0 or Path(f"{self.path}-journal").exists():
+            return ""  # empty; or a rollback journal to replay, which needs the read-write connection
         # immutable=1 creates no -wal/-shm next to a file that has none (a clean store of another version);
         # with a -wal present, mode=ro reads it too (a writer may be running)
         wal = Path(f"{self.path}-wal")
