@@ -51,14 +51,14 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(ns.log_file, to_stderr=headless)
     try:
         if ns.command == "zones":
-            from liqtui.headless import run_zones
+            from liqtui.commands.zones import run_zones
 
             return run_zones(ns, cfg)
         if ns.command == "record":
-            from liqtui.sources import run_record
+            from liqtui.commands.record import run_record
 
             return run_record(ns, cfg)
-        from liqtui.sources import run_ui
+        from liqtui.commands.ui import run_ui
 
         return run_ui(ns, cfg)
     except KeyboardInterrupt:

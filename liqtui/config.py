@@ -32,6 +32,7 @@ __all__ = [
     "REPLAY_SPEED",
     "THRESHOLD",
     "TOP_N",
+    "ZONES_TOP",
     "BackfillConfig",
     "Config",
     "ConfigError",
@@ -81,6 +82,7 @@ FPS = Range(0.5, 60.0)
 THRESHOLD = Range(0.0, 95.0)  # percentile of non-empty buckets hidden as noise; t/T stop at its ends
 GAMMA = Range(0.1, 3.0)  # heat gamma; h/H stop at its ends
 TOP_N = Range(1, 20)
+ZONES_TOP = Range(1, 50)  # zones per side printed by ``liqtui zones --top``
 DEMO_SPEED = Range(0.0, 10_000.0, lo_open=True)
 """The demo market's speed (market seconds per wall-clock second): :class:`liqtui.sim.server.DemoExchange`'s
 range (a test keeps the two equal)."""
