@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any, NoReturn
 
 from liqtui import __version__
-from liqtui.config import DEMO_SPEED, FPS, REPLAY_SPEED, ZONES_TOP, Range
+from liqtui.config import DEMO_SPEED, FPS, REPLAY_SPEED, ZONES_TOP, Range, endpoint_problem
 from liqtui.core.events import VENUES
 from liqtui.core.model import LOOKBACKS
 
@@ -46,19 +46,24 @@ def _venues(text: str) -> list[str]:
 
 def _endpoint(text: str) -> tuple[str, str]:
     key, sep, url = text.partition("=")
-    venue, _, kind = key.strip().partition(".")
-    if not sep or not url.strip():
+    key, url = key.strip(), url.strip()
+    if not sep or not url:
         raise argparse.ArgumentTypeError(f"expected VENUE=URL or VENUE.rest=URL, got {text!r}")
-    if venue not in VENUES or kind not in ("", "ws", "rest"):
-        raise argparse.ArgumentTypeError(
-            f"unknown endpoint {key!r}; use VENUE=URL (websocket) or VENUE.rest=URL with VENUE one of "
-            f"{', '.join(VENUES)}"
-        )
-    url = url.strip()
-    want = ("http://", "https://") if kind == "rest" else ("ws://", "wss://")
-    if not url.startswith(want):
-        raise argparse.ArgumentTypeError(f"{key} must be a {' or '.join(want)} URL, got {url!r}")
+    problem = endpoint_problem(key, url)
+    if problem:
+        raise argparse.ArgumentTypeError(f"{key}: {problem}")
+    venue, _, kind = key.partition(".")
     return (venue if kind in ("", "ws") else f"{venue}.rest"), url
+
+
+def _seed(text: str) -> int:
+    try:
+        val = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--seed must be a whole number ≥ 0, got {text!r}") from None
+    if val < 0:
+        raise argparse.ArgumentTypeError(f"--seed must be a whole number ≥ 0, got {text!r}")
+    return val
 
 
 def _lookback(text: str) -> str:
@@ -166,7 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common(run)
     _ui(run)
     run.add_argument("--demo", action="store_true", help="offline: a simulated exchange on 127.0.0.1")
-    run.add_argument("--seed", type=int, default=None, help="demo: random seed (reproducible market)")
+    run.add_argument("--seed", type=_seed, default=None, help="demo: random seed (reproducible market)")
     run.add_argument(
         "--speed",
         type=_demo_speed,
@@ -192,7 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--duration", type=_positive(float, "--duration"), help="seconds to record (default: until Ctrl-C)"
     )
     rec.add_argument("--demo", action="store_true", help="record the offline demo exchange")
-    rec.add_argument("--seed", type=int, default=None)
+    rec.add_argument("--seed", type=_seed, default=None, help="demo: random seed")
     rec.add_argument("--speed", type=_demo_speed, default=1.0, help="demo: market speed factor")
 
     zn = sub.add_parser("zones", help="headless: collect, then print the ranked zones")
@@ -211,7 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--seconds", type=_positive(float, "--seconds"), default=30.0, help="live/demo collection time"
     )
     zn.add_argument("--json", action="store_true", help="print one JSON document (default: a text table)")
-    zn.add_argument("--seed", type=int, default=None)
+    zn.add_argument("--seed", type=_seed, default=None, help="demo: random seed")
     zn.add_argument("--speed", type=_demo_speed, default=1.0, help="demo: market speed factor")
     return ap
 

@@ -18,6 +18,7 @@ import tomllib
 import typing
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import msgspec
 
@@ -41,6 +42,7 @@ __all__ = [
     "UIConfig",
     "check_keymap",
     "config_path",
+    "endpoint_problem",
     "load_config",
     "ui_settings",
     "user_data_dir",
@@ -162,14 +164,9 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
                 f"reference = {self.reference!r} must be one of the configured venues {self.venues}"
             )
         for key, url in self.endpoints.items():
-            venue, _, kind = key.partition(".")
-            if venue not in VENUES or kind not in ("", "ws", "rest"):
-                raise ValueError(
-                    f"endpoints key {key!r} must be VENUE or VENUE.rest with VENUE one of {', '.join(VENUES)}"
-                )
-            want = ("http://", "https://") if kind == "rest" else ("ws://", "wss://")
-            if not url.startswith(want):
-                raise ValueError(f"endpoints key {key!r} must be a {' or '.join(want)} URL, got {url!r}")
+            problem = endpoint_problem(key, url)
+            if problem:
+                raise ValueError(f"endpoints key {key!r}: {problem}")
         check_keymap(self.keymap)
 
     @property
@@ -256,6 +253,23 @@ def convert_config(raw: dict[str, Any], *, source: str = "config") -> Config:
         return msgspec.convert(raw, Config)
     except msgspec.ValidationError as exc:
         raise ConfigError(f"{source}: {_explain(str(exc))}") from None
+
+
+def endpoint_problem(key: str, url: str) -> str | None:
+    """What is wrong with an endpoint override ``key`` (``VENUE``, ``VENUE.ws`` or ``VENUE.rest``) = ``url``,
+    or None: the one check behind the config's ``[endpoints]`` and the ``--endpoint`` flag."""
+    venue, _, kind = key.strip().partition(".")
+    if venue not in VENUES or kind not in ("", "ws", "rest"):
+        return f"use VENUE=URL (websocket) or VENUE.rest=URL with VENUE one of {', '.join(VENUES)}"
+    schemes = ("http", "https") if kind == "rest" else ("ws", "wss")
+    parts = urlsplit(url.strip())
+    if parts.scheme not in schemes or not parts.hostname:
+        return f"must be a {' or '.join(f'{s}://HOST' for s in schemes)} URL, got {url!r}"
+    try:
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in 0..65535
+    except ValueError:
+        return f"has a bad port: {url!r}"
+    return None
 
 
 def check_keymap(keymap: typing.Mapping[str, Any]) -> None:

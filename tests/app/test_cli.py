@@ -78,7 +78,10 @@ def test_subcommands_parse():
         (["--demo", "--speed", "20000"], ["--speed", "> 0 and at most 10000"]),
         (["zones", "--demo", "--speed", "0"], ["--speed", "> 0 and at most 10000"]),
         (["record", "x.jsonl", "--demo", "--speed", "1e9"], ["--speed", "at most 10000"]),
-        (["replay", "x.jsonl", "--speed", "-1"], ["--speed", "between 0 and 1e+06", "0 = as fast as possible"]),
+        (
+            ["replay", "x.jsonl", "--speed", "-1"],
+            ["--speed", "between 0 and 1e+06", "0 = as fast as possible"],
+        ),
         (["record", "x.jsonl", "--duration", "inf"], ["--duration", "finite number > 0"]),
         (["zones", "--top", "51"], ["--top", "between 1 and 50"]),
         (["zones", "--top", "many"], ["--top", "must be a number"]),
