@@ -313,7 +313,7 @@ def _suggest(word: str, choices: typing.Iterable[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-def _struct_at(path: list[str]) -> type | None:
+def _struct_at(path: list[str]) -> type[msgspec.Struct] | None:
     """The Struct type found at a TOML path such as ['ui'] (None if the path is not a struct)."""
     tp: Any = Config
     for part in path:
@@ -323,7 +323,7 @@ def _struct_at(path: list[str]) -> type | None:
         tp = hints[part]
         if not (isinstance(tp, type) and issubclass(tp, msgspec.Struct)):
             return None
-    return tp
+    return tp if isinstance(tp, type) and issubclass(tp, msgspec.Struct) else None
 
 
 def _field_type(path: list[str]) -> Any:

@@ -179,7 +179,8 @@ def zones_document(
         "stats": dict(stats or {}),
         "notes": list(notes),
     }
-    return _clean(doc)
+    cleaned: dict[str, Any] = _clean(doc)
+    return cleaned
 
 
 def _zone(z: Any) -> dict[str, Any]:

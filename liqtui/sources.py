@@ -174,7 +174,8 @@ class Source:
     def stats(self) -> Mapping[str, Any]:
         """Per-venue counters (frames, decode_errors, reconnects, state ...) of the running feeds."""
         if self._feeds is not None:
-            return self._feeds.stats
+            stats: Mapping[str, Any] = self._feeds.stats
+            return stats
         if self.replay_stats is not None:
             return {"replay": self.replay_stats}
         return {}
@@ -358,11 +359,14 @@ class Source:
         from liqtui.history.restore import restore
         from liqtui.history.store import checkpoint_key
 
+        store = self.store
+        if store is None:
+            return
         self._checkpoint_key = checkpoint_key(self.symbol, self.venues, self.model_config)
         ref = self.venues[0]
         try:
             model, restored = restore(
-                self.store,
+                store,
                 self._checkpoint_key,
                 ref,
                 instrument(ref, self.symbol),
@@ -383,6 +387,8 @@ class Source:
         from liqtui.history.restore import model_bars
 
         start = until_ms - LOOKBACK_MS[self.history_lookback]
+        if self.store is None:
+            return
         try:
             bars = model_bars(
                 self.store.read_bars(venue, instrument(venue, self.symbol), start, until_ms + 1)

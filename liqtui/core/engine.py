@@ -190,7 +190,7 @@ class Engine:
         t = type(ev)
         if t is Trade:
             if self._is_reference(ev.venue):
-                p = ev.price
+                p = ev.price  # type: ignore[union-attr]  # t is Trade: an exact-type check, the hot path
                 self.price = p
                 if p < self._lo:  # noqa: PLR1730 - per-trade hot path: an if beats min()/max()
                     self._lo = p

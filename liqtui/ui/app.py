@@ -29,11 +29,11 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from rich.color import ColorSystem
 from textual.app import App, ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.driver import Driver
 from textual.events import Resize
@@ -128,7 +128,7 @@ class LiqtuiApp(App[None]):
     CSS_PATH = Path(__file__).with_name("liqtui.tcss")
     TITLE = "liqtui"
     COMMANDS = App.COMMANDS | {LiqtuiCommands}
-    BINDINGS = _bindings()
+    BINDINGS: ClassVar[list[BindingType]] = list(_bindings())
     ENABLE_COMMAND_PALETTE = True
 
     def __init__(

@@ -69,7 +69,7 @@ def test_subcommands_parse():
         (["--lookback", "1m"], ["--lookback", "unknown lookback '1m'"]),
         (["--exchange", "kraken"], ["--exchange", "binance, bybit, okx, hyperliquid"]),
         (["--colors", "512"], ["--colors", "'auto', 'truecolor', '256', '16'"]),
-        (["--endpoint", "binance=http://x"], ["--endpoint", "ws:// or wss://"]),
+        (["--endpoint", "binance=http://x"], ["--endpoint", "ws://HOST or wss://HOST"]),
         (["--endpoint", "ftx=ws://x"], ["--endpoint", "VENUE one of binance"]),
         (["--fps", "-3"], ["--fps", "between 0.5 and 60"]),
         (["--fps", "1000"], ["--fps", "between 0.5 and 60", "'1000'"]),
