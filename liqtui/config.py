@@ -24,7 +24,7 @@ import msgspec
 
 from liqtui.core.events import VENUES
 from liqtui.core.model import LOOKBACKS, ModelConfig
-from liqtui.ui.keys import BINDING_IDS
+from liqtui.ui.keys import BINDING_IDS, KEYS
 
 __all__ = [
     "DEMO_SPEED",
@@ -285,6 +285,15 @@ def check_keymap(keymap: typing.Mapping[str, Any]) -> None:
         raise ValueError(
             f'keymap {", ".join(bad)}: the key must be a non-empty string such as "p" or "ctrl+p"'
         )
+    owner: dict[str, str] = {}  # key → the binding id it triggers, after the remapping
+    for spec in KEYS:
+        for key in keymap.get(spec.id, spec.key).split(","):
+            key = key.strip()
+            if key in owner:
+                raise ValueError(
+                    f"keymap: key {key!r} would trigger both {owner[key]} and {spec.id}; give one of them another key"
+                )
+            owner[key] = spec.id
 
 
 def ui_settings(base: UIConfig | None = None, **changes: Any) -> UIConfig:

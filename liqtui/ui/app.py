@@ -3,13 +3,20 @@
 Data flows one way: a *source* (``async def source(sink)``, run in an exclusive async worker) pushes
 MarketEvents into ``engine.apply``; a UI timer at ``fps`` calls ``engine.tick(now)`` and redraws only when
 ``engine.version`` changed — the history heatmap only when a time slice closed or the view changed, the
-narrow live widgets (axis, heat column) every changed tick. The UI never talks to a feed.
+narrow live widgets (axis, heat column) every changed tick. The UI never talks to a feed. What is drawn is
+decided without Textual in :mod:`liqtui.ui.view` (``ViewState`` + ``build_frame(engine, view) -> Frame``); the
+engine is anything of the :class:`~liqtui.ui.view.EngineView` shape. Settings are checked by
+:func:`liqtui.config.ui_settings`, the config file's own rules and limits.
 
-Usage (the lead's CLI)::
+Usage (see :mod:`liqtui.commands.ui`)::
 
-    app = LiqtuiApp(engine, source=source.run, ui=cfg.ui, keymap=cfg.keymap, symbol=cfg.symbol,
-                    venues=cfg.venues, on_symbol_change=restart_for_symbol)
+    app = LiqtuiApp(src.engine, source=src, ui=cfg.ui, keymap=cfg.keymap, symbol=src.symbol,
+                    symbols=src.symbols, venues=src.venues, show_lag=src.wall_clock,
+                    on_symbol_change=restart_for_symbol)
     app.run()
+
+``symbols``: the only tickers the source serves (the picker refuses others), None for any. ``show_lag``: whether
+receive − exchange time is a lag (not for a demo running at another speed than the wall clock).
 
 ``on_symbol_change(symbol)`` / ``on_venues_change(venues)`` may return ``(engine, source)`` (or an awaitable
 of it) to have the app swap to a new engine and source; the same requests are also posted as

@@ -139,6 +139,8 @@ def test_a_directory_is_said_to_be_a_directory(tmp_path):
         ("[keymap]\nfreeze = ['p']", "keymap.freeze: expected a key name string"),
         ("[keymap]\nfreez = 'p'", "unknown keymap binding id(s) freez (did you mean 'freeze'?)"),
         ("[keymap]\nfreeze = ' '", "keymap freeze: the key must be a non-empty string"),
+        ("[keymap]\nfreeze = 'p'\nquit = 'p'", "key 'p' would trigger both quit and freeze"),
+        ("[keymap]\nfreeze = 'q'", "key 'q' would trigger both quit and freeze"),
         ("[ui]\nthreshold_pct = 96", "ui.threshold_pct must be between 0 and 95, got 96"),
         ("[ui]\nthreshold_pct = nan", "ui.threshold_pct must be between 0 and 95, got nan"),
         ("[ui]\nheat_gamma = inf", "ui.heat_gamma must be between 0.1 and 3"),
