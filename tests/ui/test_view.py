@@ -16,6 +16,7 @@ from liqtui.ui.view import (
     LOOKBACK_SPAN_PCT,
     SPAN_RANGE,
     EngineView,
+    ModelView,
     ViewState,
     build_frame,
     current_price,
@@ -31,8 +32,16 @@ def test_the_view_module_needs_no_textual_nor_rich():
     assert out.stdout.strip() == "[]"
 
 
-def test_engine_satisfies_the_protocol(engine):
-    view: EngineView = engine  # mypy checks the same in liqtui.commands.ui
+def _members(proto: type) -> list[str]:
+    return [n for n in vars(proto) if not n.startswith("_")]
+
+
+def test_engine_has_every_member_of_the_protocol(engine):
+    """mypy checks the Engine against EngineView where the CLI hands it to the app; this says it at run time."""
+    assert {"model", "version", "price", "tick", "apply", "oi_history"} <= set(_members(EngineView))
+    assert [n for n in _members(EngineView) if not hasattr(engine, n)] == []
+    assert [n for n in _members(ModelView) if not hasattr(engine.model, n)] == []
+    view: EngineView = engine
     assert current_price(view) == engine.price
 
 
