@@ -153,3 +153,13 @@ def test_replay_of_a_missing_file_exits_2(tmp_path):
     )
     assert proc.returncode == 2
     assert "nope.jsonl" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_the_cli_and_headless_commands_start_without_textual():
+    """``zones`` and ``record`` run without a terminal: parsing, config and those commands import no UI."""
+    code = (
+        "import sys, liqtui.cli, liqtui.commands.record, liqtui.commands.zones; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'textual', 'rich'}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout.strip() == "[]"
