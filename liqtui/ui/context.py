@@ -17,11 +17,14 @@ import itertools
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from liqtui.core.events import PositionSide
+
+if TYPE_CHECKING:
+    from liqtui.ui.view import EngineView
 
 __all__ = ["ContextSeries", "ContextView", "decimate", "time_unit"]
 
@@ -69,7 +72,7 @@ class ContextSeries:
         return self._n
 
     # ------------------------------------------------------------------------------------ input
-    def update(self, engine: Any, now_ms: int) -> bool:
+    def update(self, engine: EngineView, now_ms: int) -> bool:
         """Count new liquidations of ``engine`` and store a sample when ``interval_ms`` has passed since the
         last one (and something is known). Returns True when a sample was stored.
 
@@ -123,10 +126,9 @@ class ContextSeries:
         self._n = m
         self.interval_ms *= 2
 
-    def _count_liquidations(self, engine: Any) -> None:
-        tape = getattr(engine, "liquidations", None) or ()
-        counters = getattr(engine, "counters", None)
-        total = int(counters.get("liquidations", 0)) if counters is not None else len(tape)
+    def _count_liquidations(self, engine: EngineView) -> None:
+        tape = engine.liquidations
+        total = int(engine.counters.get("liquidations", 0))
         seen = self._liq_seen
         if seen is None or total < seen:  # first look (or a reset engine): count what the tape holds
             new = len(tape)
@@ -158,20 +160,16 @@ class ContextSeries:
         return ContextView(self._ts[:n].copy(), *vals)
 
 
-def _oi(engine: Any) -> float | None:
-    if not getattr(engine, "oi_usd", None):
+def _oi(engine: EngineView) -> float | None:
+    if not engine.oi_usd:
         return None
-    total = float(getattr(engine, "oi_usd_total", 0.0) or 0.0)
+    total = float(engine.oi_usd_total)
     return total if math.isfinite(total) else None
 
 
-def _mean_funding(engine: Any) -> float | None:
+def _mean_funding(engine: EngineView) -> float | None:
     """Mean funding rate over the venues that reported one (as the status line shows it)."""
-    rates = [
-        float(f)
-        for f in (getattr(engine, "funding", None) or {}).values()
-        if f is not None and math.isfinite(f)
-    ]
+    rates = [float(f) for f in engine.funding.values() if f is not None and math.isfinite(f)]
     return sum(rates) / len(rates) if rates else None
 
 

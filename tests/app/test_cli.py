@@ -69,9 +69,21 @@ def test_subcommands_parse():
         (["--lookback", "1m"], ["--lookback", "unknown lookback '1m'"]),
         (["--exchange", "kraken"], ["--exchange", "binance, bybit, okx, hyperliquid"]),
         (["--colors", "512"], ["--colors", "'auto', 'truecolor', '256', '16'"]),
-        (["--endpoint", "binance=http://x"], ["--endpoint", "ws:// or wss://"]),
+        (["--endpoint", "binance=http://x"], ["--endpoint", "ws://HOST or wss://HOST"]),
         (["--endpoint", "ftx=ws://x"], ["--endpoint", "VENUE one of binance"]),
-        (["--fps", "-3"], ["--fps", "must be > 0"]),
+        (["--fps", "-3"], ["--fps", "between 0.5 and 60"]),
+        (["--fps", "1000"], ["--fps", "between 0.5 and 60", "'1000'"]),
+        (["--demo", "--speed", "inf"], ["--speed", "> 0 and at most 10000"]),
+        (["--demo", "--speed", "nan"], ["--speed", "> 0 and at most 10000"]),
+        (["--demo", "--speed", "20000"], ["--speed", "> 0 and at most 10000"]),
+        (["zones", "--demo", "--speed", "0"], ["--speed", "> 0 and at most 10000"]),
+        (["record", "x.jsonl", "--demo", "--speed", "1e9"], ["--speed", "at most 10000"]),
+        (
+            ["replay", "x.jsonl", "--speed", "-1"],
+            ["--speed", "between 0 and 1e+06", "0 = as fast as possible"],
+        ),
+        (["record", "x.jsonl", "--duration", "inf"], ["--duration", "finite number > 0"]),
+        (["zones", "--top", "51"], ["--top", "between 1 and 50"]),
         (["zones", "--top", "many"], ["--top", "must be a number"]),
         (["zones", "--demo", "--replay", "x"], ["not allowed with argument"]),
         (["--symbol", "BTC/USDT"], ["--symbol", "a ticker such as BTC"]),
@@ -141,3 +153,13 @@ def test_replay_of_a_missing_file_exits_2(tmp_path):
     )
     assert proc.returncode == 2
     assert "nope.jsonl" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_the_cli_and_headless_commands_start_without_textual():
+    """``zones`` and ``record`` run without a terminal: parsing, config and those commands import no UI."""
+    code = (
+        "import sys, liqtui.cli, liqtui.commands.record, liqtui.commands.zones; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'textual', 'rich'}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout.strip() == "[]"

@@ -7,12 +7,12 @@ Each side shows its total heat and its top N zones (price range, USD, a bar size
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from rich.style import Style
 from rich.text import Text
 from textual.widgets import Static
 
+from liqtui.core.zones import Zone, ZoneReport
 from liqtui.ui.render import fmt_usd, zone_line
 from liqtui.ui.themes import HeatPalette
 
@@ -39,7 +39,7 @@ def tier_legend(tiers: Sequence[str], pal: HeatPalette, width: int) -> Text:
 
 
 def render_zones(
-    report: Any | None, width: int, top_n: int, pal: HeatPalette, tiers: Sequence[str] = ()
+    report: ZoneReport | None, width: int, top_n: int, pal: HeatPalette, tiers: Sequence[str] = ()
 ) -> Text:
     """The whole panel as Text, ``width`` cells wide. ``report`` is a core.zones.ZoneReport (or None);
     ``tiers`` (leverage tier names) adds the heat column's colour legend."""
@@ -55,8 +55,8 @@ def render_zones(
             Text("  waiting for data…"),
         ]
         return Text("\n").join(lines)
-    above: Sequence[Any] = list(report.above)[:top_n]
-    below: Sequence[Any] = list(report.below)[:top_n]
+    above: Sequence[Zone] = list(report.above)[:top_n]
+    below: Sequence[Zone] = list(report.below)[:top_n]
     biggest = max([z.usd for z in (*above, *below)] or [0.0])
     mark = Style(color=pal.confluence, bold=True)
     for title, total, zones, color in (
@@ -97,7 +97,7 @@ class ZonesPanel(Static):
         super().__init__(id=id)
         self._pal = palette
         self.top_n = top_n
-        self._report: Any | None = None
+        self._report: ZoneReport | None = None
         self.tiers: tuple[str, ...] = ()
         self._last: str | None = None
 
@@ -106,7 +106,7 @@ class ZonesPanel(Static):
         self._last = None
         self._redraw()
 
-    def set_report(self, report: Any | None, tiers: Sequence[str] = ()) -> None:
+    def set_report(self, report: ZoneReport | None, tiers: Sequence[str] = ()) -> None:
         """Show a ZoneReport (None = no data yet) and the legend of the leverage ``tiers``."""
         self._report = report
         self.tiers = tuple(tiers)
