@@ -197,9 +197,8 @@ class AlertsController:
             self._seen_version = version
             self._last_eval = now
             fired = self.evaluate(int(now * 1000))
-        if self.state_file is not None and (fired or now - self._last_state >= 1.0):
-            self._last_state = now
-            self._write_state(now)
+        if fired or now - self._last_state >= 1.0:
+            self.write_state_file(now)
         return fired
 
     def evaluate(self, now_ms: int) -> list[Alert]:
@@ -229,7 +228,7 @@ class AlertsController:
         }
         if fired:
             self.last_alert = fired[-1]
-            self._last_alert_wall = now_ms / 1000.0
+            self._last_alert_wall = self.clock()  # wall time: the status line marks recent alerts
             self.version += 1
             for a in fired:
                 if self.on_alert is not None:
@@ -255,7 +254,12 @@ class AlertsController:
             **self._state, "alert": alert,
         }  # fmt: skip
 
-    def _write_state(self, now: float) -> None:
+    def write_state_file(self, now: float | None = None) -> None:
+        """Replace the state file now (``now``: wall-clock seconds); a failure is logged once, then no more."""
+        now = self.clock() if now is None else now
+        self._last_state = now
+        if self.state_file is None:
+            return
         doc = self.state_doc(now)
         if doc is None or self.state_file is None:
             return

@@ -18,9 +18,8 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
+import sys
 import time
-from pathlib import Path
 from typing import Any
 
 from liqtui.alerts.fmt import fmt_pct, fmt_price, fmt_price_short, fmt_usd
@@ -29,6 +28,7 @@ __all__ = [
     "ALERT_MARK_S",
     "MAX_COLUMNS",
     "STALE_S",
+    "age_s",
     "data_dir",
     "format_status",
     "read_state",
@@ -45,57 +45,72 @@ STALE_S = 10.0
 #: an alert newer than this (seconds) shows the alert mark
 ALERT_MARK_S = 300.0
 FORMATS = ("tmux", "plain", "json")
-_TMUX_STYLE = re.compile(r"#\[[^\]]*\]")
 #: colours: squeeze zones (above, liquidated shorts) and flush zones (below, liquidated longs) as in the themes
 _COLOURS = {"squeeze": "green", "flush": "red", "alert": "yellow", "dim": "colour244", "price": "default"}
 
 
-def data_dir() -> Path:
+def data_dir() -> str:
     """``$LIQTUI_DATA``, else the platform's user data directory (as the history store uses)."""
     env = os.environ.get("LIQTUI_DATA")
     if env:
-        return Path(env).expanduser()
+        return os.path.expanduser(env)
+    if sys.platform.startswith("linux"):  # platformdirs' answer there, without importing it (~10 ms)
+        base = os.environ.get("XDG_DATA_HOME", "").strip() or os.path.expanduser("~/.local/share")
+        return os.path.join(base, "liqtui")
     import platformdirs
 
-    return Path(platformdirs.user_data_dir("liqtui"))
+    return str(platformdirs.user_data_dir("liqtui"))
 
 
-def state_path(symbol: str, base: Path | None = None) -> Path:
-    return (base or data_dir()) / "status" / f"{symbol.upper()}.json"
+def state_path(symbol: str, base: str | os.PathLike[str] | None = None) -> str:
+    """``<data dir>/status/<SYMBOL>.json``."""
+    return os.path.join(
+        os.fspath(base) if base is not None else data_dir(), "status", f"{symbol.upper()}.json"
+    )
 
 
-def write_state(path: Path, doc: dict[str, Any]) -> None:
+def write_state(path: str | os.PathLike[str], doc: dict[str, Any]) -> None:
     """Replace ``path`` with ``doc`` as JSON, atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(doc, separators=(",", ":"), allow_nan=False), encoding="utf-8")
+    path = os.fspath(path)
+    folder, name = os.path.split(path)
+    os.makedirs(folder, exist_ok=True)
+    tmp = os.path.join(folder, f".{name}.{os.getpid()}.tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(json.dumps(doc, separators=(",", ":"), allow_nan=False))
     os.replace(tmp, path)
 
 
-def remove_state(path: Path) -> None:
+def remove_state(path: str | os.PathLike[str]) -> None:
     """Take the file away (a clean exit: ``liqtui status`` then says not running)."""
     try:
-        path.unlink()
+        os.unlink(path)
     except FileNotFoundError:
         pass
 
 
-def read_state(symbol: str | None = None, base: Path | None = None) -> tuple[dict[str, Any], Path] | None:
+def read_state(
+    symbol: str | None = None, base: str | os.PathLike[str] | None = None
+) -> tuple[dict[str, Any], str] | None:
     """The state of ``symbol`` (default: the most recently written one), or None when there is none.
     Raises ``ValueError`` for a file that is not a liqtui state document."""
-    folder = (base or data_dir()) / "status"
+    folder = os.path.join(os.fspath(base) if base is not None else data_dir(), "status")
     if symbol:
-        path = folder / f"{symbol.upper()}.json"
+        path = os.path.join(folder, f"{symbol.upper()}.json")
     else:
         try:
-            files = [p for p in folder.iterdir() if p.suffix == ".json" and not p.name.startswith(".")]
+            files = [
+                os.path.join(folder, n)
+                for n in os.listdir(folder)
+                if n.endswith(".json") and not n.startswith(".")
+            ]
         except (FileNotFoundError, NotADirectoryError):
             return None
         if not files:
             return None
-        path = max(files, key=lambda p: p.stat().st_mtime)
+        path = max(files, key=os.path.getmtime)
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
     except FileNotFoundError:
         return None
     try:
@@ -111,9 +126,22 @@ def read_state(symbol: str | None = None, base: Path | None = None) -> tuple[dic
     return doc, path
 
 
+def age_s(doc: dict[str, Any], now: float | None = None) -> float:
+    """Seconds since the state was written (``now``: wall-clock seconds, default the current time)."""
+    now = time.time() if now is None else now
+    return max(0.0, now - float(doc["ts"]) / 1000.0)
+
+
 def visible_width(line: str) -> int:
     """Columns ``line`` takes in tmux's status bar (style tags ``#[...]`` take none, ``##`` is one ``#``)."""
-    return len(_TMUX_STYLE.sub("", line).replace("##", "#"))
+    n, i = 0, 0
+    while i < len(line):
+        if line.startswith("#[", i) and (end := line.find("]", i)) != -1:
+            i = end + 1
+            continue
+        i += 2 if line.startswith("##", i) else 1
+        n += 1
+    return n
 
 
 def _age(seconds: float) -> str:
@@ -165,7 +193,7 @@ def format_status(
     if doc is None:
         return json.dumps({"running": False}) if fmt == "json" else style("dim", "liqtui: not running")
     now = time.time() if now is None else now
-    age = max(0.0, now - float(doc["ts"]) / 1000.0)
+    age = age_s(doc, now)
     stale = age > stale_s
     if fmt == "json":
         return json.dumps(
