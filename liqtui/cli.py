@@ -11,10 +11,11 @@ import sys
 from typing import Any, NoReturn
 
 from liqtui import __version__
+from liqtui.alerts.cli import add_status_parser, add_watch_parser
 from liqtui.core.events import VENUES
 from liqtui.core.model import LOOKBACKS
 
-COMMANDS = ("run", "replay", "record", "zones")
+COMMANDS = ("run", "replay", "record", "zones", "status", "watch")
 COLOR_CHOICES = ("auto", "truecolor", "256", "16")
 
 
@@ -178,6 +179,8 @@ def build_parser() -> argparse.ArgumentParser:
     zn.add_argument("--json", action="store_true", help="print one JSON document (default: a text table)")
     zn.add_argument("--seed", type=int, default=None)
     zn.add_argument("--speed", type=_positive(float, "--speed", allow_zero=True), default=1.0)
+    add_status_parser(sub)
+    add_watch_parser(sub)
     return ap
 
 
