@@ -81,7 +81,8 @@ class EngineReader:
             lo, hi = min(lo, x.price), max(hi, x.price)
         self._lo, self._hi = math.inf, -math.inf
         e = self.engine
-        ts = int(getattr(e, "last_event_ts", 0) or 0) or int(getattr(e.model, "last_ts", 0) or 0) or now_ms
+        # market time: the newest non-trade event (marks arrive every few seconds live) or the model's last bar
+        ts = max(int(getattr(e, "last_event_ts", 0) or 0), int(getattr(e.model, "last_ts", 0) or 0)) or now_ms
         out = {}
         for lb in lookbacks:
             rep = e.model.zones(lb, top_n=self.top_n)

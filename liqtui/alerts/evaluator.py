@@ -144,19 +144,34 @@ def _overlaps(a_lo: float, a_hi: float, b_lo: float, b_hi: float) -> bool:
     return a_lo <= b_hi and b_lo <= a_hi
 
 
-class SweepTracker:
-    """Watches the zones and reports those the price consumed (:class:`Sweep`).
+def _overlap_share(z: ZoneLike, lo: float, hi: float) -> float:
+    """The share of zone ``z``'s range inside ``[lo, hi]`` (1 for a zero-width zone inside it)."""
+    width = z.high - z.low
+    inside = min(z.high, hi) - max(z.low, lo)
+    if width <= 0:
+        return 1.0 if lo <= z.low <= hi else 0.0
+    return max(0.0, min(1.0, inside / width))
 
-    A zone is followed across snapshots by overlap (the model's zones shift a little as positions open);
-    before the price reaches it, its range and USD follow the current zone. Once the price traded into its range
-    (``snapshot.range()`` joined with the previous snapshot's price), the USD still standing there (the overlapping current zones on the same side) is
-    compared with the USD before the touch: when ``spent_pct`` % is gone, it is a sweep. Liquidations of the
-    side's positions realized from the touch to the sweep are summed. An untouched zone missing from
-    ``forget_after`` snapshots in a row (faded, or out of the top list) is forgotten.
+
+class SweepTracker:
+    """Watches the strongest zones and reports those the price consumed (:class:`Sweep`).
+
+    The ``watch_top`` strongest zones per side (those of at least ``min_share`` of the biggest one's USD: the
+    zones are ranked by forecast strength, and a crumb next to the price can rank high) are followed across snapshots by overlap (the model's zones shift a
+    little as positions open): before the price reaches one, its range and USD follow the current zone overlapping
+    it most. Once the price traded into its range (``snapshot.range()`` joined with the previous snapshot's price)
+    the range is frozen, and the USD still standing in it (the current zones on the same side, each counted for
+    the share of its range inside) is compared with the USD before the touch: when ``spent_pct`` % is gone, it
+    is a sweep. Liquidations of the side's positions realized from the touch to the sweep are summed. An
+    untouched zone missing from ``forget_after`` snapshots in a row (faded, or out of the list) is forgotten.
     """
 
-    def __init__(self, spent_pct: float = 50.0, forget_after: int = 3) -> None:
+    def __init__(
+        self, spent_pct: float = 50.0, *, watch_top: int = 5, min_share: float = 0.1, forget_after: int = 3
+    ) -> None:
         self.spent_frac = spent_pct / 100.0
+        self.watch_top = watch_top
+        self.min_share = min_share
         self.forget_after = forget_after
         self.watched: list[_Watched] = []
         self._prev_ts: int | None = None
@@ -169,16 +184,16 @@ class SweepTracker:
         out: list[Sweep] = []
         keep: list[_Watched] = []
         for w in self.watched:
-            current = [z for z in self._zones(snap, w.side) if _overlaps(z.low, z.high, w.low, w.high)]
-            cur_usd = sum(float(z.usd) for z in current)
+            zones = self._zones(snap, w.side)
             if w.touched_ts is None and _overlaps(lo, hi, w.low, w.high):
                 w.touched_ts = self._prev_ts if self._prev_ts is not None else snap.ts
             if w.touched_ts is None:
-                if current:
-                    w.low = min(z.low for z in current)
-                    w.high = max(z.high for z in current)
-                    w.usd, w.missing = cur_usd, 0
-                    keep.append(w)
+                cur = [z for z in zones if _overlaps(z.low, z.high, w.low, w.high)]
+                if cur:
+                    best = max(cur, key=lambda z: (min(z.high, w.high) - max(z.low, w.low), z.usd))
+                    w.low, w.high, w.usd, w.missing = float(best.low), float(best.high), float(best.usd), 0
+                    if not any(k.side == w.side and (k.low, k.high) == (w.low, w.high) for k in keep):
+                        keep.append(w)
                 else:
                     w.missing += 1
                     if w.missing < self.forget_after:
@@ -188,7 +203,8 @@ class SweepTracker:
                 if LIQ_SIDE.get(liq.side) == w.side and liq.ts >= w.touched_ts:
                     w.realized_usd += liq.usd
                     w.realized_count += 1
-            gone = 1.0 - cur_usd / w.usd if w.usd > 0 else 0.0
+            standing = sum(float(z.usd) * _overlap_share(z, w.low, w.high) for z in zones)
+            gone = 1.0 - standing / w.usd if w.usd > 0 else 0.0
             if gone >= self.spent_frac:
                 out.append(
                     Sweep(
@@ -201,9 +217,12 @@ class SweepTracker:
             else:
                 keep.append(w)
         for side in ("above", "below"):
-            for z in self._zones(snap, side):
+            top = list(self._zones(snap, side))[: self.watch_top]
+            floor = self.min_share * max((float(z.usd) for z in top), default=0.0)
+            for z in top:
                 if (
                     z.usd > 0
+                    and z.usd >= floor
                     and not any(k.side == side and _overlaps(z.low, z.high, k.low, k.high) for k in keep)
                     and not any(s.side == side and _overlaps(z.low, z.high, s.low, s.high) for s in out)
                 ):
@@ -373,10 +392,12 @@ class Evaluator:
             st.armed[side] = False
             longs = sum(x.usd for x in part if x.side == "long")
             fired_side = side if side != key else ("below" if longs >= total - longs else "above")
-            who = {"above": "shorts", "below": "longs"}[fired_side] if side != key else "positions"
-            text = (
-                f"{sym}: {fmt_usd(total)} of {who} liquidated within {rule.burst_s:g}s ({len(part)} orders)"
-            )
+            who = {"above": "shorts", "below": "longs"}[fired_side]
+            if side != key:
+                text = f"{sym}: {fmt_usd(total)} of {who} liquidated within {rule.burst_s:g}s ({len(part)} orders)"
+            else:
+                most = max(longs, total - longs) / total
+                text = f"{sym}: {fmt_usd(total)} liquidated within {rule.burst_s:g}s ({len(part)} orders, {most:.0%} {who})"
             alert = self._alert(i, rule, st, snap, fired_side, text=text, usd=float(total), count=len(part))
             st.last_fired[side] = snap.ts
             out.append(alert)

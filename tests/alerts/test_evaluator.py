@@ -160,7 +160,7 @@ def test_liquidation_burst_fires_once_then_rearms_when_the_window_empties() -> N
     a = Evaluator([rule], symbol="ETH").evaluate(
         Snapshot(ts=0, price=1, liquidations=[LiqView(0, "long", 1, 6e6)], symbol="ETH")
     )[0]
-    assert a.text == "ETH: $6.00M of positions liquidated within 60s (1 orders)"
+    assert a.text == "ETH: $6.00M liquidated within 60s (1 orders, 100% longs)"
 
 
 def test_imbalance_crosses_with_hysteresis_on_both_sides() -> None:
