@@ -258,12 +258,12 @@ class AlertsController:
     def write_state_file(self, now: float | None = None) -> None:
         """Replace the state file now (``now``: wall-clock seconds); a failure is logged once, then no more."""
         now = self.clock() if now is None else now
-        self._last_state = now
         if self.state_file is None:
             return
         doc = self.state_doc(now)
-        if doc is None or self.state_file is None:
+        if doc is None:  # no price yet: nothing to say (and the next poll tries again)
             return
+        self._last_state = now
         try:
             write_state(self.state_file, doc)
         except (OSError, ValueError) as exc:
