@@ -32,10 +32,11 @@ __all__ = [
     "terminal_writer",
 ]
 
-#: the app's extra bindings (ids for the config's [keymap])
+#: the app's extra bindings (ids for the config's [keymap]); listed in help and the command palette, not in the
+#: footer (it shows only the first bindings at 80 columns, and its snapshots stay as they are)
 ALERT_BINDINGS: list[Binding] = [
-    Binding("a", "alert_log", "alerts", id="alert_log"),
-    Binding("l", "spent_zones", "spent", id="spent_zones"),
+    Binding("a", "alert_log", "alerts", id="alert_log", show=False),
+    Binding("l", "spent_zones", "spent", id="spent_zones", show=False),
 ]
 ALERT_HELP = {
     "alert_log": "alert log (what fired, newest first)",
