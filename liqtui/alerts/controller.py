@@ -124,7 +124,8 @@ class AlertsController:
     ``min_interval_s`` and only when the engine's version moved, and rewrites the state file once a second.
     ``state_dir``: the data dir (None: ``$LIQTUI_DATA`` / the user data dir); ``write_state=False`` for none.
     ``spent_store``: where the spent-zone log persists (None: memory only — the demo and replays).
-    ``on_alert`` sees every alert after its actions ran (the app refreshes its log screen).
+    ``on_alert`` sees every alert after its actions ran (the app refreshes its log screen). ``ready``: alerts wait
+    until it says true (e.g. ``source.history_loaded.is_set``); the state file does not wait.
     """
 
     def __init__(
@@ -143,6 +144,7 @@ class AlertsController:
         clock: Callable[[], float] = time.time,
         max_log: int = 500,
         on_alert: Callable[[Alert], None] | None = None,
+        ready: Callable[[], bool] | None = None,
     ) -> None:
         self.rules = list(rules)
         self.notifier = notifier or Notifier()
@@ -154,6 +156,7 @@ class AlertsController:
         self.min_interval_s = min_interval_s
         self.clock = clock
         self.on_alert = on_alert
+        self.ready = ready
         self.log: collections.deque[Alert] = collections.deque(maxlen=max_log)
         self.version = 0  # bumps on a new alert or spent-zone record (screens redraw on it)
         self.last_alert: Alert | None = None
@@ -203,7 +206,12 @@ class AlertsController:
         return fired
 
     def evaluate(self, now_ms: int) -> list[Alert]:
-        """One evaluation over a fresh snapshot of the engine: alerts fired (actions run), spent log updated."""
+        """One evaluation over a fresh snapshot of the engine: alerts fired (actions run), spent log updated.
+        While ``ready()`` is false (the history still loading: zones of a partial past), nothing is evaluated and
+        the liquidations meanwhile are passed over, so no alert fires on a half-built picture."""
+        if self.ready is not None and not self.ready():
+            self.reader.new_liquidations()
+            return []
         try:
             snaps = self.reader.snapshots(self.evaluators, now_ms)
         except Exception:  # a model in a bad state must not stop the app or the watcher

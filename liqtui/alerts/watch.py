@@ -129,6 +129,7 @@ def watch(
         write_state=status_file,
         spent_store=spent_store_for(cfg) if kind == "live" else None,
         source=kind,
+        ready=src.history_loaded.is_set,
     )
     driver = MarketClockDriver(src.engine, controller)
 

@@ -244,6 +244,24 @@ def test_liquidations_reach_the_evaluator_once(tmp_path: Path) -> None:
     assert [(a.usd, a.side) for a in toasts] == [(2e6, "above"), (3e6, "above")]
 
 
+def test_no_alert_before_ready_and_no_stale_liquidations_after(tmp_path: Path) -> None:
+    e = scripted_engine()
+    toasts: list[Alert] = []
+    loaded = [False]
+    ctl = AlertsController(
+        e, [AlertRule(kind="liquidation", min_usd=1e6, cooldown_s=0, actions=["toast"])],
+        notifier=Notifier(toast=toasts.append, write=lambda s: None, env={}), write_state=False, min_interval_s=0,
+        ready=lambda: loaded[0],
+    )  # fmt: skip
+    mark(e, 1_000, 100.0)
+    e.apply(Liquidation(venue=Venue.BINANCE, symbol="BTCUSDT", ts=1_100, recv_ts=1_100, side=PositionSide.LONG,
+                        price=100.0, qty=3e4, usd=3e6))  # fmt: skip
+    assert ctl.poll(now=1.0) == []
+    loaded[0] = True
+    mark(e, 2_000, 100.0)
+    assert ctl.poll(now=2.0) == [] and toasts == []  # the liquidation of the loading time is not news
+
+
 def test_spent_zones_persist_in_their_table(tmp_path: Path) -> None:
     db = tmp_path / "liqtui.sqlite3"
     e = scripted_engine()
