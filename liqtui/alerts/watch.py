@@ -103,13 +103,21 @@ def watch(
     seed: int | None = None,
     speed: float = 1.0,
     out: TextIO | None = None,
+    until: Callable[[AlertsController], bool] | None = None,
 ) -> int:
-    """Run until Ctrl-C, ``seconds``, or the end of a replay; returns the exit status."""
+    """Run until Ctrl-C, ``seconds``, the end of a replay, or ``until(controller)`` says true (checked about
+    once a second, e.g. "three alerts fired"); returns the exit status. The demo loads the history of the longest
+    lookback the rules use (at least 1d), not six months: the zones need no more, and it starts fast; live keeps
+    the app's six months (the store's checkpoints are shared with it)."""
     from liqtui.sources import Source, open_store
 
     out = out or sys.stdout
     store = open_store(cfg) if kind == "live" else None
+    from liqtui.core.model import LOOKBACK_MS
+
     kw: dict[str, Any] = {"store": store, "seed": seed, "speed": speed}
+    if kind == "demo":  # live keeps six months: its checkpoints are shared with the app
+        kw["history_lookback"] = max(["1d", *(r.lookback for r in rules)], key=LOOKBACK_MS.__getitem__)
     if kind == "replay":
         kw.update(replay_path=replay_path, symbol=symbol)
     src = Source.from_config(kind, cfg, **kw)  # type: ignore[arg-type]  # kind is one of SOURCE_KINDS
@@ -142,6 +150,8 @@ def watch(
                 controller.reader.sample()
                 controller.write_state_file()
                 if deadline is not None and time.monotonic() >= deadline:
+                    break
+                if until is not None and until(controller):
                     break
                 await asyncio.wait(
                     {task}, timeout=1.0 if deadline is None else min(1.0, deadline - time.monotonic())
