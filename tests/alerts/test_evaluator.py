@@ -205,3 +205,19 @@ def test_spent_log_reactions_and_summary() -> None:
     assert s["5m"]["n"] == 2 and s["5m"]["continued"] == 2 and s["5m"]["share_continued"] == 1.0
     assert s["15m"] == {"n": 1, "continued": 0, "reversed": 1, "flat": 0, "share_reversed": 1.0,
                         "share_continued": 0.0, "mean_pct": pytest.approx(-0.4831, abs=1e-3)}  # fmt: skip
+
+
+def test_spent_document_for_the_zones_command() -> None:
+    from liqtui.alerts.spentlog import SpentZone, spent_document
+
+    rec = SpentZone(
+        symbol="BTC", ts=MIN, touched_ts=0, side="below", low=97.0, high=98.0, usd=80e6, consumed_pct=75.0,
+        realized_usd=3e6, realized_count=4, price=96.9, reactions={"5m": 0.2, "15m": None, "60m": None},
+    )  # fmt: skip
+    doc = spent_document([rec])
+    assert doc["spent"] == [
+        {"symbol": "BTC", "ts": MIN, "touched_ts": 0, "side": "below", "low": 97.0, "high": 98.0, "usd": 80e6,
+         "consumed_pct": 75.0, "realized_usd": 3e6, "realized_count": 4, "price": 96.9,
+         "reactions": {"5m": 0.2, "15m": None, "60m": None}, "id": 0}
+    ]  # fmt: skip
+    assert doc["spent_summary"]["5m"]["continued"] == 1 and doc["spent_summary"]["15m"]["n"] == 0
