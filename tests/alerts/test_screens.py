@@ -100,7 +100,10 @@ async def test_spent_screen_summarizes_reversed_vs_continued() -> None:
         assert len(rows(table)) == 3
         ctl.spent.records.append(ctl.spent.records[0])
         ctl.spent.version += 1
-        await pilot.pause(0.7)  # the screen redraws on the log's version (checked twice a second)
+        for _ in range(100):  # the screen redraws on the log's version (checked twice a second)
+            if len(rows(table)) == 4:
+                break
+            await pilot.pause(0.05)
         assert len(rows(table)) == 4
 
 
