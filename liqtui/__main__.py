@@ -1,5 +1,5 @@
 """liqtui's command line: ``liqtui [run] [--demo]``, ``liqtui replay FILE``, ``liqtui record FILE``,
-``liqtui zones --json``. See ``liqtui --help``.
+``liqtui zones --json``, ``liqtui status``, ``liqtui watch``. See ``liqtui --help``.
 
 Exit codes: 0 ok, 2 bad arguments or config (the message names the flag/key and the allowed values),
 3 no data arrived (zones), 130 interrupted.
@@ -7,14 +7,13 @@ Exit codes: 0 ok, 2 bad arguments or config (the message names the flag/key and 
 
 from __future__ import annotations
 
-import logging
 import sys
-from pathlib import Path
 
-from liqtui.cli import overrides_from_args, parse_args
-from liqtui.config import Config, ConfigError, load_config, user_data_dir
+from liqtui.alerts.cli import fast_main  # stdlib only: `liqtui status` answers before numpy is imported
 
-log = logging.getLogger("liqtui")
+TYPE_CHECKING = False  # imports below and in the functions: `liqtui status` (tmux, every second) skips them
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 def setup_logging(log_file: str | None, *, to_stderr: bool) -> Path | None:
@@ -22,6 +21,11 @@ def setup_logging(log_file: str | None, *, to_stderr: bool) -> Path | None:
 
     A default log file that cannot be opened is skipped; an explicit ``log_file`` that cannot be raises
     :class:`OSError` (the caller names the flag)."""
+    import logging
+    from pathlib import Path
+
+    from liqtui.config import user_data_dir
+
     handlers: list[logging.Handler] = []
     path: Path | None = Path(log_file) if log_file else user_data_dir() / "liqtui.log"
     try:
@@ -48,13 +52,19 @@ def setup_logging(log_file: str | None, *, to_stderr: bool) -> Path | None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    fast = fast_main(argv)
+    if fast is not None:
+        return fast
+    from liqtui.cli import overrides_from_args, parse_args
+    from liqtui.config import Config, ConfigError, load_config
+
     ns = parse_args(argv)
     try:
         cfg: Config = load_config(ns.config, overrides_from_args(ns))
     except ConfigError as exc:
         print(f"liqtui: error: {exc}", file=sys.stderr)
         return 2
-    headless = ns.command in ("zones", "record")
+    headless = ns.command in ("zones", "record", "watch")
     try:
         setup_logging(ns.log_file, to_stderr=headless)
     except OSError as exc:
@@ -65,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     try:
+        if getattr(ns, "handler", None) is not None:  # self-registered commands (liqtui.alerts.cli)
+            return int(ns.handler(ns, cfg))
         if ns.command == "zones":
             from liqtui.commands.zones import run_zones
 

@@ -13,11 +13,12 @@ from collections.abc import Callable
 from typing import Any, NoReturn
 
 from liqtui import __version__
+from liqtui.alerts.cli import add_status_parser, add_watch_parser
 from liqtui.config import DEMO_SPEED, FPS, REPLAY_SPEED, ZONES_TOP, Range, endpoint_problem
 from liqtui.core.events import VENUES
 from liqtui.core.model import LOOKBACKS
 
-COMMANDS = ("run", "replay", "record", "zones")
+COMMANDS = ("run", "replay", "record", "zones", "status", "watch")
 COLOR_CHOICES = ("auto", "truecolor", "256", "16")
 
 
@@ -216,8 +217,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--seconds", type=_positive(float, "--seconds"), default=30.0, help="live/demo collection time"
     )
     zn.add_argument("--json", action="store_true", help="print one JSON document (default: a text table)")
+    zn.add_argument("--spent", action="store_true", help="add the spent-zone log (live data, from the store)")
     zn.add_argument("--seed", type=_seed, default=None, help="demo: random seed")
     zn.add_argument("--speed", type=_demo_speed, default=1.0, help="demo: market speed factor")
+    add_status_parser(sub)
+    add_watch_parser(sub)
     return ap
 
 

@@ -1,0 +1,228 @@
+"""Alert screens and the app's hooks for alerts (issue 13): the alert log (``a``), the spent-zone log with the
+share of sweeps that reversed vs continued (``l``), and :class:`AlertsAppMixin`, what ``LiqtuiApp`` mixes in to
+own an :class:`~liqtui.alerts.controller.AlertsController` (poll on the UI timer, toasts through ``notify``, bell
+and OSC through the app's own terminal writer, the state file for ``liqtui status``).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from textual.app import App, ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Label
+
+from liqtui.alerts.controller import AlertsController
+from liqtui.alerts.evaluator import Alert
+from liqtui.alerts.fmt import fmt_price, fmt_usd
+from liqtui.alerts.spentlog import HORIZONS_MIN, SpentZone, summarize
+
+__all__ = [
+    "ALERT_BINDINGS",
+    "ALERT_HELP",
+    "AlertLogScreen",
+    "AlertsAppMixin",
+    "SpentZonesScreen",
+    "spent_summary_text",
+    "terminal_writer",
+]
+
+#: the app's extra bindings (ids for the config's [keymap]); listed in help and the command palette, not in the
+#: footer (it shows only the first bindings at 80 columns, and its snapshots stay as they are)
+ALERT_BINDINGS: list[Binding] = [
+    Binding("a", "alert_log", "alerts", id="alert_log", show=False),
+    Binding("l", "spent_zones", "spent", id="spent_zones", show=False),
+]
+ALERT_HELP = {
+    "alert_log": "alert log (what fired, newest first)",
+    "spent_zones": "spent zones: sweeps and how price reacted (reversed vs continued)",
+}
+
+_CSS = """
+AlertLogScreen, SpentZonesScreen { align: center middle; }
+AlertLogScreen .alerts-box, SpentZonesScreen .alerts-box {
+    width: 110; max-width: 100%; height: auto; max-height: 100%; padding: 0 1; border: round $primary;
+    background: $surface;
+}
+AlertLogScreen DataTable, SpentZonesScreen DataTable { height: auto; max-height: 24; }
+.alerts-title { text-style: bold; color: $accent; }
+.alerts-hint { color: $text-muted; }
+"""
+
+
+def _hhmm(ts_ms: int) -> str:
+    return time.strftime("%m-%d %H:%M:%S", time.gmtime(ts_ms / 1000))
+
+
+def _reaction(r: float | None) -> str:
+    return "…" if r is None else f"{r:+.2f}%"
+
+
+def spent_summary_text(records: list[SpentZone]) -> str:
+    """``12 sweeps · 5m: 42% reversed, 50% continued · 15m: …`` (reversal = price back against the sweep)."""
+    s = summarize(records)
+    parts = [f"{len(records)} sweep{'s' if len(records) != 1 else ''}"]
+    for h in HORIZONS_MIN:
+        row = s[f"{h}m"]
+        if row["n"]:
+            parts.append(
+                f"{h}m: {row['share_reversed']:.0%} reversed, {row['share_continued']:.0%} continued (n={row['n']})"
+            )
+        else:
+            parts.append(f"{h}m: —")
+    return " · ".join(parts)
+
+
+class _Refreshing(ModalScreen[None]):
+    """A modal that redraws when the controller's version moves (checked twice a second)."""
+
+    DEFAULT_CSS = _CSS
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q", "dismiss", "Close", show=False)]
+
+    def __init__(self, controller: AlertsController) -> None:
+        super().__init__()
+        self.controller = controller
+        self._drawn: tuple[int, int] | None = None
+
+    def on_mount(self) -> None:
+        self._refresh_rows()
+        self.set_interval(0.5, self._refresh_rows)
+
+    def _key(self) -> tuple[int, int]:
+        return (self.controller.version, self.controller.spent.version)
+
+    def _refresh_rows(self) -> None:
+        if self._key() == self._drawn:
+            return
+        self._drawn = self._key()
+        self.fill()
+
+    def fill(self) -> None:
+        raise NotImplementedError
+
+    def action_dismiss(self, result: None = None) -> None:  # type: ignore[override]  # Escape closes
+        self.dismiss(None)
+
+
+class AlertLogScreen(_Refreshing):
+    """Every alert of this run, newest first."""
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="alerts-box"):
+            yield Label("Alerts", classes="alerts-title")
+            yield DataTable(id="alert-table", cursor_type="row", zebra_stripes=True)
+            yield Label("", id="alert-empty", classes="alerts-hint")
+            yield Label("Esc closes. Rules: [[alerts]] in the config.", classes="alerts-hint")
+
+    def fill(self) -> None:
+        table = self.query_one("#alert-table", DataTable)
+        table.clear(columns=True)
+        table.add_columns("time (UTC)", "kind", "side", "alert")
+        log: list[Alert] = list(self.controller.log)
+        for a in reversed(log):
+            table.add_row(_hhmm(a.ts), a.name, a.side, a.text)
+        self.query_one("#alert-empty", Label).update("" if log else "No alert has fired yet.")
+
+
+class SpentZonesScreen(_Refreshing):
+    """Zones the price consumed, what was liquidated, and the price 5/15/60 minutes later."""
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="alerts-box"):
+            yield Label(f"Spent zones — {self.controller.symbol}", classes="alerts-title")
+            yield Label("", id="spent-summary")
+            yield DataTable(id="spent-table", cursor_type="row", zebra_stripes=True)
+            yield Label(
+                "Reaction: % move after the sweep in its direction (+ continued, − reversed). Esc closes.",
+                classes="alerts-hint",
+            )
+
+    def fill(self) -> None:
+        recs = list(self.controller.spent.records)
+        self.query_one("#spent-summary", Label).update(spent_summary_text(recs))
+        table = self.query_one("#spent-table", DataTable)
+        table.clear(columns=True)
+        table.add_columns("time (UTC)", "zone", "range", "USD", "used", "liquidated", "5m", "15m", "60m")
+        for r in reversed(recs):
+            table.add_row(
+                _hhmm(r.ts),
+                "squeeze ↑" if r.side == "above" else "flush ↓",
+                f"{fmt_price(r.low)}–{fmt_price(r.high)}",
+                fmt_usd(r.usd),
+                f"{r.consumed_pct:.0f}%",
+                fmt_usd(r.realized_usd),
+                *(_reaction(r.reactions.get(f"{h}m")) for h in HORIZONS_MIN),
+            )
+
+
+def terminal_writer(app: App[Any]) -> Callable[[str], None]:
+    """Writes bell/OSC sequences to the terminal in order with Textual's own output: through the app's driver (its
+    writer thread), so a sequence never lands inside a frame being written; headless or before the driver
+    exists, to the real stdout."""
+
+    def write(text: str) -> None:
+        driver = getattr(app, "_driver", None)  # Textual has no public raw-write API; the driver keeps order
+        if driver is not None and not app.is_headless:
+            driver.write(text)
+            driver.flush()
+            return
+        if not app.is_headless and sys.__stdout__ is not None:
+            sys.__stdout__.write(text)
+            sys.__stdout__.flush()
+
+    return write
+
+
+class AlertsAppMixin:
+    """Mixed into the app (``class LiqtuiApp(AlertsAppMixin, App[None])``): owns an optional controller.
+
+    The app calls :meth:`alerts_attach` once mounted, :meth:`alerts_poll` on its UI timer,
+    :meth:`alerts_engine_changed` after a ticker/venue switch and :meth:`alerts_close` on exit; ``a`` and ``l``
+    (:data:`ALERT_BINDINGS`) open the screens.
+    """
+
+    alerts: AlertsController | None = None
+
+    def alerts_attach(self, controller: AlertsController | None) -> None:
+        """Own ``controller``: its toasts become notifications, bell/OSC go through the app's terminal."""
+        self.alerts = controller
+        if controller is None:
+            return
+        app: Any = self
+        controller.notifier.write = terminal_writer(app)
+        controller.notifier.toast = lambda a: app.notify(
+            a.text, title=f"{a.symbol} · {a.name}", severity="warning", timeout=12
+        )
+
+    def alerts_poll(self) -> None:
+        if self.alerts is not None:
+            self.alerts.poll()
+
+    def alerts_engine_changed(self, engine: Any, symbol: str) -> None:
+        if self.alerts is not None:
+            self.alerts.set_engine(engine, symbol)
+
+    def alerts_close(self) -> None:
+        if self.alerts is not None:
+            self.alerts.close()
+
+    def action_alert_log(self) -> None:
+        app: Any = self
+        if self.alerts is None:
+            app.notify("alerts are off (no controller)", timeout=4)
+            return
+        if not isinstance(app.screen, AlertLogScreen):
+            app.push_screen(AlertLogScreen(self.alerts))
+
+    def action_spent_zones(self) -> None:
+        app: Any = self
+        if self.alerts is None:
+            app.notify("alerts are off (no controller)", timeout=4)
+            return
+        if not isinstance(app.screen, SpentZonesScreen):
+            app.push_screen(SpentZonesScreen(self.alerts))
