@@ -145,6 +145,7 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     endpoints: dict[str, str] = msgspec.field(default_factory=dict)
     store: StoreConfig = msgspec.field(default_factory=StoreConfig)
     backfill: BackfillConfig = msgspec.field(default_factory=BackfillConfig)
+    alerts: list[dict[str, Any]] | None = None  # [[alerts]] rules; None = the default set, [] = none
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"[A-Za-z0-9]{1,20}", self.symbol):
@@ -168,6 +169,10 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
             if problem:
                 raise ValueError(f"endpoints key {key!r}: {problem}")
         check_keymap(self.keymap)
+        if self.alerts is not None:
+            from liqtui.alerts.rules import parse_rules  # checks every rule; errors name the rule and key
+
+            parse_rules(self.alerts)
 
     @property
     def reference_venue(self) -> str:

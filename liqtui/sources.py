@@ -143,6 +143,8 @@ class Source:
             reference=self.venues[0] if kind != "replay" else None,
         )
         if self.store is not None:
+            if self.store.notice:  # a damaged store was set aside and a fresh one started
+                self._note(self.store.notice)
             self._restore()
 
     @classmethod

@@ -17,7 +17,7 @@ __all__ = ["run_record"]
 
 def run_record(ns: argparse.Namespace, cfg: Config) -> int:
     """Record until ``--duration`` or Ctrl-C; exit 0 with frames, 3 without, 2 for a bad file or setting."""
-    from liqtui.history.record import Recorder
+    from liqtui.history.record import Recorder, RecordError
 
     try:
         # a recording holds the websocket frames (and REST OI polls) only: no REST backfill during it
@@ -40,22 +40,31 @@ def run_record(ns: argparse.Namespace, cfg: Config) -> int:
 
     async def go() -> None:
         flusher = asyncio.create_task(flush_every(rec, 0.5))
+        feed = asyncio.ensure_future(asyncio.wait_for(src(src.engine.apply), timeout=ns.duration))
         t0 = time.monotonic()
+        outcomes: list[BaseException | None] = []
         try:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(src(src.engine.apply), timeout=ns.duration)
+            # the flusher ends only when a write fails (a full disk): stop recording then, not at --duration
+            await asyncio.wait({feed, flusher}, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            flusher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await flusher
-            rec.close()
+            for task in (feed, flusher):
+                task.cancel()
+            outcomes = list(await asyncio.gather(feed, flusher, return_exceptions=True))
+            with contextlib.suppress(RecordError):  # said below from rec.error
+                rec.close()
             t = src.totals()
             print(
-                f"recorded {rec.frames} frames ({rec.bytes} bytes) in {time.monotonic() - t0:.1f}s to {ns.file}; "
-                f"decode errors {t['decode_errors']}, reconnects {t['reconnects']}",
+                f"recorded {rec.kept_frames} frames ({rec.bytes} bytes) in {time.monotonic() - t0:.1f}s to "
+                f"{ns.file}; decode errors {t['decode_errors']}, reconnects {t['reconnects']}",
                 file=sys.stderr,
             )
+        for o in outcomes:
+            if isinstance(o, Exception) and not isinstance(o, (asyncio.TimeoutError, RecordError)):
+                raise o
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(go())
+    if rec.error is not None:
+        print(f"liqtui record: error: {rec.error}", file=sys.stderr)
+        return 2
     return 0 if rec.frames else 3

@@ -58,6 +58,17 @@ def run_ui(ns: argparse.Namespace, cfg: Config) -> int:
         wire(src)
         return src.engine, src
 
+    from liqtui.alerts.controller import AlertsController
+    from liqtui.alerts.watch import rules_from_config, spent_store_for
+
+    alerts = AlertsController(
+        first.engine,
+        rules_from_config(cfg),
+        symbol=first.symbol,
+        source=kind,
+        spent_store=spent_store_for(cfg) if kind == "live" else None,
+        ready=lambda: current["source"].history_loaded.is_set(),
+    )
     try:
         app = LiqtuiApp(
             first.engine,
@@ -71,9 +82,12 @@ def run_ui(ns: argparse.Namespace, cfg: Config) -> int:
             on_symbol_change=lambda s: restart(symbol=s),
             on_venues_change=lambda v: restart(venues=list(v)),
             show_lag=first.wall_clock,
+            alerts=alerts,
+            notes=first.notes,
         )
     except ValueError as exc:  # a bad UI setting: named by the config's checks, nothing started yet
         print(f"liqtui: error: {exc}", file=sys.stderr)
+        alerts.close()
         if store is not None:
             store.close()
         return 2
@@ -86,6 +100,7 @@ def run_ui(ns: argparse.Namespace, cfg: Config) -> int:
     try:
         app.run()
     finally:
+        alerts.close()
         if store is not None:
             store.close()
     return int(app.return_code or 0)

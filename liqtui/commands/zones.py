@@ -69,8 +69,25 @@ def run_zones(args: argparse.Namespace, cfg: Config | None = None) -> int:
         if getattr(args, "json", False):
             _emit(json.dumps(doc))
         return EXIT_NO_DATA
+    if getattr(args, "spent", False):
+        _add_spent(doc, kw["source"], cfg)
     _emit(json.dumps(doc) if getattr(args, "json", False) else format_text(doc))
     return EXIT_OK
+
+
+def _add_spent(doc: dict[str, Any], source: str, cfg: Config | None) -> None:
+    """``--spent``: the spent-zone log (sweeps and the price reaction after them) under ``spent``. It is kept
+    in the store for live data (a running liqtui, ``liqtui watch`` or ``liqtui collect`` writes it)."""
+    from liqtui.alerts.spentlog import spent_document
+    from liqtui.alerts.watch import spent_store_for
+
+    spent = spent_store_for(cfg) if source == "live" and cfg is not None else None
+    records = spent.load(cfg.symbol) if spent is not None and cfg is not None else []
+    doc.update(spent_document(records))
+    if spent is None:
+        doc.setdefault("notes", []).append(
+            "spent zones are logged for live data in the store; a demo or replay run keeps them on its screen (l)"
+        )
 
 
 def _emit(text: str) -> None:
@@ -131,7 +148,10 @@ def _open_store(store_cfg: StoreConfig | None, source: str) -> Any:
     from liqtui.history.store import Store, StoreError
 
     try:
-        return Store(store_cfg.path or None, retention_days=store_cfg.retention_days)
+        store = Store(store_cfg.path or None, retention_days=store_cfg.retention_days)
     except StoreError as exc:
         print(f"liqtui zones: warning: {exc}; continuing without the store", file=sys.stderr)
         return None
+    if store.notice:
+        print(f"liqtui zones: warning: {store.notice}", file=sys.stderr)
+    return store

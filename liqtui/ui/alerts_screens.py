@@ -21,6 +21,7 @@ from liqtui.alerts.controller import AlertsController
 from liqtui.alerts.evaluator import Alert
 from liqtui.alerts.fmt import fmt_price, fmt_usd
 from liqtui.alerts.spentlog import HORIZONS_MIN, SpentZone, summarize
+from liqtui.ui.keys import HELP_TEXT, KEYS
 
 __all__ = [
     "ALERT_BINDINGS",
@@ -35,13 +36,11 @@ __all__ = [
 #: the app's extra bindings (ids for the config's [keymap]); listed in help and the command palette, not in the
 #: footer (it shows only the first bindings at 80 columns, and its snapshots stay as they are)
 ALERT_BINDINGS: list[Binding] = [
-    Binding("a", "alert_log", "alerts", id="alert_log", show=False),
-    Binding("l", "spent_zones", "spent", id="spent_zones", show=False),
+    Binding(k.key, k.action, k.label, id=k.id, show=k.show)
+    for k in KEYS
+    if k.id in ("alert_log", "spent_zones")
 ]
-ALERT_HELP = {
-    "alert_log": "alert log (what fired, newest first)",
-    "spent_zones": "spent zones: sweeps and how price reacted (reversed vs continued)",
-}
+ALERT_HELP = {b.id: HELP_TEXT[b.id] for b in ALERT_BINDINGS if b.id}
 
 _CSS = """
 AlertLogScreen, SpentZonesScreen { align: center middle; }

@@ -48,9 +48,11 @@ from textual.theme import Theme
 from textual.widgets import Footer, Label, ProgressBar, Static
 from textual.worker import Worker, WorkerState
 
+from liqtui.alerts.controller import AlertsController
 from liqtui.config import UIConfig, check_keymap, ui_settings
 from liqtui.core.events import MarketEvent, MarkPrice, Trade
 from liqtui.core.model import LOOKBACK_MS, LOOKBACKS
+from liqtui.ui.alerts_screens import AlertsAppMixin
 from liqtui.ui.commands import LiqtuiCommands
 from liqtui.ui.context import ContextSeries
 from liqtui.ui.keys import BINDING_IDS, HELP_TEXT, KEYS, LOOKBACK_KEYS
@@ -115,14 +117,15 @@ _GROUPS = {name: Binding.Group(name, compact=True) for name in ("lookback", "thr
 
 def _bindings() -> list[Binding]:
     return [
-        Binding(k.key, k.action, k.label, id=k.id, group=_GROUPS[k.group] if k.group else None) for k in KEYS
+        Binding(k.key, k.action, k.label, id=k.id, show=k.show, group=_GROUPS[k.group] if k.group else None)
+        for k in KEYS
     ]
 
 
 _RICH_SYSTEMS = {"truecolor": ColorSystem.TRUECOLOR, "256": ColorSystem.EIGHT_BIT, "16": ColorSystem.STANDARD}
 
 
-class LiqtuiApp(App[None]):
+class LiqtuiApp(AlertsAppMixin, App[None]):
     """The terminal UI. See the module docstring for how the CLI wires it.
 
     The view (lookback, threshold, gamma, zoom, centre, candles) is a :class:`~liqtui.ui.view.ViewState`
@@ -163,8 +166,12 @@ class LiqtuiApp(App[None]):
         top_n: int | None = None,
         context: bool | None = None,
         driver_class: type[Driver] | None = None,
+        alerts: AlertsController | None = None,
+        notes: Sequence[str] = (),
     ) -> None:
         super().__init__(driver_class=driver_class)
+        self._alerts_controller = alerts
+        self._startup_notes = tuple(notes)
         self.engine = engine
         self._source = source
         self.symbol = symbol
@@ -354,6 +361,9 @@ class LiqtuiApp(App[None]):
         self._apply_compact(self.size.width, self.size.height)
         if self._theme_error:
             self.notify(f"{self._theme_error}; using the dark theme", severity="error", timeout=8)
+        self.alerts_attach(self._alerts_controller)
+        for text in self._startup_notes:  # what the source said before the screen was up (a damaged store...)
+            self.notify(text, severity="warning", timeout=12)
         self._timer = self.set_interval(1.0 / self.fps, self._on_timer, name="ui-tick")
         self._start_source()
         self.call_after_refresh(self._tick)
@@ -430,6 +440,7 @@ class LiqtuiApp(App[None]):
         """Swap to a new engine and source (after a ticker or venue change); cancels the old source."""
         self.workers.cancel_group(self, "source")
         self.engine = engine
+        self.alerts_engine_changed(engine, self.symbol)
         self._source = source
         self._last_version = None
         self._lag_ms = None
@@ -467,6 +478,7 @@ class LiqtuiApp(App[None]):
         except Exception as exc:  # a bad engine state must not take the screen down
             log.exception("engine.tick failed")
             self._message = f"engine: {type(exc).__name__}: {exc}"
+        self.alerts_poll()
         self.context_series.update(self.engine, now)
         if not self.frozen:
             self._draw_context(now)

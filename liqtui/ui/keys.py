@@ -22,6 +22,7 @@ class KeySpec(NamedTuple):
     action: str
     label: str
     group: str | None = None
+    show: bool = True  # False: in help and the command palette, not in the footer
 
 
 KEYS: tuple[KeySpec, ...] = (
@@ -44,6 +45,8 @@ KEYS: tuple[KeySpec, ...] = (
     KeySpec("ticker", "s", "ticker", "ticker"),
     KeySpec("venues", "e", "venues", "venues"),
     KeySpec("context", "o", "context", "charts"),
+    KeySpec("alert_log", "a", "alert_log", "alerts", show=False),
+    KeySpec("spent_zones", "l", "spent_zones", "spent", show=False),
 )
 
 BINDING_IDS: tuple[str, ...] = tuple(k.id for k in KEYS)
@@ -62,6 +65,8 @@ HELP_TEXT: dict[str, str] = {
     "zoom_in": "zoom in on price",
     "zoom_out": "zoom out on price",
     "recentre": "recentre on the live price",
+    "alert_log": "alert log (what fired, newest first)",
+    "spent_zones": "spent zones: sweeps and how price reacted (reversed vs continued)",
     "help": "this help",
     "quit": "quit",
 }

@@ -195,10 +195,6 @@ def test_on_a_real_full_filesystem_the_recording_stays_readable(tmp_path) -> Non
 
 
 @needs_dev_full
-@pytest.mark.xfail(
-    strict=True,
-    reason="liqtui.sources.run_record must stop on a failed write and exit 2 with rec.error (wired at merge)",
-)
 def test_liqtui_record_on_dev_full_stops_at_once_and_exits_2() -> None:
     t0 = time.monotonic()
     r = subprocess.run(
