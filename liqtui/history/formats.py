@@ -96,7 +96,7 @@ def open_text(path: str | os.PathLike[str]) -> IO[str]:
 
 
 def venue_from_text(text: str) -> str | None:
-    """The venue named in a URL, exchange name or file name (``wss://fstream.binance.com/...`` → binance)."""
+    """The venue named in a URL, exchange name or file name (an exchange host such as ``wss://stream.<exchange>.com/...`` → that venue)."""
     low = text.lower()
     for name, a in ADAPTERS.items():
         if any(hint in low for hint in a.url_hints):

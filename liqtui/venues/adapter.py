@@ -97,11 +97,11 @@ class VenueAdapter(Protocol):
         ...
 
     async def prepare(self, ctx: PrepareContext) -> None:
-        """Work before connecting (OKX: contract sizes); raises ``SymbolRefused`` / ``FeedError``."""
+        """Work before connecting (e.g. contract sizes); raises ``SymbolRefused`` / ``FeedError``."""
         ...
 
     def polls(self, symbol: str, rest_url: str) -> list[RestPoll]:
-        """REST endpoints polled while live (Binance: open interest)."""
+        """REST endpoints polled while live (e.g. open interest)."""
         ...
 
     def frame_is_mine(self, head: str) -> bool:
