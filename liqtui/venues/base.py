@@ -300,9 +300,7 @@ class BaseDecoder:
         out: list[MarketEvent] = []
         for r in rows:
             sym, key, p, q, side_code, ts = get(r)
-            t = trade(sym, key, p, q, side_code, ts, recv_ts, sides, to_base)
-            if t is not None:
-                out.append(t)
+            out += trade(sym, key, p, q, side_code, ts, recv_ts, sides, to_base)
         return out
 
     def trade(
@@ -316,30 +314,26 @@ class BaseDecoder:
         recv_ts: int,
         sides: Mapping[Any, TakerSide],
         to_base: Callable[[float, float], float] | None = None,
-    ) -> Trade | None:
+    ) -> list[MarketEvent]:
         """The one trade step of every venue: filter the symbol → skip duplicates (``key``: the trade id; None
-        or ``""`` for none) → check price/size → side → :class:`Trade`. ``to_base(size, price)`` converts a
-        size in contracts to base units. A bad row raises ``ValueError`` (counted by :meth:`decode`)."""
+        or ``""`` for none) → check price/size → side → ``[Trade]`` (``[]`` when skipped). ``to_base(size,
+        price)`` converts a size in contracts to base units. A bad row raises ``ValueError`` (counted by
+        :meth:`decode`)."""
         if sym != self.symbol:
             self.ignored += 1
-            return None
+            return []
         if key is not None and key != "" and self.seen_trade(key):
-            return None
+            return []
         if not (0.0 < p < INF and 0.0 <= q < INF):
             raise ValueError(f"bad trade price/size {p}/{q}")
-        side = sides.get(side_code)
-        if side is None:
-            raise ValueError(f"unknown trade side {side_code!r}")
+        try:
+            side = sides[side_code]
+        except KeyError:
+            raise ValueError(f"unknown trade side {side_code!r}") from None
         self.trade_price = p
-        return Trade(
-            venue=self.venue,
-            symbol=sym,
-            ts=ts,
-            recv_ts=recv_ts,
-            price=p,
-            qty=q if to_base is None else to_base(q, p),
-            side=side,
-        )
+        if to_base is not None:
+            q = to_base(q, p)
+        return [Trade(venue=self.venue, symbol=sym, ts=ts, recv_ts=recv_ts, price=p, qty=q, side=side)]
 
     def liquidations(
         self,

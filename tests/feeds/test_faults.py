@@ -61,7 +61,8 @@ async def test_pongs_and_acks_without_market_data_go_stale_then_reconnect(venue:
     assert stale, sink.states()
     assert f"no {CHANNEL[venue]} for" in stale[0].reason, stale[0].reason
     assert mgr.stats[venue].stale >= 1
-    if venue != "binance":  # Binance's keepalive is protocol-level: websockets answers it, the app sees nothing
+    # (Binance's keepalive is protocol-level: websockets answers it and the application sees nothing)
+    if venue != "binance":
         assert mgr.decoders[venue].control >= 2  # pongs and acks did arrive: they do not count as data
     # the state went stale, then reconnecting (with backoff), then live again on the new connection
     states = sink.states(venue)

@@ -216,22 +216,20 @@ class BinanceDecoder(BaseDecoder):
 
     def _data(self, d: _Payload, recv_ts: int) -> list[MarketEvent]:
         if type(d) is _AggTrade:
-            t = self.trade(d.s, d.a, d.p, d.q, d.m, d.T, recv_ts, _SIDES)
+            tid = d.a
         elif type(d) is _RawTrade:
-            t = self.trade(d.s, d.t, d.p, d.q, d.m, d.T, recv_ts, _SIDES)
+            tid = d.t
         else:
             return self._payload(d, recv_ts)
-        return [t] if t is not None else []
+        seq = self._seq
+        if tid == seq.last + 1 and d.s == self.symbol:  # the next id cannot be a duplicate: taken at once
+            seq.last = tid
+            return self.trade(d.s, None, d.p, d.q, d.m, d.T, recv_ts, _SIDES)
+        return self.trade(d.s, tid if tid >= 0 else None, d.p, d.q, d.m, d.T, recv_ts, _SIDES)
 
     def seen_trade(self, key: int) -> bool:
         """Consecutive trade ids: a duplicate is dropped, a late id filling a gap is counted and kept."""
-        seq = self._seq
-        if key == seq.last + 1:  # the common case: the next id
-            seq.last = key
-            return False
-        if key < 0:
-            return False
-        seen = seq.check(key)
+        seen = self._seq.check(key)
         if seen == SequenceTracker.DUPLICATE:
             self.duplicates += 1
             return True
