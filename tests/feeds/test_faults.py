@@ -55,8 +55,8 @@ async def test_pongs_and_acks_without_market_data_go_stale_then_reconnect(venue:
         sink = Collector()
         mgr = manager([srv], [venue], sink, stale_s=30.0, silence_s=0.3, ping_interval_s=0.05)
         async with running(mgr):
-            await until(lambda: mgr.stats[venue].reconnects >= 1, f"{venue} reconnect after going stale")
-            await until(lambda: len(srv.conns) >= 2 + (venue == "okx"), f"{venue} connected again")
+            await until(lambda: mgr.stats[venue].reconnects >= 2, f"{venue} reconnects after going stale")
+            await until(lambda: len(srv.conns) >= 3 + (venue == "okx"), f"{venue} connected again")
     stale = sink.statuses(FeedState.STALE)
     assert stale, sink.states()
     assert f"no {CHANNEL[venue]} for" in stale[0].reason, stale[0].reason
@@ -68,6 +68,22 @@ async def test_pongs_and_acks_without_market_data_go_stale_then_reconnect(venue:
     states = sink.states(venue)
     i = states.index(FeedState.STALE)
     assert FeedState.RECONNECTING in states[i:]
+    # with backoff: no market data came, so each attempt waits longer than the one before
+    assert [s.attempt for s in sink.statuses(FeedState.RECONNECTING)][:2] == [1, 2]
+
+
+async def test_trades_without_the_mark_channel_go_stale_with_growing_backoff() -> None:
+    # trades flow, the markPrice@1s stream is dead: the venue is not live, and reconnecting does not reset
+    # the backoff as real market data would
+    trades = Stream(lambda i: F.bn_agg_trade(i + 1, 60000, 0.1, False, T0 + i), interval_s=0.01)
+    async with ExchangeServer("binance", [[trades]]) as srv:
+        sink = Collector()
+        mgr = manager([srv], ["binance"], sink, stale_s=30.0, silence_s=0.3)
+        async with running(mgr):
+            await until(lambda: mgr.stats["binance"].reconnects >= 2, "reconnects after going stale")
+    assert sink.of(Trade)
+    assert all("no markPrice for" in s.reason for s in sink.statuses(FeedState.STALE))
+    assert [s.attempt for s in sink.statuses(FeedState.RECONNECTING)][:2] == [1, 2]
 
 
 @pytest.mark.parametrize("venue", VENUES)
