@@ -177,7 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--speed",
         type=_demo_speed,
         default=1.0,
-        help=f"demo: market speed factor (at most {DEMO_SPEED.hi:g}, default 1)",
+        help=f"demo: market speed factor ({DEMO_SPEED.lo:g}..{DEMO_SPEED.hi:g}, default 1)",
     )
 
     rep = sub.add_parser("replay", help="drive the UI from a recording (ours, hftbacktest, cryptofeed)")

@@ -85,9 +85,10 @@ THRESHOLD = Range(0.0, 95.0)  # percentile of non-empty buckets hidden as noise;
 GAMMA = Range(0.1, 3.0)  # heat gamma; h/H stop at its ends
 TOP_N = Range(1, 20)
 ZONES_TOP = Range(1, 50)  # zones per side printed by ``liqtui zones --top``
-DEMO_SPEED = Range(0.0, 10_000.0, lo_open=True)
-"""The demo market's speed (market seconds per wall-clock second): :class:`liqtui.sim.server.DemoExchange`'s
-range (a test keeps the two equal)."""
+DEMO_SPEED = Range(0.1, 10_000.0)
+"""The demo market's speed (market seconds per wall-clock second), within what
+:class:`liqtui.sim.server.DemoExchange` accepts. Below 0.1 its mark price (one per market second) would tick
+slower than the feeds' stale limit (15 s without a mark price), and the venue would be marked stale."""
 REPLAY_SPEED = Range(0.0, 1e6)
 """A replay's speed factor; 0 = as fast as possible."""
 

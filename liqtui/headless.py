@@ -131,7 +131,7 @@ async def collect_zones(
     stats: dict[str, Any] = dict(src.totals())
     if src.replay_stats is not None:
         st = src.replay_stats
-        stats.update(format=st.format, instruments=st.symbols)
+        stats.update(format=st.format, instruments=st.symbols, bad_lines=st.bad_lines, truncated=st.truncated)
     if src.backfill_bars:
         stats["backfill_bars"] = src.backfill_bars
     stats["events"] = driver.events

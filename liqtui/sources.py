@@ -237,6 +237,8 @@ class Source:
             on_raw=self.on_raw,
             symbol=self._replay_symbol,
         )
+        for text in self.replay_stats.notes:  # unreadable lines, a truncated gzip tail
+            self._note(text)
         if self._replay_symbol is None:  # the recording named the instrument: show its ticker
             self.symbol = base_of_recording(self.replay_stats.symbols, self.engine.reference)
             self.engine.set_symbol(self.symbol)

@@ -69,7 +69,10 @@ def _cases(f: dict[str, str]) -> list[tuple[list[str], str]]:
     cases += [(["--fps", "1000"], "--fps"), (["replay", f["junk"], "--fps", "nan"], "--fps")]
     cases += [(["--colors", "512"], "--colors")]
     for head in ([], ["record", f["out"]], ["zones"]):
-        cases += [(head + ["--demo", "--speed", bad], "at most 10000") for bad in ("inf", "nan", "20000")]
+        cases += [
+            (head + ["--demo", "--speed", bad], "between 0.1 and 10000")
+            for bad in ("inf", "nan", "20000", "0.05")
+        ]
         cases += [
             (head + ["--demo", "--symbol", "XYZ"], "simulates BTC, ETH, SOL only"),
             (head + ["--demo", "--seed", "-1"], "--seed"),

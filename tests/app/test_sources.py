@@ -154,13 +154,19 @@ def test_demo_serves_only_the_symbols_the_simulator_configures():
 
 
 def test_demo_speed_limit_is_the_demo_exchanges():
-    """The CLI's --speed limit (config.DEMO_SPEED) is exactly the range DemoExchange accepts."""
+    """The CLI's --speed limit (config.DEMO_SPEED) lies inside the range DemoExchange accepts, and its floor
+    keeps the demo's mark price ticking faster than the feed's stale limit."""
     from liqtui.config import DEMO_SPEED
     from liqtui.sim.server import DemoExchange
 
     DemoExchange(speed=DEMO_SPEED.hi)
-    DemoExchange(speed=1e-6)
-    for bad in (DEMO_SPEED.hi * 1.0001, DEMO_SPEED.lo, float("inf"), float("nan")):
+    assert 0.05 not in DEMO_SPEED and 1e-6 not in DEMO_SPEED
+    DemoExchange(speed=DEMO_SPEED.lo)
+    from liqtui.venues import adapter
+
+    mark_limit_s = min(s for spec in adapter("binance").conn_specs("BTC", "ws://x") for _, s in spec.ticks)
+    assert 1.0 / DEMO_SPEED.lo < mark_limit_s  # market seconds per mark price, in wall seconds
+    for bad in (DEMO_SPEED.hi * 1.0001, float("inf"), float("nan")):
         assert bad not in DEMO_SPEED
         with pytest.raises(ValueError, match="speed"):
             DemoExchange(speed=bad)
