@@ -7,6 +7,7 @@ flush fuels down-moves). Pure numpy + msgspec.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import msgspec
 import numpy as np
@@ -59,8 +60,10 @@ def _smooth(v: np.ndarray, width: int) -> np.ndarray:
 def _quantise(v: np.ndarray, quantum: float) -> np.ndarray:
     """``v`` rounded to multiples of ``quantum`` (negatives and crumbs below half a quantum become 0)."""
     if quantum <= 0:
-        return np.maximum(v, 0.0)
-    return np.maximum(np.round(v / quantum), 0.0) * quantum
+        clipped: np.ndarray = np.maximum(v, 0.0)
+        return clipped
+    out: np.ndarray = np.maximum(np.round(v / quantum), 0.0) * quantum
+    return out
 
 
 def _buckets(pct: float, edges: np.ndarray) -> int:
@@ -68,7 +71,7 @@ def _buckets(pct: float, edges: np.ndarray) -> int:
     if len(edges) < 2:
         return 0
     width_pct = (edges[1] / edges[0] - 1.0) * 100.0
-    return max(0, round(pct / width_pct))
+    return max(0, round(float(pct / width_pct)))
 
 
 def _runs(idx: np.ndarray, gap: int) -> list[tuple[int, int]]:
@@ -121,55 +124,131 @@ def _split(
     return sorted(out)
 
 
+@dataclass(frozen=True)
+class _Side:
+    """One side's inputs to the zone finder (every array has one value per bucket)."""
+
+    name: str  # "short" (above the price) | "long" (below)
+    vals: np.ndarray  # standing USD (zero on the other side of the price)
+    by_tier: np.ndarray  # (n_tiers, n) standing USD per tier
+    rank: np.ndarray  # what strength is judged and ranked on (the USD, or ``strength``)
+    strong: np.ndarray  # bool: buckets strong enough to be in a zone
+    shape: np.ndarray  # smoothed standing USD: where the levels stack (cut at its valleys)
+
+
+def _zone(
+    side: _Side, a: int, b: int, cs: np.ndarray, edges: np.ndarray, price: float, tier_names: tuple[str, ...]
+) -> Zone:
+    """The zone of buckets ``a..b`` (inclusive) on ``side`` (``cs``: cumulative standing USD, from 0)."""
+    vals = side.vals
+    total = float(vals.sum())
+    usd = float(cs[b + 1] - cs[a])
+    per_tier = side.by_tier[:, a : b + 1].sum(axis=1)
+    tiers = {name: float(v) for name, v in zip(tier_names, per_tier)}
+    confluence = int(np.count_nonzero(per_tier >= 0.2 * usd)) >= 2
+    low, high = float(edges[a]), float(edges[b + 1])
+    if side.name == "short":
+        dist = (max(low, price) - price) / price * 100.0
+        cum = float(cs[a])  # vals is zero at and below price on this side
+    else:
+        dist = (min(high, price) - price) / price * 100.0
+        cum = float(cs[-1] - cs[b + 1])
+    centers = np.sqrt(edges[a : b + 2][:-1] * edges[a : b + 2][1:])
+    peak = float(centers[int(np.argmax(vals[a : b + 1]))])
+    return Zone(side=side.name, low=low, high=high, peak=peak, usd=usd, share=usd / total if total > 0 else 0.0,
+                distance_pct=dist, cum_usd=cum, tiers=tiers, confluence=confluence)  # fmt: skip
+
+
 def _side_zones(
-    side: str,
-    vals: np.ndarray,
-    by_tier: np.ndarray,
-    strong: np.ndarray,
+    side: _Side,
     edges: np.ndarray,
     price: float,
     tier_names: tuple[str, ...],
     top_n: int,
     gap: int,
-    rank: np.ndarray,
-    shape: np.ndarray,
-    max_width_pct: float,
-    valley_ratio: float,
+    split: tuple[float, float],
 ) -> list[Zone]:
-    total = float(vals.sum())
+    """The ``top_n`` zones of one side, strongest (by ``rank``) first; equal strength: the nearer first."""
+    rank = side.rank
     rank_cs = np.concatenate([[0.0], np.cumsum(rank)])
+    cs = np.concatenate([[0.0], np.cumsum(side.vals)])
     keyed: list[tuple[float, Zone]] = []
-    centers = np.sqrt(edges[:-1] * edges[1:])
-    cs = np.concatenate([[0.0], np.cumsum(vals)])
     runs = [
         piece
-        for a0, b0 in _runs(np.nonzero(strong)[0], gap)
-        for piece in _split(a0, b0, shape, edges, max_width_pct, valley_ratio)
+        for a0, b0 in _runs(np.nonzero(side.strong)[0], gap)
+        for piece in _split(a0, b0, side.shape, edges, *split)
     ]
     for a, b in runs:
         nz = np.nonzero(rank[a : b + 1] > 0)[0]
         if len(nz) == 0:
             continue
         a, b = a + int(nz[0]), a + int(nz[-1])  # tight around the mass (or expected mass) itself
-        usd = float(cs[b + 1] - cs[a])
-        if usd <= 0:
+        if float(cs[b + 1] - cs[a]) <= 0:
             continue  # a zone holds standing USD
-        per_tier = by_tier[:, a : b + 1].sum(axis=1)
-        tiers = {name: float(v) for name, v in zip(tier_names, per_tier)}
-        confluence = int(np.count_nonzero(per_tier >= 0.2 * usd)) >= 2
-        low, high = float(edges[a]), float(edges[b + 1])
-        if side == "short":
-            dist = (max(low, price) - price) / price * 100.0
-            cum = float(cs[a])  # vals is zero at and below price on this side
-        else:
-            dist = (min(high, price) - price) / price * 100.0
-            cum = float(cs[-1] - cs[b + 1])
-        peak = float(centers[a + int(np.argmax(vals[a : b + 1]))])
-        zone = Zone(side=side, low=low, high=high, peak=peak, usd=usd, share=usd / total if total > 0 else 0.0,
-                    distance_pct=dist, cum_usd=cum, tiers=tiers, confluence=confluence)  # fmt: skip
-        keyed.append((float(rank_cs[b + 1] - rank_cs[a]), zone))
+        keyed.append((float(rank_cs[b + 1] - rank_cs[a]), _zone(side, a, b, cs, edges, price, tier_names)))
     keyed.sort(key=lambda kz: (-kz[0], abs(kz[1].distance_pct)))
     return [z for _, z in keyed[:top_n]]
+
+
+def _check_args(
+    threshold_pct: float,
+    top_n: int,
+    gap: int | None,
+    gap_pct: float,
+    smooth_pct: float,
+    quantum_usd: float,
+    max_width_pct: float,
+    valley_ratio: float,
+) -> None:
+    if not (0.0 <= threshold_pct <= 100.0):
+        raise ValueError(f"threshold_pct must be in [0, 100]; got {threshold_pct!r}")
+    if not (isinstance(top_n, int) and top_n >= 0):
+        raise ValueError(f"top_n must be an int >= 0; got {top_n!r}")
+    if gap is not None and not (isinstance(gap, int) and gap >= 0):
+        raise ValueError(f"gap must be an int >= 0; got {gap!r}")
+    if not (0.0 <= gap_pct <= 20.0) or not (0.0 <= smooth_pct <= 20.0):
+        raise ValueError(f"gap_pct and smooth_pct must be in [0, 20]; got {gap_pct!r}, {smooth_pct!r}")
+    if not (math.isfinite(quantum_usd) and quantum_usd >= 0):
+        raise ValueError(f"quantum_usd must be a finite number >= 0; got {quantum_usd!r}")
+    if not (0.0 <= max_width_pct <= 100.0) or not (0.0 <= valley_ratio <= 1.0):
+        raise ValueError(
+            f"max_width_pct must be in [0, 100] and valley_ratio in [0, 1]; got {max_width_pct!r}, {valley_ratio!r}"
+        )
+
+
+def _sides(
+    edges: np.ndarray,
+    lt: np.ndarray,
+    st: np.ndarray,
+    price: float,
+    strength: tuple[np.ndarray, np.ndarray] | None,
+    quantum_usd: float,
+    threshold_pct: float,
+    w: int,
+) -> tuple[_Side, _Side]:
+    """(above, below): each side's standing USD, ranking values and strong buckets."""
+    n = lt.shape[1]
+    centers = np.sqrt(edges[:-1] * edges[1:])
+    above_mask, below_mask = centers > price, centers < price
+    short_tiers = st * above_mask[None, :]
+    long_tiers = lt * below_mask[None, :]
+    short_v, long_v = short_tiers.sum(axis=0), long_tiers.sum(axis=0)
+    if strength is None:
+        short_r, long_r = short_v, long_v
+    else:
+        long_r, short_r = (_quantise(np.asarray(v, dtype=np.float64), quantum_usd) for v in strength)
+        if long_r.shape != (n,) or short_r.shape != (n,):
+            raise ValueError(f"strength arrays must have {n} buckets; got {long_r.shape}/{short_r.shape}")
+        short_r, long_r = short_r * above_mask, long_r * below_mask
+    short_s, long_s = _smooth(short_r, w) * above_mask, _smooth(long_r, w) * below_mask
+    nz = np.concatenate([short_s[short_s > 0], long_s[long_s > 0]])
+    thr = float(np.percentile(nz, threshold_pct)) - quantum_usd / 2 if len(nz) else math.inf
+    # a zone lies wholly on its side: the bucket holding the price is in the totals, never in a zone
+    strong_short = (short_s >= thr) & (short_s > 0) & (edges[:-1] >= price)
+    strong_long = (long_s >= thr) & (long_s > 0) & (edges[1:] <= price)
+    above = _Side("short", short_v, short_tiers, short_r, strong_short, _smooth(short_v, w))
+    below = _Side("long", long_v, long_tiers, long_r, strong_long, _smooth(long_v, w))
+    return above, below
 
 
 def find_zones(
@@ -211,20 +290,7 @@ def find_zones(
     Profiles are first rounded to ``quantum_usd`` (0: only clipped at 0) and a bucket counts as strong
     within half a quantum of the threshold, so float noise far below a cent cannot move a zone.
     """
-    if not (0.0 <= threshold_pct <= 100.0):
-        raise ValueError(f"threshold_pct must be in [0, 100]; got {threshold_pct!r}")
-    if not (isinstance(top_n, int) and top_n >= 0):
-        raise ValueError(f"top_n must be an int >= 0; got {top_n!r}")
-    if gap is not None and not (isinstance(gap, int) and gap >= 0):
-        raise ValueError(f"gap must be an int >= 0; got {gap!r}")
-    if not (0.0 <= gap_pct <= 20.0) or not (0.0 <= smooth_pct <= 20.0):
-        raise ValueError(f"gap_pct and smooth_pct must be in [0, 20]; got {gap_pct!r}, {smooth_pct!r}")
-    if not (math.isfinite(quantum_usd) and quantum_usd >= 0):
-        raise ValueError(f"quantum_usd must be a finite number >= 0; got {quantum_usd!r}")
-    if not (0.0 <= max_width_pct <= 100.0) or not (0.0 <= valley_ratio <= 1.0):
-        raise ValueError(
-            f"max_width_pct must be in [0, 100] and valley_ratio in [0, 1]; got {max_width_pct!r}, {valley_ratio!r}"
-        )
+    _check_args(threshold_pct, top_n, gap, gap_pct, smooth_pct, quantum_usd, max_width_pct, valley_ratio)
     lt = _quantise(np.atleast_2d(np.asarray(long_by_tier, dtype=np.float64)), quantum_usd)
     st = _quantise(np.atleast_2d(np.asarray(short_by_tier, dtype=np.float64)), quantum_usd)
     edges = np.asarray(edges, dtype=np.float64)
@@ -235,46 +301,13 @@ def find_zones(
     if not (math.isfinite(price) and price > 0) or n == 0:
         return ZoneReport(price=price, lookback=lookback, ts=ts, above=[], below=[],
                           total_above=0.0, total_below=0.0, imbalance=0.0)  # fmt: skip
-    centers = np.sqrt(edges[:-1] * edges[1:])
-    above_mask, below_mask = centers > price, centers < price
-    short_tiers = st * above_mask[None, :]
-    long_tiers = lt * below_mask[None, :]
-    short_v, long_v = short_tiers.sum(axis=0), long_tiers.sum(axis=0)
-    if strength is None:
-        short_r, long_r = short_v, long_v
-    else:
-        long_r, short_r = (_quantise(np.asarray(v, dtype=np.float64), quantum_usd) for v in strength)
-        if long_r.shape != (n,) or short_r.shape != (n,):
-            raise ValueError(f"strength arrays must have {n} buckets; got {long_r.shape}/{short_r.shape}")
-        short_r, long_r = short_r * above_mask, long_r * below_mask
     w = 2 * (_buckets(smooth_pct, edges) // 2) + 1  # odd, so the window stays centred
-    short_s, long_s = _smooth(short_r, w) * above_mask, _smooth(long_r, w) * below_mask
     g = gap if gap is not None else _buckets(gap_pct, edges)
-    nz = np.concatenate([short_s[short_s > 0], long_s[long_s > 0]])
-    thr = float(np.percentile(nz, threshold_pct)) - quantum_usd / 2 if len(nz) else math.inf
-    # a zone lies wholly on its side: the bucket holding the price is in the totals, never in a zone
-    strong_short = (short_s >= thr) & (short_s > 0) & (edges[:-1] >= price)
-    strong_long = (long_s >= thr) & (long_s > 0) & (edges[1:] <= price)
-    shape_short, shape_long = _smooth(short_v, w), _smooth(long_v, w)  # where the standing levels stack
+    up, down = _sides(edges, lt, st, price, strength, quantum_usd, threshold_pct, w)
     split = (max_width_pct, valley_ratio)
-    above = _side_zones(
-        "short",
-        short_v,
-        short_tiers,
-        strong_short,
-        edges,
-        price,
-        names,
-        top_n,
-        g,
-        short_r,
-        shape_short,
-        *split,
-    )
-    below = _side_zones(
-        "long", long_v, long_tiers, strong_long, edges, price, names, top_n, g, long_r, shape_long, *split
-    )
-    ta, tb = float(short_v.sum()), float(long_v.sum())
+    above = _side_zones(up, edges, price, names, top_n, g, split)
+    below = _side_zones(down, edges, price, names, top_n, g, split)
+    ta, tb = float(up.vals.sum()), float(down.vals.sum())
     imb = (ta - tb) / (ta + tb) if ta + tb > 0 else 0.0
     return ZoneReport(price=price, lookback=lookback, ts=ts, above=above, below=below,
                       total_above=ta, total_below=tb, imbalance=imb)  # fmt: skip
