@@ -29,7 +29,7 @@ from liqtui.core.model_config import LOOKBACK_MS, LOOKBACKS, ModelConfig
 from liqtui.core.state import ModelState
 from liqtui.core.stepping import Stepper
 from liqtui.core.zones import ZoneReport, find_zones
-from liqtui.core.zones.forecast import forecast_strength
+from liqtui.core.zones.forecast import horizon_sd
 
 __all__ = ["BAR_DTYPE", "LOOKBACKS", "LOOKBACK_MS", "HeatModel", "ModelConfig", "bars_from_arrays"]
 
@@ -209,30 +209,25 @@ class HeatModel:
         top_n: int = 5,
         smooth_pct: float = 0.5,
         gap_pct: float = 0.5,
+        order: str = "strength",
     ) -> ZoneReport:
-        """Ranked zones above (short liquidations) and below (long liquidations) the price.
+        """The strongest zones above (short liquidations) and below (long liquidations) the price.
 
-        Zones are a forecast: with ``zone_horizon_h`` > 0 a bucket's strength (threshold and ranking) is
-        the USD expected to be liquidated there within that horizon — its standing USD plus, with
-        ``zone_new_positions``, the levels positions opened meanwhile at the recent rate will add, each
-        weighted (``zone_reach``) by the chance a driftless price with the recent volatility touches it.
-        A zone's ``usd`` stays the standing estimate. See :func:`liqtui.core.zones.find_zones` for
+        Zones are found on the standing estimate of ``lookback`` and ranked by its USD, ``top_n`` per side:
+        a long lookback shows the macro pools, a short one the near traps. Each zone carries its ``reach``,
+        the chance the price touches it within ``zone_horizon_h`` at the recent volatility; ``order``
+        ("strength" | "reach") says how the list is ordered. See :func:`liqtui.core.zones.find_zones` for
         ``threshold_pct``, ``smooth_pct`` and ``gap_pct``.
         """
         lt, st = self.profile_by_tier(lookback)
         g = self.grid
         edges = g.edges if g is not None else np.zeros(1)
-        strength = None
-        if g is not None:
-            standing = (lt.sum(axis=0), st.sum(axis=0))
-            strength = forecast_strength(
-                self.config, self.layout, self.state.activity, g.centers, self.price, standing
-            )
+        sd = horizon_sd(self.config, self.state.activity)
         return find_zones(
             edges, lt, st, self.price, tier_names=self.tier_names, threshold_pct=threshold_pct,
             top_n=top_n, lookback=lookback, ts=self.last_ts, smooth_pct=smooth_pct, gap_pct=gap_pct,
-            strength=strength, max_width_pct=self.config.zone_max_width_pct,
-            valley_ratio=self.config.zone_valley_ratio,
+            max_width_pct=self.config.zone_max_width_pct, valley_ratio=self.config.zone_valley_ratio,
+            horizon_sd=sd, order=order,
         )  # fmt: skip
 
     def activity(self) -> dict[str, float]:

@@ -65,10 +65,8 @@ class ModelConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     position_usd: float = 10_000.0  # representative position notional: picks the bracket (MMR, cum)
     hl_max_leverage: float = 40.0  # Hyperliquid max leverage (formula = "hyperliquid")
     max_buckets: int = 6000  # the grid grows to cover price moves up to this many buckets
-    # -- zones as a forecast (see HeatModel.zones) ----------------------------------------------------
-    zone_horizon_h: float = 12.0  # zones: USD expected to be liquidated within this horizon; 0 = raw USD
-    zone_reach: bool = True  # weight each level by the chance the price reaches it within the horizon
-    zone_new_positions: bool = True  # add the levels of positions the recent opening rate will add meanwhile
+    # -- zones (see HeatModel.zones) --------------------------------------------------------------------
+    zone_horizon_h: float = 12.0  # each zone's reach: the chance the price touches it within this horizon
     activity_half_life_h: float = 24.0  # memory of the volatility and opening-rate estimates
     zone_max_width_pct: float = (
         1.5  # a zone wider than this (% of price) is cut at its deepest valley; 0 = off

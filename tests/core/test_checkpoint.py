@@ -75,7 +75,17 @@ def test_state_fields_are_not_defaults(busy: HeatModel):
     fresh_meta, fresh_arr = _leaves(HeatModel().state)
     meta, arr = _leaves(busy.state)
     changed = {k for k in meta if meta[k] != fresh_meta.get(k)}
-    for path in ("stats", "activity", "oi_base", "long_hi", "short_lo", "version", "price", "last_ts", "grid"):
+    for path in (
+        "stats",
+        "activity",
+        "oi_base",
+        "long_hi",
+        "short_lo",
+        "version",
+        "price",
+        "last_ts",
+        "grid",
+    ):
         assert path in changed, path
     assert any(k.startswith("ring.ring.") and arr[k].any() for k in arr)
     assert any(k.startswith("windows.arr.") and arr[k].any() for k in arr)

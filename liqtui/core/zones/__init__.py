@@ -4,6 +4,6 @@
 market activity and the chance each level is reached within a horizon.
 """
 
-from liqtui.core.zones.finder import QUANTUM_USD, Zone, ZoneReport, find_zones
+from liqtui.core.zones.finder import ORDERS, QUANTUM_USD, Zone, ZoneReport, find_zones, reach_of
 
-__all__ = ["QUANTUM_USD", "Zone", "ZoneReport", "find_zones"]
+__all__ = ["ORDERS", "QUANTUM_USD", "Zone", "ZoneReport", "find_zones", "reach_of"]

@@ -12,7 +12,10 @@ from dataclasses import dataclass
 import msgspec
 import numpy as np
 
-__all__ = ["QUANTUM_USD", "Zone", "ZoneReport", "find_zones"]
+__all__ = ["ORDERS", "QUANTUM_USD", "Zone", "ZoneReport", "find_zones", "reach_of"]
+
+#: How a side's zones are listed: by standing USD (the strongest first) or by the chance to be reached.
+ORDERS = ("strength", "reach")
 
 #: Profiles are rounded to this many USD before any threshold or merge: levels are estimates, and two
 #: equal estimates reached by different float paths (a batch backfill vs bar-by-bar steps) differ by
@@ -34,6 +37,7 @@ class Zone(msgspec.Struct):
     cum_usd: float  # USD standing between price and the zone, same side
     tiers: dict[str, float]  # {"25x": usd, ...}
     confluence: bool  # >= 2 tiers each >= 20 % of the zone
+    reach: float = 0.0  # chance the price reaches the zone within the forecast horizon (0..1; 0: not known)
 
 
 class ZoneReport(msgspec.Struct):
@@ -72,6 +76,18 @@ def _buckets(pct: float, edges: np.ndarray) -> int:
         return 0
     width_pct = (edges[1] / edges[0] - 1.0) * 100.0
     return max(0, round(float(pct / width_pct)))
+
+
+def reach_of(distance_pct: float, horizon_sd: float | None) -> float:
+    """Chance a driftless price whose log has standard deviation ``horizon_sd`` over the horizon touches a level
+    ``distance_pct`` percent away within it: ``erfc(|ln(1 + d)| / (sd·√2))`` (reflection principle), in 0..1.
+    A level at the price is reached (1); with no volatility known (``None`` or 0) nothing farther is (0)."""
+    x = abs(math.log1p(distance_pct / 100.0))
+    if x == 0.0:
+        return 1.0
+    if horizon_sd is None or not horizon_sd > 0:
+        return 0.0
+    return min(1.0, max(0.0, math.erfc(x / (horizon_sd * math.sqrt(2.0)))))
 
 
 def _runs(idx: np.ndarray, gap: int) -> list[tuple[int, int]]:
@@ -167,8 +183,11 @@ def _side_zones(
     top_n: int,
     gap: int,
     split: tuple[float, float],
+    horizon_sd: float | None = None,
+    order: str = "strength",
 ) -> list[Zone]:
-    """The ``top_n`` zones of one side, strongest (by ``rank``) first; equal strength: the nearer first."""
+    """The ``top_n`` strongest zones of one side (by ``rank``; equal strength: the nearer first), listed
+    strongest first, or with ``order="reach"`` most reachable first (equal reach: the stronger first)."""
     rank = side.rank
     rank_cs = np.concatenate([[0.0], np.cumsum(rank)])
     cs = np.concatenate([[0.0], np.cumsum(side.vals)])
@@ -185,9 +204,14 @@ def _side_zones(
         a, b = a + int(nz[0]), a + int(nz[-1])  # tight around the mass (or expected mass) itself
         if float(cs[b + 1] - cs[a]) <= 0:
             continue  # a zone holds standing USD
-        keyed.append((float(rank_cs[b + 1] - rank_cs[a]), _zone(side, a, b, cs, edges, price, tier_names)))
+        zone = _zone(side, a, b, cs, edges, price, tier_names)
+        zone.reach = reach_of(zone.distance_pct, horizon_sd)
+        keyed.append((float(rank_cs[b + 1] - rank_cs[a]), zone))
     keyed.sort(key=lambda kz: (-kz[0], abs(kz[1].distance_pct)))
-    return [z for _, z in keyed[:top_n]]
+    top = keyed[:top_n]
+    if order == "reach":
+        top.sort(key=lambda kz: (-kz[1].reach, -kz[0], abs(kz[1].distance_pct)))
+    return [z for _, z in top]
 
 
 def _check_args(
@@ -199,7 +223,10 @@ def _check_args(
     quantum_usd: float,
     max_width_pct: float,
     valley_ratio: float,
+    order: str,
 ) -> None:
+    if order not in ORDERS:
+        raise ValueError(f"order must be one of {', '.join(repr(o) for o in ORDERS)}; got {order!r}")
     if not (0.0 <= threshold_pct <= 100.0):
         raise ValueError(f"threshold_pct must be in [0, 100]; got {threshold_pct!r}")
     if not (isinstance(top_n, int) and top_n >= 0):
@@ -214,6 +241,18 @@ def _check_args(
         raise ValueError(
             f"max_width_pct must be in [0, 100] and valley_ratio in [0, 1]; got {max_width_pct!r}, {valley_ratio!r}"
         )
+
+
+def _profiles(
+    edges: np.ndarray, long_by_tier: np.ndarray, short_by_tier: np.ndarray, quantum_usd: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(edges, long, short) as float arrays, the profiles quantised; ValueError when the shapes disagree."""
+    lt = _quantise(np.atleast_2d(np.asarray(long_by_tier, dtype=np.float64)), quantum_usd)
+    st = _quantise(np.atleast_2d(np.asarray(short_by_tier, dtype=np.float64)), quantum_usd)
+    edges = np.asarray(edges, dtype=np.float64)
+    if st.shape != lt.shape or len(edges) != lt.shape[1] + 1:
+        raise ValueError(f"profiles {lt.shape}/{st.shape} do not match {len(edges)} edges")
+    return edges, lt, st
 
 
 def _sides(
@@ -269,34 +308,30 @@ def find_zones(
     strength: tuple[np.ndarray, np.ndarray] | None = None,
     max_width_pct: float = 1.5,
     valley_ratio: float = 0.6,
+    horizon_sd: float | None = None,
+    order: str = "strength",
 ) -> ZoneReport:
     """Zones from per-tier profiles ``(n_tiers, n_buckets)`` on a grid with ``n_buckets + 1`` ``edges``.
 
-    Strength is judged on the profile smoothed over ``smooth_pct`` percent of price (levels are
-    estimates: a dense band of small levels is one zone, not a comb): a bucket is *strong* when its
-    smoothed USD is at least the ``threshold_pct`` percentile of the positive smoothed buckets of
-    both sides. Strong runs separated by at most ``gap_pct`` percent (or ``gap`` buckets) merge; each
-    zone is trimmed to the buckets that hold USD and its USD is the raw sum. Zones are ranked by
-    USD, ``top_n`` per side, strongest first (equal USD: the nearer zone first).
+    Strength is judged on the profile smoothed over ``smooth_pct`` percent of price (a dense band of small
+    levels is one zone, not a comb): a bucket is *strong* when its smoothed USD is at least the
+    ``threshold_pct`` percentile of the positive smoothed buckets of both sides. Strong runs separated by at
+    most ``gap_pct`` percent (or ``gap`` buckets) merge, then are cut into clusters at the valleys of the
+    smoothed standing USD (a valley below ``valley_ratio`` × the lower neighbouring peak, or any run wider than
+    ``max_width_pct`` percent, 0: no limit). Each zone is trimmed to the buckets that hold USD; its USD is the
+    raw sum. The ``top_n`` per side are the strongest (equal USD: the nearer first). ``strength`` (per-bucket
+    ``(long, short)`` arrays) replaces the USD for judging strength and ranking; ``usd`` stays the profile's.
 
-    ``strength`` (per-bucket ``(long, short)`` arrays, e.g. the USD expected to be liquidated soon) replaces
-    the USD for judging strength and ranking; a zone's ``usd`` stays the profile's and zones still need USD.
-
-    Each merged run is then cut into clusters at the valleys of the smoothed *standing* USD: where a valley falls
-    below ``valley_ratio`` × the lower neighbouring peak, and wherever a run is wider than ``max_width_pct``
-    percent of price (0: no width limit). So zones follow where the levels actually stack, even when the ranking
-    is a forecast that fades smoothly away from the price.
-
-    Profiles are first rounded to ``quantum_usd`` (0: only clipped at 0) and a bucket counts as strong
-    within half a quantum of the threshold, so float noise far below a cent cannot move a zone.
+    A zone's ``reach`` is the chance its near edge is touched within a horizon over which the log-price has
+    standard deviation ``horizon_sd`` (:func:`reach_of`); ``order`` ("strength" | "reach") lists the ``top_n``.
+    Profiles are first rounded to ``quantum_usd`` (0: only clipped at 0) and a bucket counts as strong within
+    half a quantum of the threshold, so float noise far below a cent cannot move a zone.
     """
-    _check_args(threshold_pct, top_n, gap, gap_pct, smooth_pct, quantum_usd, max_width_pct, valley_ratio)
-    lt = _quantise(np.atleast_2d(np.asarray(long_by_tier, dtype=np.float64)), quantum_usd)
-    st = _quantise(np.atleast_2d(np.asarray(short_by_tier, dtype=np.float64)), quantum_usd)
-    edges = np.asarray(edges, dtype=np.float64)
+    _check_args(
+        threshold_pct, top_n, gap, gap_pct, smooth_pct, quantum_usd, max_width_pct, valley_ratio, order
+    )
+    edges, lt, st = _profiles(edges, long_by_tier, short_by_tier, quantum_usd)
     n = lt.shape[1]
-    if st.shape != lt.shape or len(edges) != n + 1:
-        raise ValueError(f"profiles {lt.shape}/{st.shape} do not match {len(edges)} edges")
     names = tier_names if tier_names is not None else tuple(f"tier{i}" for i in range(lt.shape[0]))
     if not (math.isfinite(price) and price > 0) or n == 0:
         return ZoneReport(price=price, lookback=lookback, ts=ts, above=[], below=[],
@@ -305,8 +340,8 @@ def find_zones(
     g = gap if gap is not None else _buckets(gap_pct, edges)
     up, down = _sides(edges, lt, st, price, strength, quantum_usd, threshold_pct, w)
     split = (max_width_pct, valley_ratio)
-    above = _side_zones(up, edges, price, names, top_n, g, split)
-    below = _side_zones(down, edges, price, names, top_n, g, split)
+    above = _side_zones(up, edges, price, names, top_n, g, split, horizon_sd, order)
+    below = _side_zones(down, edges, price, names, top_n, g, split, horizon_sd, order)
     ta, tb = float(up.vals.sum()), float(down.vals.sum())
     imb = (ta - tb) / (ta + tb) if ta + tb > 0 else 0.0
     return ZoneReport(price=price, lookback=lookback, ts=ts, above=above, below=below,
