@@ -223,10 +223,17 @@ class MarketSim:
     def next_funding_ms(self) -> int:
         return floor_to(self.now_ms, _FUNDING_MS) + _FUNDING_MS
 
-    def true_levels(self, side: PositionSide | int | str) -> TrueLevels:
-        """Standing true liquidation notional of one side (``long`` levels sit below the price)."""
+    def true_levels(
+        self, side: PositionSide | int | str, *, since_ms: int | None = None, tier: int | None = None
+    ) -> TrueLevels:
+        """Standing true liquidation notional of one side (``long`` levels sit below the price).
+
+        ``since_ms``: only positions opened at or after it (the truth a lookback window shows); ``tier``: only
+        positions of ``config.tiers[tier]``."""
         ps = PositionSide.from_str(side) if isinstance(side, str) else PositionSide(int(side))
-        prices, usd = self.book.levels(int(ps), self.now_ms)
+        if tier is not None and not 0 <= tier < len(self.config.tiers):
+            raise ValueError(f"tier must be within 0..{len(self.config.tiers) - 1}, got {tier!r}")
+        prices, usd = self.book.levels(int(ps), self.now_ms, since_ts=since_ms, tier=tier)
         return TrueLevels(side=ps, price=prices, usd=usd)
 
     # -- history -----------------------------------------------------------------------------------------
