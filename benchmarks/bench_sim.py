@@ -14,7 +14,8 @@
 * ``model_truth_corr_{7d,1M}``: the map against the truth (:mod:`liqtui.sim.truth`): Pearson correlation of
   the model's standing estimate with the simulator's true standing USD per 0.5 % bucket within ±15 % of the
   price, per side, mean over seeds and sides; ``ratio`` against the naive baseline (today's open interest
-  opened at today's price over the model's tiers), with p10/p90 over seeds and sides. Goal ≥ 0.70.
+  opened at today's price over the model's tiers; None when that mean is ≤ 0, see ``difference``), with p10/p90
+  over seeds and sides. Goal ≥ 0.70.
 * ``model_truth_recall_{7d,1M}``: share of the true five biggest clusters inside the top-5 zones, same
   layout. Goal ≥ 0.70.
 """
@@ -24,7 +25,9 @@ from __future__ import annotations
 import asyncio
 import statistics
 import time
+from collections.abc import Callable
 
+from liqtui.core.model import ModelConfig
 from liqtui.sim.market import MarketSim
 from liqtui.sim.scorecard import DEFAULT_START_MS, run_scorecard
 from liqtui.sim.server import DemoExchange
@@ -37,7 +40,7 @@ async def _ready_s(history_days: float) -> float:
         return time.perf_counter() - t0
 
 
-def _best(fn, n: int) -> float:  # type: ignore[no-untyped-def]
+def _best(fn: Callable[[], float], n: int) -> float:
     return min(fn() for _ in range(n))
 
 
@@ -55,9 +58,14 @@ def _live_step_us() -> float:
     return (time.perf_counter() - t0) / n * 1e6
 
 
-def _hit_rates(seeds: range, **kw: object) -> tuple[float, float, float]:
+def _hit_rates(
+    seeds: range, history_days: float, model_config: ModelConfig | None = None
+) -> tuple[float, float, float]:
     """Mean (share, share among existing positions, naive baseline share) over seeds."""
-    cards = [run_scorecard(s, lookback="1d", horizon_h=12, **kw)[0] for s in seeds]  # type: ignore[arg-type]
+    cards = [
+        run_scorecard(s, lookback="1d", horizon_h=12, history_days=history_days, model_config=model_config)[0]
+        for s in seeds
+    ]
 
     def mean(xs: list[float | None]) -> float:
         return statistics.fmean(x for x in xs if x is not None)
@@ -84,7 +92,10 @@ def _truth_rows(seeds: range) -> list[dict]:
                     "value": m["mean"],
                     "unit": "pearson r" if metric == "corr" else "share",
                     "goal": goal,
-                    "ratio": ratio,
+                    "ratio": ratio,  # None when the baseline's mean is <= 0 (a ratio would mislead)
+                    "difference": None
+                    if m["mean"] is None or n["mean"] is None
+                    else round(m["mean"] - n["mean"], 4),
                     "naive_baseline": n["mean"],
                     "median": m["median"],
                     "p10": m["p10"],
@@ -99,8 +110,6 @@ def _truth_rows(seeds: range) -> list[dict]:
 
 
 def run(quick: bool) -> list[dict]:
-    from liqtui.core.model import ModelConfig
-
     reps = 2 if quick else 5
     base = _best(lambda: asyncio.run(_ready_s(0)), reps)
     startup = _best(lambda: asyncio.run(_ready_s(183)), reps)

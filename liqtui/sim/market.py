@@ -156,6 +156,9 @@ class MarketSim:
     """The simulated market: history on construction, then :meth:`advance` second by second.
 
     ``start_ms`` (default: now, floored to the minute) is where the history ends and the live market starts.
+    The market is a function of ``seed``, ``start_ms``, ``history_days`` and ``config``: the history is simulated
+    forward from ``history_days`` ago, so the same seed with a different ``history_days`` is another market (the
+    demo must pass the same ``history_days`` whatever lookback it shows).
     """
 
     def __init__(
@@ -461,10 +464,9 @@ class MarketSim:
     def _liq_factors(self) -> tuple[list[float], list[float]]:
         """Liquidation price / entry price per tier, for longs and for shorts."""
         tiers = self.config.tiers
-        return tuple(  # type: ignore[return-value]
-            [liquidation_factor(side, t.leverage, t.position_usd, self.symbol) for t in tiers]
-            for side in (LONG, SHORT)
-        )
+        longs = [liquidation_factor(LONG, t.leverage, t.position_usd, self.symbol) for t in tiers]
+        shorts = [liquidation_factor(SHORT, t.leverage, t.position_usd, self.symbol) for t in tiers]
+        return longs, shorts
 
     # -- live --------------------------------------------------------------------------------------------
     def advance(self, until_ms: int) -> list[payloads.Frame]:

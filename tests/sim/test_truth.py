@@ -60,11 +60,12 @@ def test_a_shifted_map_loses_correlation_and_pays_its_shift_in_emd(pair: tuple[H
     for shift in (3, 20):  # buckets of 0.1 %: the whole map 0.3 % / 2 % farther from the price
         oracle = _Oracle(model, market, market.now_ms - 7 * 86_400_000)
         oracle._l, oracle._s = np.roll(oracle._l, -shift), np.roll(oracle._s, shift)
-        card = truth_card(oracle, market, "7d")  # type: ignore[arg-type]
+        card = truth_card(oracle, market, "7d")  # type: ignore[arg-type]  # duck-typed model
         for s in card.sides():
             assert s.corr is not None and s.corr < 0.95
             assert s.emd_pct is not None and 0.1 < s.emd_pct < 2.5
-        emds.append(card.long.emd_pct + card.short.emd_pct)  # type: ignore[operator]
+        assert card.long.emd_pct is not None and card.short.emd_pct is not None
+        emds.append(card.long.emd_pct + card.short.emd_pct)
     assert emds[1] > 2 * emds[0]
 
 
