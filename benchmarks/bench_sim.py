@@ -14,7 +14,7 @@
 * ``model_truth_corr_{7d,1M}``: the map against the truth (:mod:`liqtui.sim.truth`): Pearson correlation of
   the model's standing estimate with the simulator's true standing USD per 0.5 % bucket within ±15 % of the
   price, per side, mean over seeds and sides; ``ratio`` against the naive baseline (today's open interest
-  opened at today's price over the model's tiers; None when that mean is ≤ 0, see ``difference``), with p10/p90
+  opened at today's price over the model's tiers; None when that mean is below 0.05, see ``difference``), with p10/p90
   over seeds and sides. Goal ≥ 0.70.
 * ``model_truth_recall_{7d,1M}``: share of the true five biggest clusters inside the top-5 zones, same
   layout. Goal ≥ 0.70.
@@ -84,7 +84,7 @@ def _truth_rows(seeds: range) -> list[dict]:
         for metric, goal in (("corr", 0.70), ("recall", 0.70)):
             m, n = entry[metric]["model"], entry[metric]["naive"]
             ratio = None
-            if m["mean"] is not None and n["mean"] is not None and n["mean"] > 0:
+            if m["mean"] is not None and n["mean"] is not None and n["mean"] >= 0.05:
                 ratio = round(m["mean"] / n["mean"], 2)
             rows.append(
                 {
@@ -92,7 +92,7 @@ def _truth_rows(seeds: range) -> list[dict]:
                     "value": m["mean"],
                     "unit": "pearson r" if metric == "corr" else "share",
                     "goal": goal,
-                    "ratio": ratio,  # None when the baseline's mean is <= 0 (a ratio would mislead)
+                    "ratio": ratio,  # None when the baseline is < 0.05: a ratio to ~0 misleads
                     "difference": None
                     if m["mean"] is None or n["mean"] is None
                     else round(m["mean"] - n["mean"], 4),
