@@ -52,17 +52,20 @@ class ModelConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     split: str = "taker"  # "taker" | "even" | "candle": long/short share of new positions
     entry: str = "vwap"  # "vwap" | "anchors" (close/high/low weights below) | "close"
     entry_anchors: tuple[float, float, float] = (0.45, 0.275, 0.275)
-    tiers: str = "default"  # "default" 5/10/25/50/100 | "scalp" 10/25/50/100 | "swing" 3/5/10/25 | "custom"
+    tiers: str = "swing"  # "default" 5/10/25/50/100 | "scalp" 10/25/50/100 | "swing" 3/5/10/25 | "custom"
     custom_tiers: dict[str, float] = {}  # {"20": 0.5, "50": 0.5} when tiers == "custom"
     formula: str = "binance"  # "binance" | "bybit" | "hyperliquid" | "shortcut"
     kernel: tuple[float, ...] = (0.25, 0.5, 0.25)
     closing: str = "prorata"  # "prorata" | "taker"
-    decay: bool = True
+    open_share: float = (
+        0.1  # share of each bar's volume that opens positions (the rest of the turnover closes)
+    )
+    decay: bool = False  # fade estimates by half_life_h (off: levels stand until consumed or closed)
     half_life_h: dict[str, float] = msgspec.field(default_factory=lambda: dict(DEFAULT_HALF_LIFE_H))
     history_slice_s: int = 180  # time resolution of the 12h history; longer lookbacks keep as many slices
     symbol: str = "BTCUSDT"  # bracket table to use
     brackets_file: str = ""  # optional JSON bracket table overriding the shipped one
-    position_usd: float = 10_000.0  # representative position notional: picks the bracket (MMR, cum)
+    position_usd: float = 1_000_000.0  # representative position notional: picks the bracket (MMR, cum)
     hl_max_leverage: float = 40.0  # Hyperliquid max leverage (formula = "hyperliquid")
     max_buckets: int = 6000  # the grid grows to cover price moves up to this many buckets
     # -- zones (see HeatModel.zones) --------------------------------------------------------------------
@@ -82,6 +85,7 @@ class ModelConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
         self._check_grid()
         self._check_weights()
         self._check_half_lives()
+        _within("open_share", self.open_share, 0.0, 1.0)
         _within("history_slice_s", self.history_slice_s, 10, 86_400)
         if not (math.isfinite(self.position_usd) and self.position_usd > 0):
             raise ValueError(f"model.position_usd must be > 0; got {self.position_usd!r}")

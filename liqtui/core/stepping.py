@@ -125,7 +125,9 @@ class Stepper:
 
     # -- one chunk ------------------------------------------------------------------------------
     def _oi_pass(self, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, float | None]:
-        """Per bar: OI change in base units (0 when unknown) and the closing products ``lnC`` after it."""
+        """Per bar: the contracts opened (base units; 0 when OI is unknown) and the closing products ``lnC``
+        after it. Opened = the OI rise, or with ``open_share`` > 0 that share of the bar's volume when it is
+        more (the rest of that turnover closed positions: closed = opened − OI change)."""
         m = len(b)
         ob = b["oi_usd"] / b["close"]
         valid = np.nonzero(np.isfinite(ob))[0]
@@ -139,14 +141,18 @@ class Stepper:
             d[valid[has]] = vals[has] - before[has]
             prev[valid[has]] = before[has]
             last = float(vals[-1])
-        frac = np.divide(-d, prev, out=np.zeros(m), where=(d < 0) & (prev > 0))
+        opened = np.maximum(d, 0.0)
+        if self.cfg.open_share > 0:  # turnover: OI nets opening against closing within the bar
+            vol = np.nan_to_num(b["volume"], nan=0.0, posinf=0.0)
+            opened = np.where(prev > 0, np.maximum(opened, self.cfg.open_share * vol), opened)
+        frac = np.divide(opened - d, prev, out=np.zeros(m), where=(opened - d > 0) & (prev > 0))
         if self.cfg.closing == "prorata":
             f = np.stack([frac, frac], axis=1)
         else:  # longs close by selling (taker sells), shorts by buying
             share = self.lay.long_share(b)
             f = np.stack([2.0 * frac * (1.0 - share), 2.0 * frac * share], axis=1)
         lnC_rows = self.st.lnC[None, :] + np.cumsum(np.log1p(-np.minimum(f, _F_MAX)), axis=0)
-        return d, lnC_rows, last
+        return opened, lnC_rows, last
 
     def _decay_rows(self, b: np.ndarray) -> np.ndarray:
         """Running log decay product per bar and tier, shape (m, T) (constant when decay is off)."""

@@ -99,7 +99,7 @@ def test_older_format_is_refused_clearly(busy: HeatModel):
 
 
 def test_a_state_that_does_not_fit_its_config_is_refused(busy: HeatModel):
-    cfg = ModelConfig(tiers="scalp")  # 4 tiers, the state has 5
+    cfg = ModelConfig(tiers="default")  # 5 tiers, the state has 4
     blob = checkpoint.encode(cfg, busy.state)
     with pytest.raises(ValueError, match=r"corrupt HeatModel checkpoint: lnD"):
         HeatModel.from_bytes(blob)
