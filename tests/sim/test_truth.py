@@ -88,9 +88,10 @@ def test_naive_baseline_sits_at_the_tiers_liquidation_prices(pair: tuple[HeatMod
     assert model.grid is not None
     c = model.grid.centers
     assert np.all(c[long_usd > 0] < model.price) and np.all(c[short_usd > 0] > model.price)
-    # the 100x tier (20 % of the default weights) liquidates within ~1 % of the price
-    near = (np.abs(c / model.price - 1) < 0.012) & (long_usd > 0)
-    assert long_usd[near].sum() == pytest.approx(0.2e6, rel=0.01)
+    # the highest-leverage tier liquidates within ~1.2/L of the price, with exactly its weight of the USD
+    levs, weights = model.config.resolved_tiers()  # ascending leverage, normalised weights
+    near = (np.abs(c / model.price - 1) < 1.2 / max(levs)) & (long_usd > 0)
+    assert long_usd[near].sum() == pytest.approx(weights[-1] * 1e6, rel=0.01)
 
 
 def test_model_beats_the_naive_baseline_on_correlation_over_seeds() -> None:
