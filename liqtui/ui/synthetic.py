@@ -114,7 +114,7 @@ MODEL_CONFIG = ModelConfig(
     custom_tiers={"5": 0.15, "10": 0.30, "25": 0.25, "50": 0.20, "100": 0.10}, formula="binance",
     kernel=(0.25, 0.5, 0.25), closing="prorata", decay=True,
     half_life_h={"3": 1440.0, "5": 720.0, "10": 240.0, "25": 96.0, "50": 36.0, "100": 12.0},
-    history_slice_s=180,
+    history_slice_s=180, position_usd=10_000.0, open_share=0.0,
 )  # fmt: skip
 
 

@@ -112,20 +112,22 @@ def test_tick_consumes_what_the_mark_crossed():
     v = e.version
     e.tick(T + 61_000)  # nothing crossed yet
     assert e.model.stats()["consumed"] == 0
-    for p in (100.0, 97.0, 100.0):  # a 3 % dip by trades only
+    for p in (100.0, 95.0, 100.0):  # a 5 % dip by trades only (the 25x longs sit ~3.2 % below)
         e.apply(trade(p))
     e.tick(T + 62_000)
     assert e.model.stats()["consumed"] > 0 and e.version > v
     # the mark, when present, is what counts (exchanges liquidate on the mark price)
     consumed = e.model.stats()["consumed"]
-    e.apply(MarkPrice(venue=B, symbol="BTCUSDT", ts=T, recv_ts=T, mark=102.5, funding_rate=0.0001))
+    e.apply(
+        MarkPrice(venue=B, symbol="BTCUSDT", ts=T, recv_ts=T, mark=104.0, funding_rate=0.0001)
+    )  # past the 25x shorts (~+3.1 %)
     e.apply(trade(120.0))  # a wild print that the mark did not follow
     e.tick(T + 63_000)
     s = e.model.stats()
     assert s["consumed"] > consumed
     short_left = e.model.profile("12h")[1]
     assert short_left[e.model.grid.centers > 110].sum() > 0  # levels above 110 survive the print
-    assert e.funding[B] == 0.0001 and e.mark == 102.5
+    assert e.funding[B] == 0.0001 and e.mark == 104.0
     assert before > 0
 
 

@@ -26,10 +26,11 @@ class Reference:
 
     def __init__(self, model: HeatModel, n_bars: int):
         self.cfg, self.g = model.config, model.grid
-        self.tiers, self.w = model.tiers, model._w
-        self.kernel, self.koff = model._kernel, model._koff
-        self.hl = model._hl_h
-        self.table = model._table
+        lay = model.layout
+        self.tiers, self.w = model.tiers, lay.w
+        self.kernel, self.koff = lay.kernel, lay.koff
+        self.hl = lay.hl_h
+        self.table = lay.table
         self.arr = np.zeros((n_bars, 2, len(self.tiers), self.g.n))  # one USD cohort per seeding bar
         self.ts = np.zeros(n_bars, np.int64)
         self.count = 0
@@ -44,15 +45,18 @@ class Reference:
         fac = 0.5 ** (dt_h / self.hl) if self.cfg.decay else np.ones(T)
         ob = bar["oi_usd"] / bar["close"]
         d = 0.0 if self.oi_base is None else ob - self.oi_base
-        frac = -d / self.oi_base if d < 0 else 0.0
+        opened = max(d, 0.0)
+        if self.oi_base is not None and self.cfg.open_share > 0:  # turnover: opened beyond the net OI rise
+            opened = max(opened, self.cfg.open_share * float(bar["volume"]))
+        frac = (opened - d) / self.oi_base if opened - d > 0 else 0.0  # what the turnover and a fall closed
         self.oi_base = ob
         live = self.arr[: self.count]
         live *= fac[None, None, :, None] * (1.0 - frac)  # decay per tier, pro-rata closing
         live[:, 0][:, :, g.centers >= bar["low"]] = 0.0  # longs consumed by the low
         live[:, 1][:, :, g.centers <= bar["high"]] = 0.0  # shorts consumed by the high
-        if d > 0:
+        if opened > 0:
             vw = bar["vwap"] if np.isfinite(bar["vwap"]) else (bar["high"] + bar["low"] + bar["close"]) / 3
-            usd = d * vw
+            usd = opened * vw
             share = bar["taker_buy_share"]
             new = self.arr[self.count]
             for s, side in enumerate(("long", "short")):
@@ -86,10 +90,14 @@ def hourly(n: int, seed: int) -> np.ndarray:
     return make_bars(n, seed=seed, vol=0.004, interval_s=3600, oi_vol=0.003)
 
 
-@pytest.mark.parametrize("seed", [3, 11])
-def test_incremental_lookbacks_equal_brute_force(seed):
-    cfg = ModelConfig(bucket_pct=1.0)
-    bars = hourly(500, seed)  # 21 days of hourly bars: windows 12h..14d age out, 1M..6M hold everything
+@pytest.mark.parametrize(("seed", "decay", "open_share"), [(3, False, 0.1), (11, True, 0.0), (5, True, 0.3)])
+def test_incremental_lookbacks_equal_brute_force(seed, decay, open_share):
+    cfg = ModelConfig(bucket_pct=1.0, decay=decay, open_share=open_share)
+    bars = hourly(500, seed)
+    # volume (base units) of a few percent of OI per hour: with open_share the turnover seeds and closes
+    bars["volume"] = (
+        np.random.default_rng(seed).uniform(0.0, 0.05, len(bars)) * bars["oi_usd"] / bars["close"]
+    )  # 21 days of hourly bars: windows 12h..14d age out, 1M..6M hold everything
     model = HeatModel(cfg, price=float(bars["close"][0]))
     model.step_many(bars[:300])
     for b in bars[300:]:  # mix the batch path and the single-step path
@@ -105,7 +113,7 @@ def test_incremental_lookbacks_equal_brute_force(seed):
 
 
 def test_conservation_and_never_negative(bars_5k):
-    m = HeatModel()
+    m = HeatModel(ModelConfig(decay=True))  # every fate in the ledger, decay included
     m.step_many(bars_5k)
     s = m.stats()
     assert s["seeded"] > 0 and s["consumed"] > 0 and s["closed"] > 0 and s["decayed"] > 0
@@ -222,12 +230,12 @@ def test_levels_sit_at_the_tier_liquidation_prices():
         (b_short,) = np.nonzero(st_[j])[0]
         assert (
             m.grid.edges[b_long]
-            <= liquidation_price("binance", "long", 100.0, lev)
+            <= liquidation_price("binance", "long", 100.0, lev, notional=m.config.position_usd)
             < m.grid.edges[b_long + 1]
         )
         assert (
             m.grid.edges[b_short]
-            <= liquidation_price("binance", "short", 100.0, lev)
+            <= liquidation_price("binance", "short", 100.0, lev, notional=m.config.position_usd)
             < m.grid.edges[b_short + 1]
         )
 
@@ -245,7 +253,7 @@ def test_falling_oi_closes_pro_rata():
 
 
 def test_decay_halves_at_the_half_life():
-    cfg = ModelConfig(tiers="custom", custom_tiers={"10": 1.0}, half_life_h={"10": 2.0})
+    cfg = ModelConfig(tiers="custom", custom_tiers={"10": 1.0}, half_life_h={"10": 2.0}, decay=True)
     m = HeatModel(cfg)
     t = 1_700_000_000_000
     m.step(t, 100.0, 100.0, 100.0, 100.0, oi_usd=1e6, interval_s=3600)
@@ -377,6 +385,8 @@ def test_zones_from_the_model(bars_5k):
         ({"zone_horizon_h": -1.0}, "zone_horizon_h"),
         ({"zone_horizon_h": float("nan")}, "zone_horizon_h"),
         ({"activity_half_life_h": 0.0}, "activity_half_life_h"),
+        ({"open_share": 1.5}, r"open_share must be in \[0, 1\]"),
+        ({"open_share": float("nan")}, "open_share"),
     ],
 )
 def test_config_validation_names_the_field(kwargs, field):
@@ -493,3 +503,28 @@ def test_chunked_backfill_with_until_ts_equals_one_call(bars_5k):
         h1, h2 = one.history(lb, 120, p * 0.9, p * 1.1, 40), chunked.history(lb, 120, p * 0.9, p * 1.1, 40)
         assert np.allclose(h1, h2, rtol=1e-4, atol=1e-4 * h1.max())
     assert one.stats() == pytest.approx(chunked.stats(), rel=1e-9)
+
+
+def test_long_lookbacks_keep_their_bands_until_consumed_or_closed():
+    """Default config (issue 11): no time decay. A band seeded 90 days ago still stands whole in 3M/6M while the
+    price never reaches it and nothing closes; turnover (volume with flat OI) closes pro rata, never to zero."""
+    m = HeatModel()
+    t = 1_700_000_000_000
+    day = 86_400_000
+    m.step(t, 100.0, 100.0, 100.0, 100.0, oi_usd=1e6, interval_s=3600)
+    m.step(t + 3_600_000, 100.0, 100.0, 100.0, 100.0, oi_usd=2e6, interval_s=3600)
+    seeded = m.stats()["seeded"]
+    assert seeded == pytest.approx(2e6)
+    for k in range(1, 91):  # 90 quiet daily bars: price flat, OI flat, no volume
+        m.step(t + k * day, 100.0, 100.0, 100.0, 100.0, oi_usd=2e6, interval_s=86_400)
+    for lb in ("3M", "6M"):
+        assert sum(x.sum() for x in m.profile(lb)) == pytest.approx(seeded)
+    assert sum(x.sum() for x in m.profile("1M")) == 0.0  # older than the lookback
+    # a day trading half the open interest (10k of 20k contracts) with OI unchanged: open_share of it opened
+    # (a long and a short each), as many contracts closed
+    m.step(t + 91 * day, 100.0, 100.0, 100.0, 100.0, oi_usd=2e6, volume=10_000.0, interval_s=86_400)
+    s = m.stats()
+    contracts = m.config.open_share * 10_000.0
+    assert s["seeded"] == pytest.approx(seeded + 2 * contracts * 100.0)
+    assert s["closed"] == pytest.approx(seeded * contracts / 20_000)  # pro rata: the share of OI turned over
+    assert s["standing"] == pytest.approx(s["seeded"] - s["closed"]) and s["consumed"] == 0.0
