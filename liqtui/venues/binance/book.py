@@ -81,11 +81,13 @@ class BinanceBookKeeper(BookKeeper):
         super().__init__(symbol)
         self._buffer: list[_Diff] = []
         self._last_u: int | None = None  # u of the last event applied (None: not synchronised)
+        self._first = False  # synchronised from a snapshot, the event that straddles it not yet seen
         self.dropped = 0  # buffered diffs dropped (older than the snapshot, or the buffer full)
 
     def _reset_sequence(self) -> None:
         self._buffer.clear()
         self._last_u = None
+        self._first = False
 
     def _frame(self, frame: str | bytes, recv_ts: int) -> list[BookEvent]:
         try:
@@ -107,6 +109,18 @@ class BinanceBookKeeper(BookKeeper):
                 del self._buffer[0]
                 self.dropped += 1
             return []
+        if self._first:  # the first event after the snapshot: U <= lastUpdateId <= u, older ones dropped
+            if d.u < self._last_u:
+                self.dropped += 1
+                return []
+            if d.U > self._last_u:
+                events = self._fail(
+                    "gap", f"first event U {d.U} after snapshot {self._last_u}", recv_ts, Need.SNAPSHOT
+                )
+                self._buffer.append(d)
+                return events
+            self._first = False
+            return self._apply(d, recv_ts)
         if d.pu != self._last_u:
             events = self._fail("gap", f"gap: pu {d.pu} != previous u {self._last_u}", recv_ts, Need.SNAPSHOT)
             self._buffer.append(d)
@@ -152,12 +166,12 @@ class BinanceBookKeeper(BookKeeper):
         self._buffer = []
         self._last_u = last
         out: list[BookEvent] = []
-        first = True
+        self._first = first = True
         for d in pending:
             if not first and d.pu != self._last_u:
                 return out + self._fail("gap", f"gap while catching up: pu {d.pu} != u {self._last_u}", recv_ts,
                                         Need.SNAPSHOT)  # fmt: skip
-            first = False
+            self._first = first = False
             book.apply(book.bids, self._levels(d.b))
             book.apply(book.asks, self._levels(d.a))
             self._last_u = d.u
