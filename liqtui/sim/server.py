@@ -38,6 +38,7 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from liqtui.sim.depth import DepthSim
 from liqtui.sim.market import MarketSim, SimConfig
 from liqtui.sim.payloads import Frame, combined
 from liqtui.sim.rest import RestServer
@@ -109,6 +110,7 @@ class DemoExchange:
         cfg = config or SimConfig()
         if symbol != cfg.symbol:
             cfg = cfg.for_symbol(symbol)
+        self.seed = seed
         self._kw = {"seed": seed, "start_ms": start_ms, "history_days": history_days, "config": cfg}
         self.speed = float(speed)
         self.host = host
@@ -117,6 +119,7 @@ class DemoExchange:
         self.queue_size = queue_size
         self.market: MarketSim | None = None  # type: ignore[assignment]
         self.clients: set[_Client] = set()
+        self.depth: DepthSim  # the resting book, made with the market
         self.frames_sent = 0
         self.ready_s: float | None = None  # seconds from __aenter__ to serving
         self._ws_server: Server | None = None
@@ -138,6 +141,8 @@ class DemoExchange:
         self.market = await asyncio.to_thread(lambda: MarketSim(**self._kw))  # type: ignore[arg-type]
         try:
             self._rest = RestServer(self.market, oi_hist_days=self.oi_hist_days)
+            rm = self._rest.market
+            self.depth = self._rest.depth = DepthSim(rm.symbol, rm.price, seed=self.seed)
             await self._rest.start(self.host)
             self._ws_server = await serve(
                 self._handle,
@@ -226,6 +231,10 @@ class DemoExchange:
             due: list[Frame] = []
             while pending and pending[0].E <= now:
                 due.append(pending.popleft())
+            # depth@100ms diffs, made when due (the REST snapshot matches what was sent) and only when followed
+            due += self.depth.frames(
+                now, m.price, wanted=any(self.depth.stream in c.routes for c in self.clients)
+            )
             self._broadcast(due)
             if steps >= _MAX_STEPS_PER_TURN:
                 await asyncio.sleep(0)
