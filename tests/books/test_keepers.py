@@ -140,3 +140,22 @@ def test_stale_drops_the_book_and_is_counted() -> None:
     out = k.mark_stale(5, "stale: no book update for 20.0 s")
     assert _states(out) == [BookState.STALE] and k.stale == 1 and not k.book.bids
     assert out[0].stale == 1
+
+
+def test_binance_snapshot_exactly_between_two_events() -> None:
+    """A snapshot at the u of the last event sent: the next event (pu == lastUpdateId) continues it."""
+    k = BinanceBookKeeper("BTCUSDT")
+    k.reset(0)
+    k.on_frame(binance_diff("BTCUSDT", 101, 104, 100, [("99", "1")], []), 1)
+    out = k.on_snapshot(binance_snapshot(100, [("100", "1")], [("101", "1")]), 2)
+    assert BookState.LIVE in _states(out) and k.book.bids == {100.0: 1.0, 99.0: 1.0}
+    k2 = BinanceBookKeeper("BTCUSDT")
+    k2.reset(0)
+    k2.on_frame(binance_diff("BTCUSDT", 90, 95, 89, [], []), 1)
+    k2.on_snapshot(binance_snapshot(100, [("100", "1")], []), 2)  # nothing buffered straddles it: waits
+    assert k2.on_frame(
+        binance_diff("BTCUSDT", 96, 100, 95, [("98", "1")], []), 3
+    )  # u == lastUpdateId: applied
+    assert k2.book.bids == {100.0: 1.0, 98.0: 1.0}
+    out = k2.on_frame(binance_diff("BTCUSDT", 110, 111, 105, [], []), 4)
+    assert _states(out) == [BookState.RESYNCING]

@@ -6,6 +6,8 @@ The documented procedure ("How to manage a local order book correctly", USDⓈ-M
 2. get ``GET /fapi/v1/depth?symbol=...&limit=1000`` (``lastUpdateId``);
 3. drop buffered events whose ``u`` < ``lastUpdateId``;
 4. the first event applied has ``U`` <= ``lastUpdateId`` <= ``u`` (else the snapshot is too old: fetch again);
+   an event whose ``pu`` is ``lastUpdateId`` starts right after the snapshot and is taken too (a snapshot taken
+   exactly between two events);
 5. each later event's ``pu`` equals the previous event's ``u``, otherwise start again from step 2;
 6. quantities are absolute; 0 removes the level (removing an absent level is normal).
 
@@ -113,7 +115,7 @@ class BinanceBookKeeper(BookKeeper):
             if d.u < self._last_u:
                 self.dropped += 1
                 return []
-            if d.U > self._last_u:
+            if d.U > self._last_u and d.pu != self._last_u:
                 events = self._fail(
                     "gap", f"first event U {d.U} after snapshot {self._last_u}", recv_ts, Need.SNAPSHOT
                 )
@@ -150,7 +152,7 @@ class BinanceBookKeeper(BookKeeper):
         last = snap.lastUpdateId
         pending = [d for d in self._buffer if d.u >= last]
         self.dropped += len(self._buffer) - len(pending)
-        if pending and pending[0].U > last:
+        if pending and pending[0].U > last and pending[0].pu != last:
             # the snapshot is older than the first event we still have: fetch another one (events kept)
             self._buffer = pending
             self.need = Need.SNAPSHOT
