@@ -33,7 +33,9 @@ __all__ = [
     "Wall",
     "WallMarks",
     "book_json",
+    "find_walls",
     "mark_walls",
+    "zones_doc_with_book",
 ]
 
 #: A wall holds at least this many times the median resting USD of the window's buckets.
@@ -252,10 +254,19 @@ class WallMarks:
     median_usd: float
 
 
+class _Span:
+    __slots__ = ("high", "low")
+
+    def __init__(self, low: float, high: float) -> None:
+        self.low, self.high = low, high
+
+
 def _zones_of(zones: Any) -> list[Any]:
-    if hasattr(zones, "above") and hasattr(zones, "below"):
-        return [*zones.above, *zones.below]
-    return list(zones)
+    if isinstance(zones, dict):
+        zones = [*zones.get("above", []), *zones.get("below", [])]
+    elif hasattr(zones, "above") and hasattr(zones, "below"):
+        zones = [*zones.above, *zones.below]
+    return [_Span(float(z["low"]), float(z["high"])) if isinstance(z, dict) else z for z in zones]
 
 
 def find_walls(depth: DepthProfile, x: float = DEFAULT_WALL_X) -> tuple[list[Wall], float]:
@@ -300,3 +311,36 @@ def book_json(zones: Sequence[_Zone] | Any, depth: DepthProfile, x: float = DEFA
         },
         "wall": m.wall,
     }
+
+
+def zones_doc_with_book(
+    doc: dict[str, Any],
+    depth: DepthBook,
+    grid: _Grid | None,
+    *,
+    price_lo: float | None = None,
+    price_hi: float | None = None,
+    x: float = DEFAULT_WALL_X,
+) -> dict[str, Any]:
+    """Add the book to a ``liqtui zones --json`` document (``above``/``below`` zone dicts with ``low``/``high``,
+    and ``stats``): ``doc["book"]`` over ``[price_lo, price_hi]`` (None: the whole grid), ``wall`` on every zone,
+    and ``book_updates``/``book_resyncs``/``book_checksum_errors`` (and the book states) in ``doc["stats"]``.
+    Without a grid (no model yet) the book is empty and no zone holds a wall. Returns ``doc``."""
+    if grid is None:
+        prof = DepthProfile(np.array([1.0, 2.0]), np.zeros(1), np.zeros(1))
+    else:
+        prof = depth.profile(grid, price_lo, price_hi)
+    j = book_json(doc, prof, x)
+    doc["book"] = j["book"]
+    zones = [*doc.get("above", []), *doc.get("below", [])]
+    for z, w in zip(zones, j["wall"], strict=True):
+        z["wall"] = w
+    st = doc.setdefault("stats", {})
+    s = depth.stats()
+    st.update(
+        book_updates=s["book_updates"],
+        book_resyncs=s["book_resyncs"],
+        book_checksum_errors=s["book_checksum_errors"],
+        book_states=depth.states(),
+    )
+    return doc

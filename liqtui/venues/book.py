@@ -38,7 +38,16 @@ if TYPE_CHECKING:
 
     from liqtui.feeds.endpoints import Endpoints
 
-__all__ = ["Book", "BookChannel", "BookFeed", "BookFeedStats", "BookKeeper", "Need", "book_channel"]
+__all__ = [
+    "Book",
+    "BookChannel",
+    "BookFeed",
+    "BookFeedStats",
+    "BookKeeper",
+    "BookReplay",
+    "Need",
+    "book_channel",
+]
 
 
 def now_ms() -> int:
@@ -174,6 +183,11 @@ class BookKeeper:
         self.stale += 1
         self.book.clear()
         return [self.set_state(BookState.STALE, reason, now)]
+
+    def unsynced(self, now: int) -> list[BookEvent]:
+        """Diffs with no snapshot to start from (a recording of a REST-snapshot venue): said, never guessed."""
+        self.book.clear()
+        return [self.set_state(BookState.UNSYNCED, "depth diffs without their REST snapshot", now)]
 
     def stop(self, now: int, reason: str = "stopped") -> list[BookEvent]:
         self.book.clear()
@@ -509,6 +523,49 @@ class BookFeed:
             attempt += 1
             log.warning("%s: book snapshot failed (%s), attempt %d", name, why, attempt)
             await asyncio.sleep(self.backoff.delay(attempt))
+
+
+class BookReplay:
+    """Book keepers for a replay: each recorded frame of a venue goes to that venue's keeper too, and what they
+    produce to ``sink``. A venue whose book needs a REST snapshot (Binance) cannot be rebuilt from its diffs
+    alone: it is said ``unsynced`` at its first depth frame and never guessed."""
+
+    def __init__(self, symbol: str, sink: Callable[[BookEvent], None]) -> None:
+        self.symbol = symbol
+        self.sink = sink
+        self.keepers: dict[str, BookKeeper | None] = {}
+
+    def keeper(self, venue: str, contract: Any = None) -> BookKeeper | None:
+        """The keeper of ``venue`` (made on first use; None when the venue has no book)."""
+        if venue not in self.keepers:
+            from liqtui.venues import adapter
+
+            ch = book_channel(adapter(venue), self.symbol, "", "", contract)
+            self.keepers[venue] = k = ch.keeper if ch is not None else None
+            if k is not None:
+                self._emit(k.reset(0, "replay"))
+        return self.keepers[venue]
+
+    def feed(self, venue: str, frame: str | bytes, recv_ts: int, contract: Any = None) -> None:
+        k = self.keeper(venue, contract)
+        if k is None:
+            return
+        before = k.book_frames
+        self._emit(k.on_frame(frame, recv_ts))
+        if k.rest_snapshot and k.state is BookState.SYNCING and k.book_frames > before:
+            self._emit(k.unsynced(recv_ts))
+
+    def _emit(self, events: list[BookEvent]) -> None:
+        for ev in events:
+            self.sink(ev)
+
+    def stats(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for k in self.keepers.values():
+            if k is not None:
+                for name, v in k.stats().items():
+                    out[name] = out.get(name, 0) + v
+        return out
 
 
 async def _pinger(ws: ClientConnection, text: str, interval_s: float) -> None:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from liqtui.core.book_events import BookState, BookStatus, BookUpdate
-from liqtui.core.depth import DepthBook, DepthProfile, book_json, mark_walls
+from liqtui.core.depth import DepthBook, DepthProfile, book_json, mark_walls, zones_doc_with_book
 from liqtui.core.events import Venue
 from liqtui.core.grid import PriceGrid
 from liqtui.core.zones import Zone
@@ -95,3 +95,28 @@ def test_mark_walls_and_json() -> None:
         mark_walls(zones, depth, x=0)
     empty = DepthProfile(edges, np.zeros(8), np.zeros(8))
     assert mark_walls(zones, empty).wall == [False, False, False]
+
+
+def test_zones_document_gets_the_book() -> None:
+    g = PriceGrid(100.0, bucket_pct=1.0, range_pct=20.0)
+    d = DepthBook()
+    _live(
+        d, Venue.BINANCE, [(99.5, 1.0), (98.5, 1.0), (97.5, 1.0), (90.2, 40.0)], [(100.5, 1.0), (101.5, 1.0)]
+    )
+    d.apply(_st(Venue.BINANCE, BookState.LIVE, resyncs=1))
+    doc = {
+        "above": [{"low": 103.0, "high": 105.0}],
+        "below": [{"low": 89.0, "high": 91.0}],
+        "stats": {"frames": 3},
+    }
+    out = zones_doc_with_book(doc, d, g, price_lo=85.0, price_hi=115.0)
+    assert out is doc and [z["wall"] for z in doc["above"] + doc["below"]] == [False, True]
+    assert doc["book"]["walls"][0]["side"] == "bid" and doc["book"]["walls"][0]["usd"] == pytest.approx(
+        3608.0
+    )
+    assert doc["stats"]["book_resyncs"] == 1 and doc["stats"]["frames"] == 3
+    assert doc["stats"]["book_states"] == {"binance": "live"}
+    empty = zones_doc_with_book({"above": [{"low": 1.0, "high": 2.0}], "below": []}, DepthBook(), None)
+    assert (
+        empty["book"] == {"bid_usd": 0.0, "ask_usd": 0.0, "walls": []} and empty["above"][0]["wall"] is False
+    )

@@ -155,3 +155,24 @@ def test_hyperliquid_l2book_parsed(real_data) -> None:
     bids, asks = last_frame["levels"]
     assert k.top() == (float(bids[0]["px"]), float(asks[0]["px"]))
     assert k.book.bids == {float(x["px"]): float(x["sz"]) for x in bids}
+
+
+def test_replay_fills_books_the_same_way(real_data) -> None:
+    """A replay feeds the recorded frames to the keepers: OKX and Hyperliquid books are rebuilt and live, a Binance
+    diff stream without its REST snapshot is said unsynchronised and its book stays empty."""
+    from liqtui.core.depth import DepthBook
+    from liqtui.venues.book import BookReplay
+
+    for venue, symbol, frames, want in (
+        ("okx", "UNI-USD-SWAP", R.cryptofeed_v1(real_data / R.OKX), "live"),
+        ("hyperliquid", "BTC", R.hftbacktest(real_data / R.HYPERLIQUID), "live"),
+        ("binance", "SUSHIUSDT", R.cryptofeed_v1(real_data / R.BINANCE_ALTS), "unsynced"),
+    ):
+        depth = DepthBook()
+        rep = BookReplay(symbol, depth.apply)
+        for recv, frame in frames:
+            rep.feed(venue, frame, recv)
+        assert depth.states() == {venue: want}, venue
+        vb = next(iter(depth.venues.values()))
+        assert bool(vb.bids) is (want == "live")
+        assert rep.stats()["book_errors"] == 0 and rep.stats()["book_checksum_errors"] == 0

@@ -181,10 +181,6 @@ class BinanceBookKeeper(BookKeeper):
         self.state = BookState.SYNCING  # _emit sends the whole book and says live
         return out + self._emit((), (), ts, recv_ts, True)
 
-    def unsynced(self, now: int) -> list[BookEvent]:
-        """Diffs with no snapshot to start from (a recording): said, and the book is not guessed."""
-        return [self.set_state(BookState.UNSYNCED, "depth diffs without their REST snapshot", now)]
-
 
 def book_channel(symbol: str, ws_url: str, rest_url: str) -> BookChannel:
     """A combined-stream connection carrying only the depth stream; the snapshot from REST."""
