@@ -4,11 +4,10 @@
 ``u``, ``U`` its first update id) and the REST snapshot ``GET /fapi/v1/depth`` (``lastUpdateId``, best ``limit``
 levels a side), so a client keeps its book by Binance's documented procedure.
 
-The book is a ladder out to ~±6 % of the price: dense at the touch, sparser further out (like the price
-buckets of the heatmap, so the demo's depth column has something in every row), with a few *walls* — resting
-orders of ~20× a typical level at round prices — that stand for hours and are sometimes pulled and placed
-again elsewhere. Levels the price crosses are removed; new ones appear near the touch. Everything depends only
-on the seed and the prices it is given.
+The book is a ladder out to ~±6 % of the price: dense at the touch, evenly spaced further out (so the demo's
+depth column has something in every row), with a few *walls* — resting orders of ~80× a typical level at round
+prices — that stand for hours and are sometimes pulled and placed again elsewhere. Levels the price crosses are
+removed; new ones appear near the touch. Everything depends only on the seed and the prices it is given.
 """
 
 from __future__ import annotations
@@ -24,6 +23,8 @@ __all__ = ["DepthSim"]
 
 TICK = 0.1
 INTERVAL_MS = 100
+_DENSE = 20  # levels on every tick at the touch
+_SPACING = 60  # ticks between the levels further out
 
 
 def _fmt(x: float, nd: int) -> str:
@@ -42,7 +43,7 @@ class DepthSim:
         levels: int = 600,
         mean_size: float = 0.6,
         n_walls: int = 8,
-        wall_x: float = 25.0,
+        wall_x: float = 80.0,
     ) -> None:
         if not (math.isfinite(price) and price > 0):
             raise ValueError(f"depth price must be finite and > 0, got {price!r}")
@@ -68,8 +69,9 @@ class DepthSim:
 
     # -- shape -------------------------------------------------------------------------------------------
     def _offset(self, i: int) -> int:
-        """Ticks from the touch of the i-th level (1-based): dense first, then sparser (to ~6 % at BTC prices)."""
-        return int(i + (i * i) // 6)
+        """Ticks from the touch of the i-th level (1-based): every tick near the touch, then evenly spaced out to
+        ~6 % (at BTC prices), so resting USD per price bucket is about even and the walls stand out."""
+        return i if i <= _DENSE else _DENSE + (i - _DENSE) * _SPACING
 
     def _size(self) -> float:
         return float(round(self._rng.exponential(self.mean_size) + 0.001, 3))
