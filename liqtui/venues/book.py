@@ -335,7 +335,8 @@ class BookFeed:
     """The book channels of several venues for one symbol, each on its own websocket, repaired as needed.
 
     Every :class:`BookUpdate` and :class:`BookStatus` goes to ``sink`` (the same sink as the market events).
-    ``stale_s`` overrides every channel's staleness limit (tests shrink it)."""
+    ``stale_s`` overrides every channel's staleness limit (tests shrink it); REST snapshots are fetched at most
+    once per ``min_snapshot_interval_s`` per venue."""
 
     def __init__(
         self,
@@ -350,6 +351,7 @@ class BookFeed:
         max_attempts: int | None = None,
         open_timeout_s: float = 10.0,
         rest_timeout_s: float = 5.0,
+        min_snapshot_interval_s: float = 1.0,
         seed: int | None = None,
     ) -> None:
         from liqtui.feeds.endpoints import Endpoints
@@ -368,6 +370,8 @@ class BookFeed:
         self.max_attempts = max_attempts
         self.open_timeout_s = open_timeout_s
         self.rest_timeout_s = rest_timeout_s
+        self.min_snapshot_interval_s = min_snapshot_interval_s
+        self._last_snapshot: dict[str, float] = {}
         self.keepers: dict[str, BookKeeper] = {}
         self.stats: dict[str, BookFeedStats] = {n: BookFeedStats() for n in self.adapters}
 
@@ -508,6 +512,11 @@ class BookFeed:
 
         assert ch.snapshot_url is not None
         st = self.stats[name]
+        # Binance weighs a 1000-level snapshot at 20: a run of gaps must not turn into a burst of them
+        wait = self._last_snapshot.get(name, -INF) + self.min_snapshot_interval_s - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        self._last_snapshot[name] = time.monotonic()
         attempt = 0
         while True:
             try:
