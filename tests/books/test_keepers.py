@@ -159,3 +159,14 @@ def test_binance_snapshot_exactly_between_two_events() -> None:
     assert k2.book.bids == {100.0: 1.0, 98.0: 1.0}
     out = k2.on_frame(binance_diff("BTCUSDT", 110, 111, 105, [], []), 4)
     assert _states(out) == [BookState.RESYNCING]
+
+
+def test_binance_depth_goes_to_the_public_route() -> None:
+    from liqtui.venues import adapter
+
+    ch = adapter("binance").book("BTC", "wss://fstream.binance.com/market", "https://fapi.binance.com")
+    assert ch is not None
+    assert ch.url == "wss://fstream.binance.com/public/stream?streams=btcusdt@depth@100ms"
+    assert ch.snapshot_url == "https://fapi.binance.com/fapi/v1/depth?symbol=BTCUSDT&limit=1000"
+    other = adapter("binance").book("ETH", "ws://127.0.0.1:9/", "http://127.0.0.1:9")
+    assert other is not None and other.url == "ws://127.0.0.1:9/stream?streams=ethusdt@depth@100ms"

@@ -1,4 +1,5 @@
-"""Binance USDⓈ-M order book: ``<sym>@depth@100ms`` diffs synchronised with the REST snapshot.
+"""Binance USDⓈ-M order book: ``<sym>@depth@100ms`` diffs (on the ``/public`` route) synchronised with the
+REST snapshot.
 
 The documented procedure ("How to manage a local order book correctly", USDⓈ-M futures):
 
@@ -22,7 +23,7 @@ from liqtui.core.book_events import BookEvent, BookState
 from liqtui.core.events import Venue
 from liqtui.venues.book import BookChannel, BookKeeper, Need
 
-__all__ = ["DEPTH_PATH", "BinanceBookKeeper", "book_channel", "depth_stream"]
+__all__ = ["DEPTH_PATH", "BinanceBookKeeper", "book_channel", "depth_stream", "public_url"]
 
 DEPTH_PATH = "/fapi/v1/depth"
 SNAPSHOT_LIMIT = 1000
@@ -182,13 +183,23 @@ class BinanceBookKeeper(BookKeeper):
         return out + self._emit((), (), ts, recv_ts, True)
 
 
+def public_url(ws_url: str) -> str:
+    """The ``/public`` route of a Binance websocket base: since 2026 ``fstream.binance.com`` routes the
+    high-frequency streams (``@depth``, ``@bookTicker``) to ``/public`` and the others (``@aggTrade``,
+    ``@markPrice``...) to ``/market``; a base ending in ``/market`` is turned into its ``/public`` sibling, any
+    other base is kept (an unrouted root delivers the public streams)."""
+    base = ws_url.rstrip("/")
+    return base[: -len("/market")] + "/public" if base.endswith("/market") else base
+
+
 def book_channel(symbol: str, ws_url: str, rest_url: str) -> BookChannel:
-    """A combined-stream connection carrying only the depth stream; the snapshot from REST."""
+    """A combined-stream connection on the ``/public`` route carrying only the depth stream; the snapshot from
+    REST."""
     from liqtui.venues.binance.feed import instrument
 
     inst = instrument(symbol)
     return BookChannel(
-        url=f"{ws_url}/stream?streams={depth_stream(inst)}",
+        url=f"{public_url(ws_url)}/stream?streams={depth_stream(inst)}",
         keeper=BinanceBookKeeper(inst),
         snapshot_url=f"{rest_url}{DEPTH_PATH}?symbol={inst}&limit={SNAPSHOT_LIMIT}",
         stale_s=10.0,
