@@ -69,9 +69,10 @@ def _parse_path(path: str) -> tuple[bool, bool, list[str]] | None:
     """(combined, legacy, initial streams) of a websocket request path, or None when not served."""
     url = urlsplit(path)
     p = url.path.rstrip("/") or "/"
-    legacy = not p.startswith(_MARKET_PREFIX + "/")
-    if not legacy:
-        p = p[len(_MARKET_PREFIX) :]
+    route = next((r for r in (_MARKET_PREFIX, "/public") if p.startswith(r + "/")), None)  # /public: depth
+    legacy = route is None
+    if route is not None:
+        p = p[len(route) :]
     if p == "/stream":
         streams = parse_qs(url.query).get("streams", [""])[0]
         return True, legacy, [s for s in streams.split("/") if s]
