@@ -221,16 +221,28 @@ class DepthBook:
         col_end = now_ms - span_ms + (np.arange(1, n_cols + 1) * span_ms) // n_cols
         pick = np.searchsorted(ts, col_end, side="right") - 1
         row_edges = np.linspace(price_lo, price_hi, n_rows + 1)
-        cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-        for c, k in enumerate(pick.tolist()):
-            if k < 0:
-                continue
-            if k not in cache:
-                _, centers, b, a = self._ring[k]
-                hb = np.histogram(centers, bins=row_edges, weights=b)[0][::-1]
-                ha = np.histogram(centers, bins=row_edges, weights=a)[0][::-1]
-                cache[k] = (hb, ha)
-            bid[:, c], ask[:, c] = cache[k]
+        used = np.unique(pick[pick >= 0])
+        if len(used) == 0:
+            return bid, ask
+        # every used slice's levels binned at once: (slice, row) cells summed by one bincount per side
+        ring = self._ring
+        sizes = [len(ring[k][1]) for k in used.tolist()]
+        centers = np.concatenate([ring[k][1] for k in used.tolist()])
+        owner = np.repeat(np.arange(len(used)), sizes)
+        row = n_rows - 1 - (np.searchsorted(row_edges, centers, side="right") - 1)  # rows top = price_hi
+        ok = (centers >= price_lo) & (centers < price_hi)
+        cell = owner[ok] * n_rows + row[ok]
+        size = len(used) * n_rows
+        per_b = np.bincount(cell, np.concatenate([ring[k][2] for k in used.tolist()])[ok], size).reshape(
+            -1, n_rows
+        )
+        per_a = np.bincount(cell, np.concatenate([ring[k][3] for k in used.tolist()])[ok], size).reshape(
+            -1, n_rows
+        )
+        col = np.flatnonzero(pick >= 0)
+        slot = np.searchsorted(used, pick[col])
+        bid[:, col] = per_b[slot].T
+        ask[:, col] = per_a[slot].T
         return bid, ask
 
 
