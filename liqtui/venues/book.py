@@ -401,6 +401,8 @@ class BookFeed:
         try:
             async with make_client(self.rest_timeout_s) as client:
                 rest_url = self.endpoints.rest_url(name)
+                if book_channel(a, self.symbol, self.endpoints.ws_url(name), rest_url) is None:
+                    return  # the venue gives no book: nothing to prepare
                 dec = a.decoder(self.symbol)
                 ctx = PrepareContext(
                     client, rest_url, dec, self.backoff, self.max_attempts, lambda n, r: None

@@ -153,3 +153,31 @@ async def test_stale_book_is_reconnected() -> None:
         st = sink.states()
         assert BookState.STALE in st and st[-1] is BookState.LIVE
         assert sink.depth.states() == {"hyperliquid": "live"}
+
+
+async def test_a_venue_without_a_book_is_left_alone() -> None:
+    """An adapter whose ``book`` gives None (the default of ``Adapter``) runs nothing and says nothing."""
+    from liqtui.core.events import Venue
+    from liqtui.venues import register, unregister
+    from liqtui.venues.adapter import Adapter
+
+    class NoBook(Adapter):
+        venue = Venue.BINANCE
+        default_ws = "ws://127.0.0.1:9"
+        default_rest = "http://127.0.0.1:9"
+
+        @property
+        def name(self) -> str:
+            return "nobook"
+
+        async def prepare(self, ctx) -> None:
+            raise AssertionError("prepared a venue that has no book")
+
+    register(NoBook())
+    try:
+        sink = Sink()
+        feed = BookFeed(["nobook"], "BTC", sink=sink)
+        await asyncio.wait_for(feed.run(), 5)
+        assert sink.events == [] and feed.keepers == {}
+    finally:
+        unregister("nobook")
