@@ -18,6 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 import msgspec
 
 from liqtui.sim.bars import INTERVALS_MS, OI_PERIODS_MS
+from liqtui.sim.depth import DepthSim
 from liqtui.sim.market import MarketSim
 from liqtui.sim.payloads import fmt_qty, kline_row
 
@@ -99,7 +100,9 @@ class RestServer:
             "/fapi/v1/premiumIndex": self._premium_index,
             "/fapi/v1/klines": self._klines,
             "/futures/data/openInterestHist": self._oi_hist,
+            "/fapi/v1/depth": lambda p: self.depth.snapshot(p.limit(500, 1000)) if self.depth else {},
         }
+        self.depth: DepthSim | None = None  # the resting book (set by the demo exchange)
 
     @property
     def port(self) -> int:

@@ -38,6 +38,7 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from liqtui.sim.depth import DepthSim
 from liqtui.sim.market import MarketSim, SimConfig
 from liqtui.sim.payloads import Frame, combined
 from liqtui.sim.rest import RestServer
@@ -68,9 +69,10 @@ def _parse_path(path: str) -> tuple[bool, bool, list[str]] | None:
     """(combined, legacy, initial streams) of a websocket request path, or None when not served."""
     url = urlsplit(path)
     p = url.path.rstrip("/") or "/"
-    legacy = not p.startswith(_MARKET_PREFIX + "/")
-    if not legacy:
-        p = p[len(_MARKET_PREFIX) :]
+    route = next((r for r in (_MARKET_PREFIX, "/public") if p.startswith(r + "/")), None)  # /public: depth
+    legacy = route is None
+    if route is not None:
+        p = p[len(route) :]
     if p == "/stream":
         streams = parse_qs(url.query).get("streams", [""])[0]
         return True, legacy, [s for s in streams.split("/") if s]
@@ -109,6 +111,7 @@ class DemoExchange:
         cfg = config or SimConfig()
         if symbol != cfg.symbol:
             cfg = cfg.for_symbol(symbol)
+        self.seed = seed
         self._kw: dict[str, Any] = {
             "seed": seed,
             "start_ms": start_ms,
@@ -122,6 +125,7 @@ class DemoExchange:
         self.queue_size = queue_size
         self.market: MarketSim | None = None
         self.clients: set[_Client] = set()
+        self.depth: DepthSim  # the resting book, made with the market
         self.frames_sent = 0
         self.ready_s: float | None = None  # seconds from __aenter__ to serving
         self._ws_server: Server | None = None
@@ -144,6 +148,7 @@ class DemoExchange:
         self.market = market
         try:
             self._rest = RestServer(market, oi_hist_days=self.oi_hist_days)
+            self.depth = self._rest.depth = DepthSim(market.symbol, market.price, seed=self.seed)
             await self._rest.start(self.host)
             self._ws_server = await serve(
                 self._handle,
@@ -232,6 +237,10 @@ class DemoExchange:
             due: list[Frame] = []
             while pending and pending[0].E <= now:
                 due.append(pending.popleft())
+            # depth@100ms diffs, made when due (the REST snapshot matches what was sent) and only when followed
+            due += self.depth.frames(
+                now, m.price, wanted=any(self.depth.stream in c.routes for c in self.clients)
+            )
             self._broadcast(due)
             if steps >= _MAX_STEPS_PER_TURN:
                 await asyncio.sleep(0)

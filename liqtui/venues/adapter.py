@@ -18,6 +18,7 @@ from liqtui.venues.base import Backoff, BaseDecoder, ConnSpec
 if TYPE_CHECKING:
     import httpx
 
+    from liqtui.venues.book import BookChannel
     from liqtui.venues.history import HistoryApi
 
 __all__ = ["Adapter", "PrepareContext", "RestPoll", "VenueAdapter"]
@@ -141,6 +142,11 @@ class Adapter:
 
     def polls(self, symbol: str, rest_url: str) -> list[RestPoll]:
         return []
+
+    def book(self, symbol: str, ws_url: str, rest_url: str, contract: Any = None) -> BookChannel | None:
+        """The order-book channel and its keeper (:mod:`liqtui.venues.book`); None: the venue gives no book.
+        ``contract``: the decoder :meth:`prepare` filled (contract sizes)."""
+        return None
 
     def frame_is_mine(self, head: str) -> bool:
         return False

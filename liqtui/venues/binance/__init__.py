@@ -10,8 +10,10 @@ from typing import Any
 from liqtui.core.events import Venue
 from liqtui.venues.adapter import Adapter, RestPoll
 from liqtui.venues.base import BaseDecoder, ConnSpec
+from liqtui.venues.binance import book as _book
 from liqtui.venues.binance.feed import OI_PATH, BinanceDecoder, conn_specs, instrument
 from liqtui.venues.binance.history import BinanceHistory
+from liqtui.venues.book import BookChannel
 
 __all__ = ["ADAPTER", "BinanceAdapter"]
 
@@ -40,6 +42,9 @@ class BinanceAdapter(Adapter):
     def polls(self, symbol: str, rest_url: str) -> list[RestPoll]:
         """There is no open-interest stream: ``GET /fapi/v1/openInterest`` is polled and fed to the decoder."""
         return [RestPoll("open interest poll", f"{rest_url}{OI_PATH}?symbol={instrument(symbol)}")]
+
+    def book(self, symbol: str, ws_url: str, rest_url: str, contract: Any = None) -> BookChannel:
+        return _book.book_channel(symbol, ws_url, rest_url)
 
     def frame_is_mine(self, head: str) -> bool:
         if '"stream":' in head:

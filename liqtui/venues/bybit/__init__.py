@@ -10,6 +10,8 @@ from typing import Any
 from liqtui.core.events import Venue
 from liqtui.venues.adapter import Adapter
 from liqtui.venues.base import BaseDecoder, ConnSpec
+from liqtui.venues.book import BookChannel
+from liqtui.venues.bybit import book as _book
 from liqtui.venues.bybit.feed import BybitDecoder, conn_specs, instrument
 from liqtui.venues.bybit.history import BybitHistory
 
@@ -31,6 +33,9 @@ class BybitAdapter(Adapter):
 
     def conn_specs(self, symbol: str, ws_url: str) -> list[ConnSpec]:
         return conn_specs(symbol, ws_url)
+
+    def book(self, symbol: str, ws_url: str, rest_url: str, contract: Any = None) -> BookChannel:
+        return _book.book_channel(symbol, ws_url)
 
     def frame_is_mine(self, head: str) -> bool:
         return '"topic":' in head or '"ret_msg":' in head

@@ -11,6 +11,8 @@ from typing import Any
 from liqtui.core.events import Venue
 from liqtui.venues.adapter import Adapter, PrepareContext
 from liqtui.venues.base import BaseDecoder, ConnSpec, FeedError, SymbolRefused, excerpt, log
+from liqtui.venues.book import BookChannel
+from liqtui.venues.okx import book as _book
 from liqtui.venues.okx.feed import (
     DEFAULT_CONTRACTS,
     ContractSpec,
@@ -50,6 +52,10 @@ class OkxAdapter(Adapter):
         attempts = 3 if dec.spec_known else (ctx.max_attempts or 1_000_000)
         dec.spec = await fetch_contract(ctx, dec.symbol, attempts)
         dec.spec_known = True
+
+    def book(self, symbol: str, ws_url: str, rest_url: str, contract: Any = None) -> BookChannel:
+        spec = contract.spec if isinstance(contract, OkxDecoder) and contract.spec_known else None
+        return _book.book_channel(symbol, ws_url, spec)
 
     def frame_is_mine(self, head: str) -> bool:
         return '"arg":' in head or head.startswith('{"event":')
