@@ -17,4 +17,4 @@ demo:
 	liqtui --demo
 
 lint:  # pip install -e ".[dev]"
-	ruff check liqtui tests benchmarks && ruff format --check liqtui tests benchmarks
+	ruff check liqtui tests benchmarks && ruff format --check liqtui tests benchmarks && mypy
