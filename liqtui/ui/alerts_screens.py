@@ -42,15 +42,18 @@ ALERT_BINDINGS: list[Binding] = [
 ]
 ALERT_HELP = {b.id: HELP_TEXT[b.id] for b in ALERT_BINDINGS if b.id}
 
+#: one selector per rule, each starting with ``_Refreshing`` (both screens match it): Textual scopes a widget's
+#: DEFAULT_CSS by prefixing the class name to the LAST selector of a comma list only, so ``A, B { }`` never
+#: matched B (the spent-zone screen drew without its box, full screen, top left)
 _CSS = """
-AlertLogScreen, SpentZonesScreen { align: center middle; }
-AlertLogScreen .alerts-box, SpentZonesScreen .alerts-box {
+_Refreshing { align: center middle; }
+_Refreshing .alerts-box {
     width: 110; max-width: 100%; height: auto; max-height: 100%; padding: 0 1; border: round $primary;
     background: $surface;
 }
-AlertLogScreen DataTable, SpentZonesScreen DataTable { height: auto; max-height: 24; }
-.alerts-title { text-style: bold; color: $accent; }
-.alerts-hint { color: $text-muted; }
+_Refreshing DataTable { height: auto; max-height: 24; }
+_Refreshing .alerts-title { text-style: bold; color: $accent; }
+_Refreshing .alerts-hint { color: $text-muted; }
 """
 
 
