@@ -66,6 +66,23 @@ def test_demo_first_frame_keys_zones_and_clean_quit(pane):
     )
     assert max(len(line) for line in screen.splitlines()) <= 80
 
+    # the alert and spent-zone logs at 80 columns: their compact columns, inside the box
+    pane.press("a")
+    screen = pane.wait_for(lambda t: "Esc closes. Rules" in t, "the alert log at 80 columns")
+    header = next(line for line in screen.splitlines() if "time (UTC)" in line)
+    assert "alert" in header and "rule" not in header and "side" not in header, header
+    pane.press("Escape")
+    pane.wait_for(lambda t: "Esc closes" not in t and "▲ Above — squeeze" in t, "the alert log to close")
+    pane.press("l")
+    screen = pane.wait_for(lambda t: "Spent zones — BTC" in t, "the spent-zone log at 80 columns")
+    header = next(line for line in screen.splitlines() if "time (UTC)" in line)
+    assert "liq." in header and "60m" in header, header
+    assert max(len(line) for line in screen.splitlines()) <= 80
+    pane.press("Escape")
+    pane.wait_for(
+        lambda t: "Spent zones" not in t and "▲ Above — squeeze" in t, "the spent-zone log to close"
+    )
+
     pane.press("q")
     screen = pane.wait_for(lambda t: "LIQTUI_EXIT=" in t, "the process to exit", 30.0)
     assert "LIQTUI_EXIT=0" in screen
