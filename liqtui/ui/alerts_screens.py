@@ -11,6 +11,9 @@ import time
 from collections.abc import Callable
 from typing import Any, ClassVar
 
+from rich.cells import cell_len
+from rich.text import Text
+from textual import events
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
@@ -42,20 +45,48 @@ ALERT_BINDINGS: list[Binding] = [
 ]
 ALERT_HELP = {b.id: HELP_TEXT[b.id] for b in ALERT_BINDINGS if b.id}
 
+#: one selector per rule, each starting with ``_Refreshing`` (both screens match it): Textual scopes a widget's
+#: DEFAULT_CSS by prefixing the class name to the LAST selector of a comma list only, so ``A, B { }`` never
+#: matched B (the spent-zone screen drew without its box, full screen, top left). Labels take the box's width
+#: so that a long summary wraps at 80 columns instead of being cut
 _CSS = """
-AlertLogScreen, SpentZonesScreen { align: center middle; }
-AlertLogScreen .alerts-box, SpentZonesScreen .alerts-box {
+_Refreshing { align: center middle; }
+_Refreshing .alerts-box {
     width: 110; max-width: 100%; height: auto; max-height: 100%; padding: 0 1; border: round $primary;
     background: $surface;
 }
-AlertLogScreen DataTable, SpentZonesScreen DataTable { height: auto; max-height: 24; }
-.alerts-title { text-style: bold; color: $accent; }
-.alerts-hint { color: $text-muted; }
+_Refreshing DataTable { height: auto; max-height: 24; }
+_Refreshing .alerts-box Label { width: 100%; }
+_Refreshing .alerts-title { text-style: bold; color: $accent; }
+_Refreshing .alerts-hint { color: $text-muted; }
 """
+
+
+#: the box: 110 columns at most, less its border and padding (2 + 2)
+BOX_WIDTH, BOX_FRAME = 110, 4
+#: a DataTable column takes its width plus a cell padding of 1 on each side; room kept for its scrollbar
+_PAD, _SCROLLBAR = 2, 2
+
+
+def _fitted(table: DataTable[Any], labels: list[str], rows: list[list[str]]) -> None:
+    """Columns as wide as their widest cell, then the rows. Fixed widths: with auto widths, rows added right
+    after ``clear(columns=True)`` were drawn at the width of the column labels (``01-01 00:0``, ``squee``)."""
+    for i, label in enumerate(labels):
+        table.add_column(label, width=max(cell_len(c) for c in [label, *(r[i] for r in rows)]))
+    for r in rows:
+        table.add_row(*(Text(c) for c in r))
 
 
 def _hhmm(ts_ms: int) -> str:
     return time.strftime("%m-%d %H:%M:%S", time.gmtime(ts_ms / 1000))
+
+
+def _hms(ts_ms: int) -> str:
+    return time.strftime("%H:%M:%S", time.gmtime(ts_ms / 1000))
+
+
+def _mdhm(ts_ms: int) -> str:
+    return time.strftime("%m-%d %H:%M", time.gmtime(ts_ms / 1000))
 
 
 def _reaction(r: float | None) -> str:
@@ -92,6 +123,15 @@ class _Refreshing(ModalScreen[None]):
         self._refresh_rows()
         self.set_interval(0.5, self._refresh_rows)
 
+    def on_resize(self, event: events.Resize) -> None:
+        """The columns depend on the width (a compact set below ~100 columns): draw again."""
+        self._drawn = None
+        self._refresh_rows()
+
+    def inner_width(self) -> int:
+        """Columns inside the box (the box is at most :data:`BOX_WIDTH` wide, the terminal at most)."""
+        return max(20, min(BOX_WIDTH, self.app.size.width) - BOX_FRAME)
+
     def _key(self) -> tuple[int, int]:
         return (self.controller.version, self.controller.spent.version)
 
@@ -109,7 +149,11 @@ class _Refreshing(ModalScreen[None]):
 
 
 class AlertLogScreen(_Refreshing):
-    """Every alert of this run, newest first."""
+    """Every alert of this run, newest first. The alert's text wraps in its column (a swept zone's text is
+    long); below ~100 columns the rule and side columns go (the text names both) and the time is HH:MM:SS."""
+
+    #: inner widths below this get the compact columns (time and alert only)
+    COMPACT_BELOW = 90
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="alerts-box"):
@@ -121,15 +165,31 @@ class AlertLogScreen(_Refreshing):
     def fill(self) -> None:
         table = self.query_one("#alert-table", DataTable)
         table.clear(columns=True)
-        table.add_columns("time (UTC)", "kind", "side", "alert")
         log: list[Alert] = list(self.controller.log)
+        width = self.inner_width()
+        compact = width < self.COMPACT_BELOW
+        # fixed widths (see _fitted): the time, the rule's name and the side, then the alert's text
+        heads = [("time (UTC)", 10)] if compact else [("time (UTC)", 14), ("rule", 4), ("side", 5)]
+        if not compact:
+            heads[1] = ("rule", max([4, *(cell_len(a.name) for a in log)]))
+        for label, w in heads:
+            table.add_column(label, width=w)
+        used = sum(w + _PAD for _, w in heads)
+        table.add_column("alert", width=max(20, width - used - _PAD - _SCROLLBAR))
         for a in reversed(log):
-            table.add_row(_hhmm(a.ts), a.name, a.side, a.text)
+            # Text, not str: a DataTable parses a str cell as markup, and a rule's name is the user's own
+            head = [_hms(a.ts)] if compact else [_hhmm(a.ts), Text(a.name), a.side]
+            table.add_row(*head, Text(a.text), height=None)  # height None: the alert text wraps
         self.query_one("#alert-empty", Label).update("" if log else "No alert has fired yet.")
 
 
 class SpentZonesScreen(_Refreshing):
-    """Zones the price consumed, what was liquidated, and the price 5/15/60 minutes later."""
+    """Zones the price consumed, what was liquidated, and the price 5/15/60 minutes later. Below ~100
+    columns: the time without seconds, the side as an arrow before the range, and no "used" column (a spent
+    zone is at least half used by definition)."""
+
+    #: inner widths below this get the compact columns
+    COMPACT_BELOW = 96
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="alerts-box"):
@@ -146,17 +206,39 @@ class SpentZonesScreen(_Refreshing):
         self.query_one("#spent-summary", Label).update(spent_summary_text(recs))
         table = self.query_one("#spent-table", DataTable)
         table.clear(columns=True)
-        table.add_columns("time (UTC)", "zone", "range", "USD", "used", "liquidated", "5m", "15m", "60m")
-        for r in reversed(recs):
-            table.add_row(
-                _hhmm(r.ts),
-                "squeeze ↑" if r.side == "above" else "flush ↓",
-                f"{fmt_price(r.low)}–{fmt_price(r.high)}",
-                fmt_usd(r.usd),
-                f"{r.consumed_pct:.0f}%",
-                fmt_usd(r.realized_usd),
-                *(_reaction(r.reactions.get(f"{h}m")) for h in HORIZONS_MIN),
+        reactions = [f"{h}m" for h in HORIZONS_MIN]
+        if self.inner_width() < self.COMPACT_BELOW:
+            _fitted(
+                table,
+                ["time (UTC)", "zone (↑ squeeze ↓ flush)", "USD", "liq.", *reactions],
+                [
+                    [
+                        _mdhm(r.ts),
+                        f"{'↑' if r.side == 'above' else '↓'} {fmt_price(r.low)}–{fmt_price(r.high)}",
+                        fmt_usd(r.usd),
+                        fmt_usd(r.realized_usd),
+                        *(_reaction(r.reactions.get(k)) for k in reactions),
+                    ]
+                    for r in reversed(recs)
+                ],
             )
+            return
+        _fitted(
+            table,
+            ["time (UTC)", "zone", "range", "USD", "used", "liquidated", *reactions],
+            [
+                [
+                    _hhmm(r.ts),
+                    "squeeze ↑" if r.side == "above" else "flush ↓",
+                    f"{fmt_price(r.low)}–{fmt_price(r.high)}",
+                    fmt_usd(r.usd),
+                    f"{r.consumed_pct:.0f}%",
+                    fmt_usd(r.realized_usd),
+                    *(_reaction(r.reactions.get(k)) for k in reactions),
+                ]
+                for r in reversed(recs)
+            ],
+        )
 
 
 def terminal_writer(app: App[Any]) -> Callable[[str], None]:

@@ -3,107 +3,28 @@ capture-pane. Uses a private tmux socket so it never touches anyone's sessions; 
 
 from __future__ import annotations
 
-import os
 import re
-import shlex
-import shutil
-import subprocess
-import sys
-import time
-import uuid
-from pathlib import Path
 
 import pytest
 
+from .tmuxkit import TMUX, Pane, clean_env, demo_shell
+
 pytestmark = pytest.mark.e2e
 
-TMUX = shutil.which("tmux")
 FIRST_FRAME_TIMEOUT = 90.0
-KEY_TIMEOUT = 20.0
 ZONE_ROW = re.compile(r"\d[\d,.]*k?–\d[\d,.]*k?\s+\$\d[\d.]*[KMB]")
-
-
-class Pane:
-    """One detached tmux session on a private socket."""
-
-    def __init__(self, socket: str, session: str) -> None:
-        self.socket, self.session = socket, session
-
-    def tmux(self, *args: str) -> str:
-        out = subprocess.run(
-            [TMUX, "-L", self.socket, *args], check=False, capture_output=True, text=True, timeout=15
-        )
-        return out.stdout
-
-    def text(self) -> str:
-        return self.tmux("capture-pane", "-p", "-t", self.session)
-
-    def press(self, *keys: str) -> None:
-        for k in keys:
-            self.tmux("send-keys", "-t", self.session, k)
-
-    def wait_for(self, predicate, what: str, timeout: float = KEY_TIMEOUT) -> str:
-        """Poll capture-pane until ``predicate(text)`` holds (no fixed sleeps); fail with the screen."""
-        deadline = time.monotonic() + timeout
-        text = ""
-        while time.monotonic() < deadline:
-            text = self.text()
-            if predicate(text):
-                return text
-            time.sleep(0.2)
-        raise AssertionError(f"timed out waiting for {what}; screen was:\n{text}")
 
 
 @pytest.fixture
 def pane(tmp_path):
     if TMUX is None:
         pytest.skip("tmux is not installed")
-    liqtui = shutil.which("liqtui")
-    cmd = [liqtui] if liqtui else [sys.executable, "-m", "liqtui"]
-    cfg = Path(os.environ["LIQTUI_CONFIG"])
-    cfg.parent.mkdir(parents=True, exist_ok=True)
-    cfg.write_text("", encoding="utf-8")  # an empty config: all defaults, never the developer's own
-    env = {
-        "TERM": "xterm-256color",
-        "LIQTUI_CONFIG": str(cfg),
-        "LIQTUI_DATA": os.environ["LIQTUI_DATA"],
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": os.environ.get("HOME", str(tmp_path)),
-        "PYTHONPATH": os.environ.get("PYTHONPATH", ""),
-    }
-    shell = " ".join(
-        [
-            "env",
-            "-i",
-            *(shlex.quote(f"{k}={v}") for k, v in env.items()),
-            *map(shlex.quote, cmd),
-            "--demo",
-            "--seed",
-            "7",
-            "--no-store",
-            "--log-file",
-            shlex.quote(str(tmp_path / "liqtui.log")),
-        ]
-    )
-    p = Pane(f"liqtui-e2e-{uuid.uuid4().hex[:8]}", "e2e")
-    p.tmux(
-        "new-session",
-        "-d",
-        "-s",
-        p.session,
-        "-x",
-        "160",
-        "-y",
-        "48",
-        f"{shell}; echo LIQTUI_EXIT=$?; sleep 600",
-    )
-    socket_path = p.tmux("display-message", "-p", "#{socket_path}").strip()
+    p = Pane("e2e")
     try:
+        p.start(demo_shell(clean_env(tmp_path), tmp_path / "liqtui.log"), 160, 48)
         yield p
     finally:
-        p.tmux("kill-server")
-        if socket_path.endswith(p.socket):  # our private socket only: tmux leaves the file behind
-            Path(socket_path).unlink(missing_ok=True)
+        p.kill()
 
 
 def test_demo_first_frame_keys_zones_and_clean_quit(pane):
@@ -144,6 +65,23 @@ def test_demo_first_frame_keys_zones_and_clean_quit(pane):
         "the compact layout with the price anchor",
     )
     assert max(len(line) for line in screen.splitlines()) <= 80
+
+    # the alert and spent-zone logs at 80 columns: their compact columns, inside the box
+    pane.press("a")
+    screen = pane.wait_for(lambda t: "Esc closes. Rules" in t, "the alert log at 80 columns")
+    header = next(line for line in screen.splitlines() if "time (UTC)" in line)
+    assert "alert" in header and "rule" not in header and "side" not in header, header
+    pane.press("Escape")
+    pane.wait_for(lambda t: "Esc closes" not in t and "▲ Above — squeeze" in t, "the alert log to close")
+    pane.press("l")
+    screen = pane.wait_for(lambda t: "Spent zones — BTC" in t, "the spent-zone log at 80 columns")
+    header = next(line for line in screen.splitlines() if "time (UTC)" in line)
+    assert "liq." in header and "60m" in header, header
+    assert max(len(line) for line in screen.splitlines()) <= 80
+    pane.press("Escape")
+    pane.wait_for(
+        lambda t: "Spent zones" not in t and "▲ Above — squeeze" in t, "the spent-zone log to close"
+    )
 
     pane.press("q")
     screen = pane.wait_for(lambda t: "LIQTUI_EXIT=" in t, "the process to exit", 30.0)
