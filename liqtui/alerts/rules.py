@@ -157,11 +157,11 @@ def default_rules() -> list[AlertRule]:
     liquidation, $5M liquidated within a minute, and a strong imbalance; toast + bell (+ tmux when inside)."""
     acts: list[Action] = ["toast", "bell", "tmux"]
     return [
-        AlertRule(kind="near_zone", within_pct=1.0, min_usd=50e6, actions=list(acts)),
-        AlertRule(kind="zone_spent", min_usd=50e6, actions=list(acts)),
+        AlertRule(kind="near_zone", name="near a big zone", within_pct=1.0, min_usd=50e6, actions=list(acts)),
+        AlertRule(kind="zone_spent", name="zone swept", min_usd=50e6, actions=list(acts)),
         AlertRule(kind="liquidation", name="big liquidation", min_usd=1e6, actions=["toast"], cooldown_s=60),
         AlertRule(kind="liquidation", name="liquidation burst", min_usd=5e6, burst_s=60, actions=list(acts)),
-        AlertRule(kind="imbalance", level=0.5, actions=["toast"], cooldown_s=1800),
+        AlertRule(kind="imbalance", name="imbalance", level=0.5, actions=["toast"], cooldown_s=1800),
     ]
 
 

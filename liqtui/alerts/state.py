@@ -46,7 +46,14 @@ STALE_S = 10.0
 ALERT_MARK_S = 300.0
 FORMATS = ("tmux", "plain", "json")
 #: colours: squeeze zones (above, liquidated shorts) and flush zones (below, liquidated longs) as in the themes
-_COLOURS = {"squeeze": "green", "flush": "red", "alert": "yellow", "dim": "colour244", "price": "default"}
+#: tmux styles with their own background, so each part reads on tmux's default green bar and on a dark theme alike
+_COLOURS = {
+    "squeeze": "fg=colour231,bg=colour28",
+    "flush": "fg=colour231,bg=colour124",
+    "alert": "fg=colour16,bg=colour220,bold",
+    "dim": "fg=colour250,bg=colour238",
+    "price": "default",
+}
 
 
 def data_dir() -> str:
@@ -188,7 +195,7 @@ def format_status(
     tmux = fmt == "tmux"
 
     def style(name: str, text: str) -> str:
-        return f"#[fg={_COLOURS[name]}]{text}#[default]" if tmux and text else text
+        return f"#[{_COLOURS[name]}]{text}#[default]" if tmux and text else text
 
     if doc is None:
         return json.dumps({"running": False}) if fmt == "json" else style("dim", "liqtui: not running")

@@ -44,8 +44,8 @@ def test_plain_line() -> None:
 def test_tmux_line_has_colour_tags_and_fits() -> None:
     line = format_status(doc(alert={"ts": int(NOW * 1000) - 60_000, "text": "x"}), "tmux", now=NOW)
     assert line == (
-        "BTC 97,235 #[fg=green]↑98.1k +0.9% $182M#[default] #[fg=red]↓95.1k -2.2% $240M#[default] ▼0.12 "
-        "#[fg=yellow]!#[default]"
+        "BTC 97,235 #[fg=colour231,bg=colour28]↑98.1k +0.9% $182M#[default] #[fg=colour231,bg=colour124]↓95.1k -2.2% $240M#[default] ▼0.12 "
+        "#[fg=colour16,bg=colour220,bold]!#[default]"
     )
     assert (
         visible_width(line) == len("BTC 97,235 ↑98.1k +0.9% $182M ↓95.1k -2.2% $240M ▼0.12 !") <= MAX_COLUMNS
@@ -79,7 +79,7 @@ def test_missing_zones_and_imbalance() -> None:
 def test_stale_and_not_running() -> None:
     assert format_status(doc(ts=int(NOW * 1000) - 45_000), "plain", now=NOW) == "BTC 97,235 stale 45s"
     assert format_status(doc(ts=int(NOW * 1000) - 45_000), "tmux", now=NOW) == (
-        "#[fg=colour244]BTC 97,235 stale 45s#[default]"
+        "#[fg=colour250,bg=colour238]BTC 97,235 stale 45s#[default]"
     )
     assert format_status(None, "plain") == "liqtui: not running"
     assert json.loads(format_status(None, "json")) == {"running": False}
@@ -132,7 +132,7 @@ def test_command_not_running_exits_3() -> None:
     r = status()
     assert (r.returncode, r.stdout, r.stderr) == (3, "liqtui: not running\n", "")
     r = status("--format", "tmux", "--symbol", "ETH")
-    assert (r.returncode, r.stdout) == (3, "#[fg=colour244]liqtui: not running#[default]\n")
+    assert (r.returncode, r.stdout) == (3, "#[fg=colour250,bg=colour238]liqtui: not running#[default]\n")
 
 
 def test_command_prints_the_line_and_exits_0() -> None:
@@ -144,7 +144,11 @@ def test_command_prints_the_line_and_exits_0() -> None:
     r = status("--format=json")
     assert r.returncode == 0 and json.loads(r.stdout)["squeeze"]["usd"] == 182e6
     r = status("--format", "tmux")
-    assert r.returncode == 0 and "#[fg=green]↑98.1k" in r.stdout and visible_width(r.stdout.strip()) <= 60
+    assert (
+        r.returncode == 0
+        and "#[fg=colour231,bg=colour28]↑98.1k" in r.stdout
+        and visible_width(r.stdout.strip()) <= 60
+    )
 
 
 def test_command_stale_exits_4() -> None:
