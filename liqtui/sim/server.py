@@ -27,7 +27,7 @@ import contextlib
 import json
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Self
@@ -118,6 +118,8 @@ class DemoExchange:
         self.market: MarketSim | None = None  # type: ignore[assignment]
         self.clients: set[_Client] = set()
         self.frames_sent = 0
+        #: called with each batch of frames as they come due, clients or not (other protocols' servers)
+        self.taps: list[Callable[[list[Frame]], None]] = []
         self.ready_s: float | None = None  # seconds from __aenter__ to serving
         self._ws_server: Server | None = None
         self._rest: RestServer | None = None
@@ -226,6 +228,9 @@ class DemoExchange:
             due: list[Frame] = []
             while pending and pending[0].E <= now:
                 due.append(pending.popleft())
+            for tap in self.taps:
+                if due:
+                    tap(due)
             self._broadcast(due)
             if steps >= _MAX_STEPS_PER_TURN:
                 await asyncio.sleep(0)
