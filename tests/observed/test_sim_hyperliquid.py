@@ -1,0 +1,87 @@
+"""The demo exchange speaking Hyperliquid: the observed profile of the discovered accounts equals the truth."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import httpx
+import numpy as np
+from websockets.asyncio.client import connect
+
+from liqtui.core.events import Candle, MarkPrice, PositionSide, Trade
+from liqtui.core.grid import PriceGrid
+from liqtui.core.observed import ObservedBook
+from liqtui.sim.hyperliquid import HyperliquidDemo
+from liqtui.sim.scorecard import DEFAULT_START_MS
+from liqtui.sim.server import DemoExchange
+from liqtui.venues.hyperliquid.accounts import AddressBook
+from liqtui.venues.hyperliquid.feed import HyperliquidDecoder, subscriptions
+from liqtui.venues.hyperliquid.poller import PositionPoller, WeightBudget
+from tests.sim.conftest import wait_until
+
+
+async def test_observed_profile_equals_the_simulators_truth_for_the_discovered_accounts() -> None:
+    async with DemoExchange(seed=3, speed=30.0, history_days=3, start_ms=DEFAULT_START_MS) as demo:
+        async with HyperliquidDemo(demo, seed=3) as hl:
+            dec = HyperliquidDecoder("BTC")
+            book = AddressBook("BTC")
+            dec.on_users = book.on_trade
+            events: list = []
+            async with connect(hl.ws_url) as ws:
+                for s in [*subscriptions("BTC"), {"type": "l2Book", "coin": "BTC"}]:
+                    await ws.send(json.dumps({"method": "subscribe", "subscription": s}))
+                await ws.send('{"method":"ping"}')
+
+                async def read() -> None:
+                    async for msg in ws:
+                        events.extend(dec.decode(msg, 0))
+
+                reader = asyncio.create_task(read())
+                await wait_until(lambda: len(book) >= 60, what="60 accounts discovered from the trades")
+                await wait_until(
+                    lambda: any(isinstance(e, Candle) and e.closed for e in events), what="a closed candle"
+                )
+                reader.cancel()
+            assert dec.errors == 0 and dec.control >= 5  # subscription replies and the pong
+            assert any(isinstance(e, MarkPrice) for e in events) and any(isinstance(e, Trade) for e in events)
+            await demo.stop()  # freeze the market: the truth stands still while we poll
+            ob = ObservedBook("BTC")
+            poller = PositionPoller(
+                book, ob, info_url=hl.rest_url, budget=WeightBudget(1.0, limit=1_000_000), oi_every_s=3600
+            )
+            hl.weight_limit = 1_000_000
+            task = asyncio.create_task(poller.run())
+            try:
+                await wait_until(lambda: len(ob.polled) == len(book), what="every account polled")
+            finally:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+            m = hl.market
+            acc = hl.accounts
+            assert acc is not None
+            grid = PriceGrid(m.price, bucket_pct=0.1, range_pct=60.0)
+            long_, short = ob.profile(grid.edges)
+            addrs = list(ob.polled)
+            t_long = acc.truth(addrs, PositionSide.LONG, m.now_ms).histogram(grid.edges)
+            t_short = acc.truth(addrs, PositionSide.SHORT, m.now_ms).histogram(grid.edges)
+            assert long_.sum() > 0 and short.sum() > 0
+            np.testing.assert_allclose(long_, t_long, rtol=1e-6, atol=0.5)
+            np.testing.assert_allclose(short, t_short, rtol=1e-6, atol=0.5)
+            # the shapes the venue really returns are all exercised: makers flat or listed at zero size,
+            # cross and isolated margins, null liquidation prices
+            cov = ob.coverage(m.now_ms, m.price, oi_usd=poller.oi_usd, accounts_seen=len(book))
+            assert cov.accounts_with_position < cov.accounts_polled
+            assert {p.margin for p in ob.positions.values()} == {"cross", "isolated"}
+            assert poller.oi_usd is not None and 0 < cov.coverage < 1
+            assert poller.stats.errors == 0
+
+            async with httpx.AsyncClient(base_url=hl.rest_url) as client:
+                r = await client.post(
+                    "/info",
+                    json={"type": "candleSnapshot", "req": {"coin": "BTC", "interval": "1h", "startTime": 0}},
+                )
+                assert r.status_code == 200 and r.json()[-1]["s"] == "BTC" and len(r.json()) > 24
+                hl.weight_limit = 2
+                r1 = await client.post("/info", json={"type": "clearinghouseState", "user": addrs[0]})
+                assert r1.status_code == 429 and r1.headers["retry-after"] == "1"
