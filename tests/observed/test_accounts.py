@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -44,11 +45,11 @@ def test_duplicates_and_other_coins_do_not_reach_the_sink() -> None:
     dec = HyperliquidDecoder("BTC")
     got: list[TradeUsers] = []
     dec.on_users = got.append
-    row = '{"coin":"%s","side":"B","px":"100.0","sz":"1","time":1,"tid":%d,"users":["%s","%s"]}'
-    frame = '{"channel":"trades","data":[%s,%s]}' % (
-        row % ("BTC", 1, addr(1), addr(2)),
-        row % ("ETH", 2, addr(3), addr(4)),
-    )
+    rows = [
+        {"coin": c, "side": "B", "px": "100.0", "sz": "1", "time": 1, "tid": i, "users": [addr(j), addr(j + 1)]}
+        for c, i, j in (("BTC", 1, 1), ("ETH", 2, 3))
+    ]
+    frame = json.dumps({"channel": "trades", "data": rows})
     assert len(dec.decode(frame, 5)) == 1
     assert len(dec.decode(frame, 6)) == 0  # the same trade again
     assert got == [TradeUsers("BTC", 1, 100.0, 1.0, addr(1), addr(2))]
