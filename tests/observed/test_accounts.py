@@ -46,7 +46,15 @@ def test_duplicates_and_other_coins_do_not_reach_the_sink() -> None:
     got: list[TradeUsers] = []
     dec.on_users = got.append
     rows = [
-        {"coin": c, "side": "B", "px": "100.0", "sz": "1", "time": 1, "tid": i, "users": [addr(j), addr(j + 1)]}
+        {
+            "coin": c,
+            "side": "B",
+            "px": "100.0",
+            "sz": "1",
+            "time": 1,
+            "tid": i,
+            "users": [addr(j), addr(j + 1)],
+        }
         for c, i, j in (("BTC", 1, 1), ("ETH", 2, 3))
     ]
     frame = json.dumps({"channel": "trades", "data": rows})
