@@ -6,7 +6,8 @@ the notional it traded; it holds at most ``capacity`` addresses and evicts the l
 addresses never): value = notional traded, halved every ``half_life_h`` hours since last seen.
 
 :class:`AddressStore` persists the book in its own SQLite table ``hl_accounts`` (a file of its own, or the
-history store's file: the table does not touch the store's schema).
+history store's file: the tables do not touch the store's schema), and logs the calibration of the estimate
+against the observed map over time in ``hl_calibration``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from liqtui.core.observed import Calibration, Coverage
 from liqtui.venues.hyperliquid.feed import TradeUsers
 
 __all__ = ["AccountEntry", "AddressBook", "AddressStore", "normalise_address", "read_seed_file"]
@@ -175,12 +177,20 @@ class AddressBook:
 
 
 class AddressStore:
-    """The address book in SQLite: table ``hl_accounts`` keyed by (coin, address)."""
+    """The address book in SQLite (``hl_accounts``, keyed by (coin, address)) and the calibration log
+    (``hl_calibration``, one row per (coin, time), at most one a minute)."""
 
     _SCHEMA = (
-        "CREATE TABLE IF NOT EXISTS hl_accounts (coin TEXT NOT NULL, address TEXT NOT NULL, "
-        "first_seen_ms INTEGER NOT NULL, last_seen_ms INTEGER NOT NULL, notional_usd REAL NOT NULL, "
-        "trades INTEGER NOT NULL, seeded INTEGER NOT NULL, PRIMARY KEY (coin, address))"
+        (
+            "CREATE TABLE IF NOT EXISTS hl_accounts (coin TEXT NOT NULL, address TEXT NOT NULL, "
+            "first_seen_ms INTEGER NOT NULL, last_seen_ms INTEGER NOT NULL, notional_usd REAL NOT NULL, "
+            "trades INTEGER NOT NULL, seeded INTEGER NOT NULL, PRIMARY KEY (coin, address))"
+        ),
+        (
+            "CREATE TABLE IF NOT EXISTS hl_calibration (coin TEXT NOT NULL, ts INTEGER NOT NULL, "
+            "corr_long REAL, corr_short REAL, recall_top5 REAL, distance_pct REAL, coverage REAL, "
+            "accounts_polled INTEGER, PRIMARY KEY (coin, ts))"
+        ),
     )
 
     def __init__(self, path: str | Path) -> None:
@@ -188,7 +198,8 @@ class AddressStore:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, timeout=10.0, isolation_level=None, check_same_thread=False)
-            self._db.execute(self._SCHEMA)
+            for ddl in self._SCHEMA:
+                self._db.execute(ddl)
         except (OSError, sqlite3.Error) as exc:
             raise ValueError(f"cannot open the address store {self.path}: {exc}") from None
 
@@ -223,3 +234,23 @@ class AddressStore:
             (coin, int(limit)),
         )
         return [AccountEntry(a, f, la, n, t, bool(s)) for a, f, la, n, t, s in cur.fetchall()]
+
+    def log_calibration(self, coin: str, ts: int, cal: Calibration, cov: Coverage) -> bool:
+        """Append one calibration row (at most one a minute per coin); returns whether it was written."""
+        minute = ts - ts % 60_000
+        cur = self._db.execute(
+            "INSERT OR IGNORE INTO hl_calibration VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (coin, minute, cal.corr_long, cal.corr_short, cal.recall_top5, cal.distance_pct, cov.coverage,
+             cov.accounts_polled),
+        )  # fmt: skip
+        return cur.rowcount == 1
+
+    def calibration_history(self, coin: str, since_ms: int = 0) -> list[tuple[int, dict[str, float | None]]]:
+        """(minute, figures) of the calibration log of ``coin``, oldest first."""
+        cur = self._db.execute(
+            "SELECT ts, corr_long, corr_short, recall_top5, distance_pct, coverage, accounts_polled "
+            "FROM hl_calibration WHERE coin = ? AND ts >= ? ORDER BY ts",
+            (coin, since_ms),
+        )
+        keys = ("corr_long", "corr_short", "recall_top5", "distance_pct", "coverage", "accounts_polled")
+        return [(int(r[0]), dict(zip(keys, r[1:]))) for r in cur.fetchall()]
