@@ -74,11 +74,25 @@ def test_zones_and_calibration_of_a_profile_against_itself_and_a_shifted_one(gri
         side = 1 if i % 2 else -1
         centre = 92_000.0 if side > 0 else 108_000.0
         liq = centre * (1 + 0.004 * rng.standard_normal()) if i % 5 else centre * (1 - side * 0.04)
-        ob.update(f"a{i}", [pos(f"a{i}", side, 1.0 + rng.random(), liq, lev=float(rng.choice([5, 10, 25])))], 0)
+        ob.update(
+            f"a{i}", [pos(f"a{i}", side, 1.0 + rng.random(), liq, lev=float(rng.choice([5, 10, 25])))], 0
+        )
     rep = ob.zones(grid.edges, 100_000.0, ts=1)
     assert rep.above and rep.below
     assert rep.above[0].low <= 108_000.0 <= rep.above[0].high
-    assert set(rep.above[0].tiers) <= {"2x", "3x", "5x", "10x", "15x", "20x", "25x", "40x", "50x", "75x", "100x"}
+    assert set(rep.above[0].tiers) <= {
+        "2x",
+        "3x",
+        "5x",
+        "10x",
+        "15x",
+        "20x",
+        "25x",
+        "40x",
+        "50x",
+        "75x",
+        "100x",
+    }
     prof = ob.profile(grid.edges)
     same = calibrate(grid.edges, 100_000.0, prof, prof, estimate_zones=rep, observed_zones=rep)
     assert same.corr_long == pytest.approx(1.0) and same.corr_short == pytest.approx(1.0)

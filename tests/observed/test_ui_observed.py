@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from textual.app import App, ComposeResult
 
-from liqtui.core.observed import Calibration, Coverage, ObservedBook, ObservedPosition, Realized, fit_tiers
 from liqtui.core.grid import PriceGrid
+from liqtui.core.observed import Calibration, Coverage, ObservedBook, ObservedPosition, Realized, fit_tiers
 from liqtui.ui.render import bin_profile, row_of
 from liqtui.ui.themes import HeatPalette, load_theme
 from liqtui.ui.widgets.observed import ObservedColumn, coverage_text, observed_overlay
