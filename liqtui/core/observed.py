@@ -171,9 +171,11 @@ class ObservedBook:
         return lt, st
 
     def zones(
-        self, edges: np.ndarray, price: float, *, top_n: int = 5, threshold_pct: float = 50.0, ts: int = 0
+        self, edges: np.ndarray, price: float, *, top_n: int = 5, threshold_pct: float = 0.0, ts: int = 0
     ) -> ZoneReport:
-        """Observed zones, the same schema as the estimate's (tiers are the leverage bins)."""
+        """Observed zones, the same schema as the estimate's (tiers are the leverage bins). Every observed
+        level is real, so by default no percentile hides the smaller clusters (``threshold_pct`` 0): zones
+        are the clusters of standing levels, ranked by USD."""
         lt, st = self.profile_by_tier(edges)
         names = tuple(f"{b:g}x" for b in LEVERAGE_BINS)
         return find_zones(
