@@ -13,8 +13,9 @@ serves, on 127.0.0.1:
 * websocket ``/ws``: ``trades`` (with ``users: [buyer, seller]``, drawn among the accounts weighted by their
   size), ``l2Book`` (a synthetic book around the price), ``candle`` (1m) and ``activeAssetCtx``; subscribe
   replies and ``{"method":"ping"}`` → ``{"channel":"pong"}`` as the venue does;
-* ``POST /info``: ``clearinghouseState``, ``metaAndAssetCtxs``, ``candleSnapshot``, with the documented
-  1200-weight-per-minute limit answered by HTTP 429.
+* ``POST /info``: ``clearinghouseState``, ``metaAndAssetCtxs``, ``candleSnapshot`` (at most 5000 candles),
+  with the documented 1200-weight-per-minute limit answered by HTTP 429 ``Retry-After: 1`` (weights 2 and
+  20; the documented extra weight per 60 candles returned is not charged).
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ from liqtui.sim.scorecard import DEFAULT_START_MS
 from liqtui.sim.server import DemoExchange
 from liqtui.venues.hyperliquid.accounts import AddressBook
 from liqtui.venues.hyperliquid.feed import HyperliquidDecoder, subscriptions
+from liqtui.venues.hyperliquid.history import HyperliquidHistory
 from liqtui.venues.hyperliquid.poller import PositionPoller, WeightBudget
 from tests.sim.conftest import wait_until
 
@@ -77,6 +78,17 @@ async def test_observed_profile_equals_the_simulators_truth_for_the_discovered_a
             assert poller.stats.errors == 0
 
             async with httpx.AsyncClient(base_url=hl.rest_url) as client:
+
+                class Http:  # the backfill's JSON client, reduced to what HyperliquidHistory uses
+                    async def get(self, path: str, params: dict) -> object:
+                        raise AssertionError("hyperliquid history only posts")
+
+                    async def post(self, path: str, body: dict) -> object:
+                        return (await client.post(path, json=body)).json()
+
+                bars = await HyperliquidHistory(Http(), "BTC").klines(3600, m.now_ms - 86_400_000, m.now_ms)
+                assert 23 <= len(bars) <= 25 and (bars["high"] >= bars["low"]).all()
+
                 r = await client.post(
                     "/info",
                     json={"type": "candleSnapshot", "req": {"coin": "BTC", "interval": "1h", "startTime": 0}},
