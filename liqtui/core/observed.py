@@ -22,6 +22,7 @@ from typing import Any
 import msgspec
 import numpy as np
 
+from liqtui.core.leverage import half_life_for
 from liqtui.core.zones import Zone, ZoneReport, find_zones
 
 __all__ = [
@@ -171,12 +172,25 @@ class ObservedBook:
         return lt, st
 
     def zones(
-        self, edges: np.ndarray, price: float, *, top_n: int = 5, threshold_pct: float = 0.0, ts: int = 0
+        self,
+        edges: np.ndarray,
+        price: float,
+        *,
+        top_n: int = 5,
+        threshold_pct: float = 0.0,
+        ts: int = 0,
+        window_pct: float | None = 10.0,
     ) -> ZoneReport:
         """Observed zones, the same schema as the estimate's (tiers are the leverage bins). Every observed
         level is real, so by default no percentile hides the smaller clusters (``threshold_pct`` 0): zones
-        are the clusters of standing levels, ranked by USD."""
+        are the clusters of standing levels within ``window_pct`` of the price (None: anywhere), ranked by
+        USD: the levels a move of the coming hours can reach, as the estimate's zones are."""
         lt, st = self.profile_by_tier(edges)
+        if window_pct is not None and price > 0:
+            e = np.asarray(edges, dtype=np.float64)
+            far = np.abs(np.log(np.sqrt(e[:-1] * e[1:]) / price)) > math.log1p(window_pct / 100.0)
+            lt[:, far] = 0.0
+            st[:, far] = 0.0
         names = tuple(f"{b:g}x" for b in LEVERAGE_BINS)
         return find_zones(
             edges, lt, st, price, tier_names=names, top_n=top_n, threshold_pct=threshold_pct,
@@ -332,11 +346,16 @@ def fit_tiers(
     bins: Sequence[float] = LEVERAGE_BINS,
     max_tiers: int = 6,
     min_positions: int = 3,
+    half_life_h: dict[str, float] | None = None,
 ) -> TierFit | None:
     """Fit the estimator's tier weights to ``positions`` (None with fewer than ``min_positions``).
 
     Each position's notional goes to the nearest leverage bin (log scale; the estimator accepts 2x..200x);
-    the ``max_tiers`` heaviest bins are kept and normalised."""
+    the ``max_tiers`` heaviest bins are kept and normalised. The estimator's weights split *new* notional,
+    whose levels then decay with a half-life per leverage, so a standing snapshot over-represents the
+    long-lived low leverage: given ``half_life_h`` (the model's table), each bin's standing notional is
+    divided by its half-life, giving the opening mix that, decayed, stands as observed. Without it: the
+    standing mix."""
     if not 1 <= max_tiers <= len(bins):
         raise ValueError(f"max_tiers must be within 1..{len(bins)}, got {max_tiers!r}")
     ps = [p for p in positions if p.value_usd > 0 and p.leverage > 0]
@@ -346,10 +365,13 @@ def fit_tiers(
     w = np.array([p.value_usd for p in ps])
     k = _nearest_bin(lev, bins)
     mass = np.bincount(k, weights=w, minlength=len(bins))
+    if half_life_h:
+        mass = mass / np.array([half_life_for(b, half_life_h) for b in bins])
     keep = [i for i in np.argsort(-mass, kind="stable")[:max_tiers].tolist() if mass[i] > 0]
     total = float(w.sum())
-    kept = float(mass[keep].sum())
-    tiers = {f"{bins[i]:g}": float(mass[i] / kept) for i in sorted(keep)}
+    kept_mass = float(mass[keep].sum())
+    tiers = {f"{bins[i]:g}": float(mass[i] / kept_mass) for i in sorted(keep)}
+    kept = float(w[np.isin(k, keep)].sum())
     b = np.log(np.asarray(bins, dtype=np.float64))
     err = float((np.abs(np.log(np.maximum(lev, 1.0)) - b[k]) * w).sum() / total)
     return TierFit(

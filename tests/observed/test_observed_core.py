@@ -117,6 +117,10 @@ def test_tier_fit_is_notional_weighted_and_usable_as_a_model_config() -> None:
     cfg = msgspec.structs.replace(ModelConfig(), **tier_config_fields(fit))
     lev, w = cfg.resolved_tiers()
     assert lev == (5.0, 20.0) and w == pytest.approx((0.5, 0.5))
+    # the opening mix: equal standing notional, but 20x lives half as long as 5x, so twice as much opened
+    opening = fit_tiers(ps, max_tiers=2, half_life_h={"5": 48.0, "20": 24.0})
+    assert opening is not None and opening.custom_tiers == pytest.approx({"5": 1 / 3, "20": 2 / 3})
+    assert opening.kept_share == pytest.approx(fit.kept_share)
     assert fit_tiers(ps[:2]) is None
     with pytest.raises(ValueError, match="max_tiers"):
         fit_tiers(ps, max_tiers=0)

@@ -155,7 +155,8 @@ class HyperliquidObserver:
                     estimate_zones=model.zones(lookback, top_n=top_n), observed_zones=zones,
                 )  # fmt: skip
         held = list(self.observed.positions.values()) + list(self.observed.consumed.values())
-        fit = fit_tiers(held)
+        table = getattr(getattr(model, "config", None), "half_life_h", None)
+        fit = fit_tiers(held, half_life_h=table if isinstance(table, dict) else None)
         self.last = ObservedReport(cov, zones, cal, fit)
         if cal is not None and self.store is not None:
             self.store.log_calibration(self.coin, now_ms, cal, cov)
