@@ -447,6 +447,7 @@ class FeedManager:
                 if silent is None:
                     continue
                 why = f"stale: no {silent[0]} for {silent[1]:.1f} s (only keepalive or other frames)"
+                conn.had_events = False  # a connection without its must-tick data does not reset the backoff
             self.stats[venue.value].stale += 1
             conn.closing = why
             self._status(venue, FeedState.STALE, reason=self._label(venue, spec, why))

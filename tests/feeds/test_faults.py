@@ -7,7 +7,8 @@ Each class of fault liqtui promises to survive, and where it is tested:
   (here, every venue);
 * stall (socket open, nothing at all, pings unanswered) → stale, reconnect:
   ``test_connection.py::test_stall_with_socket_open_goes_stale_then_reconnects`` and here for every venue;
-* oversized frame → counted, reconnect: ``test_connection.py::test_oversized_frame_is_counted_and_the_feed_reconnects``;
+* oversized frame → counted, reconnect: ``test_connection.py::test_oversized_frame_is_counted_and_the_feed_reconnects``
+  and here for every venue;
 * close on every connect → growing backoff, then ``failed`` after ``max_attempts``:
   ``test_connection.py::test_backoff_grows_when_the_server_accepts_then_closes_and_then_fails`` and here
   for every venue;
@@ -55,8 +56,8 @@ async def test_pongs_and_acks_without_market_data_go_stale_then_reconnect(venue:
         sink = Collector()
         mgr = manager([srv], [venue], sink, stale_s=30.0, silence_s=0.3, ping_interval_s=0.05)
         async with running(mgr):
-            await until(lambda: mgr.stats[venue].reconnects >= 1, f"{venue} reconnect after going stale")
-            await until(lambda: len(srv.conns) >= 2 + (venue == "okx"), f"{venue} connected again")
+            await until(lambda: mgr.stats[venue].reconnects >= 2, f"{venue} reconnects after going stale")
+            await until(lambda: len(srv.conns) >= 3 + (venue == "okx"), f"{venue} connected again")
     stale = sink.statuses(FeedState.STALE)
     assert stale, sink.states()
     assert f"no {CHANNEL[venue]} for" in stale[0].reason, stale[0].reason
@@ -68,6 +69,22 @@ async def test_pongs_and_acks_without_market_data_go_stale_then_reconnect(venue:
     states = sink.states(venue)
     i = states.index(FeedState.STALE)
     assert FeedState.RECONNECTING in states[i:]
+    # with backoff: no market data came, so each attempt waits longer than the one before
+    assert [s.attempt for s in sink.statuses(FeedState.RECONNECTING)][:2] == [1, 2]
+
+
+async def test_trades_without_the_mark_channel_go_stale_with_growing_backoff() -> None:
+    # trades flow, the markPrice@1s stream is dead: the venue is not live, and reconnecting does not reset
+    # the backoff as real market data would
+    trades = Stream(lambda i: F.bn_agg_trade(i + 1, 60000, 0.1, False, T0 + i), interval_s=0.01)
+    async with ExchangeServer("binance", [[trades]]) as srv:
+        sink = Collector()
+        mgr = manager([srv], ["binance"], sink, stale_s=30.0, silence_s=0.3)
+        async with running(mgr):
+            await until(lambda: mgr.stats["binance"].reconnects >= 2, "reconnects after going stale")
+    assert sink.of(Trade)
+    assert all("no markPrice for" in s.reason for s in sink.statuses(FeedState.STALE))
+    assert [s.attempt for s in sink.statuses(FeedState.RECONNECTING)][:2] == [1, 2]
 
 
 @pytest.mark.parametrize("venue", VENUES)
@@ -110,3 +127,23 @@ async def test_close_on_every_connect_backs_off_then_fails(venue: str) -> None:
     assert sorted({s.attempt for s in sink.statuses(FeedState.RECONNECTING)}) == [1, 2, 3]
     (failed,) = sink.statuses(FeedState.FAILED)
     assert "gave up after 3 reconnect attempts" in failed.reason and "1011" in failed.reason
+
+
+@pytest.mark.parametrize("venue", VENUES)
+async def test_oversized_frame_is_counted_and_the_venue_reconnects(venue: str) -> None:
+    big = _mark_only(venue)(0)[:-1] + ',"pad":"' + "x" * 5000 + '"}'
+    scripts = [[big], [Stream(_mark_only(venue), interval_s=0.05)]]
+    by_path = (
+        {"/public": scripts, "/business": [[]]} if venue == "okx" else None
+    )  # OKX: the market connection
+    async with ExchangeServer(venue, scripts, scripts_by_path=by_path) as srv:
+        sink = Collector()
+        mgr = manager([srv], [venue], sink, max_frame_bytes=2000)
+        async with running(mgr):
+            await until(
+                lambda: mgr.stats[venue].reconnects >= 1, f"{venue} reconnect after the oversized frame"
+            )
+            await until(lambda: sink.of(MarkPrice), f"{venue} data from the next connection")
+    st = mgr.stats[venue]
+    assert st.reconnects >= 1 and mgr.decoders[venue].error_kinds["oversized"] >= 1
+    assert any("frame larger than 2000 bytes" in s.reason for s in sink.statuses(FeedState.RECONNECTING))

@@ -200,32 +200,32 @@ class BinanceDecoder(BaseDecoder):
         return self._mark_price if self._mark_price is not None else self.trade_price
 
     def decode(self, frame: str | bytes, recv_ts: int) -> list[MarketEvent]:
-        """Short path for the common case (a combined-stream frame); everything else goes through
-        :meth:`BaseDecoder.decode` and the full checks. Never raises."""
+        """Market payloads (combined-stream or bare) are decoded here, trades on the shortest path; anything
+        else (replies, REST bodies, bad input) goes through :meth:`BaseDecoder.decode`. Never raises."""
         if len(frame) > MAX_FRAME_BYTES:
             return super().decode(frame, recv_ts)
         try:
             d = _COMBINED.decode(frame).data
         except msgspec.DecodeError:
-            return super().decode(frame, recv_ts)  # bare payloads, replies, REST bodies, bad input
+            try:
+                d = _BARE.decode(frame)
+            except msgspec.DecodeError:
+                return super().decode(frame, recv_ts)  # replies, REST bodies, other events, bad input
         try:
-            return self._data(d, recv_ts)
+            if type(d) is _AggTrade:
+                tid = d.a
+            elif type(d) is _RawTrade:
+                tid = d.t
+            else:
+                return self._payload(d, recv_ts)
+            seq = self._seq
+            if tid == seq.last + 1 and d.s == self.symbol:  # the next id cannot be a duplicate: taken at once
+                seq.last = tid
+                return self.trade(d.s, None, d.p, d.q, d.m, d.T, recv_ts, _SIDES)
+            return self.trade(d.s, tid if tid >= 0 else None, d.p, d.q, d.m, d.T, recv_ts, _SIDES)
         except BAD_INPUT as exc:
             self.failed(frame, exc)
             return []
-
-    def _data(self, d: _Payload, recv_ts: int) -> list[MarketEvent]:
-        if type(d) is _AggTrade:
-            tid = d.a
-        elif type(d) is _RawTrade:
-            tid = d.t
-        else:
-            return self._payload(d, recv_ts)
-        seq = self._seq
-        if tid == seq.last + 1 and d.s == self.symbol:  # the next id cannot be a duplicate: taken at once
-            seq.last = tid
-            return self.trade(d.s, None, d.p, d.q, d.m, d.T, recv_ts, _SIDES)
-        return self.trade(d.s, tid if tid >= 0 else None, d.p, d.q, d.m, d.T, recv_ts, _SIDES)
 
     def seen_trade(self, key: int) -> bool:
         """Consecutive trade ids: a duplicate is dropped, a late id filling a gap is counted and kept."""
@@ -238,14 +238,7 @@ class BinanceDecoder(BaseDecoder):
         return False
 
     def _decode(self, frame: str | bytes, recv_ts: int) -> list[MarketEvent]:
-        try:
-            d = _COMBINED.decode(frame).data
-        except msgspec.DecodeError:
-            try:
-                d = _BARE.decode(frame)
-            except msgspec.DecodeError:
-                return self._other(frame, recv_ts)
-        return self._data(d, recv_ts)
+        return self._other(frame, recv_ts)  # not a market payload (see decode)
 
     def _payload(self, d: _Payload, recv_ts: int) -> list[MarketEvent]:
         cls = type(d)

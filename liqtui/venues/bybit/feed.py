@@ -118,7 +118,8 @@ def topics(symbol: str) -> list[str]:
     return [f"tickers.{s}", f"publicTrade.{s}", f"allLiquidation.{s}", f"kline.1.{s}"]
 
 
-#: ``tickers`` pushes several times a second while the market moves; this long without one is a fault.
+#: ``tickers`` pushes every 100 ms on a change (the mark price moves with the index); this long without one is a
+#: fault.
 TICKERS_SILENCE_S = 30.0
 
 

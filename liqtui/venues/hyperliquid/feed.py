@@ -124,7 +124,8 @@ def subscriptions(symbol: str) -> list[dict[str, str]]:
     ]
 
 
-#: ``activeAssetCtx`` pushes every block while the mark moves; this long without one is a fault.
+#: ``activeAssetCtx`` pushes whenever the asset context (mark, oracle, funding) changes; this long without one
+#: is a fault (the server itself closes a connection idle for 60 s).
 CTX_SILENCE_S = 45.0
 
 

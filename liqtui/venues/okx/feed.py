@@ -192,7 +192,7 @@ def instrument(symbol: str) -> str:
     return f"{base}-{quote or 'USDT'}-{suffix or 'SWAP'}"
 
 
-#: ``mark-price`` pushes at least every few seconds; this long without one is a fault.
+#: ``mark-price`` pushes every 200 ms on a change and at least every 10 s; this long without one is a fault.
 MARK_SILENCE_S = 30.0
 
 
