@@ -72,9 +72,12 @@ async def test_recording_mode_discovers_crosses_reports_and_persists(
     obs.apply(
         OpenInterest(venue=Venue.BINANCE, symbol="BTCUSDT", ts=0, recv_ts=0, base=1.0, usd=1.0)
     )  # not HL
+    obs.poller._sync_book(0.0)  # what the poll loop does first: every address due now...
+    obs.poller.scheduler.put(addr(1), 1e9)  # ...addr(1) as if just polled
     obs.apply(MarkPrice(venue=Venue.HYPERLIQUID, symbol="BTC", ts=5, recv_ts=5, mark=p))
     obs.apply(_trade(p * 0.965, 6))  # the price dips through the first long level
     assert [r.address for r in obs.observed.realized] == [addr(1)]
+    assert obs.poller.scheduler.due[addr(1)] <= obs.poller.clock() + 10.0  # confirmed by a poll soon
 
     doc = obs.json(model, "7d", DEFAULT_START_MS)
     o, c = doc["observed"], doc["calibration"]

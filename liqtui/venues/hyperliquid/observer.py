@@ -104,7 +104,11 @@ class HyperliquidObserver:
             prev = self.price if self.price is not None else p
             self.price = p
             if p != prev:
-                self.observed.cross(min(p, prev), max(p, prev), ev.ts)
+                crossed = self.observed.cross(min(p, prev), max(p, prev), ev.ts)
+                if crossed:  # a realized liquidation: confirm (and see what is left) soon
+                    due = self.poller.clock() + self.poller.policy.confirm_s
+                    for r in crossed:
+                        self.poller.scheduler.sooner(r.address, due)
         elif isinstance(ev, OpenInterest):
             self.oi_usd = ev.usd
 

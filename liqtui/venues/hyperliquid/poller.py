@@ -158,6 +158,7 @@ class PollPolicy:
     cold_s: float = 600.0  # the long tail (and a position without a liquidation price)
     flat_s: float = 1800.0  # no position in the coin
     recheck_s: float = 60.0  # a flat account seen trading again
+    confirm_s: float = 10.0  # an account whose observed level the price just crossed
     error_s: float = 300.0  # an answer we could not read
     near_pct: float = 2.0
     warm_pct: float = 10.0

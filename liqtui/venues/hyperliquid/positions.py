@@ -50,8 +50,9 @@ def parse_clearinghouse(
 ) -> list[ObservedPosition]:
     """The non-zero positions of one ``clearinghouseState`` answer (of ``coin`` only, when given).
 
-    Raises :class:`InfoShapeError` for an answer without the documented shape. A single malformed entry
-    (an unknown coin's odd fields) fails the whole answer: a snapshot is all or nothing."""
+    Raises :class:`InfoShapeError` for an answer without the documented shape: a malformed entry of a coin
+    that is read fails the whole answer (a snapshot is all or nothing); entries of other coins are skipped
+    unread when ``coin`` is given."""
     if not isinstance(body, dict):
         raise InfoShapeError(f"clearinghouseState: expected an object, got {type(body).__name__}")
     rows = body.get("assetPositions")
