@@ -9,11 +9,13 @@ import httpx
 import numpy as np
 from websockets.asyncio.client import connect
 
-from liqtui.core.events import Candle, MarkPrice, PositionSide, Trade
+from liqtui.core.events import Candle, MarketEvent, MarkPrice, PositionSide, Trade, Venue
 from liqtui.core.grid import PriceGrid
 from liqtui.core.leverage import TIER_PRESETS
 from liqtui.core.model import ModelConfig
 from liqtui.core.observed import ObservedBook, fit_tiers
+from liqtui.feeds.connection import FeedManager
+from liqtui.feeds.endpoints import Endpoints
 from liqtui.sim.hyperliquid import HyperliquidDemo, SimAccounts
 from liqtui.sim.market import MarketSim
 from liqtui.sim.scorecard import DEFAULT_START_MS
@@ -21,6 +23,7 @@ from liqtui.sim.server import DemoExchange
 from liqtui.venues.hyperliquid.accounts import AddressBook
 from liqtui.venues.hyperliquid.feed import HyperliquidDecoder, subscriptions
 from liqtui.venues.hyperliquid.history import HyperliquidHistory
+from liqtui.venues.hyperliquid.observer import HyperliquidObserver
 from liqtui.venues.hyperliquid.poller import PositionPoller, WeightBudget
 from liqtui.venues.hyperliquid.positions import parse_clearinghouse
 from tests.sim.conftest import wait_until
@@ -125,3 +128,37 @@ def test_tier_fit_on_the_simulators_accounts_recovers_its_leverage_mix() -> None
     assert l1(fit.custom_tiers) < 0.2 and l1(default) > 0.8  # measured: 0.13 vs 0.90
     standing = fit_tiers(held, max_tiers=7)  # without the half-life correction: the long-lived 3x dominate
     assert standing is not None and l1(fit.custom_tiers) < l1(standing.custom_tiers)
+
+
+async def test_the_demo_through_the_real_feed_manager_and_the_observer() -> None:
+    """The wiring the app uses for ``--demo --exchange hyperliquid``: FeedManager on the demo's Hyperliquid
+    endpoints, the observer attached to its decoder and teed into the sink, polling the demo's info endpoint."""
+    async with DemoExchange(seed=4, speed=20.0, history_days=2, start_ms=DEFAULT_START_MS) as demo:
+        async with HyperliquidDemo(demo, seed=4) as hl:
+            ep = Endpoints().with_override("hyperliquid", "ws", hl.ws_url)
+            ep = ep.with_override("hyperliquid", "rest", hl.rest_url)
+            obs = HyperliquidObserver("BTC", info_url=ep.rest_url("hyperliquid"))
+            obs.poller.budget = WeightBudget(1.0, limit=100_000)  # a quick test, not the default share
+            events: list = []
+
+            def sink(ev: MarketEvent) -> None:
+                events.append(ev)
+                obs.apply(ev)  # every venue's events: the observer keeps Hyperliquid's
+
+            fm = FeedManager(["hyperliquid"], "BTC", endpoints=ep, sink=sink)
+            obs.attach(fm.decoders["hyperliquid"])
+            tasks = [asyncio.create_task(fm.run()), asyncio.create_task(obs.run())]
+            try:
+                await wait_until(
+                    lambda: len(obs.observed.polled) >= 30 and obs.oi_usd is not None,
+                    what="30 accounts polled and the open interest from activeAssetCtx",
+                )
+            finally:
+                for t in tasks:
+                    t.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+            assert fm.decoders["hyperliquid"].errors == 0
+            assert any(isinstance(e, Trade) and e.venue is Venue.HYPERLIQUID for e in events)
+            cov = obs.observed.coverage(hl.market.now_ms, hl.market.price, oi_usd=obs.oi_usd,
+                                        accounts_seen=len(obs.book))  # fmt: skip
+            assert cov.coverage is not None and 0 < cov.coverage < 1
