@@ -27,7 +27,7 @@ import contextlib
 import json
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any, Self
@@ -127,6 +127,8 @@ class DemoExchange:
         self.clients: set[_Client] = set()
         self.depth: DepthSim  # the resting book, made with the market
         self.frames_sent = 0
+        #: called with each batch of frames as they come due, clients or not (other protocols' servers)
+        self.taps: list[Callable[[list[Frame]], None]] = []
         self.ready_s: float | None = None  # seconds from __aenter__ to serving
         self._ws_server: Server | None = None
         self._rest: RestServer | None = None
@@ -237,6 +239,9 @@ class DemoExchange:
             due: list[Frame] = []
             while pending and pending[0].E <= now:
                 due.append(pending.popleft())
+            for tap in self.taps:
+                if due:
+                    tap(due)
             # depth@100ms diffs, made when due (the REST snapshot matches what was sent) and only when followed
             due += self.depth.frames(
                 now, m.price, wanted=any(self.depth.stream in c.routes for c in self.clients)

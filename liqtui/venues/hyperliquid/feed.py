@@ -6,11 +6,17 @@ and ``candle`` (interval ``1m``); keepalive ``{"method":"ping"}`` answered by ``
 coins × ``markPx``. The context has no timestamp: its events use the receive time. Candles carry no
 "closed" flag: a candle is emitted as closed when the next interval's first update arrives.
 Hyperliquid publishes no liquidation stream.
+
+Each trade also names its two accounts (``users: [buyer, seller]``). The :class:`Trade` event stays the same
+for every venue; a decoder whose ``on_users`` is set also hands each new trade's accounts to it as a
+:class:`TradeUsers` (for the account discovery of :mod:`liqtui.venues.hyperliquid.accounts`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from operator import attrgetter
+from typing import NamedTuple
 
 import msgspec
 
@@ -26,7 +32,7 @@ from liqtui.core.events import (
 from liqtui.venues.base import INF, BaseDecoder, ConnSpec, TradeLayout, bad_bar, bad_rate, interval_seconds
 from liqtui.venues.symbols import split_symbol
 
-__all__ = ["PING", "HyperliquidDecoder", "conn_specs", "instrument", "subscriptions"]
+__all__ = ["PING", "HyperliquidDecoder", "TradeUsers", "conn_specs", "instrument", "subscriptions"]
 
 PING = '{"method":"ping"}'
 _ABSENT = msgspec.Raw(b"")
@@ -44,6 +50,18 @@ class _HTrade(msgspec.Struct, gc=False):
     sz: float
     time: int
     tid: int | None = None
+    users: list[str] | None = None
+
+
+class TradeUsers(NamedTuple):
+    """The two accounts of one new Hyperliquid trade (``users``: buyer first, then seller)."""
+
+    coin: str
+    ts: int
+    price: float
+    size: float
+    buyer: str
+    seller: str
 
 
 class _Ctx(msgspec.Struct, gc=False):
@@ -141,12 +159,16 @@ class HyperliquidDecoder(BaseDecoder):
         self._last_oi: float | None = None
         self._last_funding: float | None = None
         self._candle: _HCandle | None = None  # the forming bar, emitted closed when the next one starts
+        #: called with the accounts of each new trade of our coin (None: ``users`` are not kept)
+        self.on_users: Callable[[TradeUsers], None] | None = None
 
     def _decode(self, frame: str | bytes, recv_ts: int) -> list[MarketEvent]:
         env = _ENV.decode(frame)
         ch = env.channel
         if ch == "trades":
-            return self.trades(_TRADES.decode(env.data), _TRADE_LAYOUT, recv_ts)
+            if self.on_users is None:
+                return self.trades(_TRADES.decode(env.data), _TRADE_LAYOUT, recv_ts)
+            return self._trades_with_users(_TRADES.decode(env.data), recv_ts)
         if ch == "activeAssetCtx":
             return self._ctx(_CTX.decode(env.data), recv_ts)
         if ch == "candle":
@@ -166,6 +188,20 @@ class HyperliquidDecoder(BaseDecoder):
             return []
         self.bad("unexpected", frame, f"unexpected channel {ch!r}" if ch else "no channel")
         return []
+
+    def _trades_with_users(self, rows: list[_HTrade], recv_ts: int) -> list[MarketEvent]:
+        """The trades, and each new one's ``users`` to :attr:`on_users` (duplicates and other coins are not)."""
+        sink = self.on_users
+        assert sink is not None
+        sides = _TRADE_LAYOUT.sides
+        out: list[MarketEvent] = []
+        for r in rows:
+            got = self.trade(r.coin, r.tid, r.px, r.sz, r.side, r.time, recv_ts, sides)
+            u = r.users
+            if got and u is not None and len(u) == 2:
+                sink(TradeUsers(r.coin, r.time, r.px, r.sz, u[0], u[1]))
+            out += got
+        return out
 
     def _ctx(self, a: _AssetCtx, recv_ts: int) -> list[MarketEvent]:
         if a.coin != self.symbol:
