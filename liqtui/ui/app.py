@@ -515,7 +515,7 @@ class LiqtuiApp(AlertsAppMixin, App[None]):
         frame = self._frame = build_frame(self.engine, self.view, size, now, previous=prev)
         price = frame.price
         if frame.window is None:
-            self.zones.set_report(None)
+            self.zones.set_report(None, order=frame.zone_order)
             self._show_anchor(None, 0.0, 1.0)
             return
         lo, hi = frame.window
@@ -534,7 +534,7 @@ class LiqtuiApp(AlertsAppMixin, App[None]):
         self._show_anchor(price, lo, hi)
         self._show_time_axis(size[0])
         if prev is None or frame.zones is not prev.zones:
-            self.zones.set_report(frame.zones, frame.tier_names)
+            self.zones.set_report(frame.zones, frame.tier_names, frame.zone_order)
         self.tape.set_liquidations(self.engine.liquidations)
 
     def _candles(self, t0: int, t1: int, width: int) -> Any:
@@ -635,6 +635,11 @@ class LiqtuiApp(AlertsAppMixin, App[None]):
     def action_heat(self, direction: int) -> None:
         """More heat (``H``, gamma down: light zones brighter) or less (``h``)."""
         self.view.step_heat(direction)
+        self._changed()
+
+    def action_zone_order(self) -> None:
+        """List the zones by strength or by reach (the panel's first line says which)."""
+        self.view.toggle_zone_order()
         self._changed()
 
     def action_klines(self) -> None:
