@@ -278,22 +278,47 @@ def _ago(ms: float) -> str:
         return "now"
     if hours < 48:
         return f"-{hours:.0f}h" if hours >= 1 else f"-{hours * 60:.0f}m"
+    if hours < 240 and abs(hours / 24 - round(hours / 24)) > 0.05:
+        return f"-{hours:.0f}h"  # 60 h, not a rounded "-2d" beside the real one
     return f"-{hours / 24:.0f}d"
 
 
-def time_axis(lookback_ms: int, width: int, ticks: int = 4) -> str:
-    """A ``width``-wide line of time labels under the heatmap: ``-12h … -6h … now`` (oldest at the left)."""
+TIME_TICK_COLS = 12
+"""The time axis puts a label about every this many columns at most (4 labels at least)."""
+_NICE_STEPS_H = (1, 2, 3, 6, 12, 24, 48, 72, 168, 336, 720, 1440, 2160)
+"""Time-axis steps (hours): labels fall on round ages (``-30d``, ``-60d`` …), so a band's start can be read."""
+
+
+def time_axis(lookback_ms: int, width: int, ticks: int | None = None) -> str:
+    """A ``width``-wide line of time labels under the heatmap: ``-12h … -6h … now`` (oldest at the left).
+
+    Between the oldest edge and ``now`` a label every ``lookback/ticks``; by default every round step of
+    :data:`_NICE_STEPS_H` that leaves at most one label per :data:`TIME_TICK_COLS` columns (4 labels at least;
+    ``lookback/4`` when no round step fits). Labels that would touch are left out."""
     if width <= 0:
         return ""
     line = [" "] * width
-    for i in (ticks, 0, *range(1, ticks)):  # "now" and the oldest edge first, then what fits between
-        f = i / ticks
-        label = _ago(lookback_ms * (1 - f)) if i < ticks else "now"
-        x = round(f * (width - 1))
-        start = 0 if i == 0 else min(max(0, x - len(label) // 2), width - len(label))
+
+    def place(label: str, start: int) -> None:
+        start = min(max(0, start), width - len(label))
         if start < 0 or any(c != " " for c in line[max(0, start - 1) : start + len(label) + 1]):
-            continue  # no room: skip rather than overlap
+            return  # no room: skip rather than overlap
         line[start : start + len(label)] = label
+
+    place("now", width - 3)
+    place(_ago(lookback_ms), 0)
+    if ticks is None:
+        most = max(4, min(12, width // TIME_TICK_COLS))
+        hour = 3_600_000
+        step = next((h * hour for h in _NICE_STEPS_H if lookback_ms / (h * hour) <= most), lookback_ms / 4)
+    else:
+        step = lookback_ms / max(1, ticks)
+    k = 1
+    while k * step < lookback_ms * (1 - 1e-9):
+        label = _ago(k * step)
+        x = round((1 - k * step / lookback_ms) * (width - 1))
+        place(label, x - len(label) // 2)
+        k += 1
     return "".join(line)
 
 

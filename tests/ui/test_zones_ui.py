@@ -172,3 +172,63 @@ async def test_zone_order_key_follows_the_keymap(engine, frozen_clock):
         await pilot.press("y")
         await settle(pilot, app, lambda: app.view.zone_order == "reach")
         assert any(k == "y" and "reach" in d for k, d in app.help_rows())
+
+
+# --------------------------------------------------------------------------------- the time axis (6M)
+def _ages(axis: str) -> list[float]:
+    out = []
+    for tok in axis.split():
+        if tok == "now":
+            out.append(0.0)
+        else:
+            n, unit = float(tok[1:-1]), tok[-1]
+            out.append(n * {"m": 1 / 1440, "h": 1 / 24, "d": 1.0}[unit])
+    return out
+
+
+@pytest.mark.parametrize("width", [38, 60, 92, 140])
+@pytest.mark.parametrize("lookback", ["12h", "1d", "3d", "7d", "14d", "1M", "3M", "6M"])
+def test_time_axis_labels_are_distinct_round_ages_in_order(lookback, width):
+    from liqtui.core.model import LOOKBACK_MS
+    from liqtui.ui.render import time_axis
+
+    axis = time_axis(LOOKBACK_MS[lookback], width)
+    assert len(axis) == width and axis.rstrip().endswith("now")
+    ages = _ages(axis)
+    assert ages == sorted(ages, reverse=True) and len(set(ages)) == len(ages)  # oldest left, none repeated
+    assert len(ages) >= 3 and ages[0] == pytest.approx(LOOKBACK_MS[lookback] / 86_400_000, rel=0.05)
+    # every label sits where its age is (within its own width): a band's start can be read off the axis
+    span = LOOKBACK_MS[lookback] / 86_400_000
+    pos = 0
+    for tok, age in zip(axis.split(), ages):
+        x = axis.index(tok, pos)
+        pos = x + len(tok)
+        centre = (1 - age / span) * (width - 1)
+        assert x - len(tok) <= centre <= x + 2 * len(tok)
+
+
+# ------------------------------------------------------------------- long lookbacks keep their structure
+def test_6m_view_shows_bands_that_began_more_than_a_week_ago_and_still_stand():
+    from liqtui.core.model import LOOKBACK_MS
+    from liqtui.ui.synthetic import long_history_engine
+
+    engine = long_history_engine()
+    width, height = 120, 30
+    frame = build_frame(engine, ViewState(lookback="6M"), (width, height), int(engine.model.last_ts))
+    drawn = frame.heat.scale.levels(frame.heat.values, 16) > 0  # what the screen lights (above the threshold)
+    span_d = LOOKBACK_MS["6M"] / 86_400_000
+
+    def col_of(days_ago: float) -> int:
+        return int(width * (1 - days_ago / span_d))
+
+    assert drawn[:, : col_of(7)].any(axis=0).mean() > 0.9  # the half year before the last week is drawn
+    # rows lit without a break from a column older than a week up to now: bands that began long ago and stand
+    starts = []
+    for row in drawn:
+        if row[-1]:
+            start = width - 1
+            while start > 0 and row[start - 1]:
+                start -= 1
+            starts.append(start)
+    assert sum(s < col_of(7) for s in starts) >= 3
+    assert min(starts) < col_of(21)  # one at least three weeks old
