@@ -74,6 +74,14 @@ def _lookback(text: str) -> str:
     raise argparse.ArgumentTypeError(f"unknown lookback {text!r}; allowed: {' '.join(LOOKBACKS)}")
 
 
+def _order(text: str) -> str:
+    from liqtui.core.zones import ORDERS
+
+    if text.lower() in ORDERS:
+        return text.lower()
+    raise argparse.ArgumentTypeError(f"unknown order {text!r}; allowed: {' '.join(ORDERS)}")
+
+
 def _positive(kind: type[int | float], name: str) -> Callable[[str], Any]:
     """A flag taking a finite number > 0."""
 
@@ -215,6 +223,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     zn.add_argument(
         "--seconds", type=_positive(float, "--seconds"), default=30.0, help="live/demo collection time"
+    )
+    zn.add_argument(
+        "--order",
+        type=_order,
+        default="strength",
+        help="list each side's zones by strength (biggest USD first, default) or by reach (likeliest first)",
     )
     zn.add_argument("--json", action="store_true", help="print one JSON document (default: a text table)")
     zn.add_argument("--spent", action="store_true", help="add the spent-zone log (live data, from the store)")

@@ -3,9 +3,12 @@
 ``await collect_zones("replay", replay_path=FILE)`` reads a recording to its end; ``"demo"`` runs the embedded
 demo exchange and ``"live"`` the real feeds for ``seconds``. Live and demo first backfill the lookback over
 REST (the demo exchange serves the same REST shapes) so the zones have history behind them. The result is one
-JSON-ready dict: ``symbol``, ``price``, ``lookback``, ``above`` / ``below`` (zones with ``low``, ``high``,
-``peak``, ``usd``, ``distance_pct``, ``tiers`` ...), ``totals`` {above, below, imbalance}, ``stats`` {frames,
-decode_errors, reconnects, events, candles, backfill_bars} and ``notes`` (what was missing, e.g. open interest).
+JSON-ready dict: ``symbol``, ``price``, ``lookback``, ``order`` ("strength" | "reach": how each side is listed),
+``above`` / ``below`` (zones with ``low``, ``high``, ``peak``, ``usd``, ``distance_pct``, ``tiers``, ``reach``
+(chance to be touched within the forecast horizon, 4 decimals) ...), ``totals`` {above, below, imbalance},
+``stats`` {frames, decode_errors, reconnects, events, candles, backfill_bars} and ``notes`` (what was missing,
+e.g. open interest). A demo run adds ``truth``: the map against the simulator's true positions for the lookback
+(:func:`liqtui.sim.truth.demo_truth`, with the naive baseline).
 
 The command ``liqtui zones`` itself (flags, stderr, exit codes) is :func:`liqtui.commands.zones.run_zones`.
 """
@@ -24,11 +27,20 @@ from liqtui.config import ZONES_TOP
 from liqtui.core.engine import Engine
 from liqtui.core.events import VENUES, FeedStatus, MarketEvent
 from liqtui.core.model import LOOKBACKS, ModelConfig
+from liqtui.core.zones import ORDERS
 from liqtui.feeds.endpoints import Endpoints
 from liqtui.history.formats import FORMATS, RecordingError
 from liqtui.sources import Source
 
-__all__ = ["SOURCES", "ZonesArgError", "collect_zones", "format_text", "zones_document"]
+__all__ = [
+    "REACH_DECIMALS",
+    "SOURCES",
+    "ZonesArgError",
+    "collect_zones",
+    "demo_truth_document",
+    "format_text",
+    "zones_document",
+]
 
 SOURCES: tuple[str, ...] = ("replay", "demo", "live")
 log = logging.getLogger("liqtui.headless")
@@ -60,7 +72,7 @@ class _Driver:
             self._next_tick = (ev.ts // 1000 + 1) * 1000
 
 
-def _check(lookback: str, top: int, seconds: float, source: str) -> None:
+def _check(lookback: str, top: int, seconds: float, source: str, order: str = "strength") -> None:
     if source not in SOURCES:
         raise ZonesArgError(f"source must be one of {', '.join(SOURCES)}, got {source!r}")
     if lookback not in LOOKBACKS:
@@ -71,6 +83,8 @@ def _check(lookback: str, top: int, seconds: float, source: str) -> None:
         )
     if not (seconds > 0 and math.isfinite(seconds)):
         raise ZonesArgError(f"--seconds must be a number > 0, got {seconds!r}")
+    if order not in ORDERS:
+        raise ZonesArgError(f"--order must be one of {' '.join(ORDERS)}, got {order!r}")
 
 
 async def collect_zones(
@@ -78,6 +92,7 @@ async def collect_zones(
     *,
     seconds: float = 30.0,
     lookback: str = "1d",
+    order: str = "strength",
     top: int = 5,
     symbol: str | None = None,
     venues: Sequence[str] = ("binance",),
@@ -95,11 +110,12 @@ async def collect_zones(
 
     ``symbol``: a ticker (default BTC); for a replay, None follows the recording's most traded instrument.
     ``speed`` paces a replay (0 = as fast as possible) or the demo market. Raises :class:`ZonesArgError` for
-    bad arguments (unknown lookback, missing or unreadable recording...).
+    bad arguments (unknown lookback or order, missing or unreadable recording...). ``order`` ("strength" |
+    "reach") lists each side's zones.
     ``store`` (a :class:`liqtui.history.store.Store`, live only): backfill resumes from it and live bars are
     written to it.
     """
-    _check(lookback, top, seconds, source)
+    _check(lookback, top, seconds, source, order)
     venues = list(venues) or ["binance"]
     for v in venues:
         if v not in VENUES:
@@ -136,7 +152,7 @@ async def collect_zones(
         stats["backfill_bars"] = src.backfill_bars
     stats["events"] = driver.events
     stats["candles"] = int(src.engine.counters.get("candles", 0))
-    return zones_document(
+    doc = zones_document(
         src.engine,
         lookback=lookback,
         top=top,
@@ -145,7 +161,21 @@ async def collect_zones(
         venues=src.venues,
         stats=stats,
         notes=src.notes,
+        order=order,
     )
+    market = getattr(src.demo, "market", None) if source == "demo" else None
+    if market is not None:
+        doc["truth"] = demo_truth_document(src.engine, market, lookback)
+    return doc
+
+
+def demo_truth_document(engine: Engine, market: Any, lookback: str) -> dict[str, Any]:
+    """The truth scorecard of the demo's map for ``lookback`` (:func:`liqtui.sim.truth.demo_truth`: per side the
+    correlation, top-5 recall and earth mover's distance of the model and of the naive baseline)."""
+    from liqtui.sim.truth import demo_truth
+
+    out: dict[str, Any] = _clean(demo_truth(engine.model, market, (lookback,)))
+    return out
 
 
 def _finite(x: float | None) -> float | None:
@@ -162,9 +192,10 @@ def zones_document(
     venues: Sequence[str] = (),
     stats: dict[str, Any] | None = None,
     notes: Sequence[str] = (),
+    order: str = "strength",
 ) -> dict[str, Any]:
-    """The JSON-ready zones document of an engine's model (NaN/inf become null)."""
-    rep = engine.model.zones(lookback, threshold_pct=threshold_pct, top_n=top)
+    """The JSON-ready zones document of an engine's model (NaN/inf become null), each side listed by ``order``."""
+    rep = engine.model.zones(lookback, threshold_pct=threshold_pct, top_n=top, order=order)
     price = _finite(rep.price) or _finite(engine.price) or _finite(engine.mark)
     doc = {
         "symbol": engine.symbol,
@@ -172,6 +203,7 @@ def zones_document(
         "source": source,
         "price": price,
         "lookback": lookback,
+        "order": order,
         "ts": int(rep.ts or engine.last_event_ts),
         "above": [_zone(z) for z in rep.above],
         "below": [_zone(z) for z in rep.below],
@@ -183,8 +215,14 @@ def zones_document(
     return cleaned
 
 
+REACH_DECIMALS = 4
+"""``reach`` in the JSON: a chance from a volatility forecast, 4 decimals (0.01 %) is all it carries."""
+
+
 def _zone(z: Any) -> dict[str, Any]:
-    return msgspec.to_builtins(z)  # type: ignore[no-any-return]
+    out: dict[str, Any] = msgspec.to_builtins(z)
+    out["reach"] = round(float(out.get("reach", 0.0)), REACH_DECIMALS)
+    return out
 
 
 def _clean(obj: Any) -> Any:
@@ -204,13 +242,13 @@ def format_text(doc: dict[str, Any]) -> str:
         f"{doc['symbol']} {doc['lookback']}  price {price if price is not None else '?'}  "
         f"({doc['stats'].get('frames', 0)} frames, {doc['stats'].get('events', 0)} events)"
     )
-    lines = [head]
+    lines = [head, f"zones by {doc.get('order', 'strength')}"]
     for side, title in (("above", "above (short liquidations)"), ("below", "below (long liquidations)")):
         lines.append(title)
         for z in doc[side]:
             lines.append(
                 f"  {z['low']:>12.2f} – {z['high']:<12.2f} peak {z['peak']:>12.2f}  "
-                f"${z['usd'] / 1e6:>10.2f}M  {z['distance_pct']:+6.2f}%"
+                f"${z['usd'] / 1e6:>10.2f}M  {z['distance_pct']:+6.2f}%  reach {z.get('reach', 0.0):6.1%}"
             )
         if not doc[side]:
             lines.append("  (none)")

@@ -135,6 +135,8 @@ class Source:
         self.backfill_bars = 0
         self.history_loaded = asyncio.Event()
         self.demo: Any = None
+        #: where the demo's history ends and its live market begins (None: now); tests pin it
+        self.demo_start_ms: int | None = None
         self._feeds: Any = None
         self._checkpoint_key: str | None = None
         self.engine = Engine(
@@ -246,12 +248,15 @@ class Source:
     async def _demo(self, sink: Sink) -> None:
         from liqtui.sim.server import DemoExchange
 
-        days = min(DEMO_HISTORY_DAYS, LOOKBACK_MS[self.history_lookback] / 86_400_000 + 1)
+        # always the whole simulated past, whatever the lookback: the market runs forward from its history's
+        # start, so a shorter history would be another market (another price) for the same seed; generating
+        # 183 days takes ~0.2 s, and the backfill only fetches the lookback
         async with DemoExchange(
             seed=self.seed or 0,
             speed=self.speed or 1.0,
             symbol=instrument("binance", self.symbol),
-            history_days=days,
+            history_days=DEMO_HISTORY_DAYS,
+            start_ms=self.demo_start_ms,
         ) as demo:
             self.demo = demo
             ep = self.endpoints.with_override("binance", "ws", demo.ws_url)

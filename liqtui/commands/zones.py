@@ -111,7 +111,8 @@ def _kwargs_from_args(args: argparse.Namespace, cfg: Config | None) -> dict[str,
     top = top if top is not None else (ui.top_n if ui is not None else 5)
     seconds = getattr(args, "seconds", None)
     seconds = float(seconds) if seconds is not None else 30.0
-    _check(lookback, top, seconds, source)
+    order = getattr(args, "order", None) or "strength"
+    _check(lookback, top, seconds, source, order)
     endpoints = Endpoints.from_overrides(getattr(cfg, "endpoints", None) or None)
     for key, url in getattr(args, "endpoint", None) or []:
         venue, _, kind = key.partition(".")
@@ -125,6 +126,7 @@ def _kwargs_from_args(args: argparse.Namespace, cfg: Config | None) -> dict[str,
         "source": source,
         "seconds": seconds,
         "lookback": lookback,
+        "order": order,
         "top": int(top),
         "symbol": getattr(args, "symbol", None)
         or (None if source == "replay" else getattr(cfg, "symbol", "BTC")),

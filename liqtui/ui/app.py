@@ -68,6 +68,7 @@ from liqtui.ui.themes import (
     detect_color_system,
     load_theme,
 )
+from liqtui.ui.truth_screen import TruthScreen, TruthTracker, TruthView
 from liqtui.ui.view import (
     LOOKBACK_SPAN_PCT,
     EngineView,
@@ -140,6 +141,7 @@ class LiqtuiApp(AlertsAppMixin, App[None]):
     COMMANDS = App.COMMANDS | {LiqtuiCommands}
     BINDINGS: ClassVar[list[BindingType]] = list(_bindings())
     ENABLE_COMMAND_PALETTE = True
+    _truth_tracker: TruthTracker | None = None
 
     def __init__(
         self,
@@ -515,7 +517,7 @@ class LiqtuiApp(AlertsAppMixin, App[None]):
         frame = self._frame = build_frame(self.engine, self.view, size, now, previous=prev)
         price = frame.price
         if frame.window is None:
-            self.zones.set_report(None)
+            self.zones.set_report(None, order=frame.zone_order)
             self._show_anchor(None, 0.0, 1.0)
             return
         lo, hi = frame.window
@@ -534,7 +536,7 @@ class LiqtuiApp(AlertsAppMixin, App[None]):
         self._show_anchor(price, lo, hi)
         self._show_time_axis(size[0])
         if prev is None or frame.zones is not prev.zones:
-            self.zones.set_report(frame.zones, frame.tier_names)
+            self.zones.set_report(frame.zones, frame.tier_names, frame.zone_order)
         self.tape.set_liquidations(self.engine.liquidations)
 
     def _candles(self, t0: int, t1: int, width: int) -> Any:
@@ -637,6 +639,30 @@ class LiqtuiApp(AlertsAppMixin, App[None]):
         self.view.step_heat(direction)
         self._changed()
 
+    def action_zone_order(self) -> None:
+        """List the zones by strength or by reach (the panel's first line says which)."""
+        self.view.toggle_zone_order()
+        self._changed()
+
+    def demo_market(self) -> Any:
+        """The demo's simulated market (its truth) when the source is the demo exchange, else None."""
+        return getattr(getattr(self._source, "demo", None), "market", None)
+
+    def action_truth(self) -> None:
+        """The truth scorecard of the lookback on screen (demo only: the simulator knows the true positions)."""
+        if self.demo_market() is None:
+            self.notify(
+                "the truth scorecard needs the demo (liqtui --demo): only its simulator knows the truth"
+            )
+            return
+        if not isinstance(self.screen, TruthScreen):
+            self.push_screen(TruthScreen(self._measure_truth, self.symbol))
+
+    def _measure_truth(self) -> TruthView:
+        if self._truth_tracker is None:  # made on first use: it keeps the zones the realized line scores
+            self._truth_tracker = TruthTracker()
+        return self._truth_tracker.measure(self.engine.model, self.demo_market(), self.lookback)
+
     def action_klines(self) -> None:
         """Candles on/off."""
         self.view.toggle_klines()
@@ -734,6 +760,8 @@ class LiqtuiApp(AlertsAppMixin, App[None]):
         for b in self.BINDINGS:
             if not isinstance(b, Binding) or not b.id:
                 continue
+            if b.id == "truth" and self.demo_market() is None:
+                continue  # only the demo knows the truth
             if b.id.startswith("lookback_"):
                 title = f"Lookback {b.description}"
             else:

@@ -45,6 +45,8 @@ KEYS: tuple[KeySpec, ...] = (
     KeySpec("ticker", "s", "ticker", "ticker"),
     KeySpec("venues", "e", "venues", "venues"),
     KeySpec("context", "o", "context", "charts"),
+    KeySpec("zone_order", "z", "zone_order", "zone order", show=False),
+    KeySpec("truth", "v", "truth", "truth", show=False),
     KeySpec("alert_log", "a", "alert_log", "alerts", show=False),
     KeySpec("spent_zones", "l", "spent_zones", "spent", show=False),
 )
@@ -65,6 +67,8 @@ HELP_TEXT: dict[str, str] = {
     "zoom_in": "zoom in on price",
     "zoom_out": "zoom out on price",
     "recentre": "recentre on the live price",
+    "zone_order": "zones listed by strength (biggest USD first) or by reach (likeliest to be touched first)",
+    "truth": "truth scorecard (demo only): the map against the simulator's true positions",
     "alert_log": "alert log (what fired, newest first)",
     "spent_zones": "spent zones: sweeps and how price reacted (reversed vs continued)",
     "help": "this help",

@@ -36,6 +36,7 @@ __all__ = [
     "fmt_pct",
     "fmt_price",
     "fmt_price_compact",
+    "fmt_reach",
     "fmt_usd",
     "heatmap_rows",
     "join_text",
@@ -43,8 +44,10 @@ __all__ = [
     "price_rows",
     "row_of",
     "tape_line",
+    "tier_color_index",
     "time_axis",
     "usd_glyph",
+    "zone_header",
     "zone_line",
 ]
 
@@ -275,22 +278,47 @@ def _ago(ms: float) -> str:
         return "now"
     if hours < 48:
         return f"-{hours:.0f}h" if hours >= 1 else f"-{hours * 60:.0f}m"
+    if hours < 240 and abs(hours / 24 - round(hours / 24)) > 0.05:
+        return f"-{hours:.0f}h"  # 60 h, not a rounded "-2d" beside the real one
     return f"-{hours / 24:.0f}d"
 
 
-def time_axis(lookback_ms: int, width: int, ticks: int = 4) -> str:
-    """A ``width``-wide line of time labels under the heatmap: ``-12h … -6h … now`` (oldest at the left)."""
+TIME_TICK_COLS = 12
+"""The time axis puts a label about every this many columns at most (4 labels at least)."""
+_NICE_STEPS_H = (1, 2, 3, 6, 12, 24, 48, 72, 168, 336, 720, 1440, 2160)
+"""Time-axis steps (hours): labels fall on round ages (``-30d``, ``-60d`` …), so a band's start can be read."""
+
+
+def time_axis(lookback_ms: int, width: int, ticks: int | None = None) -> str:
+    """A ``width``-wide line of time labels under the heatmap: ``-12h … -6h … now`` (oldest at the left).
+
+    Between the oldest edge and ``now`` a label every ``lookback/ticks``; by default every round step of
+    :data:`_NICE_STEPS_H` that leaves at most one label per :data:`TIME_TICK_COLS` columns (4 labels at least;
+    ``lookback/4`` when no round step fits). Labels that would touch are left out."""
     if width <= 0:
         return ""
     line = [" "] * width
-    for i in (ticks, 0, *range(1, ticks)):  # "now" and the oldest edge first, then what fits between
-        f = i / ticks
-        label = _ago(lookback_ms * (1 - f)) if i < ticks else "now"
-        x = round(f * (width - 1))
-        start = 0 if i == 0 else min(max(0, x - len(label) // 2), width - len(label))
+
+    def place(label: str, start: int) -> None:
+        start = min(max(0, start), width - len(label))
         if start < 0 or any(c != " " for c in line[max(0, start - 1) : start + len(label) + 1]):
-            continue  # no room: skip rather than overlap
+            return  # no room: skip rather than overlap
         line[start : start + len(label)] = label
+
+    place("now", width - 3)
+    place(_ago(lookback_ms), 0)
+    if ticks is None:
+        most = max(4, min(12, width // TIME_TICK_COLS))
+        hour = 3_600_000
+        step = next((h * hour for h in _NICE_STEPS_H if lookback_ms / (h * hour) <= most), lookback_ms / 4)
+    else:
+        step = lookback_ms / max(1, ticks)
+    k = 1
+    while k * step < lookback_ms * (1 - 1e-9):
+        label = _ago(k * step)
+        x = round((1 - k * step / lookback_ms) * (width - 1))
+        place(label, x - len(label) // 2)
+        k += 1
     return "".join(line)
 
 
@@ -324,6 +352,35 @@ def fmt_price_compact(p: float) -> str:
     return f"{p:.4g}"
 
 
+def tier_color_index(i: int, n_tiers: int, n_colors: int) -> int:
+    """The theme colour (index into its ``tier-colors``, lowest leverage first) of tier ``i`` of the model's
+    ``n_tiers``: spread over the whole scale, so the model's lowest tier takes the first colour and its highest
+    the last (hottest) whatever the tier set (3/5/10/25x or 5..100x); beyond ``n_colors`` tiers they cycle."""
+    if n_colors <= 0:
+        return 0
+    if n_tiers <= 1:
+        return n_colors - 1 if n_tiers == 1 else 0
+    if n_tiers > n_colors:
+        return i % n_colors
+    return round(i * (n_colors - 1) / (n_tiers - 1))
+
+
+def fmt_reach(reach: float) -> str:
+    """A zone's chance to be reached as a whole percent: ``38%``, ``<1%``, ``100%``; ``—`` for 0 (not known:
+    no volatility measured yet)."""
+    if not math.isfinite(reach) or reach <= 0:
+        return "—"
+    pct = reach * 100.0
+    return "<1%" if pct < 0.5 else f"{min(100, round(pct))}%"
+
+
+def _fmt_dist_compact(distance_pct: float) -> str:
+    """Signed distance in at most 5 cells: ``+4.7%`` below 10 %, ``+23%`` from there."""
+    if not math.isfinite(distance_pct):
+        return "—"
+    return f"{distance_pct:+.1f}%" if abs(distance_pct) < 9.95 else f"{distance_pct:+.0f}%"
+
+
 def zone_line(
     low: float,
     high: float,
@@ -334,24 +391,53 @@ def zone_line(
     width: int,
     bar_style: Style,
     mark_style: Style,
+    *,
+    reach: float | None = None,
 ) -> Text:
     """One zone row, exactly ``width`` cells: price range, USD, a bar sized by ``strength`` (0..1),
-    signed distance % and ``◆`` when several leverage tiers agree (confluence)."""
+    signed distance %, the ``reach`` column when given (chance to be reached, :func:`fmt_reach`) and ``◆``
+    when several leverage tiers agree (confluence).
+
+    Compact (``width`` < 40, the 80-column layout) with a reach column: the distance takes at most 5 cells
+    and the bar is left out when fewer than 2 cells remain for it (the USD figure says the strength)."""
     compact = width < 40
     fp = fmt_price_compact if compact else (lambda x: fmt_price(x, (high - low) / 4 or None))
     rng = f"{fp(low)}–{fp(high)}"
     usd_s = fmt_usd(usd).rjust(6 if compact else 7)
-    dist = fmt_pct(distance_pct, 1 if compact else 2).rjust(6 if compact else 7)
-    fixed = len(rng) + 1 + len(usd_s) + 1 + 1 + len(dist) + 1 + 1
-    bar_w = max(1, width - fixed)
-    eighths = round(max(0.0, min(1.0, strength)) * bar_w * 8)
-    bar = "█" * (eighths // 8) + (_EIGHTHS[eighths % 8] if eighths % 8 else "")
+    if reach is None:
+        dist = fmt_pct(distance_pct, 1 if compact else 2).rjust(6 if compact else 7)
+        tail = " " + dist + " "
+    else:
+        dist = _fmt_dist_compact(distance_pct).rjust(5) if compact else fmt_pct(distance_pct, 2).rjust(7)
+        tail = " " + dist + fmt_reach(reach).rjust(5) + " "
+    fixed = len(rng) + 1 + len(usd_s) + len(tail) + 1
+    bar_w = width - fixed - 1
     t = Text(no_wrap=True, overflow="crop")
     t.append(rng + " ")
-    t.append(usd_s + " ")
-    t.append(bar.ljust(bar_w), bar_style)
-    t.append(" " + dist + " ")
+    t.append(usd_s)
+    if reach is None or not compact or bar_w >= 2:
+        bar_w = max(1, bar_w)
+        eighths = round(max(0.0, min(1.0, strength)) * bar_w * 8)
+        bar = "█" * (eighths // 8) + (_EIGHTHS[eighths % 8] if eighths % 8 else "")
+        t.append(" ")
+        t.append(bar.ljust(bar_w), bar_style)
+    else:  # no room for a bar: the columns stay right-aligned
+        t.append(" " * max(0, width - fixed))
+    t.append(tail)
     t.append("◆" if confluence else " ", mark_style)
+    t.truncate(width, pad=True)
+    return t
+
+
+def zone_header(order: str, width: int) -> Text:
+    """The zones panel's first line: the list's order (``zones by strength`` / ``by reach``) and the labels
+    of the distance and reach columns of :func:`zone_line`, right-aligned over them."""
+    compact = width < 40
+    title = ("by " if compact else "zones by ") + order
+    cols = ("dist" if compact else "distance").rjust(5 if compact else 7) + "reach".rjust(6)
+    t = Text(no_wrap=True, overflow="crop", style=Style(dim=True))
+    t.append(title.ljust(max(0, width - len(cols)))[: max(0, width - len(cols))], Style(bold=True))
+    t.append(cols)
     t.truncate(width, pad=True)
     return t
 

@@ -129,6 +129,20 @@ def make_engine(n_bars: int = 1440, *, seed: int = 7) -> Engine:
     return eng
 
 
+def long_history_engine(*, seed: int = 3, days: float = 183.0, start_ms: int | None = None) -> Engine:
+    """A real Engine whose model, with the *current* ModelConfig defaults (no decay: levels stand until consumed
+    or closed), has stepped ``days`` of the demo simulator's history the way the backfill does (``step_many``
+    via ``Engine.load_history``, which also keeps the candles). For the long-lookback (6M) snapshot: bands
+    older than a week stand. ``start_ms`` (default the scorecard's fixed start) is where the history ends."""
+    from liqtui.sim.market import MarketSim
+    from liqtui.sim.scorecard import DEFAULT_START_MS, model_bars
+
+    market = MarketSim(seed, start_ms=DEFAULT_START_MS if start_ms is None else start_ms, history_days=days)
+    eng = Engine(HeatModel(ModelConfig()), symbol="BTC", reference=Venue.BINANCE)
+    eng.load_history(model_bars(market))
+    return eng
+
+
 def live_events(
     start_ts: int, price: float, ms: int, *, seed: int = 11, trades_per_s: float = 20.0
 ) -> Iterator[MarketEvent]:

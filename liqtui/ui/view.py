@@ -1,7 +1,7 @@
 """What the screen shows, without a screen: the view state and the frame built from an engine.
 
 :class:`ViewState` holds what the user chose (lookback, liquidity threshold, heat gamma, zoom, centre, candles,
-zones per side) and the price window that follows from it; the keys of the app only call its methods.
+zones per side and their order) and the price window that follows from it; the keys of the app only call its methods.
 :func:`build_frame` reads an engine (anything that has the :class:`EngineView` shape, e.g.
 :class:`liqtui.core.engine.Engine`) through the view and returns a :class:`Frame`: the history heat, the live
 profile, the zones and the market status. Both are pure (numpy, no textual, no rich): tested with plain pytest.
@@ -24,7 +24,7 @@ from liqtui.config import GAMMA, THRESHOLD, UIConfig
 from liqtui.core.events import Candle, FeedStatus, Liquidation, MarketEvent, Venue
 from liqtui.core.grid import PriceGrid
 from liqtui.core.model import LOOKBACK_MS
-from liqtui.core.zones import ZoneReport
+from liqtui.core.zones import ORDERS, ZoneReport
 from liqtui.ui.binning import CandleCols, HeatScale, bin_profile, candle_columns, row_of
 
 __all__ = [
@@ -81,7 +81,9 @@ class ModelView(Protocol):
         self, lookback: str, n_cols: int, price_lo: float, price_hi: float, n_rows: int
     ) -> np.ndarray: ...
     def profile_by_tier(self, lookback: str) -> tuple[np.ndarray, np.ndarray]: ...
-    def zones(self, lookback: str, *, threshold_pct: float = ..., top_n: int = ...) -> ZoneReport: ...
+    def zones(
+        self, lookback: str, *, threshold_pct: float = ..., top_n: int = ..., order: str = ...
+    ) -> ZoneReport: ...
 
 
 class EngineView(Protocol):
@@ -141,6 +143,7 @@ class ViewState:
     top_n: int = 5
     zoom: float = 1.0
     center: float | None = None
+    zone_order: str = "strength"  # how the zones are listed: "strength" (biggest USD first) | "reach"
 
     @classmethod
     def from_settings(cls, ui: UIConfig) -> ViewState:
@@ -196,6 +199,11 @@ class ViewState:
         base = LOOKBACK_SPAN_PCT[self.lookback]
         self.zoom = min(SPAN_RANGE[1] / base, max(SPAN_RANGE[0] / base, zoom))
 
+    def toggle_zone_order(self) -> None:
+        """List the zones by the next order of :data:`liqtui.core.zones.ORDERS` (strength ↔ reach)."""
+        i = ORDERS.index(self.zone_order) if self.zone_order in ORDERS else -1
+        self.zone_order = ORDERS[(i + 1) % len(ORDERS)]
+
     def toggle_klines(self) -> None:
         self.klines = not self.klines
 
@@ -238,6 +246,7 @@ class Frame:
     anchor_row: int | None = None  # the display row of the price
     zones: ZoneReport | None = None
     zones_key: tuple[object, ...] | None = None
+    zone_order: str = "strength"  # the order the zones are listed in
     tier_names: tuple[str, ...] = ()
     status: MarketStatus = field(default_factory=MarketStatus)
 
@@ -283,11 +292,12 @@ def build_frame(
         if model.grid is not None:
             long_t, short_t = model.profile_by_tier(view.lookback)
             profile = bin_profile(model.grid.edges, long_t + short_t, lo, hi, height)
-    zones_key = (model.version, view.lookback, view.threshold_pct, view.top_n, id(model))
+    order = view.zone_order
+    zones_key = (model.version, view.lookback, view.threshold_pct, view.top_n, order, id(model))
     if previous is not None and previous.zones_key == zones_key:
         zones = previous.zones
     else:
-        zones = model.zones(view.lookback, threshold_pct=view.threshold_pct, top_n=view.top_n)
+        zones = model.zones(view.lookback, threshold_pct=view.threshold_pct, top_n=view.top_n, order=order)
     return Frame(
         price=price,
         window=win,
@@ -296,6 +306,7 @@ def build_frame(
         anchor_row=anchor,
         zones=zones,
         zones_key=zones_key,
+        zone_order=order,
         tier_names=tuple(model.tier_names),
         status=status,
     )

@@ -151,7 +151,8 @@ def test_zone_and_tape_lines_have_exact_width():
 
 def test_time_axis_labels_oldest_left_now_right_never_overlapping():
     assert time_axis(12 * 3_600_000, 60) == "-12h          -9h            -6h           -3h           now"
-    assert time_axis(180 * 86_400_000, 33) == "-180d -135d   -90d    -45d    now"
+    assert time_axis(180 * 86_400_000, 33) == "-180d    -120d     -60d       now"  # round ages
+    assert time_axis(180 * 86_400_000, 33, ticks=4) == "-180d -135d   -90d    -45d    now"
     assert time_axis(86_400_000, 10) == "-24h   now"  # the middle labels do not fit: skipped
     assert time_axis(86_400_000, 3) == "now" and time_axis(86_400_000, 0) == ""
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from liqtui.ui.app import LiqtuiApp
+from liqtui.ui.synthetic import long_history_engine
 
 
 def _app(engine, clock, **kw) -> LiqtuiApp:
@@ -41,3 +42,12 @@ def test_snapshot_3d_more_heat_no_klines_160x48(snap_compare, engine, frozen_clo
 def test_snapshot_light_theme_80x24(snap_compare, engine, frozen_clock):
     app = _app(engine, frozen_clock, theme="light")
     assert snap_compare(app, terminal_size=(80, 24), run_before=_freeze_time)
+
+
+def test_snapshot_6m_bands_older_than_a_week_stand_160x48(snap_compare):
+    """6M on the demo simulator's half year with the current model (no decay): bands that began weeks and months
+    ago still stand where price has not consumed them, and the time axis says when they began."""
+    engine = long_history_engine()
+    end = int(engine.model.last_ts) + 60_000
+    app = LiqtuiApp(engine, clock=lambda: end, colors="truecolor", lookback="6M")
+    assert snap_compare(app, terminal_size=(160, 48), run_before=_freeze_time)

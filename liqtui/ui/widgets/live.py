@@ -12,7 +12,7 @@ from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
 
-from liqtui.ui.render import axis_labels, bar_segments, fmt_price, row_of
+from liqtui.ui.render import axis_labels, bar_segments, fmt_price, row_of, tier_color_index
 from liqtui.ui.themes import HeatPalette
 
 __all__ = ["HeatColumn", "PriceAxis"]
@@ -108,7 +108,8 @@ class PriceAxis(_RowCache):
 
 
 class HeatColumn(_RowCache):
-    """The current profile beside the axis: one bar per row, stacked by leverage tier (lowest first)."""
+    """The current profile beside the axis: one bar per row, stacked by leverage tier (lowest first), each tier
+    in its colour of the model's own tier set (:func:`~liqtui.ui.render.tier_color_index`, as in the legend)."""
 
     DEFAULT_CSS = """
     HeatColumn { width: 12; height: 1fr; }
@@ -133,7 +134,8 @@ class HeatColumn(_RowCache):
         totals = m.sum(axis=0)
         scale = float(totals.max()) if totals.size else 0.0
         pal = self._pal
-        styles = [pal.tier_styles[i % len(pal.tier_styles)] for i in range(m.shape[0])]
+        n = m.shape[0]
+        styles = [pal.tier_styles[tier_color_index(i, n, len(pal.tier_styles))] for i in range(n)]
         rows = []
         cols = m.T.tolist()
         for y, parts in enumerate(cols):

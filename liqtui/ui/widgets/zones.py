@@ -1,7 +1,9 @@
 """The ranked zones panel: "Above price — squeeze zones" / "Below price — flush zones".
 
-Each side shows its total heat and its top N zones (price range, USD, a bar sized by strength, distance %,
-``◆`` for leverage confluence). Spent zones drop out because the model's report no longer holds them.
+A first line says the list's order (``by strength``: the biggest standing USD first, or ``by reach``: the
+likeliest to be touched within the forecast horizon first; the ``zone_order`` key switches). Each side shows
+its total heat and its top N zones (price range, USD, a bar sized by strength, distance %, reach %, ``◆`` for
+leverage confluence). Spent zones drop out because the model's report no longer holds them.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from liqtui.core.zones import Zone, ZoneReport
-from liqtui.ui.render import fmt_usd, zone_line
+from liqtui.ui.render import fmt_usd, tier_color_index, zone_header, zone_line
 from liqtui.ui.themes import HeatPalette
 
 __all__ = ["ZonesPanel", "render_zones", "tier_legend"]
@@ -29,24 +31,32 @@ def _header(title: str, total: float, width: int, style: Style) -> Text:
 
 
 def tier_legend(tiers: Sequence[str], pal: HeatPalette, width: int) -> Text:
-    """``heat column: ■5x ■10x …`` in the tier colours of the heat column (lowest leverage first)."""
+    """``heat column: ■3x ■5x …``: the model's own tiers (lowest leverage first) in the colours the heat column
+    draws them in (:func:`~liqtui.ui.render.tier_color_index`)."""
     t = Text("heat column " if width >= 40 else "", style=Style(dim=True), no_wrap=True, overflow="crop")
+    n = len(tiers)
     for i, name in enumerate(tiers):
-        t.append("■", Style(color=pal.tier_color(i)))
+        t.append("■", Style(color=pal.tier_color(tier_color_index(i, n, len(pal.tiers)))))
         t.append(f"{name} ")
     t.truncate(width)
     return t
 
 
 def render_zones(
-    report: ZoneReport | None, width: int, top_n: int, pal: HeatPalette, tiers: Sequence[str] = ()
+    report: ZoneReport | None,
+    width: int,
+    top_n: int,
+    pal: HeatPalette,
+    tiers: Sequence[str] = (),
+    order: str = "strength",
 ) -> Text:
-    """The whole panel as Text, ``width`` cells wide. ``report`` is a core.zones.ZoneReport (or None);
-    ``tiers`` (leverage tier names) adds the heat column's colour legend."""
+    """The whole panel as Text, ``width`` cells wide. ``report`` is a core.zones.ZoneReport (or None), listed
+    in ``order`` ("strength" | "reach", said on the first line); ``tiers`` (leverage tier names) adds the heat
+    column's colour legend."""
     wide = width >= 40
     above_t = "Above price — squeeze zones" if wide else "▲ Above — squeeze"
     below_t = "Below price — flush zones" if wide else "▼ Below — flush"
-    lines: list[Text] = []
+    lines: list[Text] = [zone_header(order, width)]
     if report is None:
         lines += [
             _header(above_t, 0.0, width, Style(bold=True)),
@@ -79,6 +89,7 @@ def render_zones(
                     width,
                     Style(color=color),
                     mark,
+                    reach=z.reach,
                 )
             )
     if tiers:
@@ -99,6 +110,7 @@ class ZonesPanel(Static):
         self.top_n = top_n
         self._report: ZoneReport | None = None
         self.tiers: tuple[str, ...] = ()
+        self.order = "strength"
         self._last: str | None = None
 
     def set_palette(self, palette: HeatPalette) -> None:
@@ -106,15 +118,18 @@ class ZonesPanel(Static):
         self._last = None
         self._redraw()
 
-    def set_report(self, report: ZoneReport | None, tiers: Sequence[str] = ()) -> None:
-        """Show a ZoneReport (None = no data yet) and the legend of the leverage ``tiers``."""
+    def set_report(
+        self, report: ZoneReport | None, tiers: Sequence[str] = (), order: str = "strength"
+    ) -> None:
+        """Show a ZoneReport (None = no data yet) listed in ``order``, and the legend of the leverage ``tiers``."""
         self._report = report
         self.tiers = tuple(tiers)
+        self.order = order
         self._redraw()
 
     def _redraw(self) -> None:
         width = max(10, self.content_region.width or self.size.width or 40)
-        text = render_zones(self._report, width, self.top_n, self._pal, self.tiers)
+        text = render_zones(self._report, width, self.top_n, self._pal, self.tiers, self.order)
         key = text.plain + str(width)
         if key != self._last:
             self._last = key
