@@ -33,7 +33,7 @@ from liqtui.history.formats import FORMATS, RecordingError
 from liqtui.sources import Source
 
 __all__ = [
-    "REACH_DECIMALS",
+    "REACH_DIGITS",
     "SOURCES",
     "ZonesArgError",
     "collect_zones",
@@ -215,13 +215,14 @@ def zones_document(
     return cleaned
 
 
-REACH_DECIMALS = 4
-"""``reach`` in the JSON: a chance from a volatility forecast, 4 decimals (0.01 %) is all it carries."""
+REACH_DIGITS = 3
+"""``reach`` in the JSON: a chance from a volatility forecast, 3 significant digits are all it carries (digits,
+not decimals: the strongest zones often stand far away, with chances of 1e-4 or less that are still not 0)."""
 
 
 def _zone(z: Any) -> dict[str, Any]:
     out: dict[str, Any] = msgspec.to_builtins(z)
-    out["reach"] = round(float(out.get("reach", 0.0)), REACH_DECIMALS)
+    out["reach"] = float(f"{float(out.get('reach', 0.0)):.{REACH_DIGITS}g}")
     return out
 
 

@@ -10,7 +10,7 @@ import pytest
 from liqtui.cli import parse_args
 from liqtui.commands.zones import run_zones
 from liqtui.config import Config
-from liqtui.headless import REACH_DECIMALS, ZonesArgError, collect_zones, format_text, zones_document
+from liqtui.headless import REACH_DIGITS, ZonesArgError, collect_zones, format_text, zones_document
 from liqtui.ui.synthetic import make_engine
 
 from .test_replay import agg, write_ours
@@ -26,7 +26,7 @@ def engine():
 
 
 def _decimals_ok(x: float) -> bool:
-    return round(x, REACH_DECIMALS) == x
+    return float(f"{x:.{REACH_DIGITS}g}") == x
 
 
 def test_zones_document_lists_by_the_order_asked_with_a_rounded_reach(engine):
