@@ -29,9 +29,9 @@ from websockets.http11 import Response
 from liqtui.core.engine import Engine
 from liqtui.core.events import Trade, Venue
 from liqtui.core.model import HeatModel
-from liqtui.feeds.binance import BinanceDecoder
 from liqtui.feeds.connection import FeedManager
 from liqtui.feeds.endpoints import Endpoints
+from liqtui.venues.binance.feed import BinanceDecoder
 
 _DEFAULT_REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
 REAL = Path(os.environ.get("LIQTUI_REAL_DATA", _DEFAULT_REAL))

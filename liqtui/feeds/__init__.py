@@ -1,7 +1,8 @@
-"""Live market-data feeds: per-venue decoders, the connection manager, endpoints and symbols.
+"""Live market-data feeds: the connection manager, endpoints, and the decoders of the venue adapters.
 
-Never imports textual or rich (httpx, which imports rich, is loaded lazily by the REST pollers). The registry
-below is what replay, record and the benchmarks use::
+Never imports textual or rich (httpx, which imports rich, is loaded lazily by the REST polls). What a venue
+means lives in its adapter (:mod:`liqtui.venues`); the helpers below are what replay, record and the
+benchmarks use::
 
     dec = make_decoder("okx", "BTC")        # a Decoder for BTC-USDT-SWAP
     events = dec.decode(frame, recv_ts_ms)  # list[MarketEvent], never raises; bad input -> dec.errors
@@ -18,46 +19,30 @@ Live::
 from __future__ import annotations
 
 from liqtui.core.events import Venue
-from liqtui.feeds.base import BaseDecoder, ConnSpec, Decoder
-from liqtui.feeds.binance import BinanceDecoder
-from liqtui.feeds.bybit import BybitDecoder
 from liqtui.feeds.endpoints import Endpoints, parse_endpoint
-from liqtui.feeds.hyperliquid import HyperliquidDecoder
-from liqtui.feeds.okx import ContractSpec, OkxDecoder
-from liqtui.feeds.symbols import instrument, to_venue
+from liqtui.venues import adapter
+from liqtui.venues.base import BaseDecoder, ConnSpec, Decoder
+from liqtui.venues.symbols import instrument, to_venue
 
 __all__ = [
     "BaseDecoder",
-    "BinanceDecoder",
-    "BybitDecoder",
     "ConnSpec",
-    "ContractSpec",
     "Decoder",
     "Endpoints",
-    "HyperliquidDecoder",
-    "OkxDecoder",
     "conn_specs",
     "instrument",
     "make_decoder",
     "parse_endpoint",
+    "to_venue",
 ]
-
-_DECODERS: dict[Venue, type[BaseDecoder]] = {
-    Venue.BINANCE: BinanceDecoder,
-    Venue.BYBIT: BybitDecoder,
-    Venue.OKX: OkxDecoder,
-    Venue.HYPERLIQUID: HyperliquidDecoder,
-}
 
 
 def make_decoder(venue: str | Venue, symbol: str) -> BaseDecoder:
     """A fresh decoder for ``venue`` and ``symbol`` (a ticker such as ``BTC`` or the venue's instrument)."""
-    return _DECODERS[to_venue(venue)](symbol)
+    return adapter(venue).decoder(symbol)
 
 
 def conn_specs(venue: str | Venue, symbol: str, endpoints: Endpoints | None = None) -> list[ConnSpec]:
     """The websocket connections (URL, subscriptions, keepalive) liqtui opens for ``venue`` and ``symbol``."""
-    from liqtui.feeds import binance, bybit, hyperliquid, okx
-
-    mods = {Venue.BINANCE: binance, Venue.BYBIT: bybit, Venue.OKX: okx, Venue.HYPERLIQUID: hyperliquid}
-    return mods[to_venue(venue)].conn_specs(symbol, endpoints or Endpoints())
+    a = adapter(venue)
+    return a.conn_specs(symbol, (endpoints or Endpoints()).ws_url(a.name))

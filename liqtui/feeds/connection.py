@@ -1,10 +1,13 @@
 """FeedManager: one connection manager for every venue.
 
-For each venue it opens the venue's websocket connection(s) (:func:`liqtui.feeds.conn_specs`), sends the
-subscriptions, keeps them alive with the venue's ping, detects stalls (no frame for ``stale_s`` → reconnect),
-replaces a connection before its lifetime cap without a gap (the new one opens before the old one closes;
-frames seen on both during the overlap are delivered once), and reconnects with capped exponential backoff
-and jitter, also after an established connection drops. Binance open interest is polled over REST.
+Everything a venue means comes from its adapter (:mod:`liqtui.venues`); this module names no venue. For each
+venue it runs the adapter's preparation (e.g. contract sizes), opens the adapter's websocket connection(s),
+sends the subscriptions, keeps them alive with the venue's ping, and judges staleness two ways: a socket with
+no frame at all for ``stale_s`` (a stall), and a market-data channel the adapter says must tick (mark price,
+tickers...) silent past its limit while pongs and acks may still arrive; both mark the venue ``stale`` and
+reconnect. It replaces a connection before its lifetime cap without a gap (the new one opens before the old one
+closes; frames seen on both during the overlap are delivered once), reconnects with capped exponential backoff
+and jitter, also after an established connection drops, and runs the adapter's REST polls (open interest).
 
 Every frame is passed to ``on_raw(venue, text, recv_ms)`` (for the recorder), decoded by the venue's decoder
 and each event goes to ``sink``. Connection changes are :class:`FeedStatus` events in the same sink:
@@ -24,24 +27,23 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI, WebSocketException
 
 from liqtui.core.events import FeedState, FeedStatus, MarketEvent, Venue
-from liqtui.feeds import conn_specs as venue_conn_specs
-from liqtui.feeds import make_decoder
-from liqtui.feeds.base import MAX_FRAME_BYTES, BaseDecoder, ConnSpec, RecentKeys, log
 from liqtui.feeds.endpoints import Endpoints
-from liqtui.feeds.okx import OkxDecoder
-from liqtui.feeds.rest import (
+from liqtui.venues import VenueAdapter, adapter
+from liqtui.venues.adapter import PrepareContext, RestPoll
+from liqtui.venues.base import (
+    MAX_FRAME_BYTES,
     Backoff,
+    BaseDecoder,
+    ConnSpec,
     FeedError,
+    RecentKeys,
     SymbolRefused,
-    binance_oi_url,
-    fetch_okx_contract,
-    make_client,
-    poll_binance_oi,
+    log,
 )
+from liqtui.venues.rest import make_client, poll
 
 if TYPE_CHECKING:
     import httpx
-from liqtui.feeds.symbols import instrument, to_venue
 
 __all__ = ["FeedManager", "VenueStats"]
 
@@ -89,12 +91,36 @@ class _Conn:
         self.had_events = False  # market data arrived (not only acks/pongs): resets the backoff
 
 
+class _Ticks:
+    """When each must-tick channel of a connection last ticked (monotonic), from the decoder's counts."""
+
+    __slots__ = ("counts", "seen")
+
+    def __init__(self, channels: Sequence[str], start: float, dec: BaseDecoder) -> None:
+        self.counts: dict[str, int] = {ch: dec.ticks.get(ch, 0) for ch in channels}
+        self.seen: dict[str, float] = dict.fromkeys(channels, start)
+
+    def silent(
+        self, dec: BaseDecoder, limits: Sequence[tuple[str, float]], now: float
+    ) -> tuple[str, float] | None:
+        """The first channel silent past its limit (and for how long), else None."""
+        for ch, limit in limits:
+            n = dec.ticks.get(ch, 0)
+            if n != self.counts[ch]:
+                self.counts[ch] = n
+                self.seen[ch] = now
+            elif now - self.seen[ch] > limit:
+                return ch, now - self.seen[ch]
+        return None
+
+
 class FeedManager:
     """Connects several venues for one symbol and feeds normalised events into one sink.
 
-    Timings default to each venue's needs and can be shrunk for tests: ``ping_interval_s``, ``stale_s`` and
-    ``max_age_s`` override every connection's values when given; ``backoff_base_s``/``backoff_cap_s`` shape
-    reconnect delays; ``max_attempts`` (None = forever) turns repeated failure into ``failed``.
+    Timings default to each venue's needs and can be shrunk for tests: ``ping_interval_s``, ``stale_s``,
+    ``max_age_s`` and ``silence_s`` (the longest silence of every must-tick channel) override every
+    connection's values when given; ``backoff_base_s``/``backoff_cap_s`` shape reconnect delays;
+    ``max_attempts`` (None = forever) turns repeated failure into ``failed``.
     """
 
     def __init__(
@@ -108,6 +134,7 @@ class FeedManager:
         ping_interval_s: float | None = None,
         stale_s: float | None = None,
         max_age_s: float | None = None,
+        silence_s: float | None = None,
         backoff_base_s: float = 0.5,
         backoff_cap_s: float = 30.0,
         max_attempts: int | None = None,
@@ -121,12 +148,16 @@ class FeedManager:
     ) -> None:
         if not venues:
             raise ValueError("FeedManager needs at least one venue")
-        self.venues: list[Venue] = list(dict.fromkeys(to_venue(v) for v in venues))
+        self.adapters: dict[str, VenueAdapter] = {}
+        for v in venues:
+            a = adapter(v)
+            self.adapters.setdefault(a.name, a)
+        self.venues: list[Venue] = [a.venue for a in self.adapters.values()]
         self.symbol = symbol
         self.endpoints = endpoints or Endpoints()
         self.sink = sink
         self.on_raw = on_raw
-        self._timing = (ping_interval_s, stale_s, max_age_s)
+        self._timing = (ping_interval_s, stale_s, max_age_s, silence_s)
         self.backoff = Backoff(backoff_base_s, backoff_cap_s, random.Random(seed))
         self.max_attempts = max_attempts
         self.open_timeout_s = open_timeout_s
@@ -135,23 +166,26 @@ class FeedManager:
         self.oi_poll_s = oi_poll_s
         self.rest_timeout_s = rest_timeout_s
         self.handover_timeout_s = handover_timeout_s
-        self.decoders: dict[str, BaseDecoder] = {v.value: make_decoder(v, symbol) for v in self.venues}
-        self.instruments: dict[str, str] = {v.value: instrument(v, symbol) for v in self.venues}
+        self.decoders: dict[str, BaseDecoder] = {n: a.decoder(symbol) for n, a in self.adapters.items()}
+        self.instruments: dict[str, str] = {n: a.instrument(symbol) for n, a in self.adapters.items()}
         self.stats: dict[str, VenueStats] = {v.value: VenueStats() for v in self.venues}
         self._overlap: dict[tuple[str, str], RecentKeys] = {}  # frames seen during a handover
+        self._labelled: set[tuple[str, str]] = set()  # connections named in reasons (venues with several)
 
     # -- public ---------------------------------------------------------------------------------------
     def specs(self, venue: Venue) -> list[ConnSpec]:
         """The connections of ``venue``, with the manager's timing overrides applied."""
-        ping, stale, age = self._timing
+        ping, stale, age, silence = self._timing
+        a = self.adapters[venue.value]
         out = []
-        for s in venue_conn_specs(venue, self.symbol, self.endpoints):
+        for s in a.conn_specs(self.symbol, self.endpoints.ws_url(a.name)):
             out.append(
                 msgspec.structs.replace(
                     s,
                     ping_interval_s=ping if ping is not None else s.ping_interval_s,
                     stale_s=stale if stale is not None else s.stale_s,
                     max_age_s=age if age is not None else s.max_age_s,
+                    ticks=s.ticks if silence is None else tuple((ch, silence) for ch, _ in s.ticks),
                 )
             )
         return out
@@ -170,15 +204,17 @@ class FeedManager:
 
     # -- per venue ------------------------------------------------------------------------------------
     async def _run_venue(self, venue: Venue) -> None:
+        a = self.adapters[venue.value]
         try:
             async with make_client(self.rest_timeout_s) as client:
-                if venue is Venue.OKX:
-                    await self._okx_contract(client)
+                rest_url = self.endpoints.rest_url(a.name)
+                await self._prepare(venue, a, client, rest_url)
+                specs = self.specs(venue)
                 async with asyncio.TaskGroup() as tg:
-                    for spec in self.specs(venue):
-                        tg.create_task(self._run_spec(venue, spec))
-                    if venue is Venue.BINANCE:
-                        tg.create_task(self._poll_oi(venue, client))
+                    for spec in specs:
+                        tg.create_task(self._run_spec(venue, spec, labelled=len(specs) > 1))
+                    for p in a.polls(self.symbol, rest_url):
+                        tg.create_task(self._poll(venue, a, client, p))
         except* FeedError as eg:
             msg = str(eg.exceptions[0])
             log.error("%s: feed failed: %s", venue.value, msg)
@@ -187,31 +223,22 @@ class FeedManager:
             log.exception("%s: feed crashed", venue.value, exc_info=eg.exceptions[0])
             self._status(venue, FeedState.FAILED, reason=f"internal error: {eg.exceptions[0]!r}")
 
-    async def _okx_contract(self, client: httpx.AsyncClient) -> None:
-        dec = self.decoders[Venue.OKX.value]
-        assert isinstance(dec, OkxDecoder)
+    async def _prepare(self, venue: Venue, a: VenueAdapter, client: httpx.AsyncClient, rest_url: str) -> None:
+        """The adapter's work before connecting (contract sizes...); its retries show as connecting."""
 
         def on_error(attempt: int, reason: str) -> None:
-            self._status(Venue.OKX, FeedState.CONNECTING, attempt=attempt, reason=reason)
+            self._status(venue, FeedState.CONNECTING, attempt=attempt, reason=reason)
 
-        attempts = 3 if dec.spec_known else (self.max_attempts or 1_000_000)
+        dec = self.decoders[venue.value]
+        ctx = PrepareContext(client, rest_url, dec, self.backoff, self.max_attempts, on_error)
         try:
-            dec.spec = await fetch_okx_contract(
-                client,
-                self.endpoints.rest_url(Venue.OKX),
-                dec.symbol,
-                backoff=self.backoff,
-                attempts=attempts,
-                on_error=on_error,
-            )
+            await a.prepare(ctx)
         except SymbolRefused as exc:
-            raise _Failed(f"unknown symbol {dec.symbol} on okx: {exc}") from None
-        dec.spec_known = True
+            raise _Failed(f"unknown symbol {dec.symbol} on {venue.value}: {exc}") from None
 
-    async def _poll_oi(self, venue: Venue, client: httpx.AsyncClient) -> None:
+    async def _poll(self, venue: Venue, a: VenueAdapter, client: httpx.AsyncClient, p: RestPoll) -> None:
         dec = self.decoders[venue.value]
         st = self.stats[venue.value]
-        url = binance_oi_url(self.endpoints.rest_url(venue), dec.symbol)
 
         def on_body(body: bytes) -> None:
             st.rest_polls += 1
@@ -219,24 +246,30 @@ class FeedManager:
 
         def on_error(attempt: int, reason: str) -> None:
             st.rest_errors += 1
-            self._status(venue, st.state, attempt=attempt, reason=f"open interest poll: {reason}")
+            self._status(venue, st.state, attempt=attempt, reason=f"{p.what}: {reason}")
             if self.max_attempts is not None and attempt >= self.max_attempts:
-                raise _Failed(f"open interest poll failed {attempt} times: {reason}")
+                raise _Failed(f"{p.what} failed {attempt} times: {reason}")
 
         try:
-            await poll_binance_oi(
+            await poll(
                 client,
-                url,
-                interval_s=self.oi_poll_s,
+                p.url,
+                what=f"{venue.value}: {p.what}",
+                refusal_codes=a.refusal_codes,
+                interval_s=self.oi_poll_s if p.interval_s is None else p.interval_s,
                 backoff=self.backoff,
                 on_body=on_body,
                 on_error=on_error,
             )
         except SymbolRefused as exc:
-            raise _Failed(f"unknown symbol {dec.symbol} on binance: {exc}") from None
+            raise _Failed(f"unknown symbol {dec.symbol} on {venue.value}: {exc}") from None
 
     # -- per connection -------------------------------------------------------------------------------
-    async def _run_spec(self, venue: Venue, spec: ConnSpec) -> None:
+    async def _run_spec(self, venue: Venue, spec: ConnSpec, *, labelled: bool = False) -> None:
+        """Keep one connection of ``venue`` up. ``labelled``: the venue has several connections, so reasons
+        name this one."""
+        if labelled:
+            self._labelled.add((venue.value, spec.name))
         attempt = 0
         reason = ""
         while True:
@@ -250,7 +283,7 @@ class FeedManager:
                 self._status(venue, FeedState.CONNECTING)
             try:
                 conn = await self._open(venue, spec)
-                self.decoders[venue.value].reset()  # per-connection state (Bybit ticker) starts afresh
+                self.decoders[venue.value].reset()  # per-connection state (a ticker snapshot) starts afresh
             except (OSError, TimeoutError, WebSocketException) as exc:
                 attempt = self._next_attempt(venue, attempt, f"connect failed: {_describe(exc)}")
                 reason = f"connect failed: {_describe(exc)}"
@@ -396,16 +429,30 @@ class FeedManager:
         return f"connection closed ({code})"
 
     async def _watchdog(self, venue: Venue, spec: ConnSpec, conn: _Conn) -> None:
-        step = max(0.01, min(1.0, spec.stale_s / 4))
+        """Stale when the socket is silent for ``stale_s`` (a stall), or when a must-tick market-data channel
+        is silent past its limit (pongs and acks do not count): mark the venue stale and close, so that the
+        connection is made again with backoff."""
+        limits = [spec.stale_s, *(lim for _, lim in spec.ticks)]
+        step = max(0.01, min(1.0, min(limits) / 4))
+        dec = self.decoders[venue.value]
+        ticks = _Ticks([ch for ch, _ in spec.ticks], conn.opened, dec)
         while True:
             await asyncio.sleep(step)
-            idle = time.monotonic() - conn.last_frame
+            now = time.monotonic()
+            idle = now - conn.last_frame
             if idle > spec.stale_s:
-                self.stats[venue.value].stale += 1
-                conn.closing = f"stale: no data for {idle:.1f} s"
-                self._status(venue, FeedState.STALE, reason=self._label(venue, spec, conn.closing))
-                await _close(conn)
-                return
+                why = f"stale: no data for {idle:.1f} s"
+            else:
+                silent = ticks.silent(dec, spec.ticks, now)
+                if silent is None:
+                    continue
+                why = f"stale: no {silent[0]} for {silent[1]:.1f} s (only keepalive or other frames)"
+                conn.had_events = False  # a connection without its must-tick data does not reset the backoff
+            self.stats[venue.value].stale += 1
+            conn.closing = why
+            self._status(venue, FeedState.STALE, reason=self._label(venue, spec, why))
+            await _close(conn)
+            return
 
     async def _pinger(self, spec: ConnSpec, conn: _Conn) -> None:
         assert spec.ping is not None
@@ -474,7 +521,7 @@ class FeedManager:
             log.exception("%s: sink raised on FeedStatus", venue.value)
 
     def _label(self, venue: Venue, spec: ConnSpec, reason: str) -> str:
-        return f"{spec.name}: {reason}" if venue is Venue.OKX else reason
+        return f"{spec.name}: {reason}" if (venue.value, spec.name) in self._labelled else reason
 
 
 def _worth_logging(n: int) -> bool:

@@ -12,24 +12,14 @@ from urllib.parse import urlsplit
 import msgspec
 
 from liqtui.core.events import Venue
-from liqtui.feeds.symbols import to_venue
+from liqtui.venues import ADAPTERS, adapter
+from liqtui.venues.symbols import to_venue
 
 __all__ = ["DEFAULT_REST", "DEFAULT_WS", "Endpoints", "parse_endpoint"]
 
-#: Websocket bases. Binance market streams live under ``/market`` since 2026 (the old root path no longer
-#: carries aggTrade/markPrice/kline/forceOrder). OKX candles use the ``business`` sibling of ``public``.
-DEFAULT_WS: dict[Venue, str] = {
-    Venue.BINANCE: "wss://fstream.binance.com/market",
-    Venue.BYBIT: "wss://stream.bybit.com/v5/public/linear",
-    Venue.OKX: "wss://ws.okx.com:8443/ws/v5/public",
-    Venue.HYPERLIQUID: "wss://api.hyperliquid.xyz/ws",
-}
-DEFAULT_REST: dict[Venue, str] = {
-    Venue.BINANCE: "https://fapi.binance.com",
-    Venue.BYBIT: "https://api.bybit.com",
-    Venue.OKX: "https://www.okx.com",
-    Venue.HYPERLIQUID: "https://api.hyperliquid.xyz",
-}
+#: Websocket and REST bases of the registered venues (each adapter states its own).
+DEFAULT_WS: dict[Venue, str] = {a.venue: a.default_ws for a in ADAPTERS.values()}
+DEFAULT_REST: dict[Venue, str] = {a.venue: a.default_rest for a in ADAPTERS.values()}
 
 
 def _check_url(url: str, kind: str) -> str:
@@ -51,12 +41,12 @@ class Endpoints(msgspec.Struct, frozen=True):
     def ws_url(self, venue: str | Venue) -> str:
         """Websocket base URL of ``venue``."""
         v = to_venue(venue)
-        return self.ws.get(v, DEFAULT_WS[v])
+        return self.ws.get(v) or adapter(v).default_ws
 
     def rest_url(self, venue: str | Venue) -> str:
         """REST base URL of ``venue``."""
         v = to_venue(venue)
-        return self.rest.get(v, DEFAULT_REST[v])
+        return self.rest.get(v) or adapter(v).default_rest
 
     def with_override(self, venue: str | Venue, kind: str, url: str) -> Endpoints:
         """A copy with one URL replaced; ``kind`` is ``"ws"`` or ``"rest"``."""

@@ -1,32 +1,30 @@
 """REST backfill: klines (with taker-buy volume where the venue has it) and open-interest history.
 
 ``await backfill(venue, symbol, lookback, rest_url=..., on_bars=..., progress=..., store=...)`` fetches what the
-lookback needs at a resolution it can afford (:func:`plan`: 1-minute bars for the last 30 days at most on
-Binance/Bybit, 3 days on OKX; 15-minute bars before that for 6M, 5-minute otherwise), merges the open interest into the bars (USD, interpolated to each bar's
-close), writes every page to the store as soon as it arrives (so a cancelled backfill resumes where it stopped:
+lookback needs at a resolution it can afford (:func:`plan`: 1-minute bars for the most recent part, as much as
+the venue's request budget allows; 15-minute bars before that for 6M, 5-minute otherwise), merges the open
+interest into the bars (USD, interpolated to each bar's close), writes every page to the store as soon as it arrives (so a cancelled backfill resumes where it stopped:
 what the store already has is not fetched again), then hands the whole lookback to ``on_bars`` oldest first as
 :data:`~liqtui.history.store.BAR_DTYPE` arrays (the store's merged view when a store is given).
 
-Venues: Binance USDⓈ-M (``/fapi/v1/klines`` ≤1500 rows, ``/futures/data/openInterestHist`` ≤500 rows and the
-last 30 days only), Bybit v5 linear (``/v5/market/kline`` ≤1000 rows newest first, ``/v5/market/open-interest``
-≤200 rows with cursor paging), OKX v5 swaps (``history-candles`` ≤100 rows, rubik open-interest history) and
-Hyperliquid (``candleSnapshot``: the newest 5000 candles per interval, no open-interest history).
-
-Rate limits: requests are paced per venue; HTTP 429, Binance 418 (IP ban), Bybit's 403 / retCode 10006 and OKX
-code 50011 are honoured with their ``Retry-After`` (or reset timestamp) and exponential backoff with jitter;
-Binance's ``X-MBX-USED-WEIGHT-1M`` header pauses the backfill before the per-minute weight is exhausted.
+The pages themselves come from each venue adapter's :class:`~liqtui.venues.history.HistoryApi` (klines and
+open-interest history, row limits, how far back the venue keeps open interest); this module names no venue.
+Its one HTTP client applies each venue's rules: requests are paced (``min_interval_s``); the venue's
+rate-limit statuses are retried after the wait its headers ask for (``Retry-After``, a reset timestamp), else
+with the shared exponential :class:`~liqtui.venues.base.Backoff` with jitter; a rate-limit code inside a 200
+reply is retried the same way; a used-weight header pauses the backfill before the per-minute weight is
+exhausted.
 """
 
 from __future__ import annotations
 
-import abc
 import asyncio
 import dataclasses
 import math
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from typing import Any, ClassVar
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
 
 import httpx
 import numpy as np
@@ -34,12 +32,28 @@ import numpy as np
 from liqtui.core.engine import Engine
 from liqtui.core.events import Candle, MarketEvent, OpenInterest, Venue
 from liqtui.core.model import LOOKBACK_MS, HeatModel
-from liqtui.feeds.endpoints import DEFAULT_REST
-from liqtui.feeds.symbols import instrument, to_venue
 from liqtui.history.store import SRC_KLINE, Store, empty_bars, merge_resolutions
+from liqtui.venues import ADAPTERS, adapter
+from liqtui.venues.base import Backoff
+from liqtui.venues.history import (
+    COARSE_INTERVAL_S,
+    DAY_MS,
+    FINE_WINDOW_MS,
+    MIN_MS,
+    BackfillError,
+    HistoryApi,
+    Segment,
+    plan,
+    plan_capped,
+)
+from liqtui.venues.symbols import to_venue
 
 __all__ = [
+    "COARSE_INTERVAL_S",
+    "DAY_MS",
+    "FINE_WINDOW_MS",
     "LOOKBACK_MS",
+    "MIN_MS",
     "SUPPORTED_VENUES",
     "BackfillError",
     "BackfillResult",
@@ -51,14 +65,9 @@ __all__ = [
     "combine_oi",
     "fetch_history",
     "plan",
+    "plan_capped",
 ]
 
-MIN_MS = 60_000
-DAY_MS = 86_400_000
-#: 1-minute bars are fetched for at most this much of the lookback (Binance: 29 requests of 1500 rows).
-FINE_WINDOW_MS = 30 * DAY_MS
-#: Resolution of the part of a long lookback older than the fine window.
-COARSE_INTERVAL_S: dict[str, int] = {"3M": 300, "6M": 900}
 DELIVER_CHUNK = 2_000  # bars in the first step (~11 ms here); later steps are sized to DELIVER_BUDGET_S
 DELIVER_BUDGET_S = (
     0.015  # how long one model step of a backfill may hold the event loop (a UI frame is 100 ms)
@@ -67,23 +76,6 @@ DELIVER_CHUNK_MIN, DELIVER_CHUNK_MAX = 100, 10_000
 
 Progress = Callable[[int, int, str], None]
 OnBars = Callable[[np.ndarray], Awaitable[None] | None]
-
-
-class BackfillError(RuntimeError):
-    """The backfill cannot go on: unsupported venue, bad symbol, an exchange error, or a ban too long to wait."""
-
-
-@dataclasses.dataclass(frozen=True)
-class Segment:
-    """A span of bar open times ``[start_ms, end_ms)`` fetched at one resolution."""
-
-    interval_s: int
-    start_ms: int
-    end_ms: int
-
-    @property
-    def n_bars(self) -> int:
-        return max(0, (self.end_ms - self.start_ms) // (self.interval_s * 1000))
 
 
 @dataclasses.dataclass
@@ -104,54 +96,17 @@ class BackfillResult:
     retries: int = 0
 
 
-def plan(lookback: str, now_ms: int, *, fine_window_ms: int = FINE_WINDOW_MS) -> list[Segment]:
-    """The segments to fetch for ``lookback`` at ``now_ms``, oldest first, without overlap: 1-minute bars for the
-    most recent ``min(lookback, fine_window_ms)``, coarser bars before that (15m for 6M, else 5m). Only
-    closed bars."""
-    if lookback not in LOOKBACK_MS:
-        raise ValueError(f"unknown lookback {lookback!r}; allowed: {' '.join(LOOKBACK_MS)}")
-    span = LOOKBACK_MS[lookback]
-    end = now_ms - now_ms % MIN_MS
-    if span <= fine_window_ms:
-        return [Segment(60, end - span, end)]
-    coarse = COARSE_INTERVAL_S.get(lookback, 300)
-    step = coarse * 1000
-    split = (end - fine_window_ms) - (end - fine_window_ms) % step
-    start = (end - span) - (end - span) % step
-    return [Segment(coarse, start, split), Segment(60, split, end)]
-
-
-def plan_capped(lookback: str, now_ms: int, *, intervals: Sequence[int], cap: int) -> list[Segment]:
-    """Segments for a venue that serves only the newest ``cap`` candles of each interval (Hyperliquid: 5000):
-    the finest interval for as far back as it reaches, then each coarser one further back, oldest first."""
-    if lookback not in LOOKBACK_MS:
-        raise ValueError(f"unknown lookback {lookback!r}; allowed: {' '.join(LOOKBACK_MS)}")
-    end = now_ms - now_ms % MIN_MS
-    start = end - LOOKBACK_MS[lookback]
-    segs: list[Segment] = []
-    hi = end
-    for iv in sorted(intervals):
-        step = iv * 1000
-        hi_al = hi - hi % step
-        lo = max(start - start % step, (end - end % step) - cap * step)
-        if lo < hi_al:
-            segs.append(Segment(iv, lo, hi_al))
-            hi = lo
-        if hi <= start:
-            break
-    return segs[::-1]
-
-
 # ---------------------------------------------------------------------------------------------- HTTP
 
 
 class _Http:
-    """JSON requests to one venue with pacing, rate-limit handling and retries."""
+    """JSON requests to one venue with pacing, rate-limit handling and retries, by the rules of its
+    :class:`~liqtui.venues.history.HistoryApi`."""
 
     def __init__(
         self,
         client: httpx.AsyncClient,
-        venue: Venue,
+        rules: type[HistoryApi],
         base_url: str,
         result: BackfillResult,
         say: Callable[[str], None],
@@ -160,21 +115,23 @@ class _Http:
         max_retries: int = 6,
         transport_retries: int = 3,
         max_wait_s: float = 300.0,
-        weight_limit: int = 2400,
     ) -> None:
-        self.client, self.venue, self.base = client, venue, base_url.rstrip("/")
+        self.client, self.rules, self.base = client, rules, base_url.rstrip("/")
+        self.name = rules.name
         self.result, self.say = result, say
         self.min_interval_s, self.max_retries, self.max_wait_s = min_interval_s, max_retries, max_wait_s
-        self.weight_limit, self.transport_retries = weight_limit, transport_retries
+        self.transport_retries = transport_retries
+        self.api: HistoryApi | None = None  # the pages' object, whose body_error checks each reply
         self._next_at = 0.0
         self._rng = random.Random(0x11C)
+        self._backoff = Backoff(0.5, 30.0, self._rng, jitter=(0.5, 1.5))
 
     async def get(self, path: str, params: dict[str, Any]) -> Any:
         """The decoded JSON body of ``GET base+path?params``; retries what is retryable, raises the rest."""
         return await self.request("GET", path, params=params)
 
     async def post(self, path: str, body: dict[str, Any]) -> Any:
-        """The decoded JSON reply to ``POST base+path`` with a JSON body (Hyperliquid's ``/info``)."""
+        """The decoded JSON reply to ``POST base+path`` with a JSON body."""
         return await self.request("POST", path, json_body=body)
 
     async def request(
@@ -206,72 +163,50 @@ class _Http:
             body = self._json(resp, method, path)
             if resp.status_code != 200:
                 raise BackfillError(
-                    f"{self.venue.value}: {method} {path} failed: HTTP {resp.status_code} {_err(body)}"
+                    f"{self.name}: {method} {path} failed: HTTP {resp.status_code} {_err(body)}"
                 )
-            retry_code = self._venue_error(body, path)
+            retry_code = self.api.body_error(body, path) if self.api is not None else None
             if retry_code:
                 await self._retry(attempt, None, f"{retry_code} (rate limit)")
                 continue
             await self._weight_guard(resp)
             return body
-        raise BackfillError(
-            f"{self.venue.value}: {method} {path} still failing after {self.max_retries} retries"
-        )
-
-    def _venue_error(self, body: Any, path: str) -> str | None:
-        """Bybit ``retCode`` / OKX ``code`` in a 200 reply: a retryable rate-limit code, or raise."""
-        if not isinstance(body, dict):
-            return None
-        if self.venue is Venue.BYBIT and body.get("retCode", 0) != 0:
-            if body.get("retCode") == 10006:  # too many visits
-                return "retCode 10006"
-            raise BackfillError(
-                f"bybit: GET {path} failed: retCode {body.get('retCode')} {body.get('retMsg')}"
-            )
-        if self.venue is Venue.OKX and str(body.get("code", "0")) != "0":
-            if str(body.get("code")) == "50011":  # too many requests
-                return "code 50011"
-            raise BackfillError(f"okx: GET {path} failed: code {body.get('code')} {body.get('msg')}")
-        return None
+        raise BackfillError(f"{self.name}: {method} {path} still failing after {self.max_retries} retries")
 
     def _json(self, resp: httpx.Response, method: str, path: str) -> Any:
         try:
             return resp.json()
         except ValueError:
             raise BackfillError(
-                f"{self.venue.value}: {method} {path}: HTTP {resp.status_code} with a body that is not JSON: "
+                f"{self.name}: {method} {path}: HTTP {resp.status_code} with a body that is not JSON: "
                 f"{resp.text[:120]!r}"
             ) from None
 
     def _rate_limited(self, resp: httpx.Response) -> tuple[bool, float | None]:
         """Whether ``resp`` is a rate-limit reply, and the seconds the venue asks to wait (None: no hint)."""
-        code = resp.status_code
-        if code not in (429, 418) and not (self.venue is Venue.BYBIT and code == 403):
-            return False, None  # (OKX answers 429; Hyperliquid 429)
-        for header, scale, now in (
-            ("Retry-After", 1.0, 0.0),
-            ("X-Bapi-Limit-Reset-Timestamp", 1000.0, time.time()),
-        ):
+        if resp.status_code not in self.rules.rate_limit_statuses:
+            return False, None
+        for header, scale, absolute in self.rules.retry_headers:
             value = resp.headers.get(header)
             if value is not None:
                 try:
-                    return True, max(0.0, float(value) / scale - now)
+                    return True, max(0.0, float(value) / scale - (time.time() if absolute else 0.0))
                 except ValueError:
                     pass
         return True, None
 
     async def _retry(self, attempt: int, wait: float | None, why: str, *, last: bool = False) -> None:
         if last or attempt >= self.max_retries:
-            raise BackfillError(f"{self.venue.value}: giving up after {attempt + 1} attempts: {why}")
-        backoff = min(30.0, 0.5 * 2**attempt) * (0.5 + self._rng.random())
+            raise BackfillError(f"{self.name}: giving up after {attempt + 1} attempts: {why}")
+        backoff = self._backoff.delay(attempt + 1)
         delay = backoff if wait is None else wait
         if delay > self.max_wait_s:
             raise BackfillError(
-                f"{self.venue.value}: {why}; the exchange asks to wait {delay:.0f} s, more than the "
+                f"{self.name}: {why}; the exchange asks to wait {delay:.0f} s, more than the "
                 f"{self.max_wait_s:.0f} s allowed: try again later"
             )
         self.result.retries += 1
-        self.say(f"{self.venue.value}: {why}, retrying in {delay:.1f} s")
+        self.say(f"{self.name}: {why}, retrying in {delay:.1f} s")
         await asyncio.sleep(delay)
 
     async def _pace(self) -> None:
@@ -281,18 +216,17 @@ class _Http:
         self._next_at = max(now, self._next_at) + self.min_interval_s
 
     async def _weight_guard(self, resp: httpx.Response) -> None:
-        used = resp.headers.get("X-MBX-USED-WEIGHT-1M")
-        if used is None or not used.isdigit() or int(used) < 0.8 * self.weight_limit:
+        header, limit = self.rules.weight_header, self.rules.weight_limit
+        used = resp.headers.get(header) if header is not None else None
+        if used is None or not used.isdigit() or int(used) < 0.8 * limit:
             return
         delay = self._until_next_minute()
-        self.say(
-            f"{self.venue.value}: request weight {used}/{self.weight_limit} this minute, pausing {delay:.0f} s"
-        )
+        self.say(f"{self.name}: request weight {used}/{limit} this minute, pausing {delay:.0f} s")
         await asyncio.sleep(delay)
 
     @staticmethod
     def _until_next_minute() -> float:
-        """Seconds until Binance's per-minute weight window has rolled over (plus one for clock skew)."""
+        """Seconds until a per-minute weight window has rolled over (plus one for clock skew)."""
         return 61.0 - time.time() % 60.0
 
 
@@ -305,313 +239,8 @@ def _err(body: Any) -> str:
     return str(body)[:120]
 
 
-# ---------------------------------------------------------------------------------------------- venues
-
-
-class _Venue(abc.ABC):
-    """REST shapes of one venue: kline pages and open-interest history."""
-
-    kline_limit: int = 1000
-    oi_history_ms: int | None = None  # how far back the venue keeps OI history (None: no documented limit)
-    oi_is_usd: bool = True
-    fine_window_ms: int = FINE_WINDOW_MS  # how much of a lookback gets 1-minute bars (request budget)
-
-    def __init__(self, http: _Http, symbol: str) -> None:
-        self.http, self.symbol = http, symbol
-
-    def plan(self, lookback: str, now_ms: int) -> list[Segment]:
-        """The resolutions and spans to fetch for ``lookback`` (see :func:`plan`)."""
-        return plan(lookback, now_ms, fine_window_ms=self.fine_window_ms)
-
-    def oi_missing_reason(self) -> str:
-        """Why bars may lack open interest, in plain words."""
-        if self.oi_history_ms:
-            return f"{self.http.venue.value} serves open-interest history for the last {self.oi_history_ms // DAY_MS} days only"
-        return f"{self.http.venue.value} returned no open interest for them"
-
-    def kline_windows(self, interval_s: int, start_ms: int, end_ms: int) -> list[tuple[int, int]]:
-        """Request windows of at most ``kline_limit`` bars covering ``[start_ms, end_ms)``."""
-        step = interval_s * 1000 * self.kline_limit
-        return [(a, min(a + step, end_ms)) for a in range(start_ms, end_ms, step)]
-
-    def oi_period_s(self, interval_s: int) -> int:
-        return 300 if interval_s < 900 else 900
-
-    oi_limit: int = 200
-
-    @abc.abstractmethod
-    async def klines(self, interval_s: int, start_ms: int, end_ms: int) -> np.ndarray:
-        """Bars opening in ``[start_ms, end_ms)`` (one request, at most ``kline_limit``), oldest first."""
-
-    @abc.abstractmethod
-    def oi_pages(
-        self, period_s: int, start_ms: int, end_ms: int
-    ) -> AsyncIterator[tuple[np.ndarray, np.ndarray]]:
-        """Open-interest samples ``(ts, value)`` in ``[start_ms, end_ms]``, one page per request."""
-
-
-class _Binance(_Venue):
-    kline_limit = 1500
-    oi_limit = 500
-    oi_history_ms = 30 * DAY_MS
-    _INTERVALS: ClassVar[dict[int, str]] = {60: "1m", 300: "5m", 900: "15m", 3600: "1h"}
-
-    async def klines(self, interval_s: int, start_ms: int, end_ms: int) -> np.ndarray:
-        body = await self.http.get(
-            "/fapi/v1/klines",
-            {
-                "symbol": self.symbol,
-                "interval": self._INTERVALS[interval_s],
-                "startTime": start_ms,
-                "endTime": end_ms - 1,
-                "limit": self.kline_limit,
-            },
-        )
-        if not isinstance(body, list):
-            raise BackfillError(f"binance: /fapi/v1/klines returned {type(body).__name__}, expected a list")
-        try:
-            raw = np.array([r[:10] for r in body], dtype=np.float64).reshape(len(body), 10)
-        except (TypeError, ValueError) as exc:
-            raise BackfillError(f"binance: malformed kline rows: {exc}") from None
-        out = empty_bars(len(body))
-        out["ts"] = raw[:, 0].astype(np.int64)
-        out["interval_s"] = interval_s
-        for j, f in enumerate(("open", "high", "low", "close", "volume")):
-            out[f] = raw[:, 1 + j]
-        out["quote_volume"] = raw[:, 7]
-        out["taker_buy_volume"] = raw[:, 9]
-        return out
-
-    async def oi_pages(
-        self, period_s: int, start_ms: int, end_ms: int
-    ) -> AsyncIterator[tuple[np.ndarray, np.ndarray]]:
-        period = {300: "5m", 900: "15m"}[period_s]
-        step = period_s * 1000 * self.oi_limit
-        for a in range(
-            start_ms, end_ms, step
-        ):  # explicit windows: the same pages whichever end the venue fills
-            body = await self.http.get(
-                "/futures/data/openInterestHist",
-                {
-                    "symbol": self.symbol,
-                    "period": period,
-                    "startTime": a,
-                    "endTime": min(a + step, end_ms) - 1,
-                    "limit": self.oi_limit,
-                },
-            )
-            if not isinstance(body, list):
-                raise BackfillError(
-                    f"binance: openInterestHist returned {type(body).__name__}, expected a list"
-                )
-            try:
-                ts = np.array([int(r["timestamp"]) for r in body], dtype=np.int64)
-                usd = np.array([float(r["sumOpenInterestValue"]) for r in body], dtype=np.float64)
-            except (KeyError, TypeError, ValueError) as exc:
-                raise BackfillError(f"binance: malformed openInterestHist row: {exc}") from None
-            yield ts, usd
-
-
-class _Bybit(_Venue):
-    kline_limit = 1000
-    oi_is_usd = False  # base units: converted with the bar's price
-
-    async def klines(self, interval_s: int, start_ms: int, end_ms: int) -> np.ndarray:
-        body = await self.http.get(
-            "/v5/market/kline",
-            {
-                "category": "linear",
-                "symbol": self.symbol,
-                "interval": str(interval_s // 60),
-                "start": start_ms,
-                "end": end_ms - 1,
-                "limit": self.kline_limit,
-            },
-        )
-        rows = _bybit_list(body, "kline")
-        out = empty_bars(len(rows))
-        try:
-            for i, r in enumerate(rows):  # newest first: sorted below
-                out[i]["ts"] = int(r[0])
-                for j, f in enumerate(("open", "high", "low", "close", "volume", "quote_volume")):
-                    out[i][f] = float(r[1 + j])
-        except (IndexError, TypeError, ValueError) as exc:
-            raise BackfillError(f"bybit: malformed kline row: {exc}") from None
-        out["interval_s"] = interval_s
-        return out[np.argsort(out["ts"], kind="stable")]
-
-    async def oi_pages(
-        self, period_s: int, start_ms: int, end_ms: int
-    ) -> AsyncIterator[tuple[np.ndarray, np.ndarray]]:
-        params: dict[str, Any] = {
-            "category": "linear",
-            "symbol": self.symbol,
-            "intervalTime": f"{period_s // 60}min",
-            "startTime": start_ms,
-            "endTime": end_ms,
-            "limit": 200,
-        }
-        while True:
-            body = await self.http.get("/v5/market/open-interest", params)
-            rows = _bybit_list(body, "open-interest")
-            try:
-                ts = np.array([int(r["timestamp"]) for r in rows], dtype=np.int64)
-                # since 2026-06-11 ``openInterest`` counts both sides; ``singleOpenInterest`` is one side
-                base = np.array(
-                    [float(r.get("singleOpenInterest") or r["openInterest"]) for r in rows], dtype=np.float64
-                )
-            except (KeyError, TypeError, ValueError, AttributeError) as exc:
-                raise BackfillError(f"bybit: malformed open-interest row: {exc}") from None
-            order = np.argsort(ts, kind="stable")
-            yield ts[order], base[order]
-            cursor = (body.get("result") or {}).get("nextPageCursor")
-            if not rows or not cursor:
-                return
-            params = {**params, "cursor": cursor}
-
-
-def _bybit_list(body: Any, what: str) -> list[Any]:
-    try:
-        rows = body["result"]["list"]
-    except (KeyError, TypeError):
-        raise BackfillError(f"bybit: {what} reply has no result.list: {str(body)[:120]}") from None
-    if not isinstance(rows, list):
-        raise BackfillError(f"bybit: {what} result.list is {type(rows).__name__}, expected a list")
-    return rows
-
-
-class _Okx(_Venue):
-    """OKX v5 swaps: ``/api/v5/market/history-candles`` (≤100 rows, newest first, ``after``/``before`` exclusive
-    bounds) and ``/api/v5/rubik/stat/contracts/open-interest-history`` (≤100 rows; ``oiUsd``). Klines have base
-    (``volCcy``) and quote (``volCcyQuote``) volume but no taker-buy volume."""
-
-    kline_limit = 100
-    oi_limit = 100
-    fine_window_ms = 3 * DAY_MS  # 100 rows a request at ≤10 requests/s: 3 days of 1m bars is 44 requests
-    _BARS: ClassVar[dict[int, str]] = {60: "1m", 300: "5m", 900: "15m", 3600: "1H"}
-
-    async def klines(self, interval_s: int, start_ms: int, end_ms: int) -> np.ndarray:
-        body = await self.http.get(
-            "/api/v5/market/history-candles",
-            {
-                "instId": self.symbol,
-                "bar": self._BARS[interval_s],
-                "after": end_ms,
-                "before": start_ms - 1,
-                "limit": self.kline_limit,
-            },
-        )
-        rows = [r for r in _okx_data(body, "history-candles") if str(r[8] if len(r) > 8 else "1") == "1"]
-        try:
-            raw = np.array([r[:8] for r in rows], dtype=np.float64).reshape(len(rows), 8)
-        except (TypeError, ValueError) as exc:
-            raise BackfillError(f"okx: malformed candle rows: {exc}") from None
-        out = empty_bars(len(rows))
-        out["ts"] = raw[:, 0].astype(np.int64)
-        out["interval_s"] = interval_s
-        for j, f in enumerate(("open", "high", "low", "close")):
-            out[f] = raw[:, 1 + j]
-        out["volume"], out["quote_volume"] = raw[:, 6], raw[:, 7]
-        return out[np.argsort(out["ts"], kind="stable")]
-
-    async def oi_pages(
-        self, period_s: int, start_ms: int, end_ms: int
-    ) -> AsyncIterator[tuple[np.ndarray, np.ndarray]]:
-        step = period_s * 1000 * self.oi_limit
-        for a in range(start_ms, end_ms, step):
-            body = await self.http.get(
-                "/api/v5/rubik/stat/contracts/open-interest-history",
-                {
-                    "instId": self.symbol,
-                    "period": self._BARS[period_s],
-                    "begin": a,
-                    "end": min(a + step, end_ms) - 1,
-                    "limit": self.oi_limit,
-                },
-            )
-            rows = _okx_data(body, "open-interest-history")
-            try:
-                ts = np.array([int(r[0]) for r in rows], dtype=np.int64)
-                usd = np.array([float(r[3]) for r in rows], dtype=np.float64)
-            except (IndexError, TypeError, ValueError) as exc:
-                raise BackfillError(f"okx: malformed open-interest row: {exc}") from None
-            order = np.argsort(ts, kind="stable")
-            yield ts[order], usd[order]
-
-
-def _okx_data(body: Any, what: str) -> list[Any]:
-    rows = body.get("data") if isinstance(body, dict) else None
-    if not isinstance(rows, list):
-        raise BackfillError(f"okx: {what} reply has no data list: {str(body)[:120]}")
-    return rows
-
-
-class _Hyperliquid(_Venue):
-    """Hyperliquid ``POST /info {"type": "candleSnapshot"}``: only the newest 5000 candles of each interval, so
-    finer intervals reach less far back (:func:`plan_capped`). No open-interest history endpoint."""
-
-    kline_limit = 5000
-    oi_history_ms = 0
-    _INTERVALS: ClassVar[dict[int, str]] = {60: "1m", 300: "5m", 900: "15m", 3600: "1h", 14_400: "4h"}
-
-    def plan(self, lookback: str, now_ms: int) -> list[Segment]:
-        return plan_capped(lookback, now_ms, intervals=tuple(self._INTERVALS), cap=self.kline_limit)
-
-    def oi_missing_reason(self) -> str:
-        return "hyperliquid publishes no open-interest history (only the live figure)"
-
-    async def klines(self, interval_s: int, start_ms: int, end_ms: int) -> np.ndarray:
-        body = await self.http.post(
-            "/info",
-            {
-                "type": "candleSnapshot",
-                "req": {
-                    "coin": self.symbol,
-                    "interval": self._INTERVALS[interval_s],
-                    "startTime": start_ms,
-                    "endTime": end_ms - 1,
-                },
-            },
-        )
-        if not isinstance(body, list):
-            raise BackfillError(
-                f"hyperliquid: candleSnapshot returned {type(body).__name__}, expected a list"
-            )
-        try:
-            raw = np.array([[c["t"], c["o"], c["h"], c["l"], c["c"], c["v"]] for c in body], dtype=np.float64)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise BackfillError(f"hyperliquid: malformed candle: {exc}") from None
-        raw = raw.reshape(len(body), 6)
-        out = empty_bars(len(body))
-        out["ts"] = raw[:, 0].astype(np.int64)
-        out["interval_s"] = interval_s
-        for j, f in enumerate(("open", "high", "low", "close", "volume")):
-            out[f] = raw[:, 1 + j]
-        return out[np.argsort(out["ts"], kind="stable")]
-
-    async def oi_pages(
-        self, period_s: int, start_ms: int, end_ms: int
-    ) -> AsyncIterator[tuple[np.ndarray, np.ndarray]]:
-        return
-        yield  # an async generator that yields nothing: there is no OI history
-
-
-_VENUES: dict[Venue, type[_Venue]] = {
-    Venue.BINANCE: _Binance,
-    Venue.BYBIT: _Bybit,
-    Venue.OKX: _Okx,
-    Venue.HYPERLIQUID: _Hyperliquid,
-}
-SUPPORTED_VENUES: tuple[str, ...] = tuple(v.value for v in _VENUES)
-#: Default pacing between requests per venue (seconds), from the documented limits: Binance 2400 weight/min
-#: (the weight header guards the rest), Bybit 600/5 s, OKX 20/2 s candles and 10/2 s open interest,
-#: Hyperliquid 1200 weight/min at 20 a candleSnapshot.
-MIN_INTERVAL_S: dict[Venue, float] = {
-    Venue.BINANCE: 0.05,
-    Venue.BYBIT: 0.05,
-    Venue.OKX: 0.2,
-    Venue.HYPERLIQUID: 1.0,
-}
+SUPPORTED_VENUES: tuple[str, ...] = tuple(n for n, a in ADAPTERS.items() if a.history is not None)
+"""Venues with REST history, at import (a venue registered later is checked when it is backfilled)."""
 
 
 # ---------------------------------------------------------------------------------------------- merging
@@ -710,7 +339,7 @@ class _Reporter:
 class _Run:
     """State of one backfill call."""
 
-    def __init__(self, api: _Venue, report: _Reporter, store: Store | None) -> None:
+    def __init__(self, api: HistoryApi, report: _Reporter, store: Store | None) -> None:
         self.api, self.report, self.store = api, report, store
         self.result = report.result
         self.kept: list[np.ndarray] = []  # fetched bars, when there is no store
@@ -761,7 +390,7 @@ def _fmt(ms: int) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.gmtime(ms / 1000))
 
 
-def _estimate_requests(api: _Venue, seg: Segment, ranges: list[tuple[int, int]], now_ms: int) -> int:
+def _estimate_requests(api: HistoryApi, seg: Segment, ranges: list[tuple[int, int]], now_ms: int) -> int:
     n = 0
     period = api.oi_period_s(seg.interval_s) * 1000
     for a, b in ranges:
@@ -789,32 +418,36 @@ async def fetch_history(
 ) -> tuple[BackfillResult, np.ndarray]:
     """Fetch (see :func:`backfill`) and return ``(result, bars)`` without delivering them.
 
-    ``full_oi_history``: ask for open-interest history beyond the venue's documented depth (Binance: 30 days), for
+    ``full_oi_history``: ask for open-interest history beyond the venue's documented depth, for
     servers that keep more, such as the demo exchange."""
-    v = to_venue(venue)
-    if v not in _VENUES:
+    a = adapter(venue)
+    v = a.venue
+    if a.history is None:
+        supported = ", ".join(n for n, x in ADAPTERS.items() if x.history is not None)
         raise BackfillError(
-            f"backfill is not available for {v.value}; supported: {', '.join(SUPPORTED_VENUES)} "
+            f"backfill is not available for {v.value}; supported: {supported} "
             f"(live data from {v.value} still accumulates in the store)"
         )
     if lookback not in LOOKBACK_MS:
         raise ValueError(f"unknown lookback {lookback!r}; allowed: {' '.join(LOOKBACK_MS)}")
     now = int(time.time() * 1000) if now_ms is None else int(now_ms)
-    sym = instrument(v, symbol)
+    sym = a.instrument(symbol)
     result = BackfillResult(venue=v.value, symbol=sym, lookback=lookback)
     own_client = client is None
     http_client = client or httpx.AsyncClient(timeout=httpx.Timeout(20.0, connect=10.0))
     report = _Reporter(result, progress)
     http = _Http(
         http_client,
-        v,
-        rest_url or DEFAULT_REST[v],
+        a.history,
+        rest_url or a.default_rest,
         result,
         report.say,
-        min_interval_s=MIN_INTERVAL_S[v] if min_interval_s is None else min_interval_s,
+        min_interval_s=a.history.min_interval_s if min_interval_s is None else min_interval_s,
         max_wait_s=max_wait_s,
     )
-    run = _Run(_VENUES[v](http, sym), report, store)
+    api = a.history(http, sym)
+    http.api = api
+    run = _Run(api, report, store)
     if full_oi_history:
         run.api.oi_history_ms = None
     result.segments = run.api.plan(lookback, now)

@@ -12,29 +12,35 @@ Supported, detected from the content (gzip by its magic bytes, not by the name):
 * ``tardis``: one message per line ``{"exchange": ..., "channel": ..., "msg": {...}}`` (no receive time: 0).
 
 The venue comes from the record (ours), the connection URL, the exchange name, the file name, or the frame's
-shape, in that order. :func:`infer_symbols` picks the instrument per venue from the frames themselves.
+shape, in that order; what names and shapes identify a venue comes from its adapter (:mod:`liqtui.venues`).
+:func:`infer_symbols` picks the instrument per venue from the frames themselves.
+
+Lines that cannot be read (cut by a crash, foreign content) are skipped and counted, and a gzip stream cut
+short (the recorder was killed) ends the frames; pass a :class:`ReadCounts` to learn about both.
 """
 
 from __future__ import annotations
 
 import collections
+import dataclasses
 import gzip
 import io
 import json
 import os
 import re
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, NamedTuple
 
 import msgspec
 
-from liqtui.core.events import VENUES
+from liqtui.venues import ADAPTERS
 
 __all__ = [
     "FORMATS",
     "RawFrame",
+    "ReadCounts",
     "RecordingError",
     "detect_format",
     "infer_symbols",
@@ -53,15 +59,6 @@ _CF1_DATA_RE = re.compile(r"^(\d+(?:\.\d+)?): (.*)$", re.DOTALL)
 _CF1_HEADER_RE = re.compile(r"^(\S+://\S+) (<->|<-|->) ")
 _SNIFF_LINES = 20
 
-# Substrings of host names / exchange names that identify a venue.
-_VENUE_HINTS: tuple[tuple[str, str], ...] = (
-    ("hyperliquid", "hyperliquid"),
-    ("binance", "binance"),
-    ("bybit", "bybit"),
-    ("okex", "okx"),
-    ("okx", "okx"),
-)
-
 
 class RecordingError(ValueError):
     """A recording that cannot be read: unknown format, unreadable file, or bad content."""
@@ -73,6 +70,16 @@ class RawFrame(NamedTuple):
     recv_ms: int
     venue: str | None
     frame: str
+
+
+@dataclasses.dataclass
+class ReadCounts:
+    """What :func:`read_frames` could not read: lines skipped as malformed (a line cut by a crash, foreign
+    content), and whether the file ends in a gzip stream cut short (``truncated``; the frames before the cut
+    were read)."""
+
+    bad_lines: int = 0
+    truncated: bool = False
 
 
 def open_text(path: str | os.PathLike[str]) -> IO[str]:
@@ -89,25 +96,20 @@ def open_text(path: str | os.PathLike[str]) -> IO[str]:
 
 
 def venue_from_text(text: str) -> str | None:
-    """The venue named in a URL, exchange name or file name (``wss://fstream.binance.com/...`` → binance)."""
+    """The venue named in a URL, exchange name or file name (an exchange host such as ``wss://stream.<exchange>.com/...`` → that venue)."""
     low = text.lower()
-    for hint, venue in _VENUE_HINTS:
-        if hint in low:
-            return venue
+    for name, a in ADAPTERS.items():
+        if any(hint in low for hint in a.url_hints):
+            return name
     return None
 
 
 def venue_of_frame(frame: str) -> str | None:
-    """Guess the venue from a raw frame's shape (combined-stream envelope, Bybit topic, OKX arg, ...)."""
+    """Guess the venue from a raw frame's shape (each adapter recognises its own envelopes)."""
     head = frame[:200]
-    if '"stream":' in head or re.search(r'"e":\s*"(aggTrade|trade|kline|markPriceUpdate|forceOrder)"', head):
-        return "binance"
-    if '"topic":' in head or '"ret_msg":' in head:
-        return "bybit"
-    if '"arg":' in head or head.startswith('{"event":'):
-        return "okx"
-    if '"channel":' in head:
-        return "hyperliquid"
+    for name, a in ADAPTERS.items():
+        if a.frame_is_mine(head):
+            return name
     return None
 
 
@@ -155,28 +157,35 @@ def _format_of_line(line: str) -> str | None:
 
 
 def read_frames(
-    path: str | os.PathLike[str], *, fmt: str | None = None, venue: str | None = None
+    path: str | os.PathLike[str],
+    *,
+    fmt: str | None = None,
+    venue: str | None = None,
+    counts: ReadCounts | None = None,
 ) -> Iterator[RawFrame]:
     """Yield the received frames of a recording in file order.
 
     ``venue`` forces the venue of every frame; otherwise it is taken from the record, the connection URL,
-    the file name, or the frame itself. Malformed lines are skipped; a file in no known format raises
-    :class:`RecordingError`.
+    the file name, or the frame itself. Malformed lines are skipped and a gzip stream cut short ends the
+    frames, both counted in ``counts`` when given; a file in no known format raises :class:`RecordingError`.
     """
     fmt = fmt or detect_format(path)
     if fmt not in FORMATS:
         raise RecordingError(f"unknown recording format {fmt!r}; allowed: {', '.join(FORMATS)}")
-    if venue is not None and venue not in VENUES:
-        raise RecordingError(f"unknown venue {venue!r}; allowed: {', '.join(VENUES)}")
+    if venue is not None and venue not in ADAPTERS:
+        raise RecordingError(f"unknown venue {venue!r}; allowed: {', '.join(ADAPTERS)}")
     name_venue = venue_from_text(Path(path).name)
+    cnt = counts if counts is not None else ReadCounts()
     reader = _READERS[fmt]
     with open_text(path) as fh:
         try:
-            for rf in reader(fh):
+            for rf in reader(fh, cnt):
                 v = venue or rf.venue or name_venue or venue_of_frame(rf.frame)
                 yield rf if v == rf.venue else RawFrame(rf.recv_ms, v, rf.frame)
         except EOFError:
-            return  # a gzip file cut short (recorder killed): everything up to its last flush was read
+            cnt.truncated = (
+                True  # a gzip file cut short (recorder killed): everything up to its last flush was read
+            )
         except (gzip.BadGzipFile, zlib.error) as exc:
             raise RecordingError(f"corrupt compressed recording {str(path)!r}: {exc}") from None
 
@@ -190,25 +199,28 @@ class _LiqtuiLine(msgspec.Struct):
 _decode_liqtui_line = msgspec.json.Decoder(_LiqtuiLine).decode
 
 
-def _read_liqtui(fh: IO[str]) -> Iterator[RawFrame]:
+def _read_liqtui(fh: IO[str], cnt: ReadCounts) -> Iterator[RawFrame]:
     for line in fh:
         if not line.strip():
             continue
         try:
             rec = _decode_liqtui_line(line)
         except msgspec.DecodeError:
-            continue  # a line cut by a crash, or foreign content
-        yield RawFrame(rec.ts, rec.exchange if rec.exchange in VENUES else None, rec.frame)
+            cnt.bad_lines += 1  # a line cut by a crash, or foreign content
+            continue
+        yield RawFrame(rec.ts, rec.exchange if rec.exchange in ADAPTERS else None, rec.frame)
 
 
-def _read_hftbacktest(fh: IO[str]) -> Iterator[RawFrame]:
+def _read_hftbacktest(fh: IO[str], cnt: ReadCounts) -> Iterator[RawFrame]:
     for line in fh:
         m = _HFT_RE.match(line.rstrip("\r\n"))
         if m:
             yield RawFrame(int(m.group(1)) // 1_000_000, None, m.group(2))
+        elif line.strip():
+            cnt.bad_lines += 1
 
 
-def _read_cryptofeed1(fh: IO[str]) -> Iterator[RawFrame]:
+def _read_cryptofeed1(fh: IO[str], cnt: ReadCounts) -> Iterator[RawFrame]:
     url_venue: str | None = None
     for line in fh:
         line = line.rstrip("\r\n")
@@ -219,17 +231,23 @@ def _read_cryptofeed1(fh: IO[str]) -> Iterator[RawFrame]:
         m = _CF1_DATA_RE.match(line)
         if m:
             yield RawFrame(int(float(m.group(1)) * 1000), url_venue, m.group(2))
+        elif line.strip():
+            cnt.bad_lines += 1
 
 
-def _read_cryptofeed3(fh: IO[str]) -> Iterator[RawFrame]:
+def _read_cryptofeed3(fh: IO[str], cnt: ReadCounts) -> Iterator[RawFrame]:
     conn_venue: dict[str, str | None] = {}
     exch_venue: str | None = None
     for line in fh:
+        if not line.strip():
+            continue
         try:
             obj = json.loads(line)
         except ValueError:
+            cnt.bad_lines += 1
             continue
         if not isinstance(obj, dict):
+            cnt.bad_lines += 1
             continue
         kind = obj.get("t")
         if kind == "header":
@@ -241,22 +259,28 @@ def _read_cryptofeed3(fh: IO[str]) -> Iterator[RawFrame]:
             try:
                 ts = int(float(obj.get("ts", 0)) * 1000)
             except (TypeError, ValueError):
+                cnt.bad_lines += 1
                 continue
             yield RawFrame(ts, v, obj["data"])
 
 
-def _read_tardis(fh: IO[str]) -> Iterator[RawFrame]:
+def _read_tardis(fh: IO[str], cnt: ReadCounts) -> Iterator[RawFrame]:
     for line in fh:
+        if not line.strip():
+            continue
         try:
             obj = json.loads(line)
         except ValueError:
+            cnt.bad_lines += 1
             continue
         if isinstance(obj, dict) and "msg" in obj:
             v = venue_from_text(str(obj.get("exchange", "")))
             yield RawFrame(0, v, json.dumps(obj["msg"], separators=(",", ":")))
+        else:
+            cnt.bad_lines += 1
 
 
-_READERS = {
+_READERS: dict[str, Callable[[IO[str], ReadCounts], Iterator[RawFrame]]] = {
     "liqtui": _read_liqtui,
     "hftbacktest": _read_hftbacktest,
     "cryptofeed1": _read_cryptofeed1,
@@ -266,60 +290,19 @@ _READERS = {
 
 # ------------------------------------------------------------------------------------------ symbol inference
 
-_TRADE_CHANNELS = ("trade", "aggtrade", "publictrade", "trades")
-
 
 def symbol_of_frame(venue: str, frame: str) -> tuple[str | None, bool]:
     """The instrument a frame is about, and whether it is a trade frame (``(None, False)`` if unknown)."""
+    a = ADAPTERS.get(venue)
+    if a is None:
+        return None, False
     try:
         obj = json.loads(frame)
     except ValueError:
         return None, False
     if not isinstance(obj, dict):
         return None, False
-    if venue == "binance":
-        return _binance_symbol(obj)
-    if venue == "bybit":
-        topic = obj.get("topic")
-        if isinstance(topic, str) and "." in topic:
-            return topic.rsplit(".", 1)[1].upper(), topic.split(".", 1)[0].lower() in _TRADE_CHANNELS
-        return None, False
-    if venue == "okx":
-        arg = obj.get("arg")
-        if isinstance(arg, dict) and "data" in obj and isinstance(arg.get("instId"), str):
-            return arg["instId"].upper(), str(arg.get("channel", "")).lower() in _TRADE_CHANNELS
-        return None, False
-    if venue == "hyperliquid":
-        return _hyperliquid_symbol(obj)
-    return None, False
-
-
-def _binance_symbol(obj: dict) -> tuple[str | None, bool]:
-    stream = obj.get("stream")
-    data = obj.get("data", obj)
-    if isinstance(stream, str) and "@" in stream:
-        name, _, chan = stream.partition("@")
-        return name.upper(), chan.split("@")[0].lower() in _TRADE_CHANNELS
-    if isinstance(data, dict):
-        sym = data.get("s")
-        order = data.get("o")
-        if not isinstance(sym, str) and isinstance(order, dict):
-            sym = order.get("s")
-        if isinstance(sym, str):
-            return sym.upper(), str(data.get("e", "")).lower() in _TRADE_CHANNELS
-    return None, False
-
-
-def _hyperliquid_symbol(obj: dict) -> tuple[str | None, bool]:
-    chan = str(obj.get("channel", ""))
-    data = obj.get("data")
-    if isinstance(data, list) and data and isinstance(data[0], dict):
-        data = data[0]
-    if isinstance(data, dict):
-        coin = data.get("coin")
-        if isinstance(coin, str):
-            return coin.upper(), chan.lower() in _TRADE_CHANNELS
-    return None, False
+    return a.symbol_of_frame(obj)
 
 
 def infer_symbols(frames: Iterator[RawFrame], *, limit: int = 5_000) -> dict[str, str]:

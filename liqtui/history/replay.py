@@ -5,6 +5,9 @@ and the instrument to follow per venue (from the frames when ``symbol`` is not g
 ``liqtui.feeds.make_decoder(venue, symbol)`` and hands every :class:`~liqtui.core.events.MarketEvent` to
 ``sink``. ``speed`` 0 runs as fast as possible while still yielding to the event loop every few hundred frames
 (a UI stays responsive); ``speed`` X > 0 replays X times faster than recorded.
+
+Nothing is dropped silently: lines that cannot be read are counted in ``ReplayStats.bad_lines``, a gzip
+stream cut short sets ``ReplayStats.truncated``, and both are said in ``ReplayStats.notes``.
 """
 
 from __future__ import annotations
@@ -18,8 +21,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
-from liqtui.core.events import VENUES, MarketEvent
-from liqtui.history.formats import RecordingError, detect_format, infer_symbols, read_frames
+from liqtui.core.events import MarketEvent
+from liqtui.history.formats import ReadCounts, RecordingError, detect_format, infer_symbols, read_frames
+from liqtui.venues import ADAPTERS
 
 __all__ = ["DecoderLike", "ReplayStats", "plan_replay", "replay"]
 
@@ -48,6 +52,9 @@ class ReplayStats:
     events: int = 0
     decode_errors: int = 0
     skipped: int = 0  # frames of a venue without a decoder
+    bad_lines: int = 0  # lines of the file that could not be read (cut by a crash, foreign content)
+    truncated: bool = False  # the file ends in a gzip stream cut short (frames after the cut are lost)
+    notes: list[str] = dataclasses.field(default_factory=list)  # what was skipped, in plain words
     first_ms: int = 0
     last_ms: int = 0
     done: bool = False
@@ -70,7 +77,7 @@ def plan_replay(
     found = infer_symbols(read_frames(path, fmt=fmt, venue=venue))
     if not found:
         raise RecordingError(
-            f"no frame of a known venue ({', '.join(VENUES)}) in {str(path)!r}; pass the venue explicitly"
+            f"no frame of a known venue ({', '.join(ADAPTERS)}) in {str(path)!r}; pass the venue explicitly"
         )
     if symbol:
         found = {v: symbol for v in found}
@@ -81,7 +88,7 @@ def _decoder_for(decoders: DecoderSource | None, venue: str, symbol: str) -> Dec
     if decoders is None:
         from liqtui.feeds import make_decoder  # the feeds piece: the very decoders the live feeds use
 
-        return make_decoder(venue, symbol)  # type: ignore[no-any-return]
+        return make_decoder(venue, symbol)
     if isinstance(decoders, Mapping):
         return decoders.get(venue)
     return decoders(venue, symbol)
@@ -104,7 +111,8 @@ async def replay(
     ``decoders``: a mapping venue → decoder, or a factory ``(venue, symbol) -> decoder`` (default
     ``liqtui.feeds.make_decoder``). ``venue`` forces the venue of every frame. ``on_raw`` sees each frame
     (e.g. to re-record it). ``limit`` stops after that many frames. Raises :class:`RecordingError` for a
-    missing or unreadable file; per-frame problems are counted in ``decode_errors``, never raised.
+    missing or unreadable file; per-frame problems are counted in ``decode_errors``, unreadable lines in
+    ``bad_lines`` and a gzip tail cut short in ``truncated`` (both also said in ``notes``), never raised.
     """
     if speed < 0:
         raise ValueError(f"speed must be >= 0 (0 = as fast as possible), got {speed}")
@@ -112,7 +120,8 @@ async def replay(
     st = stats if stats is not None else ReplayStats()
     st.path, st.format, st.symbols = str(path), fmt, dict(symbols)
     decs: dict[str, DecoderLike | None] = {v: _decoder_for(decoders, v, s) for v, s in symbols.items()}
-    frames = read_frames(path, fmt=fmt, venue=venue)
+    counts = ReadCounts()
+    frames = read_frames(path, fmt=fmt, venue=venue, counts=counts)
     if limit is not None:
         frames = itertools.islice(frames, limit)
     t0 = time.monotonic()
@@ -134,10 +143,29 @@ async def replay(
                 sink(ev)
         if st.frames % YIELD_EVERY == 0:
             st.decode_errors = _errors(decs)
+            st.bad_lines = counts.bad_lines
             await asyncio.sleep(0)
     st.decode_errors = _errors(decs)
+    st.bad_lines, st.truncated = counts.bad_lines, counts.truncated
+    st.notes.extend(_notes(st))
     st.done = True
     return st
+
+
+def _notes(st: ReplayStats) -> list[str]:
+    """What the replay could not read, in plain words."""
+    out = []
+    if st.bad_lines:
+        s = "" if st.bad_lines == 1 else "s"
+        out.append(
+            f"{st.bad_lines} unreadable line{s} skipped in {st.path} (cut by a crash, or not a recording)"
+        )
+    if st.truncated:
+        out.append(
+            f"{st.path} ends in a truncated gzip stream (the recorder was stopped before closing it): "
+            f"replayed the {st.frames} frames before the cut"
+        )
+    return out
 
 
 async def _pace(t0: float, due_s: float) -> None:

@@ -18,9 +18,9 @@ from liqtui.core.events import (
     Venue,
 )
 from liqtui.feeds import make_decoder
-from liqtui.feeds.base import MAX_FRAME_BYTES, Decoder, SequenceTracker, interval_seconds
-from liqtui.feeds.bybit import TWO_SIDED_OI_SINCE_MS
-from liqtui.feeds.okx import ContractSpec, OkxDecoder, parse_instruments
+from liqtui.venues.base import MAX_FRAME_BYTES, Decoder, SequenceTracker, interval_seconds
+from liqtui.venues.bybit.feed import TWO_SIDED_OI_SINCE_MS
+from liqtui.venues.okx.feed import ContractSpec, OkxDecoder, parse_instruments
 from tests.feeds import frames as F
 
 T0 = 1_786_310_817_583

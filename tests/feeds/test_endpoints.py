@@ -7,8 +7,8 @@ import pytest
 from liqtui.core.events import Venue
 from liqtui.feeds import conn_specs
 from liqtui.feeds.endpoints import DEFAULT_REST, DEFAULT_WS, Endpoints, parse_endpoint
-from liqtui.feeds.okx import business_url
 from liqtui.feeds.symbols import base_of, instrument
+from liqtui.venues.okx.feed import business_url
 
 
 def test_defaults_follow_the_2026_binance_market_path() -> None:

@@ -10,10 +10,10 @@ import pytest
 
 from liqtui.core.events import Candle, Liquidation, MarkPrice, OpenInterest, PositionSide, TakerSide, Trade
 from liqtui.feeds import make_decoder
-from liqtui.feeds.binance import BinanceDecoder
-from liqtui.feeds.bybit import BybitDecoder
-from liqtui.feeds.hyperliquid import HyperliquidDecoder
-from liqtui.feeds.okx import ContractSpec, OkxDecoder
+from liqtui.venues.binance.feed import BinanceDecoder
+from liqtui.venues.bybit.feed import BybitDecoder
+from liqtui.venues.hyperliquid.feed import HyperliquidDecoder
+from liqtui.venues.okx.feed import ContractSpec, OkxDecoder
 from tests.feeds import realdata as R
 
 pytestmark = pytest.mark.real

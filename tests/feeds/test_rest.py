@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from liqtui.core.events import FeedState, OpenInterest, Trade
-from liqtui.feeds.rest import Backoff
+from liqtui.venues.base import Backoff
 from tests.feeds import frames as F
 from tests.feeds.helpers import Collector, manager, running, until
 from tests.feeds.servers import ExchangeServer, Stream
@@ -71,7 +71,7 @@ def test_backoff_is_capped_exponential_with_jitter() -> None:
 
 def test_feeds_never_import_textual_or_rich() -> None:
     code = (
-        "import sys, liqtui.feeds, liqtui.feeds.connection, liqtui.feeds.rest;"
+        "import sys, liqtui.feeds, liqtui.feeds.connection, liqtui.venues, liqtui.venues.rest;"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'rich'));"
         "print(','.join(bad))"
     )

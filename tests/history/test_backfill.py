@@ -154,9 +154,11 @@ async def test_transport_errors_retry_then_give_up():
         import httpx
 
         async with httpx.AsyncClient() as c:
+            from liqtui.venues.binance.history import BinanceHistory
+
             http = bfmod._Http(
                 c,
-                bfmod.Venue.BINANCE,
+                BinanceHistory,
                 f"http://127.0.0.1:{port}",
                 res,
                 msgs.append,
@@ -242,10 +244,11 @@ async def test_task_cancel_stops_the_backfill(srv):
 
 async def test_long_lookback_says_what_oi_is_missing_and_store_fills_it(srv, tmp_path, monkeypatch):
     # the 3M shape (coarse 15m... / 1m, 30-day OI history) scaled down: 14d with 1m for 4 days and 6 days of OI
-    from liqtui.history import backfill as bfmod
 
-    monkeypatch.setattr(bfmod._Binance, "fine_window_ms", 4 * DAY_MS)
-    monkeypatch.setattr(bfmod._Binance, "oi_history_ms", 6 * DAY_MS)
+    from liqtui.venues.binance.history import BinanceHistory
+
+    monkeypatch.setattr(BinanceHistory, "fine_window_ms", 4 * DAY_MS)
+    monkeypatch.setattr(BinanceHistory, "oi_history_ms", 6 * DAY_MS)
     srv.state.oi_history_ms = 6 * DAY_MS
     store = Store(tmp_path / "h.sqlite3")
     coarse, fine = plan("14d", NOW_MS, fine_window_ms=4 * DAY_MS)

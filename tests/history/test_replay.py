@@ -275,3 +275,73 @@ async def test_real_bybit_v3_replay_yields_open_interest_and_candles(real_data):
     assert st.symbols == {"bybit": "BTC"} and st.decode_errors == 0
     assert kinds["OpenInterest"] >= 1 and kinds["Trade"] >= 10 and kinds["MarkPrice"] >= 10
     assert all(e.symbol == "BTCUSDT" for e in got)
+
+
+# ------------------------------------------------------------------------------------- nothing dropped silently
+
+
+def _damaged_recording(path, n: int = 400, bad_every: int = 50, cut_bytes: int = 300):
+    """Our gzip format with a malformed line every ``bad_every`` frames and the last ``cut_bytes`` of the
+    compressed stream missing (a killed recorder); returns (frames written, malformed lines written)."""
+    lines, good, bad = [], [], 0
+    for i in range(n):
+        if i and i % bad_every == 0:
+            lines.append('{"ts": 1700000000000, "exchange": "binance", "frame": "cut her')  # a torn line
+            lines.append("not json at all")
+            bad += 2
+        frame = agg(i)
+        good.append(frame)
+        lines.append(json.dumps({"ts": 1_700_000_000_000 + i, "exchange": "binance", "frame": frame}))
+    data = gzip.compress(("\n".join(lines) + "\n").encode())
+    path.write_bytes(data[:-cut_bytes])
+    return good, bad
+
+
+async def test_replay_counts_malformed_lines_and_a_truncated_gzip_tail(tmp_path):
+    path = tmp_path / "damaged.jsonl.gz"
+    good, bad = _damaged_recording(path)
+    got: list = []
+    st = await replay(path, got.append)
+    # every malformed line up to the cut is counted; the torn last line (cut mid-way) counts too
+    assert bad - 2 <= st.bad_lines <= bad + 1, st
+    assert st.truncated is True and st.done
+    assert 0 < st.frames < len(good)  # frames after the cut are lost, and the replay says so
+    assert st.decode_errors == 0 and st.events == st.frames
+    assert any(f"{st.bad_lines} unreadable lines skipped" in n for n in st.notes), st.notes
+    assert any("truncated gzip" in n and f"{st.frames} frames" in n for n in st.notes), st.notes
+    assert "bad_lines" in st.as_dict() and "notes" in st.as_dict()
+
+
+async def test_a_clean_recording_reports_nothing_skipped(tmp_path):
+    path = write_ours(tmp_path / "clean.jsonl.gz", [agg(i) for i in range(50)])
+    st = await replay(path, lambda ev: None)
+    assert (st.bad_lines, st.truncated, st.notes) == (0, False, [])
+
+
+@pytest.mark.parametrize(
+    ("fmt", "lines"),
+    [
+        ("hftbacktest", ["1700000000000000000 " + agg(1), "garbage line", "1700000000100000000 " + agg(2)]),
+        (
+            "cryptofeed1",
+            ["wss://fstream.binance.com/stream <-> 1700000000.0", "1700000000.1: " + agg(1), "???"],
+        ),
+        ("tardis", ['{"exchange":"binance-futures","msg":' + agg(1) + "}", "{broken", '{"no_msg": 1}']),
+        (
+            "cryptofeed3",
+            [
+                '{"t":"header","exchange":"BINANCE_FUTURES"}',
+                '{"t":"recv","conn":"1","ts":1.0,"data":"{}"}',
+                "[1,",
+            ],
+        ),
+    ],
+)
+def test_every_format_counts_its_unreadable_lines(tmp_path, fmt, lines):
+    from liqtui.history.formats import ReadCounts
+
+    path = tmp_path / f"rec.{fmt}"
+    path.write_text("\n".join(lines) + "\n")
+    counts = ReadCounts()
+    frames = list(read_frames(path, fmt=fmt, counts=counts))
+    assert frames and counts.bad_lines >= 1 and not counts.truncated

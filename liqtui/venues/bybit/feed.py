@@ -13,25 +13,24 @@ liquidated, the opposite of Binance's order side); ``publicTrade`` ``S`` is the 
 
 from __future__ import annotations
 
+from operator import attrgetter
+
 import msgspec
 
 from liqtui.core.events import (
     Candle,
     FundingRate,
-    Liquidation,
     MarketEvent,
     MarkPrice,
     OpenInterest,
     PositionSide,
     TakerSide,
-    Trade,
     Venue,
 )
-from liqtui.feeds.base import INF, BaseDecoder, ConnSpec, bad_bar, interval_seconds
-from liqtui.feeds.endpoints import Endpoints
-from liqtui.feeds.symbols import instrument
+from liqtui.venues.base import INF, BaseDecoder, ConnSpec, TradeLayout, bad_bar, interval_seconds
+from liqtui.venues.symbols import split_symbol
 
-__all__ = ["PING", "TWO_SIDED_OI_SINCE_MS", "BybitDecoder", "conn_specs", "topics"]
+__all__ = ["PING", "TWO_SIDED_OI_SINCE_MS", "BybitDecoder", "conn_specs", "instrument", "topics"]
 
 #: 2026-06-11 00:00 UTC: from then on ``openInterest`` counts both sides.
 TWO_SIDED_OI_SINCE_MS = 1781136000000
@@ -107,25 +106,43 @@ def _num(s: str | None) -> float | None:
     return float(s) if s else None
 
 
+def instrument(symbol: str) -> str:
+    """``BTC`` → ``BTCUSDT`` (an explicit quote is kept)."""
+    base, quote, _ = split_symbol(symbol)
+    return f"{base}{quote or 'USDT'}"
+
+
 def topics(symbol: str) -> list[str]:
     """The topics liqtui subscribes to for ``symbol``."""
-    s = instrument(Venue.BYBIT, symbol)
+    s = instrument(symbol)
     return [f"tickers.{s}", f"publicTrade.{s}", f"allLiquidation.{s}", f"kline.1.{s}"]
 
 
-def conn_specs(symbol: str, endpoints: Endpoints) -> list[ConnSpec]:
-    """One connection; ``{"op":"ping"}`` every 20 s, tickers arrive several times a second."""
+#: ``tickers`` pushes several times a second while the market moves; this long without one is a fault.
+TICKERS_SILENCE_S = 30.0
+
+
+def conn_specs(symbol: str, ws_url: str) -> list[ConnSpec]:
+    """One connection; ``{"op":"ping"}`` every 20 s, ``tickers`` must tick."""
     sub = msgspec.json.encode({"op": "subscribe", "args": topics(symbol)}).decode()
     return [
         ConnSpec(
             name="linear",
-            url=endpoints.ws_url(Venue.BYBIT),
+            url=ws_url,
             subscribe=(sub,),
             ping=PING,
             ping_interval_s=20.0,
             stale_s=30.0,
+            ticks=(("tickers", TICKERS_SILENCE_S),),
         )
     ]
+
+
+_TRADE_LAYOUT = TradeLayout(
+    attrgetter("s", "i", "p", "v", "S", "T"), {"Buy": TakerSide.BUY, "Sell": TakerSide.SELL}
+)
+#: ``allLiquidation`` ``S`` is the liquidated *position* side (not the order side).
+_LIQ_SIDES = {"Buy": PositionSide.LONG, "Sell": PositionSide.SHORT}
 
 
 class BybitDecoder(BaseDecoder):
@@ -134,7 +151,7 @@ class BybitDecoder(BaseDecoder):
     venue = Venue.BYBIT
 
     def __init__(self, symbol: str) -> None:
-        super().__init__(instrument(Venue.BYBIT, symbol))
+        super().__init__(instrument(symbol))
         self.ticker: dict[str, str] = {}
         self._have_snapshot = False
         self._last_cs = -1
@@ -160,11 +177,12 @@ class BybitDecoder(BaseDecoder):
         if not env.data:
             raise ValueError(f"{env.topic} frame without data")
         if channel == "publicTrade":
-            return self._trades(_TRADES.decode(env.data), recv_ts)
+            return self.trades(_TRADES.decode(env.data), _TRADE_LAYOUT, recv_ts)
         if channel == "tickers":
             return self._ticker(env, _TICKER.decode(env.data), recv_ts)
         if channel == "allLiquidation":
-            return self._liquidations(_LIQS.decode(env.data), recv_ts)
+            rows = _LIQS.decode(env.data)
+            return self.liquidations(((r.s, r.S, r.p, r.v, r.T) for r in rows), _LIQ_SIDES, recv_ts)
         if channel == "kline":
             return self._klines(_KLINES.decode(env.data), recv_ts)
         if channel in ("orderbook", "tickers_lt", "lt"):
@@ -184,62 +202,6 @@ class BybitDecoder(BaseDecoder):
         else:
             self.control += 1
         return []
-
-    def _trades(self, rows: list[_BTrade], recv_ts: int) -> list[MarketEvent]:
-        out: list[MarketEvent] = []
-        for r in rows:
-            if r.s != self.symbol:
-                self.ignored += 1
-                continue
-            if r.i and self.dup_trade(r.i):
-                continue
-            if not (0.0 < r.p < INF and 0.0 <= r.v < INF):
-                raise ValueError(f"bad trade price/size {r.p}/{r.v}")
-            side = TakerSide.BUY if r.S == "Buy" else TakerSide.SELL if r.S == "Sell" else None
-            if side is None:
-                raise ValueError(f"unknown trade side {r.S!r}")
-            out.append(
-                Trade(
-                    venue=Venue.BYBIT,
-                    symbol=self.symbol,
-                    ts=r.T,
-                    recv_ts=recv_ts,
-                    price=r.p,
-                    qty=r.v,
-                    side=side,
-                )
-            )
-        return out
-
-    def _liquidations(self, rows: list[_BLiq], recv_ts: int) -> list[MarketEvent]:
-        out: list[MarketEvent] = []
-        for r in rows:
-            if r.s != self.symbol:
-                self.ignored += 1
-                continue
-            if r.S == "Buy":
-                side = PositionSide.LONG  # S is the position side here (not the order side)
-            elif r.S == "Sell":
-                side = PositionSide.SHORT
-            else:
-                raise ValueError(f"unknown liquidation side {r.S!r}")
-            if not (0.0 < r.p < INF and 0.0 < r.v < INF):
-                raise ValueError(f"bad liquidation price/size {r.p}/{r.v}")
-            if self.dup_misc((r.T, r.S, r.p, r.v)):
-                continue
-            out.append(
-                Liquidation(
-                    venue=Venue.BYBIT,
-                    symbol=self.symbol,
-                    ts=r.T,
-                    recv_ts=recv_ts,
-                    side=side,
-                    price=r.p,
-                    qty=r.v,
-                    usd=r.p * r.v,
-                )
-            )
-        return out
 
     def _klines(self, rows: list[_BKline], recv_ts: int) -> list[MarketEvent]:
         out: list[MarketEvent] = []
@@ -266,6 +228,8 @@ class BybitDecoder(BaseDecoder):
 
     # -- tickers: snapshot then deltas ----------------------------------------------------------------
     def _ticker(self, env: _Env, t: _Ticker, recv_ts: int) -> list[MarketEvent]:
+        if env.type in ("snapshot", "delta"):
+            self.tick("tickers")
         if env.type == "snapshot":
             self.ticker = {}
             self._have_snapshot = True

@@ -12,23 +12,22 @@ BTC/ETH/SOL. ``liquidation-orders`` is subscribed per instrument *type* and filt
 
 from __future__ import annotations
 
+from operator import attrgetter
+
 import msgspec
 
 from liqtui.core.events import (
     Candle,
     FundingRate,
-    Liquidation,
     MarketEvent,
     MarkPrice,
     OpenInterest,
     PositionSide,
     TakerSide,
-    Trade,
     Venue,
 )
-from liqtui.feeds.base import INF, BaseDecoder, ConnSpec, bad_bar, bad_rate, interval_seconds
-from liqtui.feeds.endpoints import Endpoints
-from liqtui.feeds.symbols import instrument
+from liqtui.venues.base import INF, BaseDecoder, ConnSpec, TradeLayout, bad_bar, bad_rate, interval_seconds
+from liqtui.venues.symbols import split_symbol
 
 __all__ = [
     "DEFAULT_CONTRACTS",
@@ -38,6 +37,7 @@ __all__ = [
     "OkxDecoder",
     "business_url",
     "conn_specs",
+    "instrument",
     "instruments_path",
     "parse_instruments",
 ]
@@ -186,10 +186,20 @@ def business_url(public_url: str) -> str:
     return public_url.rstrip("/") + "/business"
 
 
-def conn_specs(symbol: str, endpoints: Endpoints) -> list[ConnSpec]:
-    """The public connection (market data) and the business connection (candles), both with text pings."""
-    inst = instrument(Venue.OKX, symbol)
-    public = endpoints.ws_url(Venue.OKX)
+def instrument(symbol: str) -> str:
+    """``BTC`` → ``BTC-USDT-SWAP``; an explicit quote or suffix (``BTC-USD-220527``) is kept."""
+    base, quote, suffix = split_symbol(symbol)
+    return f"{base}-{quote or 'USDT'}-{suffix or 'SWAP'}"
+
+
+#: ``mark-price`` pushes at least every few seconds; this long without one is a fault.
+MARK_SILENCE_S = 30.0
+
+
+def conn_specs(symbol: str, public: str) -> list[ConnSpec]:
+    """The public connection (market data; ``mark-price`` must tick) and the business connection (candles,
+    which are trade-driven and may be quiet), both with text pings."""
+    inst = instrument(symbol)
     channels = ("trades", "mark-price", "open-interest", "funding-rate")
     args = [{"channel": ch, "instId": inst} for ch in channels]
     args.append({"channel": "liquidation-orders", "instType": "SWAP"})
@@ -197,7 +207,13 @@ def conn_specs(symbol: str, endpoints: Endpoints) -> list[ConnSpec]:
     sub_business = msgspec.json.encode({"op": "subscribe", "args": [{"channel": "candle1m", "instId": inst}]})
     return [
         ConnSpec(
-            name="public", url=public, subscribe=(sub_public,), ping=PING, ping_interval_s=20.0, stale_s=30.0
+            name="public",
+            url=public,
+            subscribe=(sub_public,),
+            ping=PING,
+            ping_interval_s=20.0,
+            stale_s=30.0,
+            ticks=(("mark-price", MARK_SILENCE_S),),
         ),
         # candles push on every trade of the bar, but a quiet minute can pass: allow longer
         ConnSpec(
@@ -210,6 +226,12 @@ def conn_specs(symbol: str, endpoints: Endpoints) -> list[ConnSpec]:
         ),
     ]
 
+
+_TRADE_LAYOUT = TradeLayout(
+    attrgetter("instId", "tradeId", "px", "sz", "side", "ts"), {"buy": TakerSide.BUY, "sell": TakerSide.SELL}
+)
+#: ``details[].side`` is the forced order side: a forced sell closes a long.
+_LIQ_SIDES = {"sell": PositionSide.LONG, "buy": PositionSide.SHORT}
 
 #: Documented OKX v5 public channels liqtui does not consume: counted as ignored, not as errors.
 UNUSED_CHANNELS = frozenset(
@@ -225,7 +247,7 @@ class OkxDecoder(BaseDecoder):
 
     def __init__(self, symbol: str, spec: ContractSpec | None = None) -> None:
         # an OKX instId (BTC-USDT-SWAP, BTC-USD-220527, BTC-USDT spot) is kept verbatim
-        inst = symbol.strip().upper() if "-" in symbol else instrument(Venue.OKX, symbol)
+        inst = symbol.strip().upper() if "-" in symbol else instrument(symbol)
         super().__init__(inst)
         self.spec = spec or DEFAULT_CONTRACTS.get(inst) or ContractSpec(1.0)
         self.spec_known = spec is not None or inst in DEFAULT_CONTRACTS
@@ -245,12 +267,21 @@ class OkxDecoder(BaseDecoder):
             return []
         ch = env.arg.channel
         if ch == "liquidation-orders":
-            return self._liquidations(_LIQS.decode(env.data), recv_ts)
+            rows = _LIQS.decode(env.data)
+            return self.liquidations(
+                ((r.instId, d.side, d.bkPx, d.sz, d.ts) for r in rows for d in r.details),
+                _LIQ_SIDES,
+                recv_ts,
+                self._to_base,
+            )
         if env.arg.instId != self.symbol:
             self.ignored += 1
             return []
         if ch == "trades":
-            return self._trades(_TRADES.decode(env.data), recv_ts)
+            out = self.trades(_TRADES.decode(env.data), _TRADE_LAYOUT, recv_ts, self._to_base)
+            if out:
+                self.last_price = self.trade_price
+            return out
         if ch == "mark-price":
             return self._marks(_MARKS.decode(env.data), recv_ts)
         if ch == "open-interest":
@@ -278,35 +309,15 @@ class OkxDecoder(BaseDecoder):
             self.bad("unexpected", frame, f"unexpected event {env.event!r}")
         return []
 
-    def _trades(self, rows: list[_OTrade], recv_ts: int) -> list[MarketEvent]:
-        out: list[MarketEvent] = []
-        for r in rows:
-            if r.tradeId and self.dup_trade(r.tradeId):
-                continue
-            if not (0.0 < r.px < INF and 0.0 <= r.sz < INF):
-                raise ValueError(f"bad trade price/size {r.px}/{r.sz}")
-            side = TakerSide.BUY if r.side == "buy" else TakerSide.SELL if r.side == "sell" else None
-            if side is None:
-                raise ValueError(f"unknown trade side {r.side!r}")
-            self.last_price = r.px
-            out.append(
-                Trade(
-                    venue=Venue.OKX,
-                    symbol=self.symbol,
-                    ts=r.ts,
-                    recv_ts=recv_ts,
-                    price=r.px,
-                    qty=self.spec.to_base(r.sz, r.px),
-                    side=side,
-                )
-            )
-        return out
+    def _to_base(self, contracts: float, price: float) -> float:
+        return self.spec.to_base(contracts, price)
 
     def _marks(self, rows: list[_OMark], recv_ts: int) -> list[MarketEvent]:
         out: list[MarketEvent] = []
         for r in rows:
             if not 0.0 < r.markPx < INF:
                 raise ValueError(f"bad mark price {r.markPx}")
+            self.tick("mark-price")
             self.last_price = r.markPx
             out.append(
                 MarkPrice(
@@ -380,38 +391,6 @@ class OkxDecoder(BaseDecoder):
                     next_funding_ts=r.fundingTime,
                 )
             )
-        return out
-
-    def _liquidations(self, rows: list[_OLiq], recv_ts: int) -> list[MarketEvent]:
-        out: list[MarketEvent] = []
-        for r in rows:
-            if r.instId != self.symbol:
-                self.ignored += 1
-                continue
-            for d in r.details:
-                if d.side == "sell":
-                    side = PositionSide.LONG  # a forced sell closes a long
-                elif d.side == "buy":
-                    side = PositionSide.SHORT
-                else:
-                    raise ValueError(f"unknown liquidation order side {d.side!r}")
-                if not (0.0 < d.bkPx < INF and 0.0 < d.sz < INF):
-                    raise ValueError(f"bad liquidation price/size {d.bkPx}/{d.sz}")
-                if self.dup_misc((d.ts, d.side, d.bkPx, d.sz)):
-                    continue
-                qty = self.spec.to_base(d.sz, d.bkPx)
-                out.append(
-                    Liquidation(
-                        venue=Venue.OKX,
-                        symbol=self.symbol,
-                        ts=d.ts,
-                        recv_ts=recv_ts,
-                        side=side,
-                        price=d.bkPx,
-                        qty=qty,
-                        usd=qty * d.bkPx,
-                    )
-                )
         return out
 
     def _candles(self, channel: str, rows: list[list[str]], recv_ts: int) -> list[MarketEvent]:

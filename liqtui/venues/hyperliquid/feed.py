@@ -10,6 +10,8 @@ Hyperliquid publishes no liquidation stream.
 
 from __future__ import annotations
 
+from operator import attrgetter
+
 import msgspec
 
 from liqtui.core.events import (
@@ -19,14 +21,12 @@ from liqtui.core.events import (
     MarkPrice,
     OpenInterest,
     TakerSide,
-    Trade,
     Venue,
 )
-from liqtui.feeds.base import INF, BaseDecoder, ConnSpec, bad_bar, bad_rate, interval_seconds
-from liqtui.feeds.endpoints import Endpoints
-from liqtui.feeds.symbols import instrument
+from liqtui.venues.base import INF, BaseDecoder, ConnSpec, TradeLayout, bad_bar, bad_rate, interval_seconds
+from liqtui.venues.symbols import split_symbol
 
-__all__ = ["PING", "HyperliquidDecoder", "conn_specs", "subscriptions"]
+__all__ = ["PING", "HyperliquidDecoder", "conn_specs", "instrument", "subscriptions"]
 
 PING = '{"method":"ping"}'
 _ABSENT = msgspec.Raw(b"")
@@ -43,7 +43,7 @@ class _HTrade(msgspec.Struct, gc=False):
     px: float
     sz: float
     time: int
-    tid: int = -1
+    tid: int | None = None
 
 
 class _Ctx(msgspec.Struct, gc=False):
@@ -75,6 +75,11 @@ _CTX = msgspec.json.Decoder(_AssetCtx, strict=False)
 _CANDLE = msgspec.json.Decoder(_HCandle, strict=False)
 
 
+_TRADE_LAYOUT = TradeLayout(
+    attrgetter("coin", "tid", "px", "sz", "side", "time"), {"B": TakerSide.BUY, "A": TakerSide.SELL}
+)
+
+
 def _error_text(data: msgspec.Raw) -> str:
     """The message of an ``error`` push: a JSON string, or whatever JSON came instead."""
     if not data:
@@ -86,9 +91,14 @@ def _error_text(data: msgspec.Raw) -> str:
     return value if isinstance(value, str) else bytes(data).decode("utf-8", "replace")
 
 
+def instrument(symbol: str) -> str:
+    """The coin: ``BTC``, ``BTCUSDT`` and ``BTC-USDT-SWAP`` all give ``BTC``."""
+    return split_symbol(symbol)[0]
+
+
 def subscriptions(symbol: str) -> list[dict[str, str]]:
     """The subscription objects liqtui sends for ``symbol``."""
-    coin = instrument(Venue.HYPERLIQUID, symbol)
+    coin = instrument(symbol)
     return [
         {"type": "trades", "coin": coin},
         {"type": "activeAssetCtx", "coin": coin},
@@ -96,8 +106,13 @@ def subscriptions(symbol: str) -> list[dict[str, str]]:
     ]
 
 
-def conn_specs(symbol: str, endpoints: Endpoints) -> list[ConnSpec]:
-    """One connection; ``{"method":"ping"}`` every 20 s (the server closes after 60 s idle)."""
+#: ``activeAssetCtx`` pushes every block while the mark moves; this long without one is a fault.
+CTX_SILENCE_S = 45.0
+
+
+def conn_specs(symbol: str, ws_url: str) -> list[ConnSpec]:
+    """One connection; ``{"method":"ping"}`` every 20 s (the server closes after 60 s idle);
+    ``activeAssetCtx`` must tick."""
     subs = tuple(
         msgspec.json.encode({"method": "subscribe", "subscription": s}).decode()
         for s in subscriptions(symbol)
@@ -105,11 +120,12 @@ def conn_specs(symbol: str, endpoints: Endpoints) -> list[ConnSpec]:
     return [
         ConnSpec(
             name="ws",
-            url=endpoints.ws_url(Venue.HYPERLIQUID),
+            url=ws_url,
             subscribe=subs,
             ping=PING,
             ping_interval_s=20.0,
             stale_s=45.0,
+            ticks=(("activeAssetCtx", CTX_SILENCE_S),),
         )
     ]
 
@@ -120,7 +136,7 @@ class HyperliquidDecoder(BaseDecoder):
     venue = Venue.HYPERLIQUID
 
     def __init__(self, symbol: str) -> None:
-        super().__init__(instrument(Venue.HYPERLIQUID, symbol))
+        super().__init__(instrument(symbol))
         self._last_oi: float | None = None
         self._last_funding: float | None = None
         self._candle: _HCandle | None = None  # the forming bar, emitted closed when the next one starts
@@ -129,7 +145,7 @@ class HyperliquidDecoder(BaseDecoder):
         env = _ENV.decode(frame)
         ch = env.channel
         if ch == "trades":
-            return self._trades(_TRADES.decode(env.data), recv_ts)
+            return self.trades(_TRADES.decode(env.data), _TRADE_LAYOUT, recv_ts)
         if ch == "activeAssetCtx":
             return self._ctx(_CTX.decode(env.data), recv_ts)
         if ch == "candle":
@@ -150,32 +166,6 @@ class HyperliquidDecoder(BaseDecoder):
         self.bad("unexpected", frame, f"unexpected channel {ch!r}" if ch else "no channel")
         return []
 
-    def _trades(self, rows: list[_HTrade], recv_ts: int) -> list[MarketEvent]:
-        out: list[MarketEvent] = []
-        for r in rows:
-            if r.coin != self.symbol:
-                self.ignored += 1
-                continue
-            if r.tid >= 0 and self.dup_trade(r.tid):
-                continue
-            side = TakerSide.BUY if r.side == "B" else TakerSide.SELL if r.side == "A" else None
-            if side is None:
-                raise ValueError(f"unknown trade side {r.side!r}")
-            if not (0.0 < r.px < INF and 0.0 <= r.sz < INF):
-                raise ValueError(f"bad trade price/size {r.px}/{r.sz}")
-            out.append(
-                Trade(
-                    venue=Venue.HYPERLIQUID,
-                    symbol=self.symbol,
-                    ts=r.time,
-                    recv_ts=recv_ts,
-                    price=r.px,
-                    qty=r.sz,
-                    side=side,
-                )
-            )
-        return out
-
     def _ctx(self, a: _AssetCtx, recv_ts: int) -> list[MarketEvent]:
         if a.coin != self.symbol:
             self.ignored += 1
@@ -183,6 +173,7 @@ class HyperliquidDecoder(BaseDecoder):
         c = a.ctx
         if not (0.0 < c.markPx < INF and 0.0 <= c.openInterest < INF) or bad_rate(c.funding):
             raise ValueError(f"bad asset context mark={c.markPx} oi={c.openInterest} funding={c.funding}")
+        self.tick("activeAssetCtx")
         v, s = Venue.HYPERLIQUID, self.symbol
         out: list[MarketEvent] = [
             MarkPrice(

@@ -1,4 +1,5 @@
-"""What every venue decoder shares: error accounting, logging, duplicate detection, connection specs.
+"""What every venue shares: decoders' error accounting and logging, duplicate detection, the one trade and
+liquidation loop, connection specs, the one retry backoff and the feed errors.
 
 A decoder is pure and synchronous: ``decode(frame, recv_ts) -> list[MarketEvent]`` never raises. Bad input
 (malformed JSON, wrong types, unexpected event types, exchange error replies) is counted per kind in
@@ -12,23 +13,28 @@ from __future__ import annotations
 
 import logging
 import math
+import random
 from collections import Counter, deque
-from collections.abc import Hashable
-from typing import Protocol, runtime_checkable
+from collections.abc import Callable, Hashable, Iterable, Mapping
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 import msgspec
 
-from liqtui.core.events import MarketEvent, Venue
+from liqtui.core.events import Liquidation, MarketEvent, PositionSide, TakerSide, Trade, Venue
 
 __all__ = [
     "BAD_INPUT",
     "INF",
     "MAX_FRAME_BYTES",
+    "Backoff",
     "BaseDecoder",
     "ConnSpec",
     "Decoder",
+    "FeedError",
     "RecentKeys",
     "SequenceTracker",
+    "SymbolRefused",
+    "TradeLayout",
     "bad_bar",
     "bad_rate",
     "excerpt",
@@ -171,8 +177,12 @@ class ConnSpec(msgspec.Struct, frozen=True):
     """One websocket connection of a venue: where, what to send after connecting, and how to keep it alive.
 
     ``ping`` is the venue's application-level keepalive text (``None``: the server pings and websockets
-    answers). ``stale_s`` is how long without any frame counts as a stall; ``max_age_s`` forces a seamless
-    replacement of a connection before the venue's lifetime cap (Binance: 24 h).
+    answers). ``stale_s`` is how long without any frame at all (pongs and acks included) counts as a stalled
+    socket. ``ticks`` names the market-data channels of this connection that must keep ticking (mark price,
+    tickers...) with the longest silence allowed for each: one going quiet past its limit marks the venue
+    stale even while pongs still arrive (the decoder counts each channel in ``BaseDecoder.ticks``). Trade
+    channels are never listed: a quiet trade channel on an illiquid symbol is not a fault. ``max_age_s``
+    forces a seamless replacement of a connection before the venue's lifetime cap (Binance: 24 h).
     """
 
     name: str
@@ -182,6 +192,53 @@ class ConnSpec(msgspec.Struct, frozen=True):
     ping_interval_s: float = 20.0
     stale_s: float = 30.0
     max_age_s: float | None = None
+    ticks: tuple[tuple[str, float], ...] = ()
+
+
+class FeedError(Exception):
+    """A venue cannot be served (retrying will not help); the message says why."""
+
+
+class SymbolRefused(FeedError):
+    """The exchange says the symbol does not exist (or refused it)."""
+
+
+class Backoff:
+    """Capped exponential backoff with jitter: ``min(cap, base·2^(n-1)) · U(lo, hi)`` before attempt n.
+
+    The one retry policy of liqtui: websocket reconnects, REST polls and history pages all use it. The jitter
+    range defaults to (0.5, 1.0); the backfill uses (0.5, 1.5)."""
+
+    def __init__(
+        self,
+        base_s: float = 0.5,
+        cap_s: float = 30.0,
+        rng: random.Random | None = None,
+        *,
+        jitter: tuple[float, float] = (0.5, 1.0),
+    ) -> None:
+        if base_s <= 0 or cap_s < base_s:
+            raise ValueError(f"backoff needs 0 < base ({base_s}) <= cap ({cap_s})")
+        if not 0.0 <= jitter[0] <= jitter[1]:
+            raise ValueError(f"backoff jitter needs 0 <= low <= high, got {jitter}")
+        self.base_s = base_s
+        self.cap_s = cap_s
+        self.jitter = jitter
+        self._rng = rng or random.Random()
+
+    def delay(self, attempt: int) -> float:
+        """Seconds to wait before ``attempt`` (1-based)."""
+        raw = min(self.cap_s, self.base_s * (2.0 ** max(0, min(attempt - 1, 30))))
+        return raw * self._rng.uniform(*self.jitter)
+
+
+class TradeLayout(NamedTuple):
+    """How to read one venue's trade rows: ``fields(row) -> (symbol, trade id, price, size, side code, ts)``
+    (an ``operator.attrgetter`` of the row's fields; an id of ``None`` or ``""`` means none) and the taker
+    side of each side code."""
+
+    fields: Callable[[Any], Any]
+    sides: Mapping[Any, TakerSide]
 
 
 class BaseDecoder:
@@ -198,6 +255,8 @@ class BaseDecoder:
         self.out_of_order = 0
         self.control = 0  # acks, pongs and other protocol frames without market data
         self.refusal: str | None = None
+        self.trade_price: float | None = None  # price of the latest trade emitted
+        self.ticks: dict[str, int] = {}  # frames per must-tick channel (see ConnSpec.ticks)
         self._trade_ids = RecentKeys()
         self._misc_keys = RecentKeys(1024)
 
@@ -226,6 +285,100 @@ class BaseDecoder:
 
     def _decode(self, frame: str | bytes, recv_ts: int) -> list[MarketEvent]:
         raise NotImplementedError
+
+    # -- the one trade and liquidation loop ------------------------------------------------------------
+    def trades(
+        self,
+        rows: Iterable[Any],
+        layout: TradeLayout,
+        recv_ts: int,
+        to_base: Callable[[float, float], float] | None = None,
+    ) -> list[MarketEvent]:
+        """Trades of a batch of ``rows`` read through ``layout``, each by :meth:`trade`."""
+        get, sides = layout
+        trade = self.trade
+        out: list[MarketEvent] = []
+        for r in rows:
+            sym, key, p, q, side_code, ts = get(r)
+            out += trade(sym, key, p, q, side_code, ts, recv_ts, sides, to_base)
+        return out
+
+    def trade(
+        self,
+        sym: str,
+        key: Any,
+        p: float,
+        q: float,
+        side_code: Any,
+        ts: int,
+        recv_ts: int,
+        sides: Mapping[Any, TakerSide],
+        to_base: Callable[[float, float], float] | None = None,
+    ) -> list[MarketEvent]:
+        """The one trade step of every venue: filter the symbol → skip duplicates (``key``: the trade id; None
+        or ``""`` for none) → check price/size → side → ``[Trade]`` (``[]`` when skipped). ``to_base(size,
+        price)`` converts a size in contracts to base units. A bad row raises ``ValueError`` (counted by
+        :meth:`decode`)."""
+        if sym != self.symbol:
+            self.ignored += 1
+            return []
+        if key is not None and key != "" and self.seen_trade(key):
+            return []
+        if not (0.0 < p < INF and 0.0 <= q < INF):
+            raise ValueError(f"bad trade price/size {p}/{q}")
+        try:
+            side = sides[side_code]
+        except KeyError:
+            raise ValueError(f"unknown trade side {side_code!r}") from None
+        self.trade_price = p
+        if to_base is not None:
+            q = to_base(q, p)
+        return [Trade(venue=self.venue, symbol=sym, ts=ts, recv_ts=recv_ts, price=p, qty=q, side=side)]
+
+    def liquidations(
+        self,
+        rows: Iterable[tuple[str, Any, float, float, int]],
+        sides: Mapping[Any, PositionSide],
+        recv_ts: int,
+        to_base: Callable[[float, float], float] | None = None,
+    ) -> list[MarketEvent]:
+        """Liquidations of ``(symbol, side code, price, size, ts)`` rows, the same steps as :meth:`trades`
+        (duplicates are recognised by all four values); ``sides`` maps a side code to the *position* side."""
+        out: list[MarketEvent] = []
+        me = self.symbol
+        for sym, s, p, q, ts in rows:
+            if sym != me:
+                self.ignored += 1
+                continue
+            if self.dup_misc((ts, s, p, q)):
+                continue
+            if not (0.0 < p < INF and 0.0 < q < INF):
+                raise ValueError(f"bad liquidation price/size {p}/{q}")
+            side = sides.get(s)
+            if side is None:
+                raise ValueError(f"unknown liquidation side {s!r}")
+            qty = q if to_base is None else to_base(q, p)
+            out.append(
+                Liquidation(
+                    venue=self.venue,
+                    symbol=me,
+                    ts=ts,
+                    recv_ts=recv_ts,
+                    side=side,
+                    price=p,
+                    qty=qty,
+                    usd=p * qty,
+                )
+            )
+        return out
+
+    def seen_trade(self, key: Any) -> bool:
+        """True (and counted) for a trade id already emitted; venues with consecutive ids override this."""
+        return self.dup_trade(key)
+
+    def tick(self, channel: str) -> None:
+        """A frame of a must-tick channel (mark price, tickers...) arrived for our symbol."""
+        self.ticks[channel] = self.ticks.get(channel, 0) + 1
 
     # -- helpers for subclasses -------------------------------------------------------------------------
     def bad(self, kind: str, frame: str | bytes, detail: str) -> None:

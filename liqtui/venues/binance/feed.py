@@ -17,16 +17,14 @@ import msgspec
 from liqtui.core.events import (
     Candle,
     FundingRate,
-    Liquidation,
     MarketEvent,
     MarkPrice,
     OpenInterest,
     PositionSide,
     TakerSide,
-    Trade,
     Venue,
 )
-from liqtui.feeds.base import (
+from liqtui.venues.base import (
     BAD_INPUT,
     INF,
     MAX_FRAME_BYTES,
@@ -37,10 +35,9 @@ from liqtui.feeds.base import (
     bad_rate,
     interval_seconds,
 )
-from liqtui.feeds.endpoints import Endpoints
-from liqtui.feeds.symbols import instrument
+from liqtui.venues.symbols import split_symbol
 
-__all__ = ["MAX_AGE_S", "OI_PATH", "BinanceDecoder", "conn_specs", "streams"]
+__all__ = ["MAX_AGE_S", "OI_PATH", "BinanceDecoder", "conn_specs", "instrument", "streams"]
 
 OI_PATH = "/fapi/v1/openInterest"
 #: Binance closes a connection after 24 h; replace it a little before.
@@ -135,25 +132,47 @@ class _Generic(msgspec.Struct, gc=False):
     time: int | None = None
 
 
-_VENUE = Venue.BINANCE
-_BUY = TakerSide.BUY
-_SELL = TakerSide.SELL
 _COMBINED = msgspec.json.Decoder(_Combined, strict=False)
 _BARE = msgspec.json.Decoder(_Payload, strict=False)
 _GENERIC = msgspec.json.Decoder(_Generic, strict=False)
 _INNER = msgspec.json.Decoder(_Generic, strict=False)
 
 
+def instrument(symbol: str) -> str:
+    """``BTC`` → ``BTCUSDT``; an explicit quote is kept, a delivery suffix becomes ``BTCUSDT_250627``."""
+    base, quote, suffix = split_symbol(symbol)
+    quote = quote or "USDT"
+    return f"{base}{quote}_{suffix}" if suffix and suffix.isdigit() else f"{base}{quote}"
+
+
 def streams(symbol: str) -> list[str]:
     """The stream names liqtui subscribes to for ``symbol`` (any spelling: ``BTC``, ``BTCUSDT``)."""
-    s = instrument(Venue.BINANCE, symbol).lower()
+    s = instrument(symbol).lower()
     return [f"{s}@aggTrade", f"{s}@markPrice@1s", f"{s}@kline_1m", f"{s}@forceOrder"]
 
 
-def conn_specs(symbol: str, endpoints: Endpoints) -> list[ConnSpec]:
-    """One combined-stream connection; the server pings (websockets answers), markPrice@1s keeps it busy."""
-    url = f"{endpoints.ws_url(Venue.BINANCE)}/stream?streams={'/'.join(streams(symbol))}"
-    return [ConnSpec(name="market", url=url, ping=None, stale_s=15.0, max_age_s=MAX_AGE_S)]
+#: The channel that must keep ticking (once a second) and the longest silence allowed.
+MARK_SILENCE_S = 15.0
+
+
+def conn_specs(symbol: str, ws_url: str) -> list[ConnSpec]:
+    """One combined-stream connection; the server pings (websockets answers), markPrice@1s must tick."""
+    url = f"{ws_url}/stream?streams={'/'.join(streams(symbol))}"
+    return [
+        ConnSpec(
+            name="market",
+            url=url,
+            ping=None,
+            stale_s=15.0,
+            max_age_s=MAX_AGE_S,
+            ticks=(("markPrice", MARK_SILENCE_S),),
+        )
+    ]
+
+
+#: ``m`` true: the buyer was the maker, so the taker sold.
+_SIDES = {True: TakerSide.SELL, False: TakerSide.BUY}
+_LIQ_SIDES = {"SELL": PositionSide.LONG, "BUY": PositionSide.SHORT}  # the forced order side closes the other
 
 
 #: Documented Binance USDⓈ-M market events liqtui does not consume: counted as ignored, not as errors.
@@ -169,9 +188,8 @@ class BinanceDecoder(BaseDecoder):
     venue = Venue.BINANCE
 
     def __init__(self, symbol: str) -> None:
-        super().__init__(instrument(Venue.BINANCE, symbol))
+        super().__init__(instrument(symbol))
         self._mark_price: float | None = None
-        self._trade_price: float | None = None
         self._seq = SequenceTracker()
         self._pending_oi: tuple[float, int] | None = None  # OI polled before any price was known
         self._last_mark_ts = -1
@@ -179,11 +197,11 @@ class BinanceDecoder(BaseDecoder):
     @property
     def last_price(self) -> float | None:
         """Latest mark price, else latest trade price: what prices the polled open interest in USD."""
-        return self._mark_price if self._mark_price is not None else self._trade_price
+        return self._mark_price if self._mark_price is not None else self.trade_price
 
     def decode(self, frame: str | bytes, recv_ts: int) -> list[MarketEvent]:
-        """Fast path for the common case (a combined-stream trade with the next id); everything else goes
-        through :meth:`BaseDecoder.decode` and the full checks. Never raises."""
+        """Short path for the common case (a combined-stream frame); everything else goes through
+        :meth:`BaseDecoder.decode` and the full checks. Never raises."""
         if len(frame) > MAX_FRAME_BYTES:
             return super().decode(frame, recv_ts)
         try:
@@ -191,32 +209,33 @@ class BinanceDecoder(BaseDecoder):
         except msgspec.DecodeError:
             return super().decode(frame, recv_ts)  # bare payloads, replies, REST bodies, bad input
         try:
-            if type(d) is _AggTrade:
-                tid = d.a
-            elif type(d) is _RawTrade:
-                tid = d.t
-            else:
-                return self._payload(d, recv_ts)
-            seq = self._seq
-            p = d.p
-            if tid == seq.last + 1 and d.s == self.symbol and 0.0 < p < INF and 0.0 <= d.q < INF:
-                seq.last = tid
-                self._trade_price = p
-                return [
-                    Trade(
-                        venue=_VENUE,
-                        symbol=self.symbol,
-                        ts=d.T,
-                        recv_ts=recv_ts,
-                        price=p,
-                        qty=d.q,
-                        side=_SELL if d.m else _BUY,
-                    )
-                ]
-            return self._trade(d, tid, recv_ts)
+            return self._data(d, recv_ts)
         except BAD_INPUT as exc:
             self.failed(frame, exc)
             return []
+
+    def _data(self, d: _Payload, recv_ts: int) -> list[MarketEvent]:
+        if type(d) is _AggTrade:
+            tid = d.a
+        elif type(d) is _RawTrade:
+            tid = d.t
+        else:
+            return self._payload(d, recv_ts)
+        seq = self._seq
+        if tid == seq.last + 1 and d.s == self.symbol:  # the next id cannot be a duplicate: taken at once
+            seq.last = tid
+            return self.trade(d.s, None, d.p, d.q, d.m, d.T, recv_ts, _SIDES)
+        return self.trade(d.s, tid if tid >= 0 else None, d.p, d.q, d.m, d.T, recv_ts, _SIDES)
+
+    def seen_trade(self, key: int) -> bool:
+        """Consecutive trade ids: a duplicate is dropped, a late id filling a gap is counted and kept."""
+        seen = self._seq.check(key)
+        if seen == SequenceTracker.DUPLICATE:
+            self.duplicates += 1
+            return True
+        if seen == SequenceTracker.LATE:
+            self.out_of_order += 1
+        return False
 
     def _decode(self, frame: str | bytes, recv_ts: int) -> list[MarketEvent]:
         try:
@@ -226,14 +245,7 @@ class BinanceDecoder(BaseDecoder):
                 d = _BARE.decode(frame)
             except msgspec.DecodeError:
                 return self._other(frame, recv_ts)
-        cls = type(d)
-        if cls is _AggTrade:
-            tid = d.a  # type: ignore[union-attr]
-        elif cls is _RawTrade:
-            tid = d.t  # type: ignore[union-attr]
-        else:
-            return self._payload(d, recv_ts)
-        return self._trade(d, tid, recv_ts)  # type: ignore[arg-type]
+        return self._data(d, recv_ts)
 
     def _payload(self, d: _Payload, recv_ts: int) -> list[MarketEvent]:
         cls = type(d)
@@ -246,38 +258,11 @@ class BinanceDecoder(BaseDecoder):
             return [self._kline(d.k, recv_ts)]  # type: ignore[union-attr]
         return self._liquidation(d.o, recv_ts)  # type: ignore[union-attr]
 
-    def _trade(self, d: _AggTrade | _RawTrade, tid: int, recv_ts: int) -> list[MarketEvent]:
-        """The hot path: one trade per frame, kept to a few attribute reads and one event."""
-        if d.s != self.symbol:
-            self.ignored += 1
-            return []
-        p = d.p
-        if not (0.0 < p < INF and 0.0 <= d.q < INF):
-            raise ValueError(f"bad trade price/size {p}/{d.q}")
-        if tid >= 0:
-            seen = self._seq.check(tid)
-            if seen:
-                if seen == SequenceTracker.DUPLICATE:
-                    self.duplicates += 1
-                    return []
-                self.out_of_order += 1
-        self._trade_price = p
-        return [
-            Trade(
-                venue=_VENUE,
-                symbol=self.symbol,
-                ts=d.T,
-                recv_ts=recv_ts,
-                price=p,
-                qty=d.q,
-                side=_SELL if d.m else _BUY,
-            )
-        ]
-
     def _mark(self, d: _Mark, recv_ts: int) -> list[MarketEvent]:
         rate = float(d.r) if d.r else None
         if not 0.0 < d.p < INF or bad_rate(rate):
             raise ValueError(f"bad mark price/funding {d.p}/{rate}")
+        self.tick("markPrice")
         if d.E <= self._last_mark_ts:
             if d.E == self._last_mark_ts:
                 self.duplicates += 1
@@ -337,30 +322,9 @@ class BinanceDecoder(BaseDecoder):
         )
 
     def _liquidation(self, o: _FO, recv_ts: int) -> list[MarketEvent]:
-        if o.S == "SELL":
-            side = PositionSide.LONG
-        elif o.S == "BUY":
-            side = PositionSide.SHORT
-        else:
-            raise ValueError(f"unknown forceOrder side {o.S!r}")
         price = o.ap if o.ap > 0.0 else o.p
         qty = o.z if o.z > 0.0 else o.q
-        if not (0.0 < price < INF and 0.0 < qty < INF):
-            raise ValueError(f"bad liquidation price/size {price}/{qty}")
-        if self.dup_misc((o.T, o.S, price, qty)):
-            return []
-        return [
-            Liquidation(
-                venue=Venue.BINANCE,
-                symbol=self.symbol,
-                ts=o.T,
-                recv_ts=recv_ts,
-                side=side,
-                price=price,
-                qty=qty,
-                usd=price * qty,
-            )
-        ]
+        return self.liquidations(((o.s, o.S, price, qty, o.T),), _LIQ_SIDES, recv_ts)
 
     # -- everything that is not a market payload ------------------------------------------------------
     def _other(self, frame: str | bytes, recv_ts: int) -> list[MarketEvent]:
