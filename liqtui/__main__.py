@@ -18,14 +18,21 @@ log = logging.getLogger("liqtui")
 
 
 def setup_logging(log_file: str | None, *, to_stderr: bool) -> Path | None:
-    """Log to a file (never to the terminal a TUI is drawing on); headless commands also log to stderr."""
+    """Log to a file (never to the terminal a TUI is drawing on); headless commands also log to stderr.
+
+    A default log file that cannot be opened is skipped; an explicit ``log_file`` that cannot be raises
+    :class:`OSError` (the caller names the flag)."""
     handlers: list[logging.Handler] = []
     path: Path | None = Path(log_file) if log_file else user_data_dir() / "liqtui.log"
     try:
         assert path is not None
+        if log_file and path.is_dir():
+            raise IsADirectoryError(21, "is a directory", str(path))
         path.parent.mkdir(parents=True, exist_ok=True)
         handlers.append(logging.FileHandler(path, encoding="utf-8"))
     except OSError:
+        if log_file:
+            raise
         path = None
     if to_stderr:
         h = logging.StreamHandler(sys.stderr)
@@ -48,17 +55,25 @@ def main(argv: list[str] | None = None) -> int:
         print(f"liqtui: error: {exc}", file=sys.stderr)
         return 2
     headless = ns.command in ("zones", "record")
-    setup_logging(ns.log_file, to_stderr=headless)
+    try:
+        setup_logging(ns.log_file, to_stderr=headless)
+    except OSError as exc:
+        where = f" ({exc.filename})" if exc.filename and str(exc.filename) != ns.log_file else ""
+        print(
+            f"liqtui: error: --log-file {ns.log_file}: cannot write the log: {exc.strerror or exc}{where}",
+            file=sys.stderr,
+        )
+        return 2
     try:
         if ns.command == "zones":
-            from liqtui.headless import run_zones
+            from liqtui.commands.zones import run_zones
 
             return run_zones(ns, cfg)
         if ns.command == "record":
-            from liqtui.sources import run_record
+            from liqtui.commands.record import run_record
 
             return run_record(ns, cfg)
-        from liqtui.sources import run_ui
+        from liqtui.commands.ui import run_ui
 
         return run_ui(ns, cfg)
     except KeyboardInterrupt:

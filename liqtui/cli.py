@@ -7,10 +7,13 @@ Every bad flag exits with status 2 and a message that names the flag and the all
 from __future__ import annotations
 
 import argparse
+import math
 import sys
+from collections.abc import Callable
 from typing import Any, NoReturn
 
 from liqtui import __version__
+from liqtui.config import DEMO_SPEED, FPS, REPLAY_SPEED, ZONES_TOP, Range, endpoint_problem
 from liqtui.core.events import VENUES
 from liqtui.core.model import LOOKBACKS
 
@@ -43,19 +46,24 @@ def _venues(text: str) -> list[str]:
 
 def _endpoint(text: str) -> tuple[str, str]:
     key, sep, url = text.partition("=")
-    venue, _, kind = key.strip().partition(".")
-    if not sep or not url.strip():
+    key, url = key.strip(), url.strip()
+    if not sep or not url:
         raise argparse.ArgumentTypeError(f"expected VENUE=URL or VENUE.rest=URL, got {text!r}")
-    if venue not in VENUES or kind not in ("", "ws", "rest"):
-        raise argparse.ArgumentTypeError(
-            f"unknown endpoint {key!r}; use VENUE=URL (websocket) or VENUE.rest=URL with VENUE one of "
-            f"{', '.join(VENUES)}"
-        )
-    url = url.strip()
-    want = ("http://", "https://") if kind == "rest" else ("ws://", "wss://")
-    if not url.startswith(want):
-        raise argparse.ArgumentTypeError(f"{key} must be a {' or '.join(want)} URL, got {url!r}")
+    problem = endpoint_problem(key, url)
+    if problem:
+        raise argparse.ArgumentTypeError(f"{key}: {problem}")
+    venue, _, kind = key.partition(".")
     return (venue if kind in ("", "ws") else f"{venue}.rest"), url
+
+
+def _seed(text: str) -> int:
+    try:
+        val = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--seed must be a whole number ≥ 0, got {text!r}") from None
+    if val < 0:
+        raise argparse.ArgumentTypeError(f"--seed must be a whole number ≥ 0, got {text!r}")
+    return val
 
 
 def _lookback(text: str) -> str:
@@ -65,17 +73,37 @@ def _lookback(text: str) -> str:
     raise argparse.ArgumentTypeError(f"unknown lookback {text!r}; allowed: {' '.join(LOOKBACKS)}")
 
 
-def _positive(kind: type, name: str, *, allow_zero: bool = False):  # type: ignore[no-untyped-def]
+def _positive(kind: type[int | float], name: str) -> Callable[[str], Any]:
+    """A flag taking a finite number > 0."""
+
     def conv(text: str) -> Any:
         try:
             val = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{name} must be a number, got {text!r}") from None
-        if val < 0 or (val == 0 and not allow_zero):
-            raise argparse.ArgumentTypeError(f"{name} must be {'≥' if allow_zero else '>'} 0, got {text!r}")
+        if not math.isfinite(val) or val <= 0:
+            raise argparse.ArgumentTypeError(f"{name} must be a finite number > 0, got {text!r}")
         return val
 
     return conv
+
+
+def _within(limit: Range, name: str, what: str = "", kind: type[int | float] = float) -> Callable[[str], Any]:
+    """A flag taking a number within ``limit`` (the config's limit of the same setting)."""
+
+    def conv(text: str) -> Any:
+        try:
+            val = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be a number, got {text!r}") from None
+        if val not in limit:
+            raise argparse.ArgumentTypeError(f"{name} must be {limit.describe()}{what}, got {text!r}")
+        return val
+
+    return conv
+
+
+_demo_speed = _within(DEMO_SPEED, "--speed", " (the demo market's speed factor)")
 
 
 def _symbol(text: str) -> str:
@@ -123,7 +151,11 @@ def _common(p: argparse.ArgumentParser) -> None:
 def _ui(p: argparse.ArgumentParser) -> None:
     p.add_argument("--theme", help="theme name from themes/ or the user config dir (default dark)")
     p.add_argument("--colors", choices=COLOR_CHOICES, help="colour system (default auto: detect)")
-    p.add_argument("--fps", type=_positive(float, "--fps"), help="UI refresh rate, at most (default 10)")
+    p.add_argument(
+        "--fps",
+        type=_within(FPS, "--fps"),
+        help=f"UI refresh rate, at most ({FPS.lo:g}..{FPS.hi:g}, default 10)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -139,9 +171,12 @@ def build_parser() -> argparse.ArgumentParser:
     _common(run)
     _ui(run)
     run.add_argument("--demo", action="store_true", help="offline: a simulated exchange on 127.0.0.1")
-    run.add_argument("--seed", type=int, default=None, help="demo: random seed (reproducible market)")
+    run.add_argument("--seed", type=_seed, default=None, help="demo: random seed (reproducible market)")
     run.add_argument(
-        "--speed", type=_positive(float, "--speed"), default=1.0, help="demo: market speed factor"
+        "--speed",
+        type=_demo_speed,
+        default=1.0,
+        help=f"demo: market speed factor (at most {DEMO_SPEED.hi:g}, default 1)",
     )
 
     rep = sub.add_parser("replay", help="drive the UI from a recording (ours, hftbacktest, cryptofeed)")
@@ -150,7 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     _ui(rep)
     rep.add_argument(
         "--speed",
-        type=_positive(float, "--speed", allow_zero=True),
+        type=_within(REPLAY_SPEED, "--speed", " (0 = as fast as possible)"),
         default=1.0,
         help="replay speed factor; 0 = as fast as possible",
     )
@@ -162,8 +197,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--duration", type=_positive(float, "--duration"), help="seconds to record (default: until Ctrl-C)"
     )
     rec.add_argument("--demo", action="store_true", help="record the offline demo exchange")
-    rec.add_argument("--seed", type=int, default=None)
-    rec.add_argument("--speed", type=_positive(float, "--speed"), default=1.0)
+    rec.add_argument("--seed", type=_seed, default=None, help="demo: random seed")
+    rec.add_argument("--speed", type=_demo_speed, default=1.0, help="demo: market speed factor")
 
     zn = sub.add_parser("zones", help="headless: collect, then print the ranked zones")
     _common(zn)
@@ -171,13 +206,18 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--replay", metavar="FILE", help="read a recording to its end")
     src.add_argument("--demo", action="store_true", help="the offline demo exchange")
     src.add_argument("--live", action="store_true", help="the live exchanges (default)")
-    zn.add_argument("--top", type=_positive(int, "--top"), default=5, help="zones per side (default 5)")
+    zn.add_argument(
+        "--top",
+        type=_within(ZONES_TOP, "--top", kind=int),
+        default=None,
+        help=f"zones per side ({ZONES_TOP.lo:g}..{ZONES_TOP.hi:g}, default the config's ui.top_n)",
+    )
     zn.add_argument(
         "--seconds", type=_positive(float, "--seconds"), default=30.0, help="live/demo collection time"
     )
     zn.add_argument("--json", action="store_true", help="print one JSON document (default: a text table)")
-    zn.add_argument("--seed", type=int, default=None)
-    zn.add_argument("--speed", type=_positive(float, "--speed", allow_zero=True), default=1.0)
+    zn.add_argument("--seed", type=_seed, default=None, help="demo: random seed")
+    zn.add_argument("--speed", type=_demo_speed, default=1.0, help="demo: market speed factor")
     return ap
 
 

@@ -11,26 +11,40 @@ closest valid key, so a typo never silently does nothing. This module is pure (n
 from __future__ import annotations
 
 import difflib
+import math
 import os
 import re
 import tomllib
 import typing
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import msgspec
 
 from liqtui.core.events import VENUES
 from liqtui.core.model import LOOKBACKS, ModelConfig
+from liqtui.ui.keys import BINDING_IDS
 
 __all__ = [
+    "DEMO_SPEED",
+    "FPS",
+    "GAMMA",
+    "REPLAY_SPEED",
+    "THRESHOLD",
+    "TOP_N",
+    "ZONES_TOP",
     "BackfillConfig",
     "Config",
     "ConfigError",
+    "Range",
     "StoreConfig",
     "UIConfig",
+    "check_keymap",
     "config_path",
+    "endpoint_problem",
     "load_config",
+    "ui_settings",
     "user_data_dir",
 ]
 
@@ -41,6 +55,41 @@ assert typing.get_args(Lookback) == LOOKBACKS, "Lookback literal out of sync wit
 
 class ConfigError(ValueError):
     """A bad configuration value or key; the message names the key and what is allowed."""
+
+
+class Range(typing.NamedTuple):
+    """A closed numeric range ``lo..hi`` (``lo`` itself excluded when ``lo_open``); NaN is never inside."""
+
+    lo: float
+    hi: float
+    lo_open: bool = False
+
+    def __contains__(self, value: object) -> bool:
+        if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
+            return False
+        return (self.lo < value if self.lo_open else self.lo <= value) and value <= self.hi
+
+    def describe(self) -> str:
+        lo, hi = f"{self.lo:g}", f"{self.hi:g}"
+        return f"> {lo} and at most {hi}" if self.lo_open else f"between {lo} and {hi}"
+
+    def check(self, name: str, value: Any) -> None:
+        """Raise ``ValueError`` naming ``name`` and the range unless ``value`` is inside it."""
+        if value not in self:
+            raise ValueError(f"{name} must be {self.describe()}, got {value!r}")
+
+
+# The one set of limits: the config, the CLI flags and the UI's keys all use these.
+FPS = Range(0.5, 60.0)
+THRESHOLD = Range(0.0, 95.0)  # percentile of non-empty buckets hidden as noise; t/T stop at its ends
+GAMMA = Range(0.1, 3.0)  # heat gamma; h/H stop at its ends
+TOP_N = Range(1, 20)
+ZONES_TOP = Range(1, 50)  # zones per side printed by ``liqtui zones --top``
+DEMO_SPEED = Range(0.0, 10_000.0, lo_open=True)
+"""The demo market's speed (market seconds per wall-clock second): :class:`liqtui.sim.server.DemoExchange`'s
+range (a test keeps the two equal)."""
+REPLAY_SPEED = Range(0.0, 1e6)
+"""A replay's speed factor; 0 = as fast as possible."""
 
 
 class UIConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -57,14 +106,10 @@ class UIConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     context: Literal["auto", "on", "off"] = "auto"  # OI / funding / liquidation charts; auto: from 160×45 up
 
     def __post_init__(self) -> None:
-        if not 0.5 <= self.fps <= 60:
-            raise ValueError("fps must be between 0.5 and 60")
-        if not 0.0 <= self.threshold_pct < 100.0:
-            raise ValueError("threshold_pct must be in [0, 100)")
-        if not 0.1 <= self.heat_gamma <= 3.0:
-            raise ValueError("heat_gamma must be between 0.1 and 3.0")
-        if not 1 <= self.top_n <= 20:
-            raise ValueError("top_n must be between 1 and 20")
+        FPS.check("fps", self.fps)
+        THRESHOLD.check("threshold_pct", self.threshold_pct)
+        GAMMA.check("heat_gamma", self.heat_gamma)
+        TOP_N.check("top_n", self.top_n)
 
 
 class StoreConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -118,12 +163,11 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
             raise ValueError(
                 f"reference = {self.reference!r} must be one of the configured venues {self.venues}"
             )
-        for key in self.endpoints:
-            venue, _, kind = key.partition(".")
-            if venue not in VENUES or kind not in ("", "ws", "rest"):
-                raise ValueError(
-                    f"endpoints key {key!r} must be VENUE or VENUE.rest with VENUE one of {', '.join(VENUES)}"
-                )
+        for key, url in self.endpoints.items():
+            problem = endpoint_problem(key, url)
+            if problem:
+                raise ValueError(f"endpoints key {key!r}: {problem}")
+        check_keymap(self.keymap)
 
     @property
     def reference_venue(self) -> str:
@@ -165,13 +209,10 @@ def load_config(
     file, explicit = config_path(path)
     raw: dict[str, Any] = {}
     source = "defaults"
+    if file is not None and file.is_dir() and explicit:
+        raise ConfigError(f"config file {file} is a directory; name a TOML file")
     if file is not None and file.is_file():
-        try:
-            raw = tomllib.loads(file.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{file}: not valid TOML: {exc}") from None
-        except OSError as exc:
-            raise ConfigError(f"{file}: cannot read: {exc.strerror}") from None
+        raw = _read_toml(file)
         source = str(file)
     elif explicit:
         raise ConfigError(f"config file {file} does not exist")
@@ -180,12 +221,81 @@ def load_config(
     return convert_config(raw, source=source)
 
 
+def _read_toml(file: Path) -> dict[str, Any]:
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{file}: cannot read: {exc.strerror}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{file}: not a UTF-8 text file (byte 0x{data[exc.start]:02x} at byte position {exc.start}); "
+            "the config is TOML in UTF-8"
+        ) from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{file}: not valid TOML: {exc}") from None
+
+
 def convert_config(raw: dict[str, Any], *, source: str = "config") -> Config:
     """Validate a plain dict (as read from TOML) into a :class:`Config`."""
+    km = raw.get("keymap")
+    if isinstance(km, dict):  # msgspec would say only "$.keymap[...]": name the key
+        for key, value in km.items():
+            if not isinstance(value, str):
+                raise ConfigError(
+                    f'{source}: keymap.{key}: expected a key name string such as "p" or "ctrl+p", '
+                    f"got {type(value).__name__} {value!r}"
+                )
     try:
         return msgspec.convert(raw, Config)
     except msgspec.ValidationError as exc:
         raise ConfigError(f"{source}: {_explain(str(exc))}") from None
+
+
+def endpoint_problem(key: str, url: str) -> str | None:
+    """What is wrong with an endpoint override ``key`` (``VENUE``, ``VENUE.ws`` or ``VENUE.rest``) = ``url``,
+    or None: the one check behind the config's ``[endpoints]`` and the ``--endpoint`` flag."""
+    venue, _, kind = key.strip().partition(".")
+    if venue not in VENUES or kind not in ("", "ws", "rest"):
+        return f"use VENUE=URL (websocket) or VENUE.rest=URL with VENUE one of {', '.join(VENUES)}"
+    schemes = ("http", "https") if kind == "rest" else ("ws", "wss")
+    parts = urlsplit(url.strip())
+    if parts.scheme not in schemes or not parts.hostname:
+        return f"must be a {' or '.join(f'{s}://HOST' for s in schemes)} URL, got {url!r}"
+    try:
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in 0..65535
+    except ValueError:
+        return f"has a bad port: {url!r}"
+    return None
+
+
+def check_keymap(keymap: typing.Mapping[str, Any]) -> None:
+    """A ``[keymap]`` (binding id → key) checked against the app's binding ids; ``ValueError`` names the id."""
+    unknown = sorted(set(keymap) - set(BINDING_IDS))
+    if unknown:
+        raise ValueError(
+            f"unknown keymap binding id(s) {', '.join(unknown)}{_suggest(unknown[0], BINDING_IDS)}; "
+            f"valid: {', '.join(BINDING_IDS)}"
+        )
+    bad = sorted(k for k, v in keymap.items() if not isinstance(v, str) or not v.strip())
+    if bad:
+        raise ValueError(
+            f'keymap {", ".join(bad)}: the key must be a non-empty string such as "p" or "ctrl+p"'
+        )
+
+
+def ui_settings(base: UIConfig | None = None, **changes: Any) -> UIConfig:
+    """``base`` (default: the defaults) with ``changes`` (None values ignored), checked like the config file:
+    :class:`ConfigError` naming ``ui.<key>`` and the allowed values."""
+    raw = msgspec.to_builtins(base or UIConfig())
+    raw.update({k: v for k, v in changes.items() if v is not None})
+    try:
+        return msgspec.convert({"ui": raw}, Config).ui
+    except msgspec.ValidationError as exc:
+        raise ConfigError(_explain(str(exc))) from None
 
 
 def _set_dotted(d: dict[str, Any], dotted: str, value: Any) -> None:
@@ -203,7 +313,7 @@ def _suggest(word: str, choices: typing.Iterable[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-def _struct_at(path: list[str]) -> type | None:
+def _struct_at(path: list[str]) -> type[msgspec.Struct] | None:
     """The Struct type found at a TOML path such as ['ui'] (None if the path is not a struct)."""
     tp: Any = Config
     for part in path:
@@ -213,7 +323,7 @@ def _struct_at(path: list[str]) -> type | None:
         tp = hints[part]
         if not (isinstance(tp, type) and issubclass(tp, msgspec.Struct)):
             return None
-    return tp
+    return tp if isinstance(tp, type) and issubclass(tp, msgspec.Struct) else None
 
 
 def _field_type(path: list[str]) -> Any:
@@ -242,7 +352,9 @@ def _explain(msg: str) -> str:
     first = body.split(" ", 1)[0]
     if struct is not None and first in struct.__struct_fields__:  # a __post_init__ check naming its field
         return ".".join(path + [body])
-    key = ".".join(path) or "config"
+    if not path:  # a check of the whole file, already naming its key
+        return body
+    key = ".".join(path)
     ftype = _field_type(path) if path else None
     if ftype is not None and typing.get_origin(ftype) is Literal:
         allowed = ", ".join(str(a) for a in typing.get_args(ftype))

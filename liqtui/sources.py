@@ -11,17 +11,15 @@ objects into ``sink`` (normally ``engine.apply``) until it is cancelled (live, d
   *same* backfill and feed code against it through endpoint overrides. Demo data never enters the store.
 * ``replay`` — a recording file through the same decoders (ours, hftbacktest, cryptofeed v1/v3).
 
-This module is pure (no textual); :func:`run_ui` imports the UI lazily.
+This module is pure (no textual). The commands that run a source (``liqtui``, ``record``, ``zones``) are in
+:mod:`liqtui.commands`.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import logging
-import sys
-import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
@@ -31,8 +29,19 @@ from liqtui.core.events import Candle, FeedState, MarketEvent
 from liqtui.core.model import LOOKBACK_MS, HeatModel, ModelConfig
 from liqtui.feeds.endpoints import Endpoints
 from liqtui.feeds.symbols import instrument
+from liqtui.sim.market import DEFAULT_PRICES
 
-__all__ = ["SOURCE_KINDS", "Source", "SourceKind", "open_store", "reference_first", "run_record", "run_ui"]
+__all__ = [
+    "DEMO_SYMBOLS",
+    "SOURCE_KINDS",
+    "Source",
+    "SourceError",
+    "SourceKind",
+    "base_of_recording",
+    "flush_every",
+    "open_store",
+    "reference_first",
+]
 
 log = logging.getLogger("liqtui.sources")
 
@@ -43,6 +52,13 @@ Sink = Callable[[MarketEvent], None]
 
 #: The demo's simulated past: enough for the longest lookback, generated compressed on start.
 DEMO_HISTORY_DAYS = 183.0
+#: The tickers the demo exchange simulates, each with its own price level (the simulator's per-instrument
+#: configurations); another ticker would be BTC's market under a wrong name, so it is refused.
+DEMO_SYMBOLS: tuple[str, ...] = tuple(s.removesuffix("USDT") for s in DEFAULT_PRICES)
+
+
+class SourceError(ValueError):
+    """A source asked for something it cannot serve (e.g. a ticker the demo does not simulate)."""
 
 
 def open_store(cfg: Config) -> Any:
@@ -90,6 +106,10 @@ class Source:
         if history_lookback not in LOOKBACK_MS:
             raise ValueError(
                 f"history lookback must be one of {' '.join(LOOKBACK_MS)}, got {history_lookback!r}"
+            )
+        if kind == "demo" and (symbol or "BTC") not in DEMO_SYMBOLS:
+            raise SourceError(
+                f"symbol {symbol}: the demo exchange simulates {', '.join(DEMO_SYMBOLS)} only; choose one of them"
             )
         self.kind = kind
         # a replay without a symbol follows the recording's most traded instrument
@@ -140,11 +160,22 @@ class Source:
         return cls(kind, **args)
 
     # -------------------------------------------------------------------------------------- public
+    @property
+    def symbols(self) -> tuple[str, ...] | None:
+        """The tickers this source can serve (a ticker switch offers only these), or None for any."""
+        return DEMO_SYMBOLS if self.kind == "demo" else None
+
+    @property
+    def wall_clock(self) -> bool:
+        """Whether the feed's timestamps run with the wall clock, so that receive − exchange time is a lag:
+        not for a demo market running at another speed."""
+        return not (self.kind == "demo" and self.speed != 1.0)
 
     def stats(self) -> Mapping[str, Any]:
         """Per-venue counters (frames, decode_errors, reconnects, state ...) of the running feeds."""
         if self._feeds is not None:
-            return self._feeds.stats
+            stats: Mapping[str, Any] = self._feeds.stats
+            return stats
         if self.replay_stats is not None:
             return {"replay": self.replay_stats}
         return {}
@@ -205,9 +236,8 @@ class Source:
             symbol=self._replay_symbol,
         )
         if self._replay_symbol is None:  # the recording named the instrument: show its ticker
-            self.symbol = self.engine.symbol = _base_of_recording(
-                self.replay_stats.symbols, self.engine.reference
-            )
+            self.symbol = base_of_recording(self.replay_stats.symbols, self.engine.reference)
+            self.engine.set_symbol(self.symbol)
 
     async def _demo(self, sink: Sink) -> None:
         from liqtui.sim.server import DemoExchange
@@ -251,7 +281,7 @@ class Source:
         self._feeds = FeedManager(self.venues, self.symbol, endpoints=ep, sink=gate, on_raw=self.on_raw)
         tasks: list[asyncio.Task[Any]] = [asyncio.create_task(self._feeds.run(), name="feeds")]
         if writer is not None:
-            tasks.append(asyncio.create_task(_flush_every(writer, 1.0), name="store-flush"))
+            tasks.append(asyncio.create_task(flush_every(writer, 1.0), name="store-flush"))
         if self.store is not None and self._checkpoint_key is not None:
             from liqtui.history.restore import Checkpointer
 
@@ -314,7 +344,7 @@ class Source:
         self.backfill_bars = results[0].delivered_bars
         for r in results:
             self.notes.extend(m for m in r.messages if "no open interest" in m or "failed" in m)
-        self.engine.version += 1
+        self.engine.touch()
         if self.progress is not None:
             self.progress(1, 1, "history loaded")
 
@@ -329,11 +359,14 @@ class Source:
         from liqtui.history.restore import restore
         from liqtui.history.store import checkpoint_key
 
+        store = self.store
+        if store is None:
+            return
         self._checkpoint_key = checkpoint_key(self.symbol, self.venues, self.model_config)
         ref = self.venues[0]
         try:
             model, restored = restore(
-                self.store,
+                store,
                 self._checkpoint_key,
                 ref,
                 instrument(ref, self.symbol),
@@ -345,7 +378,7 @@ class Source:
             self._note("the local store could not be read; starting without history from it")
             return
         if model.last_ts:
-            self.engine.model = model
+            self.engine.replace_model(model)
             self._note(f"model {'restored from a checkpoint' if restored else 'rebuilt from the store'}")
             self._candles_from_store(ref, model.last_ts)
 
@@ -354,6 +387,8 @@ class Source:
         from liqtui.history.restore import model_bars
 
         start = until_ms - LOOKBACK_MS[self.history_lookback]
+        if self.store is None:
+            return
         try:
             bars = model_bars(
                 self.store.read_bars(venue, instrument(venue, self.symbol), start, until_ms + 1)
@@ -369,13 +404,14 @@ class Source:
             self.on_note(text)
 
 
-async def _flush_every(writer: Any, seconds: float) -> None:
+async def flush_every(writer: Any, seconds: float) -> None:
+    """Call ``writer.flush()`` every ``seconds`` until cancelled."""
     while True:
         await asyncio.sleep(seconds)
         writer.flush()
 
 
-def _base_of_recording(instruments: Mapping[str, str], reference: Any) -> str:
+def base_of_recording(instruments: Mapping[str, str], reference: Any) -> str:
     """The ticker of the instrument a replay followed on its reference venue (else any venue)."""
     from liqtui.feeds.symbols import base_of
 
@@ -419,116 +455,3 @@ class _CandleGate:
         for c in held or ():
             if after_ts is None or c.ts > after_ts:
                 self._sink(c)
-
-
-# ---------------------------------------------------------------------------------------- commands
-
-
-def _kind(ns: argparse.Namespace) -> SourceKind:
-    return "replay" if ns.command == "replay" else "demo" if getattr(ns, "demo", False) else "live"
-
-
-def run_ui(ns: argparse.Namespace, cfg: Config) -> int:
-    """``liqtui [--demo]`` and ``liqtui replay FILE``: the full-screen monitor."""
-    kind = _kind(ns)
-    if kind == "replay":
-        from liqtui.history.formats import RecordingError
-        from liqtui.history.replay import plan_replay
-
-        try:
-            _fmt, instruments = plan_replay(ns.file, symbol=ns.symbol)
-        except (RecordingError, OSError) as exc:
-            print(f"liqtui replay: error: FILE: {exc}", file=sys.stderr)
-            return 2
-    from liqtui.ui.app import LiqtuiApp
-
-    store = open_store(cfg) if kind == "live" else None
-    # what a ticker or venue change keeps: the kind, the demo's seed/speed, the replay file
-    args: dict[str, Any] = {
-        "store": store,
-        "seed": getattr(ns, "seed", None),
-        "speed": getattr(ns, "speed", 1.0),
-        "symbol": cfg.symbol,
-        "venues": reference_first(cfg.venues, cfg.reference_venue),
-    }
-    if kind == "replay":
-        args["replay_path"] = ns.file
-        args["symbol"] = ns.symbol or _base_of_recording(instruments, None)
-    current = {"source": Source.from_config(kind, cfg, **args)}
-
-    def restart(**change: Any) -> tuple[Engine, Source]:
-        args.update({k: v for k, v in change.items() if v})
-        src = current["source"] = Source.from_config(kind, cfg, **args)
-        wire(src)
-        return src.engine, src
-
-    first = current["source"]
-    try:
-        app = LiqtuiApp(
-            first.engine,
-            source=first,
-            ui=cfg.ui,
-            keymap=cfg.keymap,
-            symbol=first.symbol,
-            venues=first.venues,
-            stats=lambda: current["source"].stats(),
-            on_symbol_change=lambda s: restart(symbol=s),
-            on_venues_change=lambda v: restart(venues=list(v)),
-        )
-    except ValueError as exc:  # a bad [keymap] id or UI setting: named by the app, nothing started yet
-        print(f"liqtui: error: {exc}", file=sys.stderr)
-        return 2
-
-    def wire(src: Source) -> None:
-        src.progress = app.set_progress
-        src.on_note = lambda text: app.notify(text, severity="warning", timeout=12)
-
-    wire(first)
-    try:
-        app.run()
-    finally:
-        if store is not None:
-            store.close()
-    return int(app.return_code or 0)
-
-
-def run_record(ns: argparse.Namespace, cfg: Config) -> int:
-    """``liqtui record FILE``: raw frames as JSON lines (gzip for .gz), live or from the demo exchange."""
-    from liqtui.history.record import Recorder
-
-    try:
-        rec = Recorder(ns.file)
-    except (OSError, ValueError) as exc:
-        print(f"liqtui record: error: FILE: {exc}", file=sys.stderr)
-        return 2
-    # a recording holds the websocket frames (and REST OI polls) only: no REST backfill during it
-    src = Source.from_config(
-        _kind(ns),
-        cfg,
-        backfill=False,
-        seed=getattr(ns, "seed", None),
-        speed=getattr(ns, "speed", 1.0),
-        on_raw=rec,
-    )
-
-    async def go() -> None:
-        flusher = asyncio.create_task(_flush_every(rec, 0.5))
-        t0 = time.monotonic()
-        try:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(src(src.engine.apply), timeout=ns.duration)
-        finally:
-            flusher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await flusher
-            rec.close()
-            t = src.totals()
-            print(
-                f"recorded {rec.frames} frames ({rec.bytes} bytes) in {time.monotonic() - t0:.1f}s to {ns.file}; "
-                f"decode errors {t['decode_errors']}, reconnects {t['reconnects']}",
-                file=sys.stderr,
-            )
-
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(go())
-    return 0 if rec.frames else 3

@@ -160,6 +160,23 @@ class Engine:
         self._model_version = model.version
         self._oi_venues_stepped: frozenset[Venue] = frozenset()
 
+    # -- state changes from outside --------------------------------------------------------------
+    def replace_model(self, model: HeatModel) -> None:
+        """Go on from ``model`` (e.g. one restored from the store's checkpoint) instead of the current one."""
+        self.model = model
+        self._model_version = model.version
+        self.version += 1
+
+    def set_symbol(self, symbol: str) -> None:
+        """Name the market (a replay learns its instrument from the recording)."""
+        if symbol != self.symbol:
+            self.symbol = symbol
+            self.version += 1
+
+    def touch(self) -> None:
+        """Say the state changed (a view redraws), e.g. once a backfill that stepped the model has ended."""
+        self.version += 1
+
     # -- events --------------------------------------------------------------------------------
     def _is_reference(self, venue: Venue) -> bool:
         if self.reference is None:
@@ -173,7 +190,7 @@ class Engine:
         t = type(ev)
         if t is Trade:
             if self._is_reference(ev.venue):
-                p = ev.price
+                p = ev.price  # type: ignore[union-attr]  # t is Trade: an exact-type check, the hot path
                 self.price = p
                 if p < self._lo:  # noqa: PLR1730 - per-trade hot path: an if beats min()/max()
                     self._lo = p

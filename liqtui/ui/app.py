@@ -26,26 +26,29 @@ from __future__ import annotations
 
 import inspect
 import logging
-import math
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from rich.color import ColorSystem
 from textual.app import App, ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.driver import Driver
+from textual.events import Resize
+from textual.theme import Theme
 from textual.widgets import Footer, Label, ProgressBar, Static
 from textual.worker import Worker, WorkerState
 
+from liqtui.config import UIConfig, check_keymap, ui_settings
 from liqtui.core.events import MarketEvent, MarkPrice, Trade
 from liqtui.core.model import LOOKBACK_MS, LOOKBACKS
 from liqtui.ui.commands import LiqtuiCommands
 from liqtui.ui.context import ContextSeries
+from liqtui.ui.keys import BINDING_IDS, HELP_TEXT, KEYS, LOOKBACK_KEYS
 from liqtui.ui.messages import BackfillProgress, SymbolChangeRequested, VenuesChangeRequested
-from liqtui.ui.render import HeatScale, bin_profile, candle_columns, fmt_price, row_of, time_axis
+from liqtui.ui.render import fmt_price, time_axis
 from liqtui.ui.screens import HelpScreen, TickerScreen, VenuesScreen
 from liqtui.ui.themes import (
     COLOR_SYSTEMS,
@@ -56,6 +59,16 @@ from liqtui.ui.themes import (
     detect_color_system,
     load_theme,
 )
+from liqtui.ui.view import (
+    LOOKBACK_SPAN_PCT,
+    EngineView,
+    Frame,
+    ViewState,
+    build_frame,
+    candles_for,
+    current_price,
+    market_status,
+)
 from liqtui.ui.widgets.context import ContextPanel
 from liqtui.ui.widgets.heatmap import HeatFrame, HeatmapView
 from liqtui.ui.widgets.live import HeatColumn, PriceAxis
@@ -63,35 +76,24 @@ from liqtui.ui.widgets.status import StatusInfo, StatusLine
 from liqtui.ui.widgets.tape import LiquidationTape
 from liqtui.ui.widgets.zones import ZonesPanel
 
-__all__ = ["BINDING_IDS", "DEFAULT_LOOKBACKS", "LOOKBACK_KEYS", "LiqtuiApp", "Source"]
+__all__ = [
+    "BINDING_IDS",
+    "DEFAULT_LOOKBACKS",
+    "LOOKBACK_KEYS",
+    "LOOKBACK_SPAN_PCT",
+    "LiqtuiApp",
+    "Source",
+    "SwapResult",
+]
 
 log = logging.getLogger(__name__)
 
 Source = Callable[[Callable[[MarketEvent], None]], Awaitable[None]]
 """``async def source(sink)``: pushes MarketEvents into ``sink`` until cancelled."""
+SwapResult = tuple[EngineView, Source | None] | None
+"""What ``on_symbol_change`` / ``on_venues_change`` return (or an awaitable of it): a new engine and source."""
 
 DEFAULT_LOOKBACKS: tuple[str, ...] = LOOKBACKS
-LOOKBACK_KEYS = dict(zip(LOOKBACKS, "12345678"))
-_LOOKBACK_MS = LOOKBACK_MS
-
-THRESHOLD_STEP = 10.0
-THRESHOLD_MAX = 95.0
-GAMMA_STEP = 1.25
-GAMMA_RANGE = (0.1, 3.0)
-ZOOM_STEP = 1.25
-SPAN_RANGE = (0.25, 60.0)  # half-height of the price window, % of centre
-LOOKBACK_SPAN_PCT = {
-    "12h": 4.0,
-    "1d": 6.0,
-    "3d": 8.0,
-    "7d": 10.0,
-    "14d": 12.0,
-    "1M": 15.0,
-    "3M": 25.0,
-    "6M": 35.0,
-}
-"""Default half-height of the price window per lookback: longer lookbacks hold farther (lower-leverage) levels.
-The user's zoom (``+``/``-``) is a factor on top, kept across lookbacks."""
 COMPACT_WIDTH = 120
 COMPACT_HEIGHT = 30
 CONTEXT_AUTO_SIZE = (160, 45)
@@ -101,102 +103,49 @@ CONTEXT_REDRAW_MS = 1_000
 when a new sample was stored."""
 
 _LAG_EVENTS = (Trade, MarkPrice)
-
-_lookback_group = Binding.Group("lookback", compact=True)
-_threshold_group = Binding.Group("threshold", compact=True)
-_heat_group = Binding.Group("heat", compact=True)
-_zoom_group = Binding.Group("zoom", compact=True)
+_GROUPS = {name: Binding.Group(name, compact=True) for name in ("lookback", "threshold", "heat", "zoom")}
 
 
 def _bindings() -> list[Binding]:
-    out = [
-        Binding(key, f"lookback('{lb}')", lb, id=f"lookback_{lb}", group=_lookback_group)
-        for lb, key in LOOKBACK_KEYS.items()
+    return [
+        Binding(k.key, k.action, k.label, id=k.id, group=_GROUPS[k.group] if k.group else None) for k in KEYS
     ]
-    out += [
-        Binding("t", "threshold(-1)", "threshold −", id="threshold_down", group=_threshold_group),
-        Binding("T", "threshold(1)", "threshold +", id="threshold_up", group=_threshold_group),
-        Binding("h", "heat(-1)", "heat −", id="heat_down", group=_heat_group),
-        Binding("H", "heat(1)", "heat +", id="heat_up", group=_heat_group),
-        Binding("k", "klines", "klines", id="klines"),
-        # help and quit early: at 80 columns the footer shows only the first bindings
-        Binding("question_mark", "help", "help", id="help"),
-        Binding("q", "quit", "quit", id="quit"),
-        Binding("f", "freeze", "freeze", id="freeze"),
-        Binding("plus,equals_sign", "zoom(1)", "zoom in", id="zoom_in", group=_zoom_group),
-        Binding("minus", "zoom(-1)", "zoom out", id="zoom_out", group=_zoom_group),
-        Binding("c", "recentre", "recentre", id="recentre"),
-        Binding("s", "ticker", "ticker", id="ticker"),
-        Binding("e", "venues", "venues", id="venues"),
-        Binding("o", "context", "charts", id="context"),
-    ]
-    return out
-
-
-BINDING_IDS: tuple[str, ...] = tuple(b.id for b in _bindings() if b.id)
-"""Every remappable binding id, for the config's ``[keymap]`` (e.g. ``freeze = "p"``)."""
-
-_HELP_TEXT = {
-    "threshold_down": "liquidity threshold down (show weaker levels)",
-    "threshold_up": "liquidity threshold up (hide weak noise)",
-    "heat_down": "less heat (darken light zones)",
-    "heat_up": "more heat (boost light zones)",
-    "klines": "candles on/off",
-    "ticker": "ticker picker (BTC, ETH, SOL or typed)",
-    "venues": "venues on/off",
-    "context": "context charts on/off (open interest, funding, cumulative liquidations)",
-    "freeze": "freeze the picture (data keeps flowing)",
-    "zoom_in": "zoom in on price",
-    "zoom_out": "zoom out on price",
-    "recentre": "recentre on the live price",
-    "help": "this help",
-    "quit": "quit",
-}
 
 
 _RICH_SYSTEMS = {"truecolor": ColorSystem.TRUECOLOR, "256": ColorSystem.EIGHT_BIT, "16": ColorSystem.STANDARD}
 
 
-def _validated_keymap(km: Mapping[str, str]) -> dict[str, str]:
-    """The config's ``[keymap]`` checked against :data:`BINDING_IDS` (clear error, never ignored)."""
-    unknown = sorted(set(km) - set(BINDING_IDS))
-    if unknown:
-        valid = ", ".join(BINDING_IDS)
-        raise ValueError(f"unknown keymap binding id(s) {', '.join(unknown)}; valid: {valid}")
-    bad = sorted(k for k, v in km.items() if not isinstance(v, str) or not v.strip())
-    if bad:
-        raise ValueError(
-            f'keymap {", ".join(bad)}: the key must be a non-empty string such as "p" or "ctrl+p"'
-        )
-    return dict(km)
-
-
-def _field(ui: Any, name: str, default: Any) -> Any:
-    return getattr(ui, name, default) if ui is not None else default
-
-
 class LiqtuiApp(App[None]):
-    """The terminal UI. See the module docstring for how the CLI wires it."""
+    """The terminal UI. See the module docstring for how the CLI wires it.
+
+    The view (lookback, threshold, gamma, zoom, centre, candles) is a :class:`~liqtui.ui.view.ViewState`
+    and each picture a :class:`~liqtui.ui.view.Frame` built from the engine by
+    :func:`~liqtui.ui.view.build_frame`; this class only wires keys, widgets, the source worker and themes.
+    Settings are checked by :func:`liqtui.config.ui_settings` (the config file's own checks): a bad one
+    raises :class:`liqtui.config.ConfigError` naming it.
+    """
 
     CSS_PATH = Path(__file__).with_name("liqtui.tcss")
     TITLE = "liqtui"
     COMMANDS = App.COMMANDS | {LiqtuiCommands}
-    BINDINGS = _bindings()
+    BINDINGS: ClassVar[list[BindingType]] = list(_bindings())
     ENABLE_COMMAND_PALETTE = True
 
     def __init__(
         self,
-        engine: Any,
+        engine: EngineView,
         *,
         source: Source | None = None,
-        ui: Any = None,
+        ui: UIConfig | None = None,
         keymap: Mapping[str, str] | None = None,
         symbol: str = "BTC",
+        symbols: Sequence[str] | None = None,
         venues: list[str] | None = None,
         stats: Callable[[], Mapping[str, Any]] | None = None,
         on_symbol_change: Callable[[str], Any] | None = None,
         on_venues_change: Callable[[list[str]], Any] | None = None,
         clock: Callable[[], int] | None = None,
+        show_lag: bool = True,
         theme: str | None = None,
         colors: str | None = None,
         fps: float | None = None,
@@ -212,37 +161,41 @@ class LiqtuiApp(App[None]):
         self.engine = engine
         self._source = source
         self.symbol = symbol
+        self.symbols = tuple(symbols) if symbols else None  # the tickers the source serves (None: any)
         self.venues = list(venues) if venues else ["binance"]
         self._stats = stats
         self._on_symbol_change = on_symbol_change
         self._on_venues_change = on_venues_change
         self._clock = clock or (lambda: int(time.time() * 1000))
-        # view settings: explicit keyword > UIConfig > default
-        self.fps = float(fps if fps is not None else _field(ui, "fps", 10.0))
-        self.lookback = lookback or _field(ui, "lookback", "1d")
-        thr = threshold_pct if threshold_pct is not None else _field(ui, "threshold_pct", 50.0)
-        self.threshold_pct = float(thr)
-        self.gamma = float(heat_gamma if heat_gamma is not None else _field(ui, "heat_gamma", 1.0))
-        self.klines = bool(klines if klines is not None else _field(ui, "klines", True))
-        self.top_n = int(top_n if top_n is not None else _field(ui, "top_n", 5))
-        self._check_view_settings()
+        self._show_lag = show_lag
+        # view settings: explicit keyword > UIConfig > default, checked once by the config's rules
+        settings = ui_settings(
+            ui,
+            fps=fps,
+            lookback=lookback,
+            threshold_pct=threshold_pct,
+            heat_gamma=heat_gamma,
+            klines=klines,
+            top_n=top_n,
+            theme=theme,
+            colors=colors,
+        )
+        self.fps = float(settings.fps)
+        self.view = ViewState.from_settings(settings)
         self.frozen = False
         if context is None:  # the config's ui.context: "auto" (by terminal size), "on" or "off"
-            context = {"on": True, "off": False}.get(_field(ui, "context", "auto"))
+            context = {"on": True, "off": False}.get(settings.context)
         self.context_pref: bool | None = context
         self.context_series = ContextSeries()
-        self.center: float | None = None
-        self.zoom = 1.0
-        self._init_colours(colors or _field(ui, "colors", "auto"), theme or _field(ui, "theme", "dark"))
+        self._init_colours(settings.colors, settings.theme)
         km = dict(keymap or {})
-        km.update(_field(ui, "keymap", None) or {})
-        self._keymap = _validated_keymap(km)
+        check_keymap(km)
+        self._keymap = km
         if km:
             self.set_keymap(km)
         # redraw bookkeeping
         self._last_version: int | None = None
-        self._hist_key: tuple | None = None
-        self._zones_key: tuple | None = None
+        self._frame: Frame | None = None  # the last frame drawn; None: draw everything anew
         self._view_dirty = True
         self._drawn_size: tuple[int, ...] = (0, 0)
         self._frame_times: list[float] = []
@@ -254,30 +207,54 @@ class LiqtuiApp(App[None]):
         self._time_text = ""
         self.ticks = 0
 
-    def _check_view_settings(self) -> None:
-        if self.lookback not in LOOKBACK_KEYS:
-            raise ValueError(f"lookback must be one of {', '.join(LOOKBACK_KEYS)}, got {self.lookback!r}")
-        if not 0.5 <= self.fps <= 60:
-            raise ValueError(f"fps must be between 0.5 and 60, got {self.fps}")
-        if not 0.0 <= self.threshold_pct <= THRESHOLD_MAX:
-            raise ValueError(f"threshold_pct must be within 0..{THRESHOLD_MAX:g}, got {self.threshold_pct}")
-        g_lo, g_hi = GAMMA_RANGE
-        if not g_lo <= self.gamma <= g_hi:
-            raise ValueError(f"heat_gamma must be between {g_lo} and {g_hi}, got {self.gamma}")
-        if not 1 <= self.top_n <= 20:
-            raise ValueError(f"top_n must be between 1 and 20, got {self.top_n}")
+    # the view's settings, as attributes of the app (tests, the command palette)
+    @property
+    def lookback(self) -> str:
+        return self.view.lookback
+
+    @property
+    def threshold_pct(self) -> float:
+        return self.view.threshold_pct
+
+    @property
+    def gamma(self) -> float:
+        return self.view.gamma
+
+    @property
+    def klines(self) -> bool:
+        return self.view.klines
+
+    @property
+    def top_n(self) -> int:
+        return self.view.top_n
+
+    @property
+    def zoom(self) -> float:
+        return self.view.zoom
+
+    @property
+    def center(self) -> float | None:
+        return self.view.center
+
+    @center.setter
+    def center(self, value: float | None) -> None:
+        self.view.center = value
+
+    @property
+    def span_pct(self) -> float:
+        """Half-height of the price window in % of its centre (the lookback's default × the user's zoom)."""
+        return self.view.span_pct
 
     def _init_colours(self, colors: str, theme: str) -> None:
         """Pick the colour system (auto: detect) and load the theme; the terminal output follows the
         chosen system, and a bad theme falls back to dark with a notice once mounted."""
-        if colors != "auto" and colors not in COLOR_SYSTEMS:
-            raise ValueError(f"colors must be auto or one of {', '.join(COLOR_SYSTEMS)}, got {colors!r}")
         self.color_system = detect_color_system() if colors == "auto" else colors
-        if colors != "auto":
+        if colors in _RICH_SYSTEMS:
             self.console._color_system = _RICH_SYSTEMS[colors]
         self._theme_name = theme
         self.spec, self._theme_error = self._load_spec(theme)
         self.palette = HeatPalette(self.spec, self.color_system)
+        assert self.color_system in COLOR_SYSTEMS
 
     # ------------------------------------------------------------------------------------- themes
     @staticmethod
@@ -290,7 +267,7 @@ class LiqtuiApp(App[None]):
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
         """Our .tcss variables (``$liq-long``, ``$heat-anchor`` …) resolve even under a non-liqtui theme."""
-        spec = getattr(self, "spec", None)
+        spec: ThemeSpec | None = self.__dict__.get("spec")  # Textual asks before __init__ has set it
         if spec is None:
             spec = load_theme("dark")
         return {k: v for k, v in spec.variables.items() if k != "tier-colors"}
@@ -305,8 +282,8 @@ class LiqtuiApp(App[None]):
         self.theme = self.spec.textual.name
         self.theme_changed_signal.subscribe(self, self._on_theme_changed)
 
-    def _on_theme_changed(self, theme: Any) -> None:
-        name = getattr(theme, "name", "")
+    def _on_theme_changed(self, theme: Theme) -> None:
+        name = theme.name
         if not name.startswith("liqtui-") or name == self.spec.textual.name:
             return
         try:
@@ -374,7 +351,7 @@ class LiqtuiApp(App[None]):
         self._start_source()
         self.call_after_refresh(self._tick)
 
-    def on_resize(self, event: Any) -> None:
+    def on_resize(self, event: Resize) -> None:
         self._apply_compact(event.size.width, event.size.height)
         self._invalidate()
 
@@ -402,13 +379,14 @@ class LiqtuiApp(App[None]):
     # ------------------------------------------------------------------------------------- source
     def _sink(self, ev: MarketEvent) -> None:
         """Every event passes here on its way to the engine: counts it and keeps the feed lag (exchange
-        time → receive time of the latest trade or mark; candles carry their open time, so not those)."""
+        time → receive time of the latest trade or mark; candles carry their open time, so not those).
+        The lag is kept only when the feed's clock is the wall clock (not a demo at another speed)."""
         self.events_seen += 1
-        if type(ev) in _LAG_EVENTS:
+        if self._show_lag and type(ev) in _LAG_EVENTS:
             self._lag_ms = float(ev.recv_ts - ev.ts)
         self.engine.apply(ev)
 
-    def _sink_for(self, engine: Any) -> Callable[[MarketEvent], None]:
+    def _sink_for(self, engine: EngineView) -> Callable[[MarketEvent], None]:
         """The sink handed to a source: after a swap, a late event of the old source is dropped instead of
         reaching the new engine (another symbol or venue set)."""
 
@@ -441,14 +419,15 @@ class LiqtuiApp(App[None]):
         elif event.state == WorkerState.SUCCESS:
             log.info("source finished")
 
-    def replace_source(self, engine: Any, source: Source | None) -> None:
+    def replace_source(self, engine: EngineView, source: Source | None) -> None:
         """Swap to a new engine and source (after a ticker or venue change); cancels the old source."""
         self.workers.cancel_group(self, "source")
         self.engine = engine
         self._source = source
         self._last_version = None
+        self._lag_ms = None
         self.context_panel.drawn_version = None
-        self.center = None
+        self.view.recentre(None)
         self._message = ""
         self._invalidate()
         self._start_source()
@@ -471,8 +450,7 @@ class LiqtuiApp(App[None]):
     # ---------------------------------------------------------------------------------- the tick
     def _invalidate(self) -> None:
         self._view_dirty = True
-        self._hist_key = None
-        self._zones_key = None
+        self._frame = None
 
     def _tick(self) -> None:
         now = self._clock()
@@ -503,112 +481,52 @@ class LiqtuiApp(App[None]):
 
     def current_price(self) -> float | None:
         """The live anchor price (engine.price, else mark, else the model's)."""
-        for p in (
-            getattr(self.engine, "price", None),
-            getattr(self.engine, "mark", None),
-            getattr(self.engine.model, "price", None),
-        ):
-            if p is not None and math.isfinite(p) and p > 0:
-                return float(p)
-        return None
-
-    @property
-    def span_pct(self) -> float:
-        """Half-height of the price window in % of its centre (the lookback's default × the user's zoom)."""
-        return min(SPAN_RANGE[1], max(SPAN_RANGE[0], LOOKBACK_SPAN_PCT[self.lookback] * self.zoom))
+        return current_price(self.engine)
 
     def window(self) -> tuple[float, float] | None:
         """(price_lo, price_hi) of the view, or None before the first price."""
-        price = self.current_price()
-        if self.center is None:
-            if price is None:
-                return None
-            self.center = price
-        half = self.center * self.span_pct / 100.0
-        lo, hi = self.center - half, self.center + half
-        if price is not None and not lo <= price <= hi:  # keep the anchor on screen
-            self.center = price
-            self._hist_key = None
-            half = price * self.span_pct / 100.0
-            lo, hi = price - half, price + half
-        return lo, hi
+        return self.view.window(self.current_price())
 
     def _draw(self, now: int) -> None:
+        """Build the frame (reusing the heat and zones of the last one while unchanged) and show it."""
         self._view_dirty = False
         self._drawn_size = tuple(self.heatmap.size)
-        win = self.window()
-        price = self.current_price()
-        model = self.engine.model
-        if win is None:
+        size = (self.heatmap.size.width, self.heatmap.size.height)
+        prev = self._frame
+        frame = self._frame = build_frame(self.engine, self.view, size, now, previous=prev)
+        price = frame.price
+        if frame.window is None:
             self.zones.set_report(None)
             self._show_anchor(None, 0.0, 1.0)
             return
-        lo, hi = win
-        width, height = self.heatmap.size.width, self.heatmap.size.height
-        if width > 0 and height > 0:
-            self._draw_history(model, now, lo, hi, width, height, price)
-            anchor = None if price is None else row_of(price, lo, hi, height)
-            self._draw_profile(model, lo, hi, height, anchor)
+        lo, hi = frame.window
+        heat = frame.heat
+        if heat is not None:
+            if prev is not None and heat is prev.heat:
+                self.heatmap.set_anchor(price)
+            else:
+                self.heatmap.set_frame(
+                    HeatFrame(heat.values, heat.scale, self.palette, heat.lo, heat.hi, heat.candles, price)
+                )
+        if frame.profile is not None:
+            self.heat_column.set_profile(frame.profile, frame.anchor_row)
         self.axis.set_window(lo, hi)
         self.axis.set_price(price)
         self._show_anchor(price, lo, hi)
-        self._show_time_axis(width)
-        self._draw_zones(model, price, lo, hi)
+        self._show_time_axis(size[0])
+        if prev is None or frame.zones is not prev.zones:
+            self.zones.set_report(frame.zones, frame.tier_names)
         self.tape.set_liquidations(self.engine.liquidations)
 
-    def _draw_history(
-        self, model: Any, now: int, lo: float, hi: float, width: int, height: int, price: float | None
-    ) -> None:
-        """Rebuild the history heatmap only when a display column's time slice closed or the view changed;
-        otherwise only move the anchor row."""
-        lb_ms = _LOOKBACK_MS[self.lookback]
-        t_end = int(getattr(model, "last_ts", 0) or now)
-        # a "slice" is one display column's span of time: the picture is rebuilt when the newest column
-        # closes (every lookback/width ms), not on every 1m bar; the heat column shows the live profile
-        key = (
-            self.lookback,
-            lo,
-            hi,
-            width,
-            height,
-            self.threshold_pct,
-            self.gamma,
-            self.klines,
-            t_end * width // lb_ms,
-            id(model),
-        )
-        if key == self._hist_key:
-            self.heatmap.set_anchor(price)
-            return
-        self._hist_key = key
-        values = model.history(self.lookback, width, lo, hi, 2 * height)
-        scale = HeatScale(self.threshold_pct, self.gamma)
-        candles = self._candles(t_end - lb_ms, t_end, width) if self.klines else None
-        self.heatmap.set_frame(HeatFrame(values, scale, self.palette, lo, hi, candles, price))
-
     def _candles(self, t0: int, t1: int, width: int) -> Any:
-        import numpy as np
-
-        bars = list(getattr(self.engine, "candles", ()) or ())
-        if not bars:
-            return None
-        ts = np.fromiter((b.ts for b in bars), dtype=np.int64, count=len(bars))
-        ohlc = np.array([(b.open, b.high, b.low, b.close) for b in bars], dtype=np.float64)
-        order = np.argsort(ts, kind="stable")
-        return candle_columns(ohlc[order], ts[order], t0, t1, width)
-
-    def _draw_profile(self, model: Any, lo: float, hi: float, height: int, anchor: int | None) -> None:
-        if getattr(model, "grid", None) is None:
-            return
-        long_t, short_t = model.profile_by_tier(self.lookback)
-        rows = bin_profile(model.grid.edges, long_t + short_t, lo, hi, height)
-        self.heat_column.set_profile(rows, anchor)
+        """The engine's candles per heatmap column over [t0, t1) (see :func:`~liqtui.ui.view.candles_for`)."""
+        return candles_for(self.engine.candles, t0, t1, width)
 
     def _draw_context(self, now: int) -> None:
         """Feed the context charts when a new sample was stored, at most every :data:`CONTEXT_REDRAW_MS` of
         the app's clock, and only while they are on screen (a plotext render costs tens of ms)."""
         panel, series = self.context_panel, self.context_series
-        oi_version = getattr(self.engine, "oi_history_version", 0)
+        oi_version = self.engine.oi_history_version
         if not panel.display or (
             panel.drawn_version == series.version and panel.drawn_oi_version == oi_version
         ):
@@ -620,13 +538,11 @@ class LiqtuiApp(App[None]):
         ):
             return
         panel.drawn_version, panel.drawn_oi_version, panel.drawn_at = series.version, oi_version, now
-        panel.show(
-            series.view(), series.liq_long_usd, series.liq_short_usd, getattr(self.engine, "oi_history", ())
-        )
+        panel.show(series.view(), series.liq_long_usd, series.liq_short_usd, self.engine.oi_history)
 
     def _show_time_axis(self, width: int) -> None:
         """Time labels under the heatmap (changes only with the lookback or the width)."""
-        text = time_axis(_LOOKBACK_MS[self.lookback], width)
+        text = time_axis(LOOKBACK_MS[self.lookback], width)
         if text != self._time_text:
             self._time_text = text
             self.time_axis.update(text)
@@ -642,34 +558,21 @@ class LiqtuiApp(App[None]):
             self._anchor_text = text
             self.anchor_label.update(text)
 
-    def _draw_zones(self, model: Any, price: float | None, lo: float, hi: float) -> None:
-        key = (getattr(model, "version", None), self.lookback, self.threshold_pct, self.top_n, id(model))
-        if key == self._zones_key:
-            return
-        self._zones_key = key
-        report = model.zones(self.lookback, threshold_pct=self.threshold_pct, top_n=self.top_n)
-        self.zones.set_report(report, getattr(model, "tier_names", ()))
-
     # -------------------------------------------------------------------------------- the status
     def status_info(self) -> StatusInfo:
         """What the status line shows right now."""
-        eng = self.engine
         now = time.monotonic()
         self._frame_times = [t for t in self._frame_times if now - t <= 1.0]
-        venues: dict[str, tuple[str, int]] = {}
-        for venue, st in (getattr(eng, "status", None) or {}).items():
-            v = getattr(venue, "value", str(venue))
-            venues[v] = (getattr(st.state, "value", str(st.state)), int(getattr(st, "attempt", 0)))
-        funding = [f for f in (getattr(eng, "funding", None) or {}).values() if f is not None]
+        market = market_status(self.engine)
         return StatusInfo(
             symbol=self.symbol,
             lookback=self.lookback,
-            venues=venues,
+            venues=market.venues,
             fps=float(len(self._frame_times)),
             lag_ms=None if self._lag_ms is None else round(self._lag_ms / 10) * 10,
-            oi_usd=float(getattr(eng, "oi_usd_total", 0.0) or 0.0),
-            oi_change_pct=getattr(eng, "oi_change_pct_1h", None),
-            funding=sum(funding) / len(funding) if funding else None,
+            oi_usd=market.oi_usd,
+            oi_change_pct=market.oi_change_pct,
+            funding=market.funding,
             threshold_pct=self.threshold_pct,
             gamma=self.gamma,
             klines=self.klines,
@@ -696,32 +599,29 @@ class LiqtuiApp(App[None]):
             self.status.show(self.status_info(), self.size.width)
 
     # ---------------------------------------------------------------------------------- actions
+    def _changed(self) -> None:
+        self._invalidate()
+        self._tick()
+
     def action_lookback(self, name: str) -> None:
         """Switch lookback (instant: the model keeps one profile per lookback)."""
-        if name in LOOKBACK_KEYS and name != self.lookback:
-            self.lookback = name
-            self._invalidate()
-            self._tick()
+        if self.view.set_lookback(name):
+            self._changed()
 
     def action_threshold(self, direction: int) -> None:
         """Liquidity threshold (percentile of weak levels hidden) down/up by 10 points."""
-        thr = self.threshold_pct + THRESHOLD_STEP * direction
-        self.threshold_pct = float(min(THRESHOLD_MAX, max(0.0, thr)))
-        self._invalidate()
-        self._tick()
+        self.view.step_threshold(direction)
+        self._changed()
 
     def action_heat(self, direction: int) -> None:
         """More heat (``H``, gamma down: light zones brighter) or less (``h``)."""
-        g = self.gamma / GAMMA_STEP if direction > 0 else self.gamma * GAMMA_STEP
-        self.gamma = round(min(GAMMA_RANGE[1], max(GAMMA_RANGE[0], g)), 4)
-        self._invalidate()
-        self._tick()
+        self.view.step_heat(direction)
+        self._changed()
 
     def action_klines(self) -> None:
         """Candles on/off."""
-        self.klines = not self.klines
-        self._invalidate()
-        self._tick()
+        self.view.toggle_klines()
+        self._changed()
 
     def action_freeze(self) -> None:
         """Freeze the picture; ingestion goes on and the status line keeps updating."""
@@ -732,17 +632,13 @@ class LiqtuiApp(App[None]):
 
     def action_zoom(self, direction: int) -> None:
         """Zoom the price range in (``+``) or out (``-``)."""
-        zoom = self.zoom / ZOOM_STEP if direction > 0 else self.zoom * ZOOM_STEP
-        base = LOOKBACK_SPAN_PCT[self.lookback]
-        self.zoom = min(SPAN_RANGE[1] / base, max(SPAN_RANGE[0] / base, zoom))
-        self._invalidate()
-        self._tick()
+        self.view.step_zoom(direction)
+        self._changed()
 
     def action_recentre(self) -> None:
         """Centre the price window on the live price."""
-        self.center = self.current_price()
-        self._invalidate()
-        self._tick()
+        self.view.recentre(self.current_price())
+        self._changed()
 
     def action_context(self) -> None:
         """Context charts on/off (open interest, funding, cumulative liquidations)."""
@@ -760,7 +656,7 @@ class LiqtuiApp(App[None]):
 
     def action_ticker(self) -> None:
         """Open the ticker picker."""
-        self.push_screen(TickerScreen(self.symbol), self._ticker_chosen)
+        self.push_screen(TickerScreen(self.symbol, self.symbols), self._ticker_chosen)
 
     def action_venues(self) -> None:
         """Open the venue switches."""
@@ -781,7 +677,7 @@ class LiqtuiApp(App[None]):
         self.post_message(VenuesChangeRequested(list(venues)))
         await self._maybe_swap(self._on_venues_change, list(venues))
 
-    async def _maybe_swap(self, callback: Callable[[Any], Any] | None, arg: Any) -> None:
+    async def _maybe_swap(self, callback: Callable[[Any], Any] | None, arg: object) -> None:
         if callback is None:
             return
         try:
@@ -809,7 +705,7 @@ class LiqtuiApp(App[None]):
         rows.append((compact, "lookback " + " ".join(b.description for b in lbs)))
         for b in self.BINDINGS:
             if isinstance(b, Binding) and b.id and not b.id.startswith("lookback_"):
-                rows.append((self._key_for(b), _HELP_TEXT.get(b.id, b.description)))
+                rows.append((self._key_for(b), HELP_TEXT.get(b.id, b.description)))
         rows.append(("ctrl+p", "command palette"))
         return rows
 
@@ -822,7 +718,7 @@ class LiqtuiApp(App[None]):
             if b.id.startswith("lookback_"):
                 title = f"Lookback {b.description}"
             else:
-                title = _HELP_TEXT.get(b.id, b.description).capitalize()
+                title = HELP_TEXT.get(b.id, b.description).capitalize()
             out.append((title, b.action, f"key {self._key_for(b)}"))
         return out
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import ClassVar
 
 from textual.app import ComposeResult
@@ -45,33 +46,68 @@ class HelpScreen(ModalScreen[None]):
 
 
 class TickerScreen(ModalScreen[str | None]):
-    """Pick BTC, ETH, SOL or type any symbol; returns the upper-cased ticker or None."""
+    """Type a symbol and Enter, or pick one of the list (↑↓ then Enter on an empty input); returns the
+    upper-cased ticker or None (Escape).
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel", show=False)]
+    Typing always goes to the input: Enter takes what was typed, the highlighted entry only when nothing was.
+    ``allowed`` (e.g. the demo's symbols) lists the only tickers the source serves: another is refused with
+    a message naming them.
+    """
 
-    def __init__(self, current: str) -> None:
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel", show=False),
+        Binding("down", "move(1)", "Next", show=False),
+        Binding("up", "move(-1)", "Previous", show=False),
+    ]
+
+    def __init__(self, current: str, allowed: Sequence[str] | None = None) -> None:
         super().__init__()
         self._current = current
+        self._allowed = tuple(allowed) if allowed else None
 
     def compose(self) -> ComposeResult:
+        quick = self._allowed or QUICK_SYMBOLS
+        hint = "type a symbol, Enter" if self._allowed is None else f"{', '.join(quick)}: type one, Enter"
         with Vertical(id="ticker-box", classes="modal-box"):
             yield Label(f"Ticker (now {self._current})", classes="modal-title")
-            yield OptionList(*[Option(s, id=s) for s in QUICK_SYMBOLS], id="ticker-list")
-            yield Input(placeholder="or type a symbol, Enter", id="ticker-input", max_length=20)
+            yield OptionList(*[Option(s, id=s) for s in quick], id="ticker-list")
+            yield Input(placeholder=hint, id="ticker-input", max_length=20)
             yield Label("", id="ticker-error", classes="modal-error")
 
     def on_mount(self) -> None:
-        self.query_one("#ticker-list", OptionList).focus()
+        options = self.query_one("#ticker-list", OptionList)
+        options.can_focus = False  # keys go to the input; ↑↓ move the highlight from there
+        options.highlighted = 0
+        self.query_one("#ticker-input", Input).focus()
+
+    def action_move(self, step: int) -> None:
+        options = self.query_one("#ticker-list", OptionList)
+        options.action_cursor_down() if step > 0 else options.action_cursor_up()
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        self.dismiss(str(event.option.id))
+        self._choose(str(event.option.id))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         value = event.value.strip()
-        if not SYMBOL_RE.fullmatch(value):
-            self.query_one("#ticker-error", Label).update("a ticker is 1–20 letters or digits, e.g. BTC")
+        if not value:  # nothing typed: the highlighted entry
+            options = self.query_one("#ticker-list", OptionList)
+            if options.highlighted is not None:
+                self._choose(str(options.get_option_at_index(options.highlighted).id))
             return
-        self.dismiss(value.upper())
+        if not SYMBOL_RE.fullmatch(value):
+            self._refuse("a ticker is 1–20 letters or digits, e.g. BTC")
+            return
+        self._choose(value.upper())
+
+    def _choose(self, symbol: str) -> None:
+        if self._allowed is not None and symbol not in self._allowed:
+            self._refuse(f"{symbol} is not served here: choose one of {', '.join(self._allowed)}")
+            return
+        self.dismiss(symbol)
+
+    def _refuse(self, text: str) -> None:
+        self.query_one("#ticker-error", Label).update(text)
+        self.notify(text, severity="warning", timeout=6)
 
     def action_cancel(self) -> None:
         self.dismiss(None)

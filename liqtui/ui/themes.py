@@ -285,7 +285,8 @@ def _interpolate(stops: tuple[str, ...], n: int) -> list[tuple[int, int, int]]:
         k = min(int(x), len(trip) - 2)
         f = x - k
         a, b = trip[k], trip[k + 1]
-        out.append(tuple(round(a[j] + (b[j] - a[j]) * f) for j in range(3)))  # type: ignore[misc]
+        r, g, bl = (round(a[j] + (b[j] - a[j]) * f) for j in range(3))
+        out.append((r, g, bl))
     return out
 
 

@@ -109,3 +109,62 @@ def test_overrides_beat_the_file(tmp_path):
 def test_bad_override_is_refused():
     with pytest.raises(ConfigError, match="ui.colors"):
         load_config(None, {"ui.colors": "lots"})
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (b"\xff\xfe\x00\x01binary", "byte position 0"),
+        (b'symbol = "BTC"\n# caf\xe9\n', "byte position 20"),
+        (b"\x00\x00\x00", "not valid TOML"),  # valid UTF-8, but not TOML
+    ],
+)
+def test_binary_or_non_utf8_file_names_the_file_and_the_byte(tmp_path, data, expected):
+    p = tmp_path / "bin.toml"
+    p.write_bytes(data)
+    with pytest.raises(ConfigError) as err:
+        load_config(p)
+    assert str(p) in str(err.value) and expected in str(err.value)
+
+
+def test_a_directory_is_said_to_be_a_directory(tmp_path):
+    with pytest.raises(ConfigError, match="is a directory"):
+        load_config(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[keymap]\nfreeze = 3", "keymap.freeze: expected a key name string"),
+        ("[keymap]\nfreeze = ['p']", "keymap.freeze: expected a key name string"),
+        ("[keymap]\nfreez = 'p'", "unknown keymap binding id(s) freez (did you mean 'freeze'?)"),
+        ("[keymap]\nfreeze = ' '", "keymap freeze: the key must be a non-empty string"),
+        ("[ui]\nthreshold_pct = 96", "ui.threshold_pct must be between 0 and 95, got 96"),
+        ("[ui]\nthreshold_pct = nan", "ui.threshold_pct must be between 0 and 95, got nan"),
+        ("[ui]\nheat_gamma = inf", "ui.heat_gamma must be between 0.1 and 3"),
+        (
+            '[endpoints]\nbinance = "http://x"',
+            "endpoints key 'binance': must be a ws://HOST or wss://HOST URL",
+        ),
+        (
+            '[endpoints]\n"okx.rest" = "https://"',
+            "endpoints key 'okx.rest': must be a http://HOST or https://HOST",
+        ),
+        ('[endpoints]\nokx = "wss://h:99999"', "endpoints key 'okx': has a bad port"),
+    ],
+)
+def test_keymap_limits_and_endpoints_are_checked_once_in_the_config(tmp_path, text, expected):
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, text))
+    assert expected in str(err.value), str(err.value)
+
+
+def test_one_threshold_limit_for_config_and_ui():
+    """What the config accepts, the UI accepts (the app takes its settings through the same check)."""
+    from liqtui.config import THRESHOLD, ui_settings
+
+    assert ui_settings(load_config(None, {"ui.threshold_pct": THRESHOLD.hi}).ui).threshold_pct == 95.0
+    with pytest.raises(ConfigError):
+        load_config(None, {"ui.threshold_pct": 95.5})
+    with pytest.raises(ConfigError):
+        ui_settings(threshold_pct=95.5)

@@ -138,3 +138,53 @@ def test_a_restart_from_the_store_keeps_the_candles_and_open_interest(tmp_path):
         assert len(src.engine.oi_history) > 24 * 60  # the last day at a minute, older hourly
     finally:
         store.close()
+
+
+def test_demo_serves_only_the_symbols_the_simulator_configures():
+    from liqtui.sim.market import DEFAULT_PRICES
+    from liqtui.sources import DEMO_SYMBOLS, SourceError
+
+    assert DEMO_SYMBOLS == ("BTC", "ETH", "SOL")
+    assert all(f"{s}USDT" in DEFAULT_PRICES for s in DEMO_SYMBOLS)
+    for s in DEMO_SYMBOLS:
+        assert Source("demo", symbol=s).symbols == DEMO_SYMBOLS
+    with pytest.raises(SourceError, match="XYZ: the demo exchange simulates BTC, ETH, SOL only"):
+        Source("demo", symbol="XYZ")
+    assert Source("live", symbol="XYZ").symbols is None  # live venues say for themselves
+
+
+def test_demo_speed_limit_is_the_demo_exchanges():
+    """The CLI's --speed limit (config.DEMO_SPEED) is exactly the range DemoExchange accepts."""
+    from liqtui.config import DEMO_SPEED
+    from liqtui.sim.server import DemoExchange
+
+    DemoExchange(speed=DEMO_SPEED.hi)
+    DemoExchange(speed=1e-6)
+    for bad in (DEMO_SPEED.hi * 1.0001, DEMO_SPEED.lo, float("inf"), float("nan")):
+        assert bad not in DEMO_SPEED
+        with pytest.raises(ValueError, match="speed"):
+            DemoExchange(speed=bad)
+
+
+def test_lag_is_meaningful_only_where_the_feed_runs_on_the_wall_clock():
+    assert Source("live").wall_clock
+    assert Source("demo", speed=1.0).wall_clock
+    assert not Source("demo", speed=20.0).wall_clock
+
+
+def test_engine_changes_through_its_own_methods():
+    from liqtui.core.engine import Engine
+    from liqtui.core.model import HeatModel
+
+    engine = Engine(HeatModel(), symbol="BTC")
+    v = engine.version
+    other = HeatModel()
+    engine.replace_model(other)
+    assert engine.model is other and engine.version == v + 1
+    engine.tick(0)  # the new model's version is already known: no spurious change
+    assert engine.version == v + 1
+    engine.set_symbol("ETH")
+    engine.set_symbol("ETH")
+    assert engine.symbol == "ETH" and engine.version == v + 2
+    engine.touch()
+    assert engine.version == v + 3

@@ -9,12 +9,13 @@ import numpy as np
 import pytest
 
 from liqtui.cli import parse_args
+from liqtui.commands.zones import run_zones
 from liqtui.config import Config
 from liqtui.core.engine import Engine
 from liqtui.core.model import HeatModel, ModelConfig
 from liqtui.feeds.connection import FeedManager
 from liqtui.feeds.endpoints import Endpoints
-from liqtui.headless import _Driver, collect_zones, run_zones, zones_document
+from liqtui.headless import _Driver, collect_zones, zones_document
 from liqtui.history.backfill import DAY_MS, backfill
 from liqtui.history.record import Recorder
 from liqtui.history.restore import Checkpointer, model_bars, rebuild, restore
@@ -160,7 +161,7 @@ def test_zones_bad_arguments_exit_2_naming_the_flag(tmp_path, capsys):
     assert "--lookback must be one of 12h 1d 3d 7d 14d 1M 3M 6M" in capsys.readouterr().err
     ns.lookback, ns.top = "1d", 0
     assert run_zones(ns, Config()) == 2
-    assert "--top must be an integer from 1 to 50" in capsys.readouterr().err
+    assert "--top must be an integer between 1 and 50" in capsys.readouterr().err
 
 
 def test_zones_exit_3_when_no_data_arrived(tmp_path, capsys):

@@ -319,3 +319,60 @@ async def test_source_runs_in_a_worker_and_errors_are_shown(engine, frozen_clock
         await settle(pilot, app, lambda: "source stopped: ConnectionError: boom" in str(app.status.render()))
         assert "okx" in str(app.status.render())
         assert app.is_running
+
+
+async def test_typed_symbol_goes_to_the_input_and_enter_takes_it(engine, frozen_clock):
+    """Typing in the picker writes into the input (not the list); Enter takes the typed symbol even though
+    BTC is highlighted in the list."""
+    seen: list[str] = []
+    app = make_app(engine, frozen_clock, on_symbol_change=seen.append)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        await pilot.press("s")
+        await settle(pilot, app, lambda: isinstance(app.screen, TickerScreen))
+        await pilot.press("s", "o", "l")
+        assert app.screen.query_one(Input).value == "sol"
+        await pilot.press("enter")
+        await settle(pilot, app, lambda: app.symbol == "SOL")
+        assert seen == ["SOL"]
+
+
+async def test_picker_refuses_a_symbol_the_source_does_not_serve(engine, frozen_clock):
+    seen: list[str] = []
+    app = make_app(engine, frozen_clock, symbols=("BTC", "ETH", "SOL"), on_symbol_change=seen.append)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        await pilot.press("s")
+        await settle(pilot, app, lambda: isinstance(app.screen, TickerScreen))
+        await pilot.press("d", "o", "g", "e", "enter")
+        await settle(
+            pilot, app, lambda: any("DOGE is not served" in str(n.message) for n in app._notifications)
+        )
+        assert isinstance(app.screen, TickerScreen) and app.symbol == "BTC" and seen == []
+        assert "BTC, ETH, SOL" in str(app.screen.query_one("#ticker-error").render())
+        app.screen.query_one(Input).value = ""
+        await pilot.press("down", "enter")  # nothing typed: the highlighted entry
+        await settle(pilot, app, lambda: app.symbol == "ETH")
+        assert seen == ["ETH"]
+
+
+@pytest.mark.parametrize("show_lag", [True, False])
+async def test_lag_is_shown_only_for_a_wall_clock_feed(engine, frozen_clock, show_lag):
+    """A demo at --speed 20 stamps events with its simulated clock, hours ahead of the wall clock: no lag."""
+    app = make_app(engine, frozen_clock, show_lag=show_lag)
+    async with app.run_test(size=(200, 40)) as pilot:
+        await settle(pilot, app)
+        now = frozen_clock()
+        ahead = Trade(
+            venue=Venue.BINANCE,
+            symbol="BTCUSDT",
+            ts=now + 5_688_810,
+            recv_ts=now,
+            price=engine.price,
+            qty=0.1,
+            side=TakerSide.BUY,
+        )
+        app._sink(ahead)
+        app._tick()
+        want = "lag -5688810ms" if show_lag else "lag —"
+        await settle(pilot, app, lambda: want in str(app.status.render()))

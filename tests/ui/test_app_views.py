@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from textual.drivers.headless_driver import HeadlessDriver
 
+from liqtui.config import ConfigError
 from liqtui.core.engine import Engine
 from liqtui.core.model import HeatModel
 from liqtui.ui.app import LiqtuiApp
@@ -115,19 +116,21 @@ async def test_bad_theme_falls_back_to_dark_with_a_notice(engine, frozen_clock, 
 
 
 def test_bad_arguments_are_refused_with_a_clear_message(engine):
-    with pytest.raises(ValueError, match="lookback must be one of"):
+    """The app's keyword settings go through the config's own checks: the same limits, the same wording."""
+    with pytest.raises(ConfigError, match="ui.lookback: .*allowed values: 12h, 1d"):
         LiqtuiApp(engine, lookback="2w")
-    with pytest.raises(ValueError, match="colors must be auto or one of"):
+    with pytest.raises(ConfigError, match="ui.colors: .*allowed values: auto, truecolor, 256, 16"):
         LiqtuiApp(engine, colors="88")
     for kw, msg in [
-        ({"fps": 0.0}, "fps must be between"),
-        ({"threshold_pct": 120.0}, "threshold_pct must be within"),
-        ({"heat_gamma": 0.0}, "heat_gamma must be"),
-        ({"top_n": 0}, "top_n must be"),
+        ({"fps": 0.0}, "ui.fps must be between 0.5 and 60"),
+        ({"threshold_pct": 120.0}, "ui.threshold_pct must be between 0 and 95"),
+        ({"threshold_pct": 96.0}, "ui.threshold_pct must be between 0 and 95"),
+        ({"heat_gamma": 0.0}, "ui.heat_gamma must be between 0.1 and 3"),
+        ({"top_n": 0}, "ui.top_n must be between 1 and 20"),
     ]:
-        with pytest.raises(ValueError, match=msg):
+        with pytest.raises(ConfigError, match=msg):
             LiqtuiApp(engine, **kw)
-    with pytest.raises(ValueError, match=r"unknown keymap binding id\(s\) frezee; valid: lookback_12h"):
+    with pytest.raises(ValueError, match=r"unknown keymap binding id\(s\) frezee .*; valid: lookback_12h"):
         LiqtuiApp(engine, keymap={"frezee": "p"})
     with pytest.raises(ValueError, match="keymap freeze: the key must be a non-empty string"):
         LiqtuiApp(engine, keymap={"freeze": ""})

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 from rich.segment import Segment
+from rich.style import Style
 from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
@@ -46,18 +47,18 @@ class HeatFrame:
         if candles is not None:
             self.overlay = candle_overlay(candles, price_lo, price_hi, self.upper, self.lower, pal)
 
-    def row_keys(self) -> list[tuple]:
+    def row_keys(self) -> list[tuple[object, ...]]:
         """A hashable key per char row; equal keys draw equal rows (used to refresh only changed rows)."""
-        ov_rows: dict[int, list] = {}
+        ov_rows: dict[int, list[tuple[int, str, Style]]] = {}
         for (r, c), (ch, st) in self.overlay.items():
             ov_rows.setdefault(r, []).append((c, ch, st))
-        keys = []
+        keys: list[tuple[object, ...]] = []
         for r in range(self.upper.shape[0]):
             keys.append(
                 (
                     self.upper[r].tobytes(),
                     self.lower[r].tobytes(),
-                    tuple(sorted(ov_rows.get(r, ()))),
+                    tuple(sorted(ov_rows.get(r, ()), key=lambda o: o[0])),
                     r == self.anchor_row,
                 )
             )
@@ -76,7 +77,7 @@ class HeatmapView(Widget, can_focus=False):
         self._pal = palette
         self._frame: HeatFrame | None = None
         self._strips: list[Strip] | None = None
-        self._keys: list[tuple] = []
+        self._keys: list[tuple[object, ...]] = []
         self.frames_drawn = 0
 
     # ----------------------------------------------------------------------------------------- inputs

@@ -97,10 +97,11 @@ class PriceAxis(_RowCache):
         labels = axis_labels(lo, hi, n, width - 2)
         dim = self._pal.axis_style
         rows = [[Segment("┤" if s.strip() else "│", dim), Segment(s + " ", dim)] for s in labels]
-        r = None if self._price is None else row_of(self._price, lo, hi, n)
-        if r is not None:
-            label = fmt_price(self._price, (hi - lo) / n).replace(",", "" if width < 11 else ",")
-            label = label[: width - 2].rjust(width - 2) + " "  # type: ignore[arg-type]
+        price = self._price
+        r = None if price is None else row_of(price, lo, hi, n)
+        if r is not None and price is not None:
+            label = fmt_price(price, (hi - lo) / n).replace(",", "" if width < 11 else ",")
+            label = label[: width - 2].rjust(width - 2) + " "
             pal = self._pal
             rows[r] = [Segment("◀", pal.anchor_style), Segment(label, pal.over(pal.anchor, 0, True))]
         self._publish(rows)

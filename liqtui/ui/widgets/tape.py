@@ -50,7 +50,7 @@ class LiquidationTape(Static):
         super().__init__(id=id)
         self._pal = palette
         self._liqs: list[Liquidation] = []
-        self._key: tuple | None = None
+        self._key: tuple[object, ...] | None = None
 
     def set_palette(self, palette: HeatPalette) -> None:
         self._pal = palette

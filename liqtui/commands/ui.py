@@ -1,0 +1,91 @@
+"""``liqtui [run] [--demo]`` and ``liqtui replay FILE``: the full-screen monitor."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from liqtui.config import Config
+from liqtui.sources import Source, SourceError, SourceKind, base_of_recording, open_store, reference_first
+from liqtui.ui.view import EngineView
+
+__all__ = ["run_ui", "source_kind"]
+
+
+def source_kind(ns: argparse.Namespace) -> SourceKind:
+    """replay (``liqtui replay``), demo (``--demo``) or live."""
+    return "replay" if ns.command == "replay" else "demo" if getattr(ns, "demo", False) else "live"
+
+
+def run_ui(ns: argparse.Namespace, cfg: Config) -> int:
+    """Start the monitor on the source the flags name; exit 2 (nothing started) for a bad file or setting."""
+    kind = source_kind(ns)
+    instruments: dict[str, str] = {}
+    if kind == "replay":
+        from liqtui.history.formats import RecordingError
+        from liqtui.history.replay import plan_replay
+
+        try:
+            _fmt, instruments = plan_replay(ns.file, symbol=ns.symbol)
+        except (RecordingError, OSError) as exc:
+            print(f"liqtui replay: error: FILE: {exc}", file=sys.stderr)
+            return 2
+    from liqtui.ui.app import LiqtuiApp
+
+    store = open_store(cfg) if kind == "live" else None
+    # what a ticker or venue change keeps: the kind, the store, the demo's seed/speed, the replay file
+    args: dict[str, Any] = {
+        "store": store,
+        "seed": getattr(ns, "seed", None),
+        "speed": getattr(ns, "speed", 1.0),
+        "symbol": cfg.symbol,
+        "venues": reference_first(cfg.venues, cfg.reference_venue),
+    }
+    if kind == "replay":
+        args["replay_path"] = ns.file
+        args["symbol"] = ns.symbol or base_of_recording(instruments, None)
+    try:
+        first = Source.from_config(kind, cfg, **args)
+    except SourceError as exc:  # e.g. a ticker the demo does not simulate
+        print(f"liqtui: error: {exc}", file=sys.stderr)
+        return 2
+    current = {"source": first}
+
+    def restart(**change: Any) -> tuple[EngineView, Source]:
+        args.update({k: v for k, v in change.items() if v})
+        src = current["source"] = Source.from_config(kind, cfg, **args)
+        wire(src)
+        return src.engine, src
+
+    try:
+        app = LiqtuiApp(
+            first.engine,
+            source=first,
+            ui=cfg.ui,
+            keymap=cfg.keymap,
+            symbol=first.symbol,
+            symbols=first.symbols,
+            venues=first.venues,
+            stats=lambda: current["source"].stats(),
+            on_symbol_change=lambda s: restart(symbol=s),
+            on_venues_change=lambda v: restart(venues=list(v)),
+            show_lag=first.wall_clock,
+        )
+    except ValueError as exc:  # a bad UI setting: named by the config's checks, nothing started yet
+        print(f"liqtui: error: {exc}", file=sys.stderr)
+        if store is not None:
+            store.close()
+        return 2
+
+    def wire(src: Source) -> None:
+        src.progress = app.set_progress
+        src.on_note = lambda text: app.notify(text, severity="warning", timeout=12)
+
+    wire(first)
+    try:
+        app.run()
+    finally:
+        if store is not None:
+            store.close()
+    return int(app.return_code or 0)

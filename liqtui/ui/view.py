@@ -1,0 +1,347 @@
+"""What the screen shows, without a screen: the view state and the frame built from an engine.
+
+:class:`ViewState` holds what the user chose (lookback, liquidity threshold, heat gamma, zoom, centre, candles,
+zones per side) and the price window that follows from it; the keys of the app only call its methods.
+:func:`build_frame` reads an engine (anything that has the :class:`EngineView` shape, e.g.
+:class:`liqtui.core.engine.Engine`) through the view and returns a :class:`Frame`: the history heat, the live
+profile, the zones and the market status. Both are pure (numpy, no textual, no rich): tested with plain pytest.
+
+The heat picture and the zones are the expensive parts; ``build_frame(..., previous=frame)`` reuses them
+from the previous frame while their inputs are unchanged (the heat: until a display column's time slice
+closes or the view changes; the zones: until the model changes).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from liqtui.config import GAMMA, THRESHOLD, UIConfig
+from liqtui.core.events import Candle, FeedStatus, Liquidation, MarketEvent, Venue
+from liqtui.core.grid import PriceGrid
+from liqtui.core.model import LOOKBACK_MS
+from liqtui.core.zones import ZoneReport
+from liqtui.ui.binning import CandleCols, HeatScale, bin_profile, candle_columns, row_of
+
+__all__ = [
+    "GAMMA_STEP",
+    "LOOKBACK_SPAN_PCT",
+    "SPAN_RANGE",
+    "THRESHOLD_STEP",
+    "ZOOM_STEP",
+    "EngineView",
+    "Frame",
+    "Heat",
+    "MarketStatus",
+    "ModelView",
+    "ViewState",
+    "build_frame",
+    "current_price",
+    "market_status",
+]
+
+THRESHOLD_STEP = 10.0
+GAMMA_STEP = 1.25
+ZOOM_STEP = 1.25
+SPAN_RANGE = (0.25, 60.0)  # half-height of the price window, % of centre
+LOOKBACK_SPAN_PCT = {
+    "12h": 4.0,
+    "1d": 6.0,
+    "3d": 8.0,
+    "7d": 10.0,
+    "14d": 12.0,
+    "1M": 15.0,
+    "3M": 25.0,
+    "6M": 35.0,
+}
+"""Default half-height of the price window per lookback: longer lookbacks hold farther (lower-leverage) levels.
+The user's zoom (``+``/``-``) is a factor on top, kept across lookbacks."""
+
+
+# ------------------------------------------------------------------------------------------ what we read
+class ModelView(Protocol):
+    """What the UI reads of a model (:class:`liqtui.core.model.HeatModel`)."""
+
+    @property
+    def version(self) -> int: ...
+    @property
+    def last_ts(self) -> int: ...
+    @property
+    def price(self) -> float: ...
+    @property
+    def grid(self) -> PriceGrid | None: ...
+    @property
+    def tier_names(self) -> tuple[str, ...]: ...
+
+    def history(
+        self, lookback: str, n_cols: int, price_lo: float, price_hi: float, n_rows: int
+    ) -> np.ndarray: ...
+    def profile_by_tier(self, lookback: str) -> tuple[np.ndarray, np.ndarray]: ...
+    def zones(self, lookback: str, *, threshold_pct: float = ..., top_n: int = ...) -> ZoneReport: ...
+
+
+class EngineView(Protocol):
+    """What the UI reads of, and calls on, an engine (:class:`liqtui.core.engine.Engine`)."""
+
+    @property
+    def model(self) -> ModelView: ...
+    @property
+    def version(self) -> int: ...
+    @property
+    def price(self) -> float | None: ...
+    @property
+    def mark(self) -> float | None: ...
+    @property
+    def liquidations(self) -> Sequence[Liquidation]: ...
+    @property
+    def candles(self) -> Iterable[Candle]: ...
+    @property
+    def status(self) -> Mapping[Venue, FeedStatus]: ...
+    @property
+    def funding(self) -> Mapping[Venue, float]: ...
+    @property
+    def oi_usd(self) -> Mapping[Venue, float]: ...
+    @property
+    def oi_usd_total(self) -> float: ...
+    @property
+    def oi_change_pct_1h(self) -> float | None: ...
+    @property
+    def oi_history(self) -> list[tuple[int, float]]: ...
+    @property
+    def oi_history_version(self) -> int: ...
+    @property
+    def counters(self) -> Mapping[str, int]: ...
+
+    def apply(self, ev: MarketEvent) -> None: ...
+    def tick(self, now_ms: int) -> None: ...
+
+
+def current_price(engine: EngineView) -> float | None:
+    """The live anchor price: the engine's last trade, else its mark, else the model's last close."""
+    for p in (engine.price, engine.mark, engine.model.price):
+        if p is not None and math.isfinite(p) and p > 0:
+            return float(p)
+    return None
+
+
+# ------------------------------------------------------------------------------------------ the view state
+@dataclass
+class ViewState:
+    """What the user chose to see. Limits: :data:`liqtui.config.THRESHOLD`, :data:`liqtui.config.GAMMA`,
+    :data:`SPAN_RANGE`; every step method clamps to them."""
+
+    lookback: str = "1d"
+    threshold_pct: float = 50.0
+    gamma: float = 1.0
+    klines: bool = True
+    top_n: int = 5
+    zoom: float = 1.0
+    center: float | None = None
+
+    @classmethod
+    def from_settings(cls, ui: UIConfig) -> ViewState:
+        """The starting view of checked settings (see :func:`liqtui.config.ui_settings`)."""
+        return cls(
+            lookback=ui.lookback,
+            threshold_pct=float(ui.threshold_pct),
+            gamma=float(ui.heat_gamma),
+            klines=ui.klines,
+            top_n=ui.top_n,
+        )
+
+    @property
+    def span_pct(self) -> float:
+        """Half-height of the price window in % of its centre (the lookback's default × the user's zoom)."""
+        return min(SPAN_RANGE[1], max(SPAN_RANGE[0], LOOKBACK_SPAN_PCT[self.lookback] * self.zoom))
+
+    def window(self, price: float | None) -> tuple[float, float] | None:
+        """(price_lo, price_hi) around the centre (set to ``price`` at first), or None before the first price.
+        A ``price`` outside the window recentres it: the anchor stays on screen."""
+        if self.center is None:
+            if price is None:
+                return None
+            self.center = price
+        half = self.center * self.span_pct / 100.0
+        lo, hi = self.center - half, self.center + half
+        if price is not None and not lo <= price <= hi:
+            self.center = price
+            half = price * self.span_pct / 100.0
+            lo, hi = price - half, price + half
+        return lo, hi
+
+    def set_lookback(self, name: str) -> bool:
+        """Switch to lookback ``name``; False (nothing changed) for the current one or an unknown one."""
+        if name not in LOOKBACK_SPAN_PCT or name == self.lookback:
+            return False
+        self.lookback = name
+        return True
+
+    def step_threshold(self, direction: int) -> None:
+        """Liquidity threshold down (``-1``) or up (``+1``) by :data:`THRESHOLD_STEP`, within the limit."""
+        thr = self.threshold_pct + THRESHOLD_STEP * direction
+        self.threshold_pct = float(min(THRESHOLD.hi, max(THRESHOLD.lo, thr)))
+
+    def step_heat(self, direction: int) -> None:
+        """More heat (``+1``: gamma down, light zones brighter) or less (``-1``), within the limit."""
+        g = self.gamma / GAMMA_STEP if direction > 0 else self.gamma * GAMMA_STEP
+        self.gamma = round(min(GAMMA.hi, max(GAMMA.lo, g)), 4)
+
+    def step_zoom(self, direction: int) -> None:
+        """Zoom the price window in (``+1``) or out (``-1``); the span stays within :data:`SPAN_RANGE`."""
+        zoom = self.zoom / ZOOM_STEP if direction > 0 else self.zoom * ZOOM_STEP
+        base = LOOKBACK_SPAN_PCT[self.lookback]
+        self.zoom = min(SPAN_RANGE[1] / base, max(SPAN_RANGE[0] / base, zoom))
+
+    def toggle_klines(self) -> None:
+        self.klines = not self.klines
+
+    def recentre(self, price: float | None) -> None:
+        """Centre the window on ``price`` (None: on the next price seen)."""
+        self.center = price
+
+
+# ------------------------------------------------------------------------------------------ the frame
+@dataclass(frozen=True)
+class Heat:
+    """The history heatmap: USD per (price row, time column), rows top = ``hi``, two rows per text line."""
+
+    key: tuple[object, ...]
+    values: np.ndarray
+    scale: HeatScale
+    lo: float
+    hi: float
+    candles: CandleCols | None
+
+
+@dataclass(frozen=True)
+class MarketStatus:
+    """The market part of the status line: feed states, open interest, funding."""
+
+    venues: dict[str, tuple[str, int]] = field(default_factory=dict)  # venue → (state, attempt)
+    oi_usd: float = 0.0
+    oi_change_pct: float | None = None
+    funding: float | None = None  # mean over the venues that reported one
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One picture of an engine through a view (see :func:`build_frame`)."""
+
+    price: float | None
+    window: tuple[float, float] | None
+    heat: Heat | None = None  # None before the first price or on a zero-size area
+    profile: np.ndarray | None = None  # (n_tiers, rows) USD of the live levels per display row
+    anchor_row: int | None = None  # the display row of the price
+    zones: ZoneReport | None = None
+    zones_key: tuple[object, ...] | None = None
+    tier_names: tuple[str, ...] = ()
+    status: MarketStatus = field(default_factory=MarketStatus)
+
+
+def market_status(engine: EngineView) -> MarketStatus:
+    """Feed states per venue, summed open interest and its 1h change, mean funding."""
+    venues = {v.value: (st.state.value, int(st.attempt)) for v, st in engine.status.items()}
+    funding = [f for f in engine.funding.values() if f is not None and math.isfinite(f)]
+    oi = engine.oi_usd_total
+    return MarketStatus(
+        venues=venues,
+        oi_usd=float(oi) if math.isfinite(oi) else 0.0,
+        oi_change_pct=engine.oi_change_pct_1h,
+        funding=sum(funding) / len(funding) if funding else None,
+    )
+
+
+def build_frame(
+    engine: EngineView,
+    view: ViewState,
+    size: tuple[int, int],
+    now_ms: int,
+    *,
+    previous: Frame | None = None,
+) -> Frame:
+    """The frame of ``engine`` seen through ``view`` on a ``size`` = (columns, text lines) heatmap at ``now_ms``.
+
+    Parts of ``previous`` whose inputs did not change are reused as they are (the same objects), so a caller
+    redraws only what is new. Moves ``view``'s centre when the price left the window.
+    """
+    price = current_price(engine)
+    win = view.window(price)
+    status = market_status(engine)
+    if win is None:
+        return Frame(price=price, window=None, status=status)
+    lo, hi = win
+    model = engine.model
+    width, height = size
+    heat = profile = anchor = None
+    if width > 0 and height > 0:
+        heat = _heat(engine, view, lo, hi, width, height, now_ms, previous.heat if previous else None)
+        anchor = None if price is None else row_of(price, lo, hi, height)
+        if model.grid is not None:
+            long_t, short_t = model.profile_by_tier(view.lookback)
+            profile = bin_profile(model.grid.edges, long_t + short_t, lo, hi, height)
+    zones_key = (model.version, view.lookback, view.threshold_pct, view.top_n, id(model))
+    if previous is not None and previous.zones_key == zones_key:
+        zones = previous.zones
+    else:
+        zones = model.zones(view.lookback, threshold_pct=view.threshold_pct, top_n=view.top_n)
+    return Frame(
+        price=price,
+        window=win,
+        heat=heat,
+        profile=profile,
+        anchor_row=anchor,
+        zones=zones,
+        zones_key=zones_key,
+        tier_names=tuple(model.tier_names),
+        status=status,
+    )
+
+
+def _heat(
+    engine: EngineView,
+    view: ViewState,
+    lo: float,
+    hi: float,
+    width: int,
+    height: int,
+    now_ms: int,
+    previous: Heat | None,
+) -> Heat:
+    """The history heat, rebuilt only when a display column's time slice closed or the view changed."""
+    model = engine.model
+    lb_ms = LOOKBACK_MS[view.lookback]
+    t_end = int(model.last_ts or now_ms)
+    # a "slice" is one display column's span of time: the picture is rebuilt when the newest column closes
+    # (every lookback/width ms), not on every 1m bar; the heat column shows the live profile
+    key = (
+        view.lookback,
+        lo,
+        hi,
+        width,
+        height,
+        view.threshold_pct,
+        view.gamma,
+        view.klines,
+        t_end * width // lb_ms,
+        id(model),
+    )
+    if previous is not None and previous.key == key:
+        return previous
+    values = model.history(view.lookback, width, lo, hi, 2 * height)
+    candles = candles_for(engine.candles, t_end - lb_ms, t_end, width) if view.klines else None
+    return Heat(key, values, HeatScale(view.threshold_pct, view.gamma), lo, hi, candles)
+
+
+def candles_for(candles: Iterable[Candle], t0: int, t1: int, width: int) -> CandleCols | None:
+    """``candles`` aggregated to ``width`` columns over [t0, t1), or None when there are none."""
+    bars = list(candles)
+    if not bars:
+        return None
+    ts = np.fromiter((b.ts for b in bars), dtype=np.int64, count=len(bars))
+    ohlc = np.array([(b.open, b.high, b.low, b.close) for b in bars], dtype=np.float64)
+    order = np.argsort(ts, kind="stable")
+    return candle_columns(ohlc[order], ts[order], t0, t1, width)
