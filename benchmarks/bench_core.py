@@ -54,11 +54,11 @@ def _baseline_pass(bars: np.ndarray, model: HeatModel) -> float:
     """A plain numpy pass: every tier's liquidation bucket, then one bincount seed (no model logic)."""
     t0 = time.perf_counter()
     vwap = (bars["high"] + bars["low"] + bars["close"]) / 3
-    ratios = model._lp_ratio  # (2, T) LP/EP per side and tier
+    ratios = model.layout.lp_ratio  # (2, T) LP/EP per side and tier
     step = model.grid.step if model.grid is not None else np.log1p(0.001)
     k = np.floor(np.log(vwap[:, None, None] * ratios[None]) / step).astype(np.int64)
     d = np.maximum(np.diff(bars["oi_usd"] / bars["close"], prepend=np.nan), 0.0)
-    w = np.nan_to_num(d * vwap)[:, None, None] * model._w[None, None, :]
+    w = np.nan_to_num(d * vwap)[:, None, None] * model.layout.w[None, None, :]
     k -= k.min()
     np.bincount(k.reshape(-1), weights=np.broadcast_to(w, k.shape).reshape(-1))
     return time.perf_counter() - t0
@@ -66,13 +66,18 @@ def _baseline_pass(bars: np.ndarray, model: HeatModel) -> float:
 
 def _naive_profile_ms(model: HeatModel, lookback: str) -> float:
     """Recompute one lookback from scratch out of the cohort log (what an unincremental model does)."""
+    from liqtui.core.cohorts import ALL
+    from liqtui.core.layout import values
     from liqtui.core.model import LOOKBACK_MS
 
+    st = model.state
+    assert st.grid is not None
     t0 = time.perf_counter()
-    arr = np.zeros_like(model._arr[None])
-    start = model._log.first_after(model.last_ts - LOOKBACK_MS[lookback])
-    model._apply_rows(arr, start, model._log.end, +1.0)
-    model._values(arr).sum(axis=1)
+    win = st.windows
+    arr = np.zeros_like(win.arr[ALL])
+    start = win.log.first_after(model.last_ts - LOOKBACK_MS[lookback])
+    win.apply_rows(arr, start, win.log.end, +1.0, st.grid, model.layout)
+    values(arr, st.lnD, st.lnC).sum(axis=1)
     return (time.perf_counter() - t0) * 1000
 
 

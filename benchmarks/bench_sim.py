@@ -11,6 +11,13 @@
   :func:`liqtui.sim.scorecard.naive_report`); a deliberately broken model (2x-only tiers) is reported
   alongside. Goal ≥ 0.70.
 * ``zones_hit_rate_existing``: the same share among positions already open when the zones were drawn.
+* ``model_truth_corr_{7d,1M}``: the map against the truth (:mod:`liqtui.sim.truth`): Pearson correlation of
+  the model's standing estimate with the simulator's true standing USD per 0.5 % bucket within ±15 % of the
+  price, per side, mean over seeds and sides; ``ratio`` against the naive baseline (today's open interest
+  opened at today's price over the model's tiers; None when that mean is below 0.05, see ``difference``), with p10/p90
+  over seeds and sides. Goal ≥ 0.70.
+* ``model_truth_recall_{7d,1M}``: share of the true five biggest clusters inside the top-5 zones, same
+  layout. Goal ≥ 0.70.
 """
 
 from __future__ import annotations
@@ -18,10 +25,13 @@ from __future__ import annotations
 import asyncio
 import statistics
 import time
+from collections.abc import Callable
 
+from liqtui.core.model import ModelConfig
 from liqtui.sim.market import MarketSim
 from liqtui.sim.scorecard import DEFAULT_START_MS, run_scorecard
 from liqtui.sim.server import DemoExchange
+from liqtui.sim.truth import run_truth, summarize
 
 
 async def _ready_s(history_days: float) -> float:
@@ -30,7 +40,7 @@ async def _ready_s(history_days: float) -> float:
         return time.perf_counter() - t0
 
 
-def _best(fn, n: int) -> float:  # type: ignore[no-untyped-def]
+def _best(fn: Callable[[], float], n: int) -> float:
     return min(fn() for _ in range(n))
 
 
@@ -48,9 +58,14 @@ def _live_step_us() -> float:
     return (time.perf_counter() - t0) / n * 1e6
 
 
-def _hit_rates(seeds: range, **kw: object) -> tuple[float, float, float]:
+def _hit_rates(
+    seeds: range, history_days: float, model_config: ModelConfig | None = None
+) -> tuple[float, float, float]:
     """Mean (share, share among existing positions, naive baseline share) over seeds."""
-    cards = [run_scorecard(s, lookback="1d", horizon_h=12, **kw)[0] for s in seeds]  # type: ignore[arg-type]
+    cards = [
+        run_scorecard(s, lookback="1d", horizon_h=12, history_days=history_days, model_config=model_config)[0]
+        for s in seeds
+    ]
 
     def mean(xs: list[float | None]) -> float:
         return statistics.fmean(x for x in xs if x is not None)
@@ -62,9 +77,39 @@ def _hit_rates(seeds: range, **kw: object) -> tuple[float, float, float]:
     )
 
 
-def run(quick: bool) -> list[dict]:
-    from liqtui.core.model import ModelConfig
+def _truth_rows(seeds: range) -> list[dict]:
+    cards = [c for s in seeds for c in run_truth(s, lookbacks=("7d", "1M"))]
+    rows = []
+    for lb, entry in summarize(cards).items():
+        for metric, goal in (("corr", 0.70), ("recall", 0.70)):
+            m, n = entry[metric]["model"], entry[metric]["naive"]
+            ratio = None
+            if m["mean"] is not None and n["mean"] is not None and n["mean"] >= 0.05:
+                ratio = round(m["mean"] / n["mean"], 2)
+            rows.append(
+                {
+                    "name": f"model_truth_{metric}_{lb}",
+                    "value": m["mean"],
+                    "unit": "pearson r" if metric == "corr" else "share",
+                    "goal": goal,
+                    "ratio": ratio,  # None when the baseline is < 0.05: a ratio to ~0 misleads
+                    "difference": None
+                    if m["mean"] is None or n["mean"] is None
+                    else round(m["mean"] - n["mean"], 4),
+                    "naive_baseline": n["mean"],
+                    "median": m["median"],
+                    "p10": m["p10"],
+                    "p90": m["p90"],
+                    "naive_p10": n["p10"],
+                    "naive_p90": n["p90"],
+                    "seeds": len(seeds),
+                    "baseline": "today's open interest opened at today's price over the model's tiers",
+                }
+            )
+    return rows
 
+
+def run(quick: bool) -> list[dict]:
     reps = 2 if quick else 5
     base = _best(lambda: asyncio.run(_ready_s(0)), reps)
     startup = _best(lambda: asyncio.run(_ready_s(183)), reps)
@@ -75,7 +120,9 @@ def run(quick: bool) -> list[dict]:
     hit, existing, naive = _hit_rates(seeds, history_days=days)
     two_x = ModelConfig(tiers="custom", custom_tiers={"2": 1.0})
     broken = _hit_rates(seeds, history_days=days, model_config=two_x)[0]
+    truth = _truth_rows(range(4 if quick else 20))
     return [
+        *truth,
         {
             "name": "demo_startup_s",
             "value": round(startup, 3),

@@ -54,7 +54,8 @@ class PriceGrid:
 
     def k_array(self, prices: np.ndarray) -> np.ndarray:
         """Vectorised :meth:`k_of` (int64); prices must be > 0."""
-        return np.floor(np.log(prices) / self.step).astype(np.int64)
+        out: np.ndarray = np.floor(np.log(prices) / self.step).astype(np.int64)
+        return out
 
     def _set_window(self, k0: int, n: int) -> None:
         self.k0 = int(k0)
@@ -75,12 +76,12 @@ class PriceGrid:
 
     def contains(self, price: float) -> bool:
         """True when ``price`` falls inside the grid."""
-        return self.edges[0] <= price < self.edges[-1]
+        return bool(self.edges[0] <= price < self.edges[-1])
 
     def needs_reanchor(self, price: float) -> bool:
         """True when ``price`` moved so far that its ±range·0.75 neighbourhood leaves the grid."""
         r = 0.75 * self.range_pct / 100.0
-        return price * (1.0 - r) < self.edges[0] or price * (1.0 + r) > self.edges[-1]
+        return bool(price * (1.0 - r) < self.edges[0] or price * (1.0 + r) > self.edges[-1])
 
     # -- re-anchoring ----------------------------------------------------------------------------
     def plan_cover(self, k_lo: int, k_hi: int, max_buckets: int) -> tuple[int, int]:

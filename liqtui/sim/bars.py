@@ -169,7 +169,7 @@ class BarStore:
             return part
         chunks: list[Bars] = []
         prev = 0
-        for i in coarse:
+        for i in coarse.tolist():
             if i > prev:
                 chunks.append(part.take(slice(prev, i)))
             k = int(part.dur[i] // g[i])
@@ -188,7 +188,7 @@ class BarStore:
         if not ok.any():
             return np.full(len(ts), np.nan)
         x, y = close[ok], b.oi[ok]
-        out = np.interp(np.asarray(ts, dtype=np.float64), x, y)
+        out: np.ndarray = np.interp(np.asarray(ts, dtype=np.float64), x, y)
         out[(ts < x[0]) | (ts > x[-1])] = np.nan
         return out
 

@@ -86,13 +86,23 @@ class PositionBook:
         """Open base quantity of one side (all tiers) as of the last :meth:`advance`."""
         return float(sum(self._qty[_side_index(side)]))
 
-    def levels(self, side: int, ts: int) -> tuple[np.ndarray, np.ndarray]:
-        """Standing (liquidation price, open USD there) of one side's live cohorts at ``ts``, by price."""
+    def levels(
+        self, side: int, ts: int, *, since_ts: int | None = None, tier: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Standing (liquidation price, open USD there) of one side's live cohorts at ``ts``, by price.
+
+        ``since_ts``: only cohorts opened at or after it (what a lookback window shows); ``tier``: one tier."""
         si = _side_index(side)
         idx = np.fromiter((i for b in self._buckets[si].values() for i in b), dtype=np.int64, count=-1)
         if idx.size == 0:
             return np.empty(0), np.empty(0)
         rows = np.array([self.cohorts[i] for i in idx.tolist()], dtype=np.float64).reshape(-1, 6)
+        keep = np.ones(len(rows), dtype=bool)
+        if since_ts is not None:
+            keep &= rows[:, 5] >= since_ts
+        if tier is not None:
+            keep &= rows[:, 1] == tier
+        rows = rows[keep]
         liq, qty, t0 = rows[:, 3], rows[:, 4], rows[:, 5]
         tau = np.asarray(self._tau_ms)[rows[:, 1].astype(np.int64)]
         usd = qty * np.exp(-np.maximum(ts - t0, 0.0) / tau) * liq

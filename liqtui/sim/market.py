@@ -156,6 +156,9 @@ class MarketSim:
     """The simulated market: history on construction, then :meth:`advance` second by second.
 
     ``start_ms`` (default: now, floored to the minute) is where the history ends and the live market starts.
+    The market is a function of ``seed``, ``start_ms``, ``history_days`` and ``config``: the history is simulated
+    forward from ``history_days`` ago, so the same seed with a different ``history_days`` is another market (the
+    demo must pass the same ``history_days`` whatever lookback it shows).
     """
 
     def __init__(
@@ -223,10 +226,17 @@ class MarketSim:
     def next_funding_ms(self) -> int:
         return floor_to(self.now_ms, _FUNDING_MS) + _FUNDING_MS
 
-    def true_levels(self, side: PositionSide | int | str) -> TrueLevels:
-        """Standing true liquidation notional of one side (``long`` levels sit below the price)."""
+    def true_levels(
+        self, side: PositionSide | int | str, *, since_ms: int | None = None, tier: int | None = None
+    ) -> TrueLevels:
+        """Standing true liquidation notional of one side (``long`` levels sit below the price).
+
+        ``since_ms``: only positions opened at or after it (the truth a lookback window shows); ``tier``: only
+        positions of ``config.tiers[tier]``."""
         ps = PositionSide.from_str(side) if isinstance(side, str) else PositionSide(int(side))
-        prices, usd = self.book.levels(int(ps), self.now_ms)
+        if tier is not None and not 0 <= tier < len(self.config.tiers):
+            raise ValueError(f"tier must be within 0..{len(self.config.tiers) - 1}, got {tier!r}")
+        prices, usd = self.book.levels(int(ps), self.now_ms, since_ts=since_ms, tier=tier)
         return TrueLevels(side=ps, price=prices, usd=usd)
 
     # -- history -----------------------------------------------------------------------------------------
@@ -454,10 +464,9 @@ class MarketSim:
     def _liq_factors(self) -> tuple[list[float], list[float]]:
         """Liquidation price / entry price per tier, for longs and for shorts."""
         tiers = self.config.tiers
-        return tuple(  # type: ignore[return-value]
-            [liquidation_factor(side, t.leverage, t.position_usd, self.symbol) for t in tiers]
-            for side in (LONG, SHORT)
-        )
+        longs = [liquidation_factor(LONG, t.leverage, t.position_usd, self.symbol) for t in tiers]
+        shorts = [liquidation_factor(SHORT, t.leverage, t.position_usd, self.symbol) for t in tiers]
+        return longs, shorts
 
     # -- live --------------------------------------------------------------------------------------------
     def advance(self, until_ms: int) -> list[payloads.Frame]:

@@ -30,7 +30,7 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import Self
+from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -109,13 +109,18 @@ class DemoExchange:
         cfg = config or SimConfig()
         if symbol != cfg.symbol:
             cfg = cfg.for_symbol(symbol)
-        self._kw = {"seed": seed, "start_ms": start_ms, "history_days": history_days, "config": cfg}
+        self._kw: dict[str, Any] = {
+            "seed": seed,
+            "start_ms": start_ms,
+            "history_days": history_days,
+            "config": cfg,
+        }
         self.speed = float(speed)
         self.host = host
         self.oi_hist_days = oi_hist_days
         self.ping_interval, self.ping_timeout, self.max_age_s = ping_interval, ping_timeout, max_age_s
         self.queue_size = queue_size
-        self.market: MarketSim | None = None  # type: ignore[assignment]
+        self.market: MarketSim | None = None
         self.clients: set[_Client] = set()
         self.frames_sent = 0
         self.ready_s: float | None = None  # seconds from __aenter__ to serving
@@ -135,9 +140,10 @@ class DemoExchange:
     async def start(self) -> None:
         """Generate the history (in a worker thread: the event loop stays free) and start serving."""
         t0 = time.perf_counter()
-        self.market = await asyncio.to_thread(lambda: MarketSim(**self._kw))  # type: ignore[arg-type]
+        market = await asyncio.to_thread(lambda: MarketSim(**self._kw))
+        self.market = market
         try:
-            self._rest = RestServer(self.market, oi_hist_days=self.oi_hist_days)
+            self._rest = RestServer(market, oi_hist_days=self.oi_hist_days)
             await self._rest.start(self.host)
             self._ws_server = await serve(
                 self._handle,

@@ -26,10 +26,11 @@ class Reference:
 
     def __init__(self, model: HeatModel, n_bars: int):
         self.cfg, self.g = model.config, model.grid
-        self.tiers, self.w = model.tiers, model._w
-        self.kernel, self.koff = model._kernel, model._koff
-        self.hl = model._hl_h
-        self.table = model._table
+        lay = model.layout
+        self.tiers, self.w = model.tiers, lay.w
+        self.kernel, self.koff = lay.kernel, lay.koff
+        self.hl = lay.hl_h
+        self.table = lay.table
         self.arr = np.zeros((n_bars, 2, len(self.tiers), self.g.n))  # one USD cohort per seeding bar
         self.ts = np.zeros(n_bars, np.int64)
         self.count = 0

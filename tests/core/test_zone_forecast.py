@@ -1,6 +1,6 @@
-"""Zones as a forecast (ModelConfig.zone_horizon_h / zone_reach / zone_new_positions): recent activity is
-tracked, near levels outrank equal far ones, new positions' levels extend zones towards the price, and
-zone_horizon_h = 0 gives back the plain standing-USD zones."""
+"""The zone forecast as information (ModelConfig.zone_horizon_h / activity_half_life_h): recent activity is
+tracked and kept by the checkpoint, a ``strength`` array can still re-rank find_zones, and the model's zones
+are the standing-USD zones whatever the horizon — the horizon only sets each zone's reach."""
 
 from __future__ import annotations
 
@@ -55,30 +55,23 @@ def test_strength_ranks_reachable_zones_first_and_keeps_usd() -> None:
         find_zones(edges, lt, st, 100.0, strength=(np.zeros(3), np.zeros(3)))
 
 
-def test_horizon_zero_is_the_plain_standing_usd_zones() -> None:
+def test_the_horizon_only_sets_reach() -> None:
+    """Zones are the standing-USD zones (issue 11): the forecast horizon changes each zone's reach, never which
+    zones there are or their order. (Until issue 11 the horizon re-ranked zones by a 12 h reach forecast.)"""
     bars = make_bars(3000, seed=11)
     a, b = HeatModel(ModelConfig(zone_horizon_h=0.0)), HeatModel()
     a.step_many(bars)
     b.step_many(bars)
     lt, st = a.profile_by_tier("1d")
     plain = find_zones(a.grid.edges, lt, st, a.price, tier_names=a.tier_names, lookback="1d", ts=a.last_ts)
-    assert a.zones("1d") == plain
+    assert a.zones("1d") == plain  # horizon 0: nothing away from the price can be reached, reach 0
     fc = b.zones("1d")
-    assert fc != plain and fc.total_above == plain.total_above  # same estimate, other zones
-
-
-def test_new_positions_reach_towards_the_price() -> None:
-    """Standing levels were consumed near the price (it just came down from there): only the new positions the
-    recent opening rate will add put a zone right above the price."""
-    bars = make_bars(3000, seed=12, vol=0.0004)
-    cfgs = {k: ModelConfig(zone_new_positions=k) for k in (False, True)}
-    nearest = {}
-    for k, cfg in cfgs.items():
-        m = HeatModel(cfg)
-        m.step_many(bars)
-        m.consume(m.price, m.price * 1.01, m.last_ts)  # a wick consumed every short level up to +1 %
-        rep = m.zones("1d")
-        nearest[k] = min(z.distance_pct for z in rep.above)
-    # zones hold standing USD and are cut at 1.5 % width: the forecast pulls the nearest zone towards the price
-    # (its near edge moves in by a fifth of the consumed band at least), it cannot conjure an empty zone there
-    assert nearest[False] >= 0.8 and nearest[True] < nearest[False] - 0.2, nearest
+    strip = [(z.low, z.high, z.usd) for z in fc.above + fc.below]
+    assert strip == [(z.low, z.high, z.usd) for z in plain.above + plain.below]
+    assert all(z.reach == 0.0 for z in plain.above + plain.below if z.distance_pct != 0.0)
+    assert all(0.0 < z.reach <= 1.0 for z in fc.above + fc.below)
+    sd = b.activity()["vol_per_h"] * math.sqrt(12.0)
+    assert fc == find_zones(
+        b.grid.edges, *b.profile_by_tier("1d"), b.price, tier_names=b.tier_names, lookback="1d", ts=b.last_ts,
+        horizon_sd=sd,
+    )  # fmt: skip
