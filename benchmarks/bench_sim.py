@@ -18,6 +18,8 @@
   over seeds and sides. Goal ≥ 0.70.
 * ``model_truth_recall_{7d,1M}``: share of the true five biggest clusters inside the top-5 zones, same
   layout. Goal ≥ 0.70.
+* ``model_truth_realized_{7d,1M}``: the second line for the same zones: share of the notional liquidated in the
+  next 12 h inside them, against the fixed-distance baseline.
 """
 
 from __future__ import annotations
@@ -106,6 +108,20 @@ def _truth_rows(seeds: range) -> list[dict]:
                     "baseline": "today's open interest opened at today's price over the model's tiers",
                 }
             )
+        m, n = entry["realized"]["model"], entry["realized"]["naive"]
+        rows.append(
+            {
+                "name": f"model_truth_realized_{lb}",
+                "value": m["mean"],
+                "unit": "share",
+                "ratio": round(m["mean"] / n["mean"], 2) if m["mean"] is not None and n["mean"] else None,
+                "naive_baseline": n["mean"],
+                "p10": m["p10"],
+                "p90": m["p90"],
+                "seeds": len(seeds),
+                "baseline": "zones of the same widths at fixed distances from the price",
+            }
+        )
     return rows
 
 

@@ -92,6 +92,12 @@ class TruthCard(msgspec.Struct, frozen=True):
     short: SideTruth
     bucket_pct: float = MEASURE_BUCKET_PCT
     window_pct: float = WINDOW_PCT
+    # the second line (:func:`liqtui.sim.scorecard.score`): of the notional liquidated within ``horizon_h`` after
+    # the card, the share inside the top-5 zones of its side; beside it the fixed-distance baseline's share
+    # (:func:`liqtui.sim.scorecard.naive_report`). None when not run (``horizon_h`` = 0) or nothing liquidated.
+    horizon_h: float = 0.0
+    realized_share: float | None = None
+    naive_realized_share: float | None = None
 
     def sides(self) -> tuple[SideTruth, SideTruth]:
         return (self.long, self.short)
@@ -303,12 +309,16 @@ def run_truth(
     start_ms: int | None = None,
     model_config: object | None = None,
     sim_config: object | None = None,
+    horizon_h: float = 12.0,
 ) -> list[TruthCard]:
     """Simulate ``seed``, feed its whole history to a fresh model (``step_many``, as the backfill does) and
-    score every lookback against the truth. ``history_days`` defaults to the longest lookback plus 3 days."""
+    score every lookback against the truth. ``history_days`` defaults to the longest lookback plus 3 days.
+
+    With ``horizon_h`` > 0 the market then runs on for that long and each card also carries the realized-notional
+    score of its zones (the second line; 0 skips it)."""
     from liqtui.core.model import LOOKBACK_MS, HeatModel, ModelConfig
     from liqtui.sim.market import MarketSim, SimConfig
-    from liqtui.sim.scorecard import DEFAULT_START_MS, model_bars
+    from liqtui.sim.scorecard import DEFAULT_START_MS, model_bars, naive_report, score
 
     lbs = list(lookbacks)
     for lb in lbs:
@@ -316,6 +326,8 @@ def run_truth(
             raise ValueError(f"lookback must be one of {', '.join(LOOKBACK_MS)}; got {lb!r}")
     if model_config is not None and not isinstance(model_config, ModelConfig):
         raise TypeError("model_config must be a liqtui.core.model.ModelConfig")
+    if not (math.isfinite(horizon_h) and 0.0 <= horizon_h <= 24.0 * 30):
+        raise ValueError(f"horizon_h must be within [0, 720] hours, got {horizon_h!r}")
     if sim_config is not None and not isinstance(sim_config, SimConfig):
         raise TypeError("sim_config must be a liqtui.sim.market.SimConfig")
     days = history_days if history_days is not None else max(LOOKBACK_MS[lb] for lb in lbs) / 86_400_000 + 3
@@ -327,7 +339,25 @@ def run_truth(
     )
     model = HeatModel(model_config)
     model.step_many(model_bars(market))
-    return [truth_card(model, market, lb) for lb in lbs]
+    reports = {lb: model.zones(lb, top_n=_TOP_N) for lb in lbs}
+    cards = [truth_card(model, market, lb, report=reports[lb]) for lb in lbs]
+    if horizon_h <= 0:
+        return cards
+    t0, n0 = market.now_ms, len(market.realized)
+    t1 = t0 + int(horizon_h * 3_600_000)
+    market.fast_forward(t1)
+    realized = market.realized[n0:]
+    out = []
+    for card in cards:
+        rep = reports[card.lookback]
+        mine = score(rep, realized, start_ms=t0, end_ms=t1, top_n=_TOP_N)
+        naive = score(naive_report(rep), realized, start_ms=t0, end_ms=t1, top_n=_TOP_N)
+        out.append(
+            msgspec.structs.replace(
+                card, horizon_h=horizon_h, realized_share=mine.share, naive_realized_share=naive.share
+            )
+        )
+    return out
 
 
 def _stats(xs: list[float]) -> dict[str, float | int | None]:
@@ -349,7 +379,8 @@ _METRICS = ("corr", "recall", "emd_pct")
 def summarize(cards: Iterable[TruthCard]) -> dict[str, Any]:
     """Spread over cards (seeds), per lookback: for each metric, model and naive, pooled over both sides and
     per side: ``{lookback: {"corr": {"model": {mean, median, p10, p90, n}, "naive": {...}}, ...,
-    "long": {...}, "short": {...}}}``."""
+    "realized": {"model": ..., "naive": ...}, "long": {...}, "short": {...}}}`` (``realized``: the second line,
+    per card, when the cards carry it)."""
     by_lb: dict[str, list[TruthCard]] = {}
     for c in cards:
         by_lb.setdefault(c.lookback, []).append(c)
@@ -365,6 +396,9 @@ def summarize(cards: Iterable[TruthCard]) -> dict[str, Any]:
             return res
 
         entry = block([s for c in cs for s in c.sides()])
+        real = [c.realized_share for c in cs if c.realized_share is not None]
+        naive_real = [c.naive_realized_share for c in cs if c.naive_realized_share is not None]
+        entry["realized"] = {"model": _stats(real), "naive": _stats(naive_real)}
         entry["long"] = block([c.long for c in cs])
         entry["short"] = block([c.short for c in cs])
         entry["cards"] = len(cs)

@@ -103,6 +103,11 @@ def test_model_beats_the_naive_baseline_on_correlation_over_seeds() -> None:
     assert statistics.median(model) > 0.4
     s = summarize(cards)["7d"]
     assert s["corr"]["model"]["n"] == 8 and s["cards"] == 4
+    # the second line rides along: realized-notional shares of the same zones over the next 12 h
+    assert all(c.horizon_h == 12.0 for c in cards)
+    real = [c.realized_share for c in cards if c.realized_share is not None]
+    assert len(real) >= 3 and all(0.0 <= x <= 1.0 for x in real)
+    assert s["realized"]["model"]["n"] == len(real)
     assert s["corr"]["model"]["p10"] <= s["corr"]["model"]["median"] <= s["corr"]["model"]["p90"]
 
 
@@ -123,4 +128,6 @@ def test_bad_arguments_are_named(pair: tuple[HeatModel, MarketSim]) -> None:
         truth_card(model, market, "7d", bucket_pct=0)
     with pytest.raises(ValueError, match="lookback must be one of"):
         run_truth(0, lookbacks=("5d",))
+    with pytest.raises(ValueError, match="horizon_h"):
+        run_truth(0, lookbacks=("7d",), horizon_h=-1)
     assert isinstance(truth_card(model, market, "7d"), TruthCard)
