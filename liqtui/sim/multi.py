@@ -197,9 +197,12 @@ class MultiMarket:
         """A symbol listed mid-run has no history: NaN rows (served as no bars)."""
         pad = np.full((k, self.hist.shape[1], 6), np.nan)
         self.hist = np.concatenate([self.hist, pad], axis=0)
-        self._live_bars = [
-            np.concatenate([b, np.full((k, b.shape[1]), np.nan)], axis=0) for b in self._live_bars
-        ]
+        live = []
+        for b in self._live_bars:
+            rows = np.full((k, b.shape[1]), np.nan)
+            rows[:, 0] = b[0, 0]  # the minute is known; the bar is not (no close: served as no bar)
+            live.append(np.concatenate([b, rows], axis=0))
+        self._live_bars = live
 
     def _bars_of(self, symbol: str) -> tuple[np.ndarray, np.ndarray]:
         """(ts, rows (m, 6): o,h,l,c,v,oi_base) of a symbol's closed 1m bars, history then live."""
