@@ -1,0 +1,53 @@
+"""``liqtui radar --json``: the whole path (demo exchange → all-market feed → light models → table → JSON)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from liqtui.__main__ import main
+
+
+def test_radar_json_on_the_demo_lists_every_perpetual(capsys: pytest.CaptureFixture[str]) -> None:
+    rc = main(["radar", "--json", "--demo", "--seconds", "8", "--speed", "10", "--seed", "3", "--no-store"])
+    out = capsys.readouterr().out
+    assert rc == 0
+    doc = json.loads(out)
+    rows, stats = doc["rows"], doc["stats"]
+    assert len(rows) >= 200 and stats["instruments"] == 201 and stats["decode_errors"] == 0
+    assert "BTCUSDT" in {r["symbol"] for r in rows}  # the full simulator's symbol joins the radar
+    for r in rows:
+        assert set(r) >= {
+            "symbol",
+            "venue",
+            "price",
+            "squeeze",
+            "flush",
+            "imbalance",
+            "liq_1h_usd",
+            "oi_change_1h_pct",
+        }
+        assert r["venue"] == "binance" and r["price"] > 0
+        assert set(r["squeeze"]) == {"distance_pct", "usd"} and set(r["flush"]) == {"distance_pct", "usd"}
+    scores = [r["score"] for r in rows]
+    assert scores == sorted(scores, reverse=True)  # ranked: the nearest large pool first
+    assert any(r["squeeze"]["distance_pct"] is not None for r in rows)  # the warmed-up models show zones
+
+
+@pytest.mark.parametrize(
+    ("argv", "named"),
+    [
+        (["radar", "--json", "--exchange", "okx"], "--exchange okx"),
+        (["radar", "--json", "--seconds", "nan"], "--seconds"),
+        (["radar", "--json", "--sort", "nope"], "--sort"),
+        (["radar", "--json", "--limit", "0"], "--limit"),
+    ],
+)
+def test_radar_bad_flags_are_named(argv: list[str], named: str, capsys: pytest.CaptureFixture[str]) -> None:
+    try:
+        rc = main(argv)
+    except SystemExit as exc:
+        rc = int(exc.code or 0)
+    err = capsys.readouterr().err
+    assert rc == 2 and named in err and "Traceback" not in err
