@@ -18,11 +18,12 @@ import weakref
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
+from textual import events
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Input, Label
+from textual.widgets import DataTable, Label
 from textual.worker import Worker
 
 from liqtui.core.radar import COLUMNS, Radar, RadarRow, RadarTable
@@ -180,16 +181,14 @@ class RadarScreen(Screen[str | None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "back", show=False),
-        Binding("enter", "open", "open", show=False, priority=True),
         Binding("s", "sort(1)", "sort →", show=False),
         Binding("S", "sort(-1)", "sort ←", show=False),
         Binding("d", "direction", "direction", show=False),
-        Binding("slash", "filter", "filter", show=False),
     ]
     DEFAULT_CSS = """
     RadarScreen { layout: vertical; }
     RadarScreen #radar-head { height: 1; padding: 0 1; }
-    RadarScreen #radar-filter { height: 3; display: none; }
+    RadarScreen #radar-filter { height: 1; padding: 0 1; display: none; }
     RadarScreen #radar-filter.shown { display: block; }
     RadarScreen #radar-table { height: 1fr; }
     RadarScreen #radar-hint { height: 1; padding: 0 1; color: $text-muted; }
@@ -203,13 +202,12 @@ class RadarScreen(Screen[str | None]):
         self.rows: list[RadarRow] = []
         self._columns: tuple[str, ...] = ()
         self._drawn: tuple[Any, ...] | None = None
+        self.filtering = False
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label("", id="radar-head")
-            yield Input(
-                placeholder="filter symbols (Enter keeps, Esc clears)", id="radar-filter", max_length=20
-            )
+            yield Label("", id="radar-filter")
             yield DataTable(id="radar-table", cursor_type="row", zebra_stripes=True)
             yield Label("↑↓ move  Enter open  s/S sort  d direction  / filter  Esc back", id="radar-hint")
 
@@ -293,34 +291,52 @@ class RadarScreen(Screen[str | None]):
         self.refresh_rows()
 
     def action_filter(self) -> None:
-        box = self.query_one("#radar-filter", Input)
-        box.add_class("shown")
-        box.value = self.table.text
-        box.focus()
+        """Start typing a filter (shown on its own line; Enter keeps it, Esc clears it)."""
+        self.filtering = True
+        self._show_filter()
 
-    def on_input_changed(self, event: Input.Changed) -> None:
-        self.table.set_filter(event.value)
+    def _show_filter(self) -> None:
+        line = self.query_one("#radar-filter", Label)
+        line.set_class(self.filtering, "shown")
+        line.update(f"filter: {self.table.text}▏  (Enter keeps, Esc clears)")
+
+    def _set_filter(self, text: str) -> None:
+        self.table.set_filter(text)
+        self._show_filter()
         self.refresh_rows()
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        self.query_one("#radar-filter", Input).remove_class("shown")
-        self.query_one(DataTable).focus()
+    def on_key(self, event: events.Key) -> None:
+        """The filter is typed here, in key order (no input widget: a focus change would let a fast burst such
+        as ``/btc`` lose letters to the table; and no priority binding, which would act before earlier keys)."""
+        if not self.filtering:
+            if event.key == "slash":
+                self.action_filter()
+                event.stop()
+            return
+        if event.key == "enter":  # Enter while filtering keeps the filter
+            self.filtering = False
+            self._show_filter()
+            event.stop()
+        elif event.key == "backspace":
+            self._set_filter(self.table.text[:-1])
+            event.stop()
+        elif event.character and event.character.isalnum() and len(self.table.text) < 20:
+            self._set_filter(self.table.text + event.character)
+            event.stop()
 
     def action_back(self) -> None:
-        box = self.query_one("#radar-filter", Input)
-        if box.has_class("shown"):  # Esc in the filter clears it first
-            box.value = ""
-            box.remove_class("shown")
-            self.query_one(DataTable).focus()
+        if self.filtering:  # Esc while filtering clears the filter first
+            self.filtering = False
+            self._set_filter("")
             return
         self.dismiss(None)
 
-    async def action_open(self) -> None:
-        box = self.query_one("#radar-filter", Input)
-        if box.has_focus:
-            await box.action_submit()
-            return
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        """Enter (or a click) on a row: the table's own selection, so it stays in key order."""
+        event.stop()
+        self.action_open()
+
+    def action_open(self) -> None:
         sym = self.highlighted()
         if sym is None:
             return
