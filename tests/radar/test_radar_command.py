@@ -51,3 +51,13 @@ def test_radar_bad_flags_are_named(argv: list[str], named: str, capsys: pytest.C
         rc = int(exc.code or 0)
     err = capsys.readouterr().err
     assert rc == 2 and named in err and "Traceback" not in err
+
+
+def test_radar_json_without_an_exchange_says_so(capsys: pytest.CaptureFixture[str]) -> None:
+    dead = ["--endpoint", "binance=ws://127.0.0.1:9/market", "--endpoint", "binance.rest=http://127.0.0.1:9"]
+    rc = main(["radar", "--json", "--seconds", "1.5", "--no-store", *dead])
+    captured = capsys.readouterr()
+    assert rc == 3
+    doc = json.loads(captured.out)
+    assert doc["rows"] == [] and doc["stats"]["rest_errors"] >= 1 and doc["stats"]["instruments"] == 0
+    assert "no symbol priced" in captured.err and "Traceback" not in captured.err

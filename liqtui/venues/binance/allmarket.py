@@ -316,7 +316,12 @@ class BinanceAllMarket:
         async with httpx.AsyncClient(timeout=self.timeout_s) as client:
             self._client = client
             try:
-                await self.refresh()
+                attempt = 0
+                while not self.instruments:  # no list yet (exchange unreachable...): retry with backoff
+                    await self.refresh()
+                    if not self.instruments:
+                        attempt += 1
+                        await asyncio.sleep(self.backoff.delay(attempt))
                 async with asyncio.TaskGroup() as tg:
                     tg.create_task(self._refresh_loop())
                     tg.create_task(self._rest_loop())
