@@ -149,7 +149,7 @@ def _client(port: int, n: int, out: Connection) -> None:
             await asyncio.sleep(1.0)
             t = time.perf_counter()
             radar.tick(radar.now_ms)
-            table.view(radar.rows())
+            table.view(radar.rows(budget_s=0.04))  # as the radar screen does
             builds.append(time.perf_counter() - t)
 
     async def main() -> tuple[float, float]:
@@ -175,6 +175,7 @@ def _client(port: int, n: int, out: Connection) -> None:
             "cpu": cpu, "wall": wall, "rss_mb": rss_mb, "frames": dec.frames, "errors": dec.errors,
             "candles": radar.counts["candles"], "warm_s": warm_s,
             "table_ms": 1000 * float(np.median(builds)) if builds else float("nan"),
+            "table_max_ms": 1000 * max(builds) if builds else float("nan"),
         }
     )  # fmt: skip
 
@@ -281,7 +282,9 @@ def run(quick: bool) -> list[dict]:
         },
         {"name": "radar_frames_per_s", "value": round(r["frames"] / r["wall"]), "unit": "frames/s", **common},
         {"name": "radar_table_ms", "value": round(r["table_ms"], 2), "unit": "ms", **common,
-         "note": "rows of every symbol + sort, once a second on the radar screen"},
+         "max_ms": round(r["table_max_ms"], 1),
+         "note": "median (and max) build of the rows of every symbol + sort, once a second as on the radar screen, "
+                 "zone searches bounded to 40 ms a build"},
         {"name": "radar_warmup_s", "value": round(r["warm_s"], 2), "unit": "s", **common,
          "note": "12 h of 15m bars into each light model (spread over the REST budget when live)"},
     ]  # fmt: skip

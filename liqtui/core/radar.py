@@ -22,6 +22,7 @@ percent (at least 0.05 %): a big pool close by ranks first. Symbols whose model 
 from __future__ import annotations
 
 import math
+import time
 from collections import deque
 from collections.abc import Iterable, Sequence
 
@@ -138,6 +139,7 @@ class _Symbol:
         "oi_usd",
         "price",
         "report",
+        "report_at",
         "report_version",
         "symbol",
     )
@@ -155,6 +157,7 @@ class _Symbol:
         self.oi_min: deque[tuple[int, float]] = deque(maxlen=61)  # (minute, oi usd)
         self.report: ZoneReport | None = None
         self.report_version = -1
+        self.report_at = 0  # when the zones were last found (the radar's count of zone searches)
 
     def add_close(self, ts: int, price: float) -> None:
         minute = ts - ts % MINUTE_MS
@@ -210,6 +213,7 @@ class Radar:
         self.now_ms = 0
         self._last_consume = 0
         self._listed_once = False
+        self._reports = 0
         self.counts = {"marks": 0, "candles": 0, "liquidations": 0, "oi": 0, "listed": 0, "delisted": 0}
         self.version = 0  # bumps on anything a row shows
 
@@ -346,13 +350,21 @@ class Radar:
             st.lo, st.hi = (st.price, st.price) if math.isfinite(st.price) else (math.inf, 0.0)
 
     # -- reading ---------------------------------------------------------------------------------------
-    def row(self, symbol: str, now_ms: int | None = None) -> RadarRow:
+    def _refresh(self, st: _Symbol) -> None:
+        m = st.model
+        st.report = m.zones(LIGHT_LOOKBACK, top_n=5) if m.grid is not None and m.last_ts else None
+        st.report_version = m.version
+        self._reports += 1
+        st.report_at = self._reports
+
+    def row(self, symbol: str, now_ms: int | None = None, *, refresh: bool = True) -> RadarRow:
+        """The row of ``symbol``; its zones are recomputed when its model changed (unless ``refresh`` is
+        False: then the last zones found, with distances from the current price)."""
         st = self.symbols[symbol]
         now = self.now_ms if now_ms is None else now_ms
         m = st.model
-        if st.report_version != m.version:
-            st.report = m.zones(LIGHT_LOOKBACK, top_n=5) if m.grid is not None and m.last_ts else None
-            st.report_version = m.version
+        if refresh and st.report_version != m.version:
+            self._refresh(st)
         price = st.price if math.isfinite(st.price) else m.price
         sq_pct = fl_pct = None
         sq_usd = fl_usd = imb = 0.0
@@ -381,13 +393,22 @@ class Radar:
             oi_change_1h_pct=st.oi_change_pct(now), score=score, spark=spark,
         )  # fmt: skip
 
-    def rows(self, now_ms: int | None = None) -> list[RadarRow]:
-        """One row per symbol with a price (those still waiting for their first mark are left out)."""
-        out = []
-        for s, st in self.symbols.items():
-            if math.isfinite(st.price) or st.model.last_ts:
-                out.append(self.row(s, now_ms))
-        return out
+    def rows(self, now_ms: int | None = None, *, budget_s: float | None = None) -> list[RadarRow]:
+        """One row per symbol with a price (those still waiting for their first mark are left out).
+
+        ``budget_s``: spend at most this long recomputing zones (a screen refresh must not stall on a minute
+        close that changed every model): the symbols whose zones are oldest go first, the rest keep their
+        last zones until a later call."""
+        live = [(s, st) for s, st in self.symbols.items() if math.isfinite(st.price) or st.model.last_ts]
+        stale = [st for _, st in live if st.report_version != st.model.version]
+        if budget_s is not None:
+            stale.sort(key=lambda st: st.report_at)
+            deadline = time.perf_counter() + budget_s
+        for i, st in enumerate(stale):
+            if budget_s is not None and i and time.perf_counter() > deadline:
+                break  # at least one search a call: every symbol gets its turn
+            self._refresh(st)
+        return [self.row(s, now_ms, refresh=False) for s, _ in live]
 
     def stats(self) -> dict[str, float]:
         return {"symbols": len(self.symbols), **self.counts}

@@ -37,6 +37,7 @@ _WIDE = ("symbol", "price", "chg_1h", "chg_24h", "squeeze", "flush", "imbalance"
 _NARROW = ("symbol", "price", "chg_1h", "squeeze", "flush", "spark")
 _SORTS = tuple(COLUMNS)
 _REFRESH_S = 1.0
+_ZONES_BUDGET_S = 0.04  # zone searches per refresh: a minute close changes every model at once
 
 #: The app-level bindings of the radar: ``r`` opens it, Esc on the heatmap opened from it goes back.
 RADAR_BINDINGS: list[BindingType] = [
@@ -227,7 +228,7 @@ class RadarScreen(Screen[str | None]):
         runner.ensure()
         radar: Radar = runner.radar
         radar.tick(radar.now_ms)
-        self.rows = self.table.view(radar.rows())
+        self.rows = self.table.view(radar.rows(budget_s=_ZONES_BUDGET_S))
         cols = _NARROW if self.size.width < NARROW_WIDTH else _WIDE
         key = (cols, radar.version, self.table.sort, self.table.descending, self.table.text)
         self._head()

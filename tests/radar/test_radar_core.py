@@ -144,3 +144,31 @@ def test_light_model_memory_within_budget() -> None:
     assert per_symbol_mb < MEMORY_BUDGET_MB, f"{per_symbol_mb:.2f} MB per symbol"
     assert LIGHT_CONFIG.bucket_pct > 0.1 and LIGHT_CONFIG.range_pct < 60.0
     assert all(math.isfinite(x.score) for x in rows)
+
+
+def test_zone_searches_within_a_budget_catch_up_over_later_calls() -> None:
+    r = _scripted()
+    first = r.rows(budget_s=0.0)  # no time to spare: one zone search a call, the stalest first
+    assert sum(x.squeeze_pct is not None for x in first) <= 1
+    second = r.rows(budget_s=0.0)
+    assert sum(x.squeeze_pct is not None for x in second) == 2  # both symbols with a model by now
+    assert {x.symbol: x for x in r.rows(budget_s=0.0)} == {x.symbol: x for x in r.rows()}  # none stale left
+    # a new bar makes one model stale: the next bounded call searches it again
+    r.on_candle(
+        Candle(
+            venue=Venue.BINANCE,
+            symbol="BIGUSDT",
+            ts=T0,
+            recv_ts=T0,
+            interval_s=60,
+            open=10.0,
+            high=10.4,
+            low=9.6,
+            close=10.0,
+            volume=50.0,
+            closed=True,
+        )
+    )
+    before = r._reports
+    r.rows(budget_s=0.0)
+    assert r._reports == before + 1
