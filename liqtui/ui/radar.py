@@ -191,7 +191,7 @@ class RadarScreen(Screen[str | None]):
     RadarScreen #radar-head { height: 1; padding: 0 1; }
     RadarScreen #radar-filter { height: 1; padding: 0 1; display: none; }
     RadarScreen #radar-filter.shown { display: block; }
-    RadarScreen #radar-table { height: 1fr; }
+    RadarScreen #radar-table { height: 1fr; width: 1fr; }
     RadarScreen #radar-hint { height: 1; padding: 0 1; color: $text-muted; }
     """
 
