@@ -22,12 +22,13 @@ from typing import Any
 from liqtui.config import Config
 from liqtui.core.radar import Radar, RadarTable, row_json
 from liqtui.venues.binance.allmarket import BinanceAllMarket
+from liqtui.venues.bybit.allmarket import BybitAllMarket
 
 __all__ = ["RADAR_VENUES", "collect_radar", "run_radar"]
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_ARGS, EXIT_NO_DATA = 0, 1, 2, 3
 #: Venues with an all-market feed.
-RADAR_VENUES = ("binance",)
+RADAR_VENUES = ("binance", "bybit")
 log = logging.getLogger("liqtui.headless")
 
 
@@ -47,12 +48,13 @@ async def collect_radar(
     sort: str = "score",
     text: str = "",
     limit: int | None = None,
+    venue: str = "binance",
 ) -> dict[str, Any]:
     """Run the all-market feed for ``seconds`` (against a demo exchange of its own with ``demo``) and return
     the document ``liqtui radar --json`` prints."""
     table = RadarTable(sort)
     table.set_filter(text)
-    radar = Radar()
+    radar = Radar(venue)
     t0 = time.monotonic()
     async with contextlib.AsyncExitStack() as stack:
         if demo:
@@ -64,7 +66,11 @@ async def collect_radar(
             ws_url, rest_url = ex.ws_url, ex.rest_url
         if ws_url is None or rest_url is None:
             raise RadarArgError("radar: the websocket and REST endpoints are needed")
-        feed = BinanceAllMarket(radar, ws_url, rest_url, weight_per_min=None if demo else 1200.0)
+        feed: BinanceAllMarket | BybitAllMarket
+        if venue == "bybit":
+            feed = BybitAllMarket(radar, ws_url, rest_url)
+        else:
+            feed = BinanceAllMarket(radar, ws_url, rest_url, weight_per_min=None if demo else 1200.0)
         task = asyncio.create_task(feed.run())
         try:
             end = t0 + seconds
@@ -82,7 +88,7 @@ async def collect_radar(
         rows = rows[:limit]
     stats: dict[str, Any] = {
         "source": "demo" if demo else "live",
-        "venue": "binance",
+        "venue": venue,
         "seconds": round(time.monotonic() - t0, 3),
         "sort": table.sort,
         "filter": table.text,
@@ -128,6 +134,20 @@ def run_radar(ns: argparse.Namespace, cfg: Config) -> int:
             file=sys.stderr,
         )
         return EXIT_BAD_ARGS
+    if len(venues) > 1:
+        print(
+            f"liqtui radar: error: --exchange: one venue at a time ({', '.join(RADAR_VENUES)})",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_ARGS
+    venue = venues[0]
+    if venue != "binance" and (ns.demo or not getattr(ns, "json", False)):
+        print(
+            f"liqtui radar: error: --exchange {venue}: the demo and the radar screen speak binance; "
+            f"{venue} is served by radar --json (live)",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_ARGS
     if not getattr(ns, "json", False):
         from liqtui.commands.ui import run_ui
 
@@ -147,13 +167,14 @@ def run_radar(ns: argparse.Namespace, cfg: Config) -> int:
             collect_radar(
                 demo=bool(ns.demo),
                 seconds=float(ns.seconds),
-                ws_url=ep.ws_url("binance"),
-                rest_url=ep.rest_url("binance"),
+                ws_url=ep.ws_url(venue),
+                rest_url=ep.rest_url(venue),
                 seed=int(ns.seed or 0),
                 speed=float(ns.speed or 1.0),
                 sort=ns.sort,
                 text=ns.filter or "",
                 limit=ns.limit,
+                venue=venue,
             )
         )
     except RadarArgError as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -39,6 +40,8 @@ def test_radar_json_on_the_demo_lists_every_perpetual(capsys: pytest.CaptureFixt
     ("argv", "named"),
     [
         (["radar", "--json", "--exchange", "okx"], "--exchange okx"),
+        (["radar", "--json", "--exchange", "binance,bybit"], "one venue at a time"),
+        (["radar", "--json", "--demo", "--exchange", "bybit"], "--exchange bybit"),
         (["radar", "--json", "--seconds", "nan"], "--seconds"),
         (["radar", "--json", "--sort", "nope"], "--sort"),
         (["radar", "--json", "--limit", "0"], "--limit"),
@@ -61,3 +64,29 @@ def test_radar_json_without_an_exchange_says_so(capsys: pytest.CaptureFixture[st
     doc = json.loads(captured.out)
     assert doc["rows"] == [] and doc["stats"]["rest_errors"] >= 1 and doc["stats"]["instruments"] == 0
     assert "no symbol priced" in captured.err and "Traceback" not in captured.err
+
+
+def test_radar_json_on_bybit(capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.radar.bybit_server import BybitServer
+
+    async def serve_and_run() -> int:
+        async with BybitServer([f"B{i:02d}USDT" for i in range(40)]) as ex:
+            argv = [
+                "radar",
+                "--json",
+                "--exchange",
+                "bybit",
+                "--seconds",
+                "4",
+                "--no-store",
+                "--endpoint",
+                f"bybit={ex.ws_url}",
+                "--endpoint",
+                f"bybit.rest={ex.rest_url}",
+            ]
+            return await asyncio.to_thread(main, argv)
+
+    rc = asyncio.run(serve_and_run())
+    doc = json.loads(capsys.readouterr().out)
+    assert rc == 0 and len(doc["rows"]) == 40 and doc["stats"]["venue"] == "bybit"
+    assert all(r["venue"] == "bybit" for r in doc["rows"]) and doc["stats"]["decode_errors"] == 0
