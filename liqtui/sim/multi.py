@@ -258,16 +258,19 @@ class MultiMarket:
         return float(self.price[self.index[symbol]])
 
     # -- live ----------------------------------------------------------------------------------------------
-    def advance(self, to_ms: int, extra_marks: list[str] | None = None) -> list[Frame]:
+    def advance(
+        self, to_ms: int, extra_marks: list[str] | None = None, *, frames: bool = True
+    ) -> list[Frame]:
         """Simulate whole seconds up to ``to_ms``; frames in time order. ``extra_marks``: mark payloads of
-        symbols simulated elsewhere, joined into this second's ``!markPrice@arr@1s`` array."""
+        symbols simulated elsewhere, joined into this second's ``!markPrice@arr@1s`` array. ``frames`` False
+        (nobody listens): the market moves the same (same random draws) but no payload is written."""
         out: list[Frame] = []
         while self.now_ms + 1000 <= to_ms:
-            out.extend(self._second(extra_marks))
+            out.extend(self._second(extra_marks, frames))
             extra_marks = None
         return out
 
-    def _second(self, extra_marks: list[str] | None) -> list[Frame]:
+    def _second(self, extra_marks: list[str] | None, write: bool = True) -> list[Frame]:
         rng = self._rng
         n = len(self.symbols)
         t = self.now_ms + 1000
@@ -297,8 +300,16 @@ class MultiMarket:
             side = "SELL" if ret[i] < 0 else "BUY"
             px = float(p[i])
             e = t - 1000 + int(rng.integers(0, 1000))
-            frames.append(Frame("!forceOrder@arr", e, _force_order(self.symbols[i], e, side, usd / px, px)))
+            if write:
+                frames.append(
+                    Frame("!forceOrder@arr", e, _force_order(self.symbols[i], e, side, usd / px, px))
+                )
             self.liquidations += 1
+        if not write:
+            if t % _MIN_MS == 0:
+                self._close_minute(t, write=False)
+            self.now_ms = t
+            return frames
         frames.sort(key=lambda f: f.E)
         marks = [
             mark_price(self.symbols[i], t, float(p[i]), float(p[i]), float(p[i]), float(self.funding[i]), 0)
@@ -332,9 +343,9 @@ class MultiMarket:
         )
         return Frame(f"{sym.lower()}@kline_1m", t, payload)
 
-    def _close_minute(self, t: int) -> list[Frame]:
+    def _close_minute(self, t: int, write: bool = True) -> list[Frame]:
         listed = self.listed
-        frames = [self._kline_frame(int(i), t, closed=True) for i in np.flatnonzero(listed)]
+        frames = [self._kline_frame(int(i), t, closed=True) for i in np.flatnonzero(listed)] if write else []
         bar = np.column_stack(
             [np.full(len(self.symbols), t - _MIN_MS, float), self.bar_o, self.bar_h, self.bar_l, self.price,
              self.bar_v, self.oi]

@@ -90,3 +90,16 @@ async def test_demo_serves_the_all_market_streams_within_binance_limits() -> Non
                     await ws.recv()
             assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
         await until(lambda: demo.multi is not None and demo.multi.liquidations > 0, "a forced order")
+
+
+def test_a_market_nobody_listens_to_moves_the_same_without_writing_frames() -> None:
+    quiet = MultiMarket(200, seed=4, start_ms=START_MS)
+    loud = MultiMarket(200, seed=4, start_ms=START_MS)
+    assert quiet.advance(START_MS + 300_000, frames=False) == []
+    loud.advance(START_MS + 300_000)
+    # the same prices, bars and forced orders afterwards: listening changes nothing in the market
+    assert [f.payload for f in quiet.advance(START_MS + 330_000)] == [
+        f.payload for f in loud.advance(START_MS + 330_000)
+    ]
+    assert quiet.klines("ETHUSDT", 60_000, None, None, 10) == loud.klines("ETHUSDT", 60_000, None, None, 10)
+    assert quiet.liquidations == loud.liquidations > 0
