@@ -241,7 +241,7 @@ class DemoExchange:
             wall_ms = int(time.time() * 1000)
             m.advance(wall_ms)
             if self.multi is not None:
-                self.multi.advance(m.now_ms)
+                self.multi.advance(m.now_ms, frames=False)
             wall0 -= (wall_ms - mkt0) / 1000.0 / self.speed
         pending: deque[Frame] = deque()
         while True:
@@ -269,9 +269,19 @@ class DemoExchange:
             return frames
         mark = f"{m.symbol.lower()}@markPrice@1s"
         marks = [f.payload for f in frames if f.stream == mark]
-        frames.extend(multi.advance(m.now_ms, marks))
+        frames.extend(multi.advance(m.now_ms, marks, frames=self._multi_wanted()))
         frames.sort(key=lambda f: f.E)
         return frames
+
+    def _multi_wanted(self) -> bool:
+        """Whether a client listens to the many-symbol market (else it moves without writing frames)."""
+        main = self.market.symbol.lower() if self.market else ""
+        return any(
+            s.startswith("!") or not s.startswith(main + "@")
+            for c in self.clients
+            if not c.legacy
+            for s in c.subs
+        )
 
     def _broadcast(self, frames: list[Frame]) -> None:
         if not frames or not self.clients:
