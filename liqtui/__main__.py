@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"liqtui: error: {exc}", file=sys.stderr)
         return 2
-    headless = ns.command in ("zones", "record", "watch")
+    headless = ns.command in ("zones", "record", "watch") or (ns.command == "radar" and ns.json)
     try:
         setup_logging(ns.log_file, to_stderr=headless)
     except OSError as exc:
@@ -81,6 +81,10 @@ def main(argv: list[str] | None = None) -> int:
             from liqtui.commands.zones import run_zones
 
             return run_zones(ns, cfg)
+        if ns.command == "radar":
+            from liqtui.commands.radar import run_radar
+
+            return run_radar(ns, cfg)
         if ns.command == "record":
             from liqtui.commands.record import run_record
 

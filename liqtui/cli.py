@@ -18,7 +18,7 @@ from liqtui.config import DEMO_SPEED, FPS, REPLAY_SPEED, ZONES_TOP, Range, endpo
 from liqtui.core.events import VENUES
 from liqtui.core.model import LOOKBACKS
 
-COMMANDS = ("run", "replay", "record", "zones", "status", "watch")
+COMMANDS = ("run", "replay", "record", "zones", "status", "watch", "radar")
 COLOR_CHOICES = ("auto", "truecolor", "256", "16")
 
 
@@ -171,7 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap = _Parser(
         prog="liqtui",
         description="Live terminal heatmap of estimated crypto liquidation levels.",
-        epilog="Commands: run (default), replay FILE, record FILE, zones. 'liqtui COMMAND --help' for each.",
+        epilog="Commands: run (default), replay FILE, record FILE, zones, radar. 'liqtui COMMAND --help' for each.",
     )
     ap.add_argument("--version", action="version", version=f"liqtui {__version__}")
     sub = ap.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -236,7 +236,43 @@ def build_parser() -> argparse.ArgumentParser:
     zn.add_argument("--speed", type=_demo_speed, default=1.0, help="demo: market speed factor")
     add_status_parser(sub)
     add_watch_parser(sub)
+    _radar(sub)
     return ap
+
+
+RADAR_SORTS = (
+    "symbol",
+    "price",
+    "chg_1h",
+    "chg_24h",
+    "squeeze",
+    "flush",
+    "imbalance",
+    "liq_1h",
+    "oi_1h",
+    "score",
+)
+
+
+def _radar(sub: Any) -> None:
+    ra = sub.add_parser("radar", help="every perpetual at once, ranked by the nearest large pools")
+    _common(ra)
+    _ui(ra)
+    ra.add_argument("--json", action="store_true", help="headless: collect, then print the table as JSON")
+    ra.add_argument(
+        "--demo", action="store_true", help="offline: the simulated exchange's many-symbol market"
+    )
+    ra.add_argument("--seed", type=_seed, default=None, help="demo: random seed")
+    ra.add_argument("--speed", type=_demo_speed, default=1.0, help="demo: market speed factor")
+    ra.add_argument(
+        "--seconds",
+        type=_positive(float, "--seconds"),
+        default=30.0,
+        help="--json: collection time (default 30)",
+    )
+    ra.add_argument("--sort", choices=RADAR_SORTS, default="score", help="--json: rank by this column")
+    ra.add_argument("--filter", default="", metavar="TEXT", help="--json: symbols containing TEXT")
+    ra.add_argument("--limit", type=_positive(int, "--limit"), default=None, help="--json: at most N rows")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

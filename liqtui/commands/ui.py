@@ -97,6 +97,8 @@ def run_ui(ns: argparse.Namespace, cfg: Config) -> int:
         src.on_note = lambda text: app.notify(text, severity="warning", timeout=12)
 
     wire(first)
+    if ns.command == "radar":  # ``liqtui radar``: the monitor opens on its radar screen
+        app.call_later(app.action_radar)
     try:
         app.run()
     finally:

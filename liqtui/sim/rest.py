@@ -5,6 +5,9 @@ Endpoints: ``/fapi/v1/ping``, ``/fapi/v1/time``, ``/fapi/v1/exchangeInfo`` (mini
 ``/futures/data/openInterestHist`` (limit ≤ 500; Binance's 30-day rule behind ``oi_hist_days``).
 Errors have Binance's shape and codes, e.g. ``400 {"code":-1121,"msg":"Invalid symbol."}``.
 Keep-alive is supported (httpx reuses connections).
+
+With a :class:`~liqtui.sim.multi.MultiMarket` beside the full simulator, exchange info lists its perpetuals
+too, and ``openInterest``, ``premiumIndex``, ``klines`` and ``openInterestHist`` answer for each of them.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import msgspec
 from liqtui.sim.bars import INTERVALS_MS, OI_PERIODS_MS
 from liqtui.sim.depth import DepthSim
 from liqtui.sim.market import MarketSim
+from liqtui.sim.multi import MultiMarket
 from liqtui.sim.payloads import fmt_qty, kline_row
 
 __all__ = ["ApiError", "RestServer"]
@@ -86,8 +90,11 @@ class RestServer:
 
     ``oi_hist_days``: when set (Binance: 30), ``openInterestHist`` serves only that many recent days."""
 
-    def __init__(self, market: MarketSim, *, oi_hist_days: float | None = None) -> None:
+    def __init__(
+        self, market: MarketSim, *, oi_hist_days: float | None = None, multi: MultiMarket | None = None
+    ) -> None:
         self.market = market
+        self.multi = multi
         self.oi_hist_days = oi_hist_days
         self.requests = 0
         self._server: asyncio.Server | None = None
@@ -203,7 +210,20 @@ class RestServer:
             raise ApiError(400, -1121, "Invalid symbol.")
         return s
 
+    def _multi_symbol(self, p: _Params) -> str | None:
+        """The many-symbol market's instrument named by ``symbol`` (None: not one of its listed ones)."""
+        s = p.get("symbol")
+        if self.multi is None or s is None or s == self.market.symbol or not self.multi.is_listed(s):
+            return None
+        return s
+
     def _exchange_info(self, p: _Params) -> object:
+        info = self._exchange_info_main()
+        if self.multi is not None:
+            info["symbols"].extend(_symbol_info(s, t) for s, t in self.multi.instruments())  # type: ignore[attr-defined]
+        return info
+
+    def _exchange_info_main(self) -> dict[str, object]:
         m = self.market
         return {
             "timezone": "UTC",
@@ -236,6 +256,11 @@ class RestServer:
         }
 
     def _open_interest(self, p: _Params) -> object:
+        ms = self._multi_symbol(p)
+        if ms is not None:
+            assert self.multi is not None
+            oi, now = self.multi.open_interest(ms), self.multi.now_ms
+            return {"openInterest": f"{oi:.6g}", "symbol": ms, "time": now}
         self._symbol(p)
         m = self.market
         return {"openInterest": fmt_qty(m.open_interest()), "symbol": m.symbol, "time": m.now_ms}
@@ -254,7 +279,22 @@ class RestServer:
         }
 
     def _premium_index(self, p: _Params) -> object:
-        return self._premium_index_row() if self._symbol(p, required=False) else [self._premium_index_row()]
+        ms = self._multi_symbol(p)
+        if ms is not None:
+            return self._multi_premium_row(ms)
+        if self._symbol(p, required=False):
+            return self._premium_index_row()
+        rows = [self._premium_index_row()]
+        if self.multi is not None:
+            rows.extend(self._multi_premium_row(s) for s, _ in self.multi.instruments())
+        return rows
+
+    def _multi_premium_row(self, s: str) -> dict[str, object]:
+        assert self.multi is not None
+        mark = f"{self.multi.mark(s):.8f}"
+        return {"symbol": s, "markPrice": mark, "indexPrice": mark, "estimatedSettlePrice": mark,
+                "lastFundingRate": "0.00010000", "interestRate": "0.00010000",
+                "nextFundingTime": self.market.next_funding_ms, "time": self.multi.now_ms}  # fmt: skip
 
     def _times(self, p: _Params) -> tuple[int | None, int | None]:
         start, end = p.integer("startTime"), p.integer("endTime")
@@ -263,12 +303,21 @@ class RestServer:
         return start, end
 
     def _klines(self, p: _Params) -> object:
-        self._symbol(p)
+        ms = self._multi_symbol(p)
+        if ms is None:
+            self._symbol(p)
         interval = p.required("interval")
         if interval not in INTERVALS_MS:
             raise ApiError(400, -1120, "Invalid interval.")
         limit = p.limit(500, 1500)
         start, end = self._times(p)
+        if ms is not None:
+            assert self.multi is not None
+            step = INTERVALS_MS[interval]
+            if step < 60_000:
+                return []
+            return [_multi_kline_row(t, step, o, h, lo, c, v) for t, o, h, lo, c, v in
+                    self.multi.klines(ms, step, start, end, limit)]  # fmt: skip
         b = self.market.klines(interval, start, end, limit)
         step = INTERVALS_MS[interval]
         return [
@@ -289,12 +338,24 @@ class RestServer:
         ]
 
     def _oi_hist(self, p: _Params) -> object:
-        sym = self._symbol(p)
+        ms = self._multi_symbol(p)
+        sym = ms if ms is not None else self._symbol(p)
         period = p.required("period")
         if period not in OI_PERIODS_MS:
             raise ApiError(400, -1130, "parameter 'period' is invalid.")
         limit = p.limit(30, 500)
         start, end = self._times(p)
+        if ms is not None:
+            assert self.multi is not None
+            return [
+                {
+                    "symbol": ms,
+                    "sumOpenInterest": f"{b:.8f}",
+                    "sumOpenInterestValue": f"{u:.8f}",
+                    "timestamp": t,
+                }
+                for t, b, u in self.multi.oi_history(ms, OI_PERIODS_MS[period], start, end, limit)
+            ]
         ts, base, usd = self.market.oi_history(OI_PERIODS_MS[period], start, end, limit, self.oi_hist_days)
         return [
             {
@@ -305,3 +366,23 @@ class RestServer:
             }
             for t, b, u in zip(ts.tolist(), base.tolist(), usd.tolist())
         ]
+
+
+def _symbol_info(symbol: str, onboard_ms: int) -> dict[str, object]:
+    """An ``exchangeInfo`` entry of a many-symbol market perpetual."""
+    return {
+        "symbol": symbol,
+        "pair": symbol,
+        "contractType": "PERPETUAL",
+        "status": "TRADING",
+        "baseAsset": symbol.removesuffix("USDT"),
+        "quoteAsset": "USDT",
+        "marginAsset": "USDT",
+        "onboardDate": onboard_ms,
+    }
+
+
+def _multi_kline_row(t: int, step: int, o: float, h: float, lo: float, c: float, v: float) -> list[object]:
+    """A ``klines`` row of a many-symbol market perpetual (prices keep their significant digits)."""
+    return [t, f"{o:.8g}", f"{h:.8g}", f"{lo:.8g}", f"{c:.8g}", f"{v:.6g}", t + step - 1, f"{v * c:.4f}",
+            1, f"{v / 2:.6g}", f"{v * c / 2:.4f}", "0"]  # fmt: skip

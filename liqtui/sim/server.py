@@ -14,7 +14,13 @@ envelope), ``/market/ws`` and ``/market/ws/<stream>`` (bare payloads); live ``SU
 subscriptions but, like Binance's, never deliver these market streams. The server pings (``ping_interval``,
 Binance ~180 s) and closes a connection after ``max_age_s`` (Binance 24 h). Streams: ``<sym>@aggTrade``,
 ``<sym>@markPrice@1s``, ``<sym>@markPrice`` (3 s), ``<sym>@kline_1m``, ``<sym>@forceOrder``,
-``!forceOrder@arr``.
+``!forceOrder@arr``, ``!markPrice@arr@1s``.
+
+Beside the full simulator's symbol, a light market of ``multi_symbols`` more perpetuals
+(:class:`~liqtui.sim.multi.MultiMarket`, without the tickers the full simulator can play, so those stay
+refused as on a one-symbol exchange) feeds the all-market streams and their ``<sym>@kline_1m``, for the
+radar. Binance's connection limits are enforced: at most 1,024 streams per connection (URL and
+``SUBSCRIBE``) and at most 10 incoming messages per second (a client sending more is disconnected).
 
 The market runs in 1-second steps paced to ``speed`` × wall-clock time; its output depends only on the
 seed and ``start_ms``, never on timing (a slow machine delivers the same frames, later).
@@ -39,7 +45,8 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from liqtui.sim.depth import DepthSim
-from liqtui.sim.market import MarketSim, SimConfig
+from liqtui.sim.market import DEFAULT_PRICES, MarketSim, SimConfig
+from liqtui.sim.multi import MultiMarket
 from liqtui.sim.payloads import Frame, combined
 from liqtui.sim.rest import RestServer
 
@@ -49,6 +56,8 @@ _MARKET_PREFIX = "/market"
 _MAX_STEPS_PER_TURN = 30  # market seconds simulated before yielding to the event loop
 _CLOSE_TIMEOUT_S = 1.0  # a client that does not answer the close handshake does not hold up stop()
 _MIN_SLEEP_S = 0.005  # frames due within this are sent together (bounds wake-ups at high speed)
+MAX_STREAMS = 1024  # per connection
+MAX_MESSAGES_PER_S = 10  # incoming messages per connection and second
 _METHODS = ("SUBSCRIBE", "UNSUBSCRIBE", "LIST_SUBSCRIPTIONS", "SET_PROPERTY", "GET_PROPERTY")
 
 
@@ -63,6 +72,8 @@ class _Client:
     subs: list[str] = field(default_factory=list)
     routes: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
     sent: int = 0
+    msg_second: int = 0  # the second of the latest incoming message, and how many arrived in it
+    msg_count: int = 0
 
 
 def _parse_path(path: str) -> tuple[bool, bool, list[str]] | None:
@@ -105,6 +116,7 @@ class DemoExchange:
         max_age_s: float = 24 * 3600.0,
         queue_size: int = 50_000,
         config: SimConfig | None = None,
+        multi_symbols: int = 200,
     ) -> None:
         if not (0 < speed <= 10_000):
             raise ValueError(f"speed must be within (0, 10000], got {speed!r}")
@@ -124,6 +136,8 @@ class DemoExchange:
         self.ping_interval, self.ping_timeout, self.max_age_s = ping_interval, ping_timeout, max_age_s
         self.queue_size = queue_size
         self.market: MarketSim | None = None
+        self.multi_symbols = multi_symbols
+        self.multi: MultiMarket | None = None
         self.clients: set[_Client] = set()
         self.depth: DepthSim  # the resting book, made with the market
         self.frames_sent = 0
@@ -148,8 +162,13 @@ class DemoExchange:
         t0 = time.perf_counter()
         market = await asyncio.to_thread(lambda: MarketSim(**self._kw))
         self.market = market
+        if self.multi_symbols > 0:
+            n, seed = self.multi_symbols, int(self._kw["seed"])
+            self.multi = await asyncio.to_thread(
+                lambda: MultiMarket(n, seed, start_ms=market.now_ms, exclude=(market.symbol, *DEFAULT_PRICES))
+            )
         try:
-            self._rest = RestServer(market, oi_hist_days=self.oi_hist_days)
+            self._rest = RestServer(market, oi_hist_days=self.oi_hist_days, multi=self.multi)
             self.depth = self._rest.depth = DepthSim(market.symbol, market.price, seed=self.seed)
             await self._rest.start(self.host)
             self._ws_server = await serve(
@@ -228,13 +247,15 @@ class DemoExchange:
             # exchange timestamps match local time (at most a minute of market, a few milliseconds of work)
             wall_ms = int(time.time() * 1000)
             m.advance(wall_ms)
+            if self.multi is not None:
+                self.multi.advance(m.now_ms, frames=False)
             wall0 -= (wall_ms - mkt0) / 1000.0 / self.speed
         pending: deque[Frame] = deque()
         while True:
             now = mkt0 + int((loop.time() - wall0) * 1000.0 * self.speed)
             steps = 0
             while m.now_ms <= now and steps < _MAX_STEPS_PER_TURN:
-                pending.extend(m.advance(m.now_ms + 1000))
+                pending.extend(self._second(m))
                 steps += 1
             due: list[Frame] = []
             while pending and pending[0].E <= now:
@@ -253,6 +274,28 @@ class DemoExchange:
             nxt = pending[0].E if pending else m.now_ms
             wait = (nxt - mkt0) / (1000.0 * self.speed) - (loop.time() - wall0)
             await asyncio.sleep(min(max(wait, _MIN_SLEEP_S), 0.25))
+
+    def _second(self, m: MarketSim) -> list[Frame]:
+        """One market second of the full simulator and of the many-symbol market, in time order."""
+        frames = m.advance(m.now_ms + 1000)
+        multi = self.multi
+        if multi is None:
+            return frames
+        mark = f"{m.symbol.lower()}@markPrice@1s"
+        marks = [f.payload for f in frames if f.stream == mark]
+        frames.extend(multi.advance(m.now_ms, marks, frames=self._multi_wanted()))
+        frames.sort(key=lambda f: f.E)
+        return frames
+
+    def _multi_wanted(self) -> bool:
+        """Whether a client listens to the many-symbol market (else it moves without writing frames)."""
+        main = self.market.symbol.lower() if self.market else ""
+        return any(
+            s.startswith("!") or not s.startswith(main + "@")
+            for c in self.clients
+            if not c.legacy
+            for s in c.subs
+        )
 
     def _broadcast(self, frames: list[Frame]) -> None:
         if not frames or not self.clients:
@@ -276,8 +319,12 @@ class DemoExchange:
 
     # -- websocket connections ---------------------------------------------------------------------------
     def _check_path(self, conn: ServerConnection, request: Request) -> Response | None:
-        if _parse_path(request.path) is None:
+        parsed = _parse_path(request.path)
+        if parsed is None:
             return Response(HTTPStatus.NOT_FOUND.value, "Not Found", Headers(), b"Not Found\n")
+        if len(parsed[2]) > MAX_STREAMS:
+            body = f"too many streams: {len(parsed[2])} > {MAX_STREAMS}\n".encode()
+            return Response(HTTPStatus.BAD_REQUEST.value, "Bad Request", Headers(), body)
         return None
 
     async def _handle(self, ws: ServerConnection) -> None:
@@ -296,6 +343,13 @@ class DemoExchange:
         )
         try:
             async for msg in ws:
+                sec = int(time.monotonic())
+                if sec != c.msg_second:
+                    c.msg_second, c.msg_count = sec, 0
+                c.msg_count += 1
+                if c.msg_count > MAX_MESSAGES_PER_S:  # Binance disconnects a client sending faster
+                    await ws.close(1008, f"too many messages: more than {MAX_MESSAGES_PER_S} per second")
+                    break
                 reply = self._command(c, msg)
                 if reply is not None:
                     self._enqueue(c, reply)
@@ -329,8 +383,8 @@ class DemoExchange:
             source, every = s, 0
             if s == f"{sym}@markPrice":
                 source, every = f"{sym}@markPrice@1s", 3000
-            elif s == "!forceOrder@arr":
-                source = f"{sym}@forceOrder"
+            elif s == "!forceOrder@arr":  # the full simulator's forced orders and the many-symbol market's
+                c.routes.setdefault(f"{sym}@forceOrder", []).append((s, 0))
             c.routes.setdefault(source, []).append((s, every))
 
     def _command(self, c: _Client, msg: str | bytes) -> str | None:
@@ -358,8 +412,8 @@ class DemoExchange:
         if method in ("SUBSCRIBE", "UNSUBSCRIBE"):
             if not all(isinstance(p, str) and p for p in params):
                 return _error(2, "Invalid request: stream names must be non-empty strings", rid)
-            if len(params) + len(c.subs) > 1024:
-                return _error(2, "Invalid request: too many streams (max 1024)", rid)
+            if method == "SUBSCRIBE" and len(set(params) | set(c.subs)) > MAX_STREAMS:
+                return _error(2, f"Invalid request: too many streams (max {MAX_STREAMS})", rid)
             self._subscribe(c, params, add=method == "SUBSCRIBE")
             return json.dumps({"result": None, "id": rid})
         if method == "LIST_SUBSCRIPTIONS":

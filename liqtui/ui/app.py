@@ -57,6 +57,7 @@ from liqtui.ui.commands import LiqtuiCommands
 from liqtui.ui.context import ContextSeries
 from liqtui.ui.keys import BINDING_IDS, HELP_TEXT, KEYS, LOOKBACK_KEYS
 from liqtui.ui.messages import BackfillProgress, SymbolChangeRequested, VenuesChangeRequested
+from liqtui.ui.radar import RADAR_BINDINGS, RadarScreen, runner_for
 from liqtui.ui.render import fmt_price, time_axis
 from liqtui.ui.screens import HelpScreen, TickerScreen, VenuesScreen
 from liqtui.ui.themes import (
@@ -139,7 +140,7 @@ class LiqtuiApp(AlertsAppMixin, App[None]):
     CSS_PATH = Path(__file__).with_name("liqtui.tcss")
     TITLE = "liqtui"
     COMMANDS = App.COMMANDS | {LiqtuiCommands}
-    BINDINGS: ClassVar[list[BindingType]] = list(_bindings())
+    BINDINGS: ClassVar[list[BindingType]] = [*_bindings(), *RADAR_BINDINGS]
     ENABLE_COMMAND_PALETTE = True
     _truth_tracker: TruthTracker | None = None
 
@@ -222,6 +223,7 @@ class LiqtuiApp(AlertsAppMixin, App[None]):
         self._anchor_text = ""
         self._time_text = ""
         self.ticks = 0
+        self._from_radar = False  # the heatmap was opened from the radar: Esc goes back to it
 
     # the view's settings, as attributes of the app (tests, the command palette)
     @property
@@ -706,6 +708,22 @@ class LiqtuiApp(AlertsAppMixin, App[None]):
     def action_venues(self) -> None:
         """Open the venue switches."""
         self.push_screen(VenuesScreen(self.venues), self._venues_chosen)
+
+    def action_radar(self) -> None:
+        """The radar (liqtui.ui.radar): every perpetual at once; Enter opens one here, Esc returns to it."""
+        if not isinstance(self.screen, RadarScreen):
+            self.push_screen(
+                RadarScreen(runner_for(self, lambda: self._source), self.symbols), self._radar_chosen
+            )
+
+    async def _radar_chosen(self, instrument: str | None) -> None:
+        self._from_radar = instrument is not None
+        if instrument:
+            await self._ticker_chosen(instrument.removesuffix("USDT"))
+
+    def action_radar_back(self) -> None:
+        if self._from_radar and len(self.screen_stack) == 1:
+            self.action_radar()
 
     async def _ticker_chosen(self, symbol: str | None) -> None:
         if not symbol or symbol == self.symbol:
