@@ -14,6 +14,8 @@ import math
 import numpy as np
 from msgspec.structs import replace as msgspec_replace
 
+from liqtui.core.book_events import BookEvent, BookStatus, BookUpdate
+from liqtui.core.depth import DepthBook
 from liqtui.core.events import (
     Candle,
     FeedStatus,
@@ -40,6 +42,12 @@ OI_HISTORY_POINTS = 6_000  # six months hourly + a day of minutes
 CANDLE_COARSE_MS = _HOUR_MS
 _CANDLE_KEEP_MS = max(LOOKBACK_MS.values()) + 2 * 24 * _HOUR_MS
 _NO_TS = 1 << 62
+
+
+def _depth_book(model: HeatModel) -> DepthBook:
+    """The order books' store, one slice per model history slice over 12 hours."""
+    slice_s = model.config.history_slice_s
+    return DepthBook(slice_ms=slice_s * 1000, n_slices=max(2, 12 * 3600 // slice_s))
 
 
 def _fine_from(end_ms: int) -> int:
@@ -118,6 +126,10 @@ class Engine:
     :meth:`load_history` steps the model through backfilled bars and records them as candles.
     ``candles`` (the klines overlay) is time-ordered and covers up to six months within ``max_candles``:
     the last day at the bars' own resolution (1m), older history in 1h aggregates.
+
+    ``depth`` (a :class:`~liqtui.core.depth.DepthBook`) takes the order-book events: they do not bump
+    ``version`` (books change ~10×/s per venue; a view redraws its book layer on ``depth.version``), and each
+    :meth:`tick` records the summed book at the model's history resolution.
     """
 
     def __init__(
@@ -159,10 +171,13 @@ class Engine:
         self._mark_hi = -math.inf
         self._model_version = model.version
         self._oi_venues_stepped: frozenset[Venue] = frozenset()
+        self.depth = _depth_book(model)
 
     # -- state changes from outside --------------------------------------------------------------
     def replace_model(self, model: HeatModel) -> None:
         """Go on from ``model`` (e.g. one restored from the store's checkpoint) instead of the current one."""
+        if model.config.history_slice_s != self.model.config.history_slice_s:
+            self.depth = _depth_book(model)  # the book's time slices follow the model's
         self.model = model
         self._model_version = model.version
         self.version += 1
@@ -183,11 +198,15 @@ class Engine:
             self.reference = venue
         return venue is self.reference
 
-    def apply(self, ev: MarketEvent) -> None:
-        """Apply one event. Cheap: trades and marks touch scalars only."""
+    def apply(self, ev: MarketEvent | BookEvent) -> None:
+        """Apply one event. Cheap: trades and marks touch scalars only; book events go to :attr:`depth`
+        without bumping :attr:`version` or the event counters."""
+        t = type(ev)
+        if t is BookUpdate or t is BookStatus:
+            self.depth.apply(ev)  # type: ignore[arg-type]  # t is an exact book type: the hot path
+            return
         self.version += 1
         self.counters["events"] += 1
-        t = type(ev)
         if t is Trade:
             if self._is_reference(ev.venue):
                 p = ev.price  # type: ignore[union-attr]  # t is Trade: an exact-type check, the hot path
@@ -440,6 +459,9 @@ class Engine:
         if self.model.version != self._model_version:
             self._model_version = self.model.version
             self.version += 1
+        grid = self.model.grid
+        if grid is not None and self.depth.venues:
+            self.depth.record(now_ms, grid)
 
     def snapshot_counters(self) -> dict[str, int]:
         """A plain copy of the counters (events, trades, candles, liquidations, ...)."""

@@ -13,6 +13,7 @@ closes or the view changes; the zones: until the model changes).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -21,6 +22,8 @@ from typing import Protocol
 import numpy as np
 
 from liqtui.config import GAMMA, THRESHOLD, UIConfig
+from liqtui.core.book_events import BookEvent
+from liqtui.core.depth import DepthProfile, WallMarks, mark_walls
 from liqtui.core.events import Candle, FeedStatus, Liquidation, MarketEvent, Venue
 from liqtui.core.grid import PriceGrid
 from liqtui.core.model import LOOKBACK_MS
@@ -28,17 +31,21 @@ from liqtui.core.zones import ZoneReport
 from liqtui.ui.binning import CandleCols, HeatScale, bin_profile, candle_columns, row_of
 
 __all__ = [
+    "BOOK_SPAN_MS",
     "GAMMA_STEP",
     "LOOKBACK_SPAN_PCT",
     "SPAN_RANGE",
     "THRESHOLD_STEP",
     "ZOOM_STEP",
+    "BookFrame",
+    "DepthView",
     "EngineView",
     "Frame",
     "Heat",
     "MarketStatus",
     "ModelView",
     "ViewState",
+    "build_book",
     "build_frame",
     "current_price",
     "market_status",
@@ -84,6 +91,24 @@ class ModelView(Protocol):
     def zones(self, lookback: str, *, threshold_pct: float = ..., top_n: int = ...) -> ZoneReport: ...
 
 
+class DepthView(Protocol):
+    """What the UI reads of the engine's order books (:class:`liqtui.core.depth.DepthBook`)."""
+
+    @property
+    def version(self) -> int: ...
+    @property
+    def slice_ms(self) -> int: ...
+
+    def profile(
+        self, grid: PriceGrid, price_lo: float | None = ..., price_hi: float | None = ...
+    ) -> DepthProfile: ...
+    def history(
+        self, n_cols: int, price_lo: float, price_hi: float, n_rows: int, *, span_ms: int, now_ms: int
+    ) -> tuple[np.ndarray, np.ndarray]: ...
+    def states(self) -> dict[str, str]: ...
+    def stats(self) -> dict[str, int]: ...
+
+
 class EngineView(Protocol):
     """What the UI reads of, and calls on, an engine (:class:`liqtui.core.engine.Engine`)."""
 
@@ -115,8 +140,10 @@ class EngineView(Protocol):
     def oi_history_version(self) -> int: ...
     @property
     def counters(self) -> Mapping[str, int]: ...
+    @property
+    def depth(self) -> DepthView: ...
 
-    def apply(self, ev: MarketEvent) -> None: ...
+    def apply(self, ev: MarketEvent | BookEvent) -> None: ...
     def tick(self, now_ms: int) -> None: ...
 
 
@@ -141,6 +168,8 @@ class ViewState:
     top_n: int = 5
     zoom: float = 1.0
     center: float | None = None
+    book: bool = False  # the order-book layer: depth column, wall marks, book status
+    book_overlay: bool = False  # resting liquidity drawn over the heatmap (only while ``book`` is on)
 
     @classmethod
     def from_settings(cls, ui: UIConfig) -> ViewState:
@@ -199,6 +228,16 @@ class ViewState:
     def toggle_klines(self) -> None:
         self.klines = not self.klines
 
+    def toggle_book(self) -> None:
+        """The order-book layer on/off."""
+        self.book = not self.book
+
+    def toggle_book_overlay(self) -> None:
+        """The resting-liquidity overlay on/off; turning it on turns the book layer on too."""
+        self.book_overlay = not (self.book_overlay and self.book)
+        if self.book_overlay:
+            self.book = True
+
     def recentre(self, price: float | None) -> None:
         """Centre the window on ``price`` (None: on the next price seen)."""
         self.center = price
@@ -240,6 +279,31 @@ class Frame:
     zones_key: tuple[object, ...] | None = None
     tier_names: tuple[str, ...] = ()
     status: MarketStatus = field(default_factory=MarketStatus)
+    book: BookFrame | None = None  # the order-book layer, when the view shows it
+
+
+BOOK_SPAN_MS = 12 * 3_600_000
+"""The resting-liquidity overlay covers at most the books' own history (12 h)."""
+
+
+@dataclass(frozen=True)
+class BookFrame:
+    """The order-book layer of a frame: the summed books over the window (None while no venue's book is live),
+    which zones hold a wall (``marks.wall``: above then below, as the zone report lists them), the book states
+    and counters, and — with the overlay on — resting USD per (char row, heatmap column), rows top = ``hi``."""
+
+    key: tuple[object, ...]
+    profile: DepthProfile | None
+    marks: WallMarks
+    states: dict[str, str]
+    stats: dict[str, int]
+    overlay_key: tuple[object, ...] | None = None
+    overlay: tuple[np.ndarray, np.ndarray] | None = None
+
+    @property
+    def state_text(self) -> str:
+        """``binance live, okx resyncing`` (``no book`` when no venue serves one)."""
+        return ", ".join(f"{v} {s}" for v, s in self.states.items()) or "no book"
 
 
 def market_status(engine: EngineView) -> MarketStatus:
@@ -288,6 +352,11 @@ def build_frame(
         zones = previous.zones
     else:
         zones = model.zones(view.lookback, threshold_pct=view.threshold_pct, top_n=view.top_n)
+    book = None
+    if view.book:
+        book = build_book(
+            engine, view, (lo, hi), size, now_ms, zones, zones_key, previous.book if previous else None
+        )
     return Frame(
         price=price,
         window=win,
@@ -298,7 +367,49 @@ def build_frame(
         zones_key=zones_key,
         tier_names=tuple(model.tier_names),
         status=status,
+        book=book,
     )
+
+
+def build_book(
+    engine: EngineView,
+    view: ViewState,
+    window: tuple[float, float],
+    size: tuple[int, int],
+    now_ms: int,
+    zones: ZoneReport | None,
+    zones_key: tuple[object, ...],
+    previous: BookFrame | None = None,
+) -> BookFrame:
+    """The order-book layer over ``window``; ``previous`` is reused while the books, the window and the zones
+    are unchanged, and its overlay while no book time slice closed (the overlay draws the recorded slices)."""
+    depth = engine.depth
+    grid = engine.model.grid
+    lo, hi = window
+    width, height = size
+    key = (depth.version, lo, hi, height, zones_key, id(depth), grid is None)
+    if previous is not None and previous.key == key:
+        book = previous
+    else:
+        states = depth.states()
+        prof = depth.profile(grid, lo, hi) if grid is not None else None
+        if prof is not None and not (prof.bid_usd.any() or prof.ask_usd.any()):
+            prof = None  # no live book (or nothing resting in the window): the column says the state
+        empty = DepthProfile(np.array([lo, hi]), np.zeros(1), np.zeros(1))
+        report: ZoneReport | dict[str, list[object]] = (
+            zones if zones is not None else {"above": [], "below": []}
+        )
+        book = BookFrame(key, prof, mark_walls(report, prof or empty), states, depth.stats())
+    if not view.book_overlay or width < 1 or height < 1:
+        return dataclasses.replace(book, overlay_key=None, overlay=None) if book.overlay else book
+    span = min(LOOKBACK_MS[view.lookback], BOOK_SPAN_MS)
+    okey = (lo, hi, width, height, span, now_ms // depth.slice_ms, id(depth))
+    src = book if book.overlay_key == okey else previous
+    if src is not None and src.overlay_key == okey and src.overlay is not None:
+        overlay = src.overlay
+    else:
+        overlay = depth.history(width, lo, hi, height, span_ms=span, now_ms=now_ms)
+    return dataclasses.replace(book, overlay_key=okey, overlay=overlay)
 
 
 def _heat(

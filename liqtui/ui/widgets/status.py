@@ -35,6 +35,7 @@ class StatusInfo:
     frozen: bool = False
     progress: tuple[float, float, str] | None = None  # (done, total, text) while backfilling
     message: str = ""
+    book: Text | None = None  # the order-book layer's state (None: the layer is off)
 
 
 def venue_label(state: str, attempt: int) -> tuple[str, str]:
@@ -90,6 +91,9 @@ def render_status(s: StatusInfo, pal: HeatPalette, compact: bool = False) -> Tex
         t.append(f"thr{s.threshold_pct:.0f} γ{s.gamma:.2f}")
     else:
         t.append(f"thr {s.threshold_pct:.0f}% heat γ{s.gamma:.2f}{' klines' if s.klines else ''}")
+    if s.book is not None:
+        t.append(*sep)
+        t.append_text(s.book)
     if s.decode_errors:
         t.append(*sep)
         t.append(f"decode errors {s.decode_errors}", sev["warn"])

@@ -39,10 +39,16 @@ def tier_legend(tiers: Sequence[str], pal: HeatPalette, width: int) -> Text:
 
 
 def render_zones(
-    report: ZoneReport | None, width: int, top_n: int, pal: HeatPalette, tiers: Sequence[str] = ()
+    report: ZoneReport | None,
+    width: int,
+    top_n: int,
+    pal: HeatPalette,
+    tiers: Sequence[str] = (),
+    walls: Sequence[bool] = (),
 ) -> Text:
     """The whole panel as Text, ``width`` cells wide. ``report`` is a core.zones.ZoneReport (or None);
-    ``tiers`` (leverage tier names) adds the heat column's colour legend."""
+    ``tiers`` (leverage tier names) adds the heat column's colour legend; ``walls`` (the book layer: per zone of
+    the report, above then below) ends each zone row with ``▌`` when the zone holds a book wall."""
     wide = width >= 40
     above_t = "Above price — squeeze zones" if wide else "▲ Above — squeeze"
     below_t = "Below price — flush zones" if wide else "▼ Below — flush"
@@ -76,11 +82,14 @@ def render_zones(
                     strength,
                     z.distance_pct,
                     bool(z.confluence),
-                    width,
+                    width - bool(walls),
                     Style(color=color),
                     mark,
                 )
             )
+            if walls:  # the book layer: ▌ on a zone holding a wall (index in the report: above, then below)
+                i = above.index(z) if zones is above else len(report.above) + below.index(z)
+                lines[-1].append("▌" if i < len(walls) and walls[i] else " ", Style(color=color, bold=True))
     if tiers:
         lines.append(tier_legend(tiers, pal, width))
     return Text("\n").join(lines)
@@ -112,9 +121,17 @@ class ZonesPanel(Static):
         self.tiers = tuple(tiers)
         self._redraw()
 
+    def set_walls(self, walls: Sequence[bool]) -> None:
+        """The book layer's wall marks per zone of the report (above then below); empty: no marker column."""
+        if tuple(walls) != getattr(self, "walls", ()):
+            self.walls = tuple(walls)
+            self._redraw()
+
     def _redraw(self) -> None:
         width = max(10, self.content_region.width or self.size.width or 40)
-        text = render_zones(self._report, width, self.top_n, self._pal, self.tiers)
+        text = render_zones(
+            self._report, width, self.top_n, self._pal, self.tiers, getattr(self, "walls", ())
+        )
         key = text.plain + str(width)
         if key != self._last:
             self._last = key
