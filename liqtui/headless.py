@@ -21,6 +21,7 @@ from typing import Any
 import msgspec
 
 from liqtui.config import ZONES_TOP
+from liqtui.core.book_events import BookEvent, BookStatus, BookUpdate
 from liqtui.core.engine import Engine
 from liqtui.core.events import VENUES, FeedStatus, MarketEvent
 from liqtui.core.model import LOOKBACKS, ModelConfig
@@ -28,7 +29,7 @@ from liqtui.feeds.endpoints import Endpoints
 from liqtui.history.formats import FORMATS, RecordingError
 from liqtui.sources import Source
 
-__all__ = ["SOURCES", "ZonesArgError", "collect_zones", "format_text", "zones_document"]
+__all__ = ["SOURCES", "ZonesArgError", "collect_zones", "format_text", "with_book", "zones_document"]
 
 SOURCES: tuple[str, ...] = ("replay", "demo", "live")
 log = logging.getLogger("liqtui.headless")
@@ -48,8 +49,18 @@ class _Driver:
         self.engine = engine
         self.events = 0
         self._next_tick = 0
+        self.books_open = True
 
-    def __call__(self, ev: MarketEvent) -> None:
+    def close_books(self) -> None:
+        """The collection is over: the books stay as they stood (the feeds' ``stopped`` on the way out is not
+        applied)."""
+        self.books_open = False
+
+    def __call__(self, ev: MarketEvent | BookEvent) -> None:
+        if isinstance(ev, (BookUpdate, BookStatus)):  # not market events: neither counted nor ticked
+            if self.books_open:
+                self.engine.apply(ev)
+            return
         if isinstance(ev, FeedStatus):
             self.engine.apply(ev)
             return
@@ -125,7 +136,7 @@ async def collect_zones(
     )
     driver = _Driver(src.engine)
     try:
-        await src.collect(driver, seconds)
+        await src.collect(driver, seconds, before_stop=driver.close_books)
     except RecordingError as exc:
         raise ZonesArgError(f"--replay: {exc} (readable formats: {', '.join(FORMATS)})") from None
     stats: dict[str, Any] = dict(src.totals())
@@ -136,7 +147,7 @@ async def collect_zones(
         stats["backfill_bars"] = src.backfill_bars
     stats["events"] = driver.events
     stats["candles"] = int(src.engine.counters.get("candles", 0))
-    return zones_document(
+    doc = zones_document(
         src.engine,
         lookback=lookback,
         top=top,
@@ -146,6 +157,20 @@ async def collect_zones(
         stats=stats,
         notes=src.notes,
     )
+    return with_book(doc, src.engine, lookback)
+
+
+def with_book(doc: dict[str, Any], engine: Engine, lookback: str) -> dict[str, Any]:
+    """``doc`` with the order books over the price window the UI shows by default for ``lookback``: ``book``
+    {bid_usd, ask_usd, walls}, ``wall`` on every zone, and the book counters and states in ``stats``."""
+    from liqtui.core.depth import zones_doc_with_book
+    from liqtui.ui.view import ViewState, book_grid
+
+    win = ViewState(lookback=lookback).window(doc.get("price"))
+    lo, hi = win if win is not None else (None, None)
+    grid = book_grid(engine, win) if win is not None else None
+    out: dict[str, Any] = _clean(zones_doc_with_book(doc, engine.depth, grid, price_lo=lo, price_hi=hi))
+    return out
 
 
 def _finite(x: float | None) -> float | None:

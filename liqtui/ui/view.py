@@ -45,6 +45,7 @@ __all__ = [
     "MarketStatus",
     "ModelView",
     "ViewState",
+    "book_grid",
     "build_book",
     "build_frame",
     "current_price",
@@ -371,6 +372,16 @@ def build_frame(
     )
 
 
+def book_grid(engine: EngineView, window: tuple[float, float]) -> PriceGrid:
+    """The price buckets the books are summed in: the model's grid, else (no model yet, e.g. a replay of trades
+    and books only) a grid of the default bucket width around ``window``."""
+    grid = engine.model.grid
+    if grid is not None:
+        return grid
+    lo, hi = window
+    return PriceGrid((lo + hi) / 2, range_pct=max(1.0, min(90.0, 100.0 * (hi - lo) / (hi + lo) + 1.0)))
+
+
 def build_book(
     engine: EngineView,
     view: ViewState,
@@ -384,17 +395,16 @@ def build_book(
     """The order-book layer over ``window``; ``previous`` is reused while the books, the window and the zones
     are unchanged, and its overlay while no book time slice closed (the overlay draws the recorded slices)."""
     depth = engine.depth
-    grid = engine.model.grid
     lo, hi = window
     width, height = size
-    key = (depth.version, lo, hi, height, zones_key, id(depth), grid is None)
+    key = (depth.version, lo, hi, height, zones_key, id(depth), engine.model.grid is None)
     if previous is not None and previous.key == key:
         book = previous
     else:
         states = depth.states()
-        prof = depth.profile(grid, lo, hi) if grid is not None else None
-        if prof is not None and not (prof.bid_usd.any() or prof.ask_usd.any()):
-            prof = None  # no live book (or nothing resting in the window): the column says the state
+        whole = depth.profile(book_grid(engine, window), lo, hi)
+        # no live book (or nothing resting in the window): None, and the column says the state
+        prof = whole if whole.bid_usd.any() or whole.ask_usd.any() else None
         empty = DepthProfile(np.array([lo, hi]), np.zeros(1), np.zeros(1))
         report: ZoneReport | dict[str, list[object]] = (
             zones if zones is not None else {"above": [], "below": []}
