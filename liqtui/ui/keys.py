@@ -71,7 +71,7 @@ HELP_TEXT: dict[str, str] = {
     "alert_log": "alert log (what fired, newest first)",
     "spent_zones": "spent zones: sweeps and how price reacted (reversed vs continued)",
     "book": "order-book layer on/off: depth column (asks above the price, bids below, ◆ a wall), "
-    "▌ after a zone that holds a wall (≥5× the median resting depth), book state in the status line",
+    "W after a zone that holds a wall (≥5× the median resting depth), book state in the status line",
     "book_overlay": "resting-liquidity overlay on the heatmap on/off (walls standing over time as ━ lines)",
     "help": "this help",
     "quit": "quit",

@@ -48,7 +48,7 @@ def render_zones(
 ) -> Text:
     """The whole panel as Text, ``width`` cells wide. ``report`` is a core.zones.ZoneReport (or None);
     ``tiers`` (leverage tier names) adds the heat column's colour legend; ``walls`` (the book layer: per zone of
-    the report, above then below) ends each zone row with ``▌`` when the zone holds a book wall."""
+    the report, above then below) ends each zone row with ``W`` when the zone holds a book wall."""
     wide = width >= 40
     above_t = "Above price — squeeze zones" if wide else "▲ Above — squeeze"
     below_t = "Below price — flush zones" if wide else "▼ Below — flush"
@@ -87,9 +87,9 @@ def render_zones(
                     mark,
                 )
             )
-            if walls:  # the book layer: ▌ on a zone holding a wall (index in the report: above, then below)
+            if walls:  # the book layer: W on a zone holding a wall (index in the report: above, then below)
                 i = above.index(z) if zones is above else len(report.above) + below.index(z)
-                lines[-1].append("▌" if i < len(walls) and walls[i] else " ", Style(color=color, bold=True))
+                lines[-1].append("W" if i < len(walls) and walls[i] else " ", Style(color=color, bold=True))
     if tiers:
         lines.append(tier_legend(tiers, pal, width))
     return Text("\n").join(lines)
