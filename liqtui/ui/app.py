@@ -121,6 +121,11 @@ CONTEXT_REDRAW_MS = 1_000
 """The context charts (textual-plotext, a full re-render each time) are fed at most this often, and only
 when a new sample was stored."""
 
+OVERLAY_WALL_X = 3.0
+"""The resting-liquidity overlay draws a cell holding this many times the median resting USD of the non-empty
+cells. Lower than the zones' wall multiple (5×, per price bucket) because a text row sums several buckets,
+which averages a one-bucket wall down (seen: 6.4× at 44 rows, 4.8× at 26 for the same walls)."""
+
 _LAG_EVENTS = (Trade, MarkPrice)
 _GROUPS = {name: Binding.Group(name, compact=True) for name in ("lookback", "threshold", "heat", "zoom")}
 
@@ -551,7 +556,9 @@ class LiqtuiApp(AlertsAppMixin, App[None]):
             else:
                 hf = HeatFrame(heat.values, heat.scale, self.palette, heat.lo, heat.hi, heat.candles, price)
                 if overlay is not None:  # resting liquidity under the candles
-                    cells = book_overlay(*overlay, book_colors(self.spec), self.palette, heat_upper=hf.upper)
+                    cells = book_overlay(
+                        *overlay, book_colors(self.spec), self.palette, heat_upper=hf.upper, x=OVERLAY_WALL_X
+                    )
                     hf.overlay = {**cells, **hf.overlay}
                 self.heatmap.set_frame(hf)
         if frame.profile is not None:
