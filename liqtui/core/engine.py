@@ -42,6 +42,8 @@ OI_HISTORY_POINTS = 6_000  # six months hourly + a day of minutes
 CANDLE_COARSE_MS = _HOUR_MS
 _CANDLE_KEEP_MS = max(LOOKBACK_MS.values()) + 2 * 24 * _HOUR_MS
 _NO_TS = 1 << 62
+#: Within a time slice, the books' profile is recorded at most this often (see Engine.tick).
+DEPTH_RECORD_MS = 5_000
 
 
 def _depth_book(model: HeatModel) -> DepthBook:
@@ -172,6 +174,7 @@ class Engine:
         self._model_version = model.version
         self._oi_venues_stepped: frozenset[Venue] = frozenset()
         self.depth = _depth_book(model)
+        self._depth_recorded = -(1 << 62)  # tick time of the last depth.record
 
     # -- state changes from outside --------------------------------------------------------------
     def replace_model(self, model: HeatModel) -> None:
@@ -459,9 +462,19 @@ class Engine:
         if self.model.version != self._model_version:
             self._model_version = self.model.version
             self.version += 1
+        self._record_depth(now_ms)
+
+    def _record_depth(self, now_ms: int) -> None:
+        """Keep the books' profile for the time slice of ``now_ms``: on the first tick of a slice, then at most
+        every :data:`DEPTH_RECORD_MS` (the latest record of a slice stands for it; a profile of every book costs
+        ~0.1 ms per venue, too much for every 100 ms tick)."""
         grid = self.model.grid
-        if grid is not None and self.depth.venues:
+        if grid is None or not self.depth.venues:
+            return
+        last, step = self._depth_recorded, self.depth.slice_ms
+        if now_ms // step != last // step or now_ms - last >= DEPTH_RECORD_MS:
             self.depth.record(now_ms, grid)
+            self._depth_recorded = now_ms
 
     def snapshot_counters(self) -> dict[str, int]:
         """A plain copy of the counters (events, trades, candles, liquidations, ...)."""

@@ -514,7 +514,6 @@ class LiqtuiApp(AlertsAppMixin, App[None]):
             book_version = self.engine.depth.version if self.view.book else None
             if version != self._last_version or self._view_dirty or book_version != self._book_version:
                 self._last_version = version
-                self._book_version = book_version
                 try:
                     self._draw(now)
                 except Exception as exc:
@@ -569,6 +568,9 @@ class LiqtuiApp(AlertsAppMixin, App[None]):
         self._show_time_axis(size[0])
         if prev is None or frame.zones is not prev.zones:
             self.zones.set_report(frame.zones, frame.tier_names)
+        self._book_version = (
+            frame.book.version if frame.book is not None else None
+        )  # a later change: drawn when due
         self._show_book(frame.book, lo, hi, size[1], price)
         self.tape.set_liquidations(self.engine.liquidations)
 
@@ -585,7 +587,7 @@ class LiqtuiApp(AlertsAppMixin, App[None]):
             return
         width = col.size.width or 8
         row = None if price is None else row_of(price, lo, hi, n_rows)
-        key = (book.key, width, row)
+        key = (book.key, book.version, width, row)
         if key == self._book_drawn:
             return
         self._book_drawn = key

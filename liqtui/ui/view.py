@@ -31,6 +31,7 @@ from liqtui.core.zones import ZoneReport
 from liqtui.ui.binning import CandleCols, HeatScale, bin_profile, candle_columns, row_of
 
 __all__ = [
+    "BOOK_REFRESH_MS",
     "BOOK_SPAN_MS",
     "GAMMA_STEP",
     "LOOKBACK_SPAN_PCT",
@@ -285,6 +286,9 @@ class Frame:
 
 BOOK_SPAN_MS = 12 * 3_600_000
 """The resting-liquidity overlay covers at most the books' own history (12 h)."""
+BOOK_REFRESH_MS = 250
+"""The book layer follows the books at most this often (4×/s) while no venue's book changes state: books change
+~10×/s per venue, and redrawing the layer on each change would multiply the UI's frame cost."""
 
 
 @dataclass(frozen=True)
@@ -298,6 +302,8 @@ class BookFrame:
     marks: WallMarks
     states: dict[str, str]
     stats: dict[str, int]
+    version: int = 0  # the books' version it shows (``depth.version`` then)
+    built_ms: int = 0  # the frame clock when it was made
     overlay_key: tuple[object, ...] | None = None
     overlay: tuple[np.ndarray, np.ndarray] | None = None
 
@@ -392,16 +398,25 @@ def build_book(
     zones_key: tuple[object, ...],
     previous: BookFrame | None = None,
 ) -> BookFrame:
-    """The order-book layer over ``window``; ``previous`` is reused while the books, the window and the zones
-    are unchanged, and its overlay while no book time slice closed (the overlay draws the recorded slices)."""
+    """The order-book layer over ``window``; ``previous`` is reused while the window and the zones are unchanged
+    and either the books are too, or they changed within :data:`BOOK_REFRESH_MS` of it without a venue's book
+    changing state (books change ~10×/s per venue; a book going unsynchronised shows at once). Its overlay is
+    reused while no book time slice closed (the overlay draws the recorded slices)."""
     depth = engine.depth
     lo, hi = window
     width, height = size
-    key = (depth.version, lo, hi, height, zones_key, id(depth), engine.model.grid is None)
-    if previous is not None and previous.key == key:
+    key = (lo, hi, height, zones_key, id(depth), engine.model.grid is None)
+    states = depth.states()
+    if (
+        previous is not None
+        and previous.key == key
+        and (
+            previous.version == depth.version
+            or (0 <= now_ms - previous.built_ms < BOOK_REFRESH_MS and previous.states == states)
+        )
+    ):
         book = previous
     else:
-        states = depth.states()
         whole = depth.profile(book_grid(engine, window), lo, hi)
         # no live book (or nothing resting in the window): None, and the column says the state
         prof = whole if whole.bid_usd.any() or whole.ask_usd.any() else None
@@ -409,7 +424,8 @@ def build_book(
         report: ZoneReport | dict[str, list[object]] = (
             zones if zones is not None else {"above": [], "below": []}
         )
-        book = BookFrame(key, prof, mark_walls(report, prof or empty), states, depth.stats())
+        marks = mark_walls(report, prof or empty)
+        book = BookFrame(key, prof, marks, states, depth.stats(), version=depth.version, built_ms=now_ms)
     if not view.book_overlay or width < 1 or height < 1:
         return dataclasses.replace(book, overlay_key=None, overlay=None) if book.overlay else book
     span = min(LOOKBACK_MS[view.lookback], BOOK_SPAN_MS)

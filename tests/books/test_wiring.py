@@ -10,7 +10,7 @@ import copy
 import pytest
 
 from liqtui.core.book_events import BookState, BookStatus, BookUpdate
-from liqtui.core.engine import Engine
+from liqtui.core.engine import DEPTH_RECORD_MS, Engine
 from liqtui.core.events import Venue
 from liqtui.core.model import HeatModel
 from liqtui.feeds.endpoints import Endpoints
@@ -19,7 +19,7 @@ from liqtui.sim.server import DemoExchange
 from liqtui.sources import Source
 from liqtui.ui.synthetic import MODEL_CONFIG, SyntheticBook, end_ts, engine_with_book, make_engine
 from liqtui.ui.themes import HeatPalette, load_theme
-from liqtui.ui.view import ViewState, build_frame
+from liqtui.ui.view import BOOK_REFRESH_MS, ViewState, build_frame
 from liqtui.ui.widgets.zones import render_zones
 from tests.feeds import realdata as R
 
@@ -60,6 +60,18 @@ def test_tick_records_the_book_at_the_models_slice(booked):
     assert len(ring[-1][1]) > 0  # levels were recorded
 
 
+def test_ticks_record_the_books_once_per_slice_start_and_every_few_seconds():
+    eng = copy.deepcopy(engine_with_book(N_BARS, minutes=1))
+    calls: list[int] = []
+    record = eng.depth.record
+    eng.depth.record = lambda now, grid: calls.append(now) or record(now, grid)
+    slice_ms = eng.depth.slice_ms
+    t0 = (end_ts(N_BARS) // slice_ms + 1) * slice_ms  # a slice starts
+    for k in range(200):  # 20 s of 100 ms ticks
+        eng.tick(t0 + 100 * k)
+    assert calls == [t0, t0 + DEPTH_RECORD_MS, t0 + 2 * DEPTH_RECORD_MS, t0 + 3 * DEPTH_RECORD_MS]
+
+
 # ------------------------------------------------------------------------------------------------ frame
 def test_build_frame_has_the_book_only_when_the_view_shows_it(booked):
     now = end_ts(N_BARS)
@@ -90,14 +102,21 @@ def test_book_frame_is_reused_until_the_books_change(booked):
     assert f2.book.profile is f1.book.profile and f2.book.overlay is f1.book.overlay
     bid, ask = f1.book.overlay
     assert bid.shape == (SIZE[1], SIZE[0]) and (bid > 0).any() and (ask > 0).any()
-    book = SyntheticBook(float(booked.price), seed=9)  # new books: the profile is rebuilt, the overlay
-    for ev in book.start(now, float(booked.price)):  # (the recorded slices) is not
+    book = SyntheticBook(float(booked.price), seed=9)  # the books change (same states) ...
+    for ev in book.start(now, float(booked.price)):
         booked.apply(ev)
-    f3 = build_frame(booked, view, SIZE, now, previous=f2)
-    assert f3.book.profile is not f2.book.profile and f3.book.overlay is f2.book.overlay
-    assert f3.book.states == {"binance": "live"}
-    f4 = build_frame(booked, view, SIZE, now + booked.depth.slice_ms, previous=f3)
-    assert f4.book.overlay is not f3.book.overlay  # a new time slice: the overlay is drawn again
+    f3 = build_frame(booked, view, SIZE, now + BOOK_REFRESH_MS - 1, previous=f2)
+    assert f3.book.profile is f2.book.profile  # ... within the refresh interval: not redrawn yet
+    assert f3.book.version < booked.depth.version
+    f4 = build_frame(booked, view, SIZE, now + BOOK_REFRESH_MS, previous=f3)
+    assert f4.book.profile is not f3.book.profile and f4.book.version == booked.depth.version
+    assert f4.book.overlay is f3.book.overlay  # the recorded slices did not change
+    f5 = build_frame(booked, view, SIZE, now + booked.depth.slice_ms, previous=f4)
+    assert f5.book.overlay is not f4.book.overlay  # a new time slice: the overlay is drawn again
+    booked.apply(_status(BookState.STALE))  # a state change shows at once, within the interval
+    f6 = build_frame(booked, view, SIZE, now + booked.depth.slice_ms + 1, previous=f5)
+    assert f6.book.states == {"binance": "stale"} and f6.book.profile is None
+    assert f6.book.version == booked.depth.version
 
 
 def test_a_book_that_is_not_live_shows_no_depth_and_no_wall():

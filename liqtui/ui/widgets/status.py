@@ -124,6 +124,7 @@ class StatusLine(Static):
         self._pal = palette
         self.info = StatusInfo()
         self._width = 0
+        self._lines = 0  # wrapped lines of the text shown (at ``_width``)
         self._last: str | None = None
 
     def set_palette(self, palette: HeatPalette) -> None:
@@ -142,4 +143,8 @@ class StatusLine(Static):
             text = render_status(info, self._pal, True)
         if text.plain != self._last:
             self._last = text.plain
-            self.update(text)
+            # a layout pass only when the wrapped height may change (figures such as the book's totals change
+            # several times a second; a layout of the whole screen each time costs more than the line itself)
+            lines = -(-text.cell_len // self._width) if self._width else 0
+            self.update(text, layout=lines != self._lines or not self._width)
+            self._lines = lines
