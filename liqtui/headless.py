@@ -4,8 +4,10 @@
 demo exchange and ``"live"`` the real feeds for ``seconds``. Live and demo first backfill the lookback over
 REST (the demo exchange serves the same REST shapes) so the zones have history behind them. The result is one
 JSON-ready dict: ``symbol``, ``price``, ``lookback``, ``above`` / ``below`` (zones with ``low``, ``high``,
-``peak``, ``usd``, ``distance_pct``, ``tiers`` ...), ``totals`` {above, below, imbalance}, ``stats`` {frames,
-decode_errors, reconnects, events, candles, backfill_bars} and ``notes`` (what was missing, e.g. open interest).
+``peak``, ``usd``, ``distance_pct``, ``tiers``, ``wall`` ...), ``totals`` {above, below, imbalance}, ``book``
+{bid_usd, ask_usd, walls: [{side, price, usd}]} (the order books over the price window the UI shows by default),
+``stats`` {frames, decode_errors, reconnects, events, candles, backfill_bars, book_updates, book_resyncs,
+book_checksum_errors, book_states} and ``notes`` (what was missing, e.g. open interest).
 
 The command ``liqtui zones`` itself (flags, stderr, exit codes) is :func:`liqtui.commands.zones.run_zones`.
 """
@@ -147,7 +149,7 @@ async def collect_zones(
         stats["backfill_bars"] = src.backfill_bars
     stats["events"] = driver.events
     stats["candles"] = int(src.engine.counters.get("candles", 0))
-    doc = zones_document(
+    return zones_document(
         src.engine,
         lookback=lookback,
         top=top,
@@ -157,7 +159,6 @@ async def collect_zones(
         stats=stats,
         notes=src.notes,
     )
-    return with_book(doc, src.engine, lookback)
 
 
 def with_book(doc: dict[str, Any], engine: Engine, lookback: str) -> dict[str, Any]:
@@ -188,7 +189,8 @@ def zones_document(
     stats: dict[str, Any] | None = None,
     notes: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """The JSON-ready zones document of an engine's model (NaN/inf become null)."""
+    """The JSON-ready zones document of an engine's model and its order books (see :func:`with_book`; NaN/inf
+    become null)."""
     rep = engine.model.zones(lookback, threshold_pct=threshold_pct, top_n=top)
     price = _finite(rep.price) or _finite(engine.price) or _finite(engine.mark)
     doc = {
@@ -205,7 +207,7 @@ def zones_document(
         "notes": list(notes),
     }
     cleaned: dict[str, Any] = _clean(doc)
-    return cleaned
+    return with_book(cleaned, engine, lookback)
 
 
 def _zone(z: Any) -> dict[str, Any]:

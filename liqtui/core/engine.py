@@ -27,7 +27,7 @@ from liqtui.core.events import (
     Trade,
     Venue,
 )
-from liqtui.core.model import BAR_DTYPE, LOOKBACK_MS, HeatModel
+from liqtui.core.model import BAR_DTYPE, LOOKBACK_MS, HeatModel, ModelConfig
 
 __all__ = ["CANDLE_COARSE_MS", "CANDLE_FINE_MS", "Engine"]
 
@@ -46,9 +46,17 @@ _NO_TS = 1 << 62
 DEPTH_RECORD_MS = 5_000
 
 
+_DEFAULT_SLICE_S = ModelConfig().history_slice_s
+
+
+def _slice_s(model: HeatModel) -> int:
+    """The model's history time slice (s); a stand-in model without a config (tests) gets the default."""
+    return int(getattr(getattr(model, "config", None), "history_slice_s", _DEFAULT_SLICE_S))
+
+
 def _depth_book(model: HeatModel) -> DepthBook:
     """The order books' store, one slice per model history slice over 12 hours."""
-    slice_s = model.config.history_slice_s
+    slice_s = _slice_s(model)
     return DepthBook(slice_ms=slice_s * 1000, n_slices=max(2, 12 * 3600 // slice_s))
 
 
@@ -179,7 +187,7 @@ class Engine:
     # -- state changes from outside --------------------------------------------------------------
     def replace_model(self, model: HeatModel) -> None:
         """Go on from ``model`` (e.g. one restored from the store's checkpoint) instead of the current one."""
-        if model.config.history_slice_s != self.model.config.history_slice_s:
+        if _slice_s(model) != _slice_s(self.model):
             self.depth = _depth_book(model)  # the book's time slices follow the model's
         self.model = model
         self._model_version = model.version

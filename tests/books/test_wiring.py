@@ -14,7 +14,7 @@ from liqtui.core.engine import DEPTH_RECORD_MS, Engine
 from liqtui.core.events import Venue
 from liqtui.core.model import HeatModel
 from liqtui.feeds.endpoints import Endpoints
-from liqtui.headless import _Driver, collect_zones, with_book, zones_document
+from liqtui.headless import _Driver, collect_zones, zones_document
 from liqtui.sim.server import DemoExchange
 from liqtui.sources import Source
 from liqtui.ui.synthetic import MODEL_CONFIG, SyntheticBook, end_ts, engine_with_book, make_engine
@@ -166,7 +166,7 @@ def test_headless_driver_applies_book_events_uncounted_and_keeps_them_after_clos
 
 
 def test_zones_document_with_book_over_the_default_window(booked):
-    doc = with_book(zones_document(booked, lookback="12h", top=5), booked, "12h")
+    doc = zones_document(booked, lookback="12h", top=5)
     b = doc["book"]
     assert b["bid_usd"] > 0 and b["ask_usd"] > 0 and b["walls"]
     price = doc["price"]
