@@ -23,6 +23,11 @@ of it) to have the app swap to a new engine and source; the same requests are al
 :class:`~liqtui.ui.messages.SymbolChangeRequested` / :class:`~liqtui.ui.messages.VenuesChangeRequested`.
 Backfill progress: ``app.set_progress(done, total, text)`` from any thread.
 
+Order-book layer (``b``): a depth column beside the heat column (asks above the price, bids below, ``◆`` a wall),
+``W`` after each zone that holds a wall, the book states in the status line; ``B`` adds the resting liquidity
+over the heatmap. It redraws on ``engine.depth.version`` (book events do not bump ``engine.version``), at most
+4×/s unless a venue's book changes state (:data:`~liqtui.ui.view.BOOK_REFRESH_MS`).
+
 Context charts (``o``): open interest, funding and cumulative realized liquidations over the session, sampled
 from the engine into a bounded :class:`~liqtui.ui.context.ContextSeries` on each tick (cheap) and drawn with
 textual-plotext at most once a second when a new sample was stored; shown by default from 160×45 up, never in
