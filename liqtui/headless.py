@@ -5,9 +5,11 @@ demo exchange and ``"live"`` the real feeds for ``seconds``. Live and demo first
 REST (the demo exchange serves the same REST shapes) so the zones have history behind them. The result is one
 JSON-ready dict: ``symbol``, ``price``, ``lookback``, ``order`` ("strength" | "reach": how each side is listed),
 ``above`` / ``below`` (zones with ``low``, ``high``, ``peak``, ``usd``, ``distance_pct``, ``tiers``, ``reach``
-(chance to be touched within the forecast horizon, 4 decimals) ...), ``totals`` {above, below, imbalance},
-``stats`` {frames, decode_errors, reconnects, events, candles, backfill_bars} and ``notes`` (what was missing,
-e.g. open interest). A demo run adds ``truth``: the map against the simulator's true positions for the lookback
+(chance to be touched within the forecast horizon, 3 significant digits), ``wall`` ...), ``totals`` {above, below,
+imbalance}, ``book`` {bid_usd, ask_usd, walls: [{side, price, usd}]} (the order books over the price window the UI
+shows by default), ``stats`` {frames, decode_errors, reconnects, events, candles, backfill_bars, book_updates,
+book_resyncs, book_checksum_errors, book_states} and ``notes`` (what was missing, e.g. open interest). A demo run
+adds ``truth``: the map against the simulator's true positions for the lookback
 (:func:`liqtui.sim.truth.demo_truth`, with the naive baseline).
 
 The command ``liqtui zones`` itself (flags, stderr, exit codes) is :func:`liqtui.commands.zones.run_zones`.
@@ -24,6 +26,7 @@ from typing import Any
 import msgspec
 
 from liqtui.config import ZONES_TOP
+from liqtui.core.book_events import BookEvent, BookStatus, BookUpdate
 from liqtui.core.engine import Engine
 from liqtui.core.events import VENUES, FeedStatus, MarketEvent
 from liqtui.core.model import LOOKBACKS, ModelConfig
@@ -39,6 +42,7 @@ __all__ = [
     "collect_zones",
     "demo_truth_document",
     "format_text",
+    "with_book",
     "zones_document",
 ]
 
@@ -60,8 +64,18 @@ class _Driver:
         self.engine = engine
         self.events = 0
         self._next_tick = 0
+        self.books_open = True
 
-    def __call__(self, ev: MarketEvent) -> None:
+    def close_books(self) -> None:
+        """The collection is over: the books stay as they stood (the feeds' ``stopped`` on the way out is not
+        applied)."""
+        self.books_open = False
+
+    def __call__(self, ev: MarketEvent | BookEvent) -> None:
+        if isinstance(ev, (BookUpdate, BookStatus)):  # not market events: neither counted nor ticked
+            if self.books_open:
+                self.engine.apply(ev)
+            return
         if isinstance(ev, FeedStatus):
             self.engine.apply(ev)
             return
@@ -141,7 +155,7 @@ async def collect_zones(
     )
     driver = _Driver(src.engine)
     try:
-        await src.collect(driver, seconds)
+        await src.collect(driver, seconds, before_stop=driver.close_books)
     except RecordingError as exc:
         raise ZonesArgError(f"--replay: {exc} (readable formats: {', '.join(FORMATS)})") from None
     stats: dict[str, Any] = dict(src.totals())
@@ -178,6 +192,19 @@ def demo_truth_document(engine: Engine, market: Any, lookback: str) -> dict[str,
     return out
 
 
+def with_book(doc: dict[str, Any], engine: Engine, lookback: str) -> dict[str, Any]:
+    """``doc`` with the order books over the price window the UI shows by default for ``lookback``: ``book``
+    {bid_usd, ask_usd, walls}, ``wall`` on every zone, and the book counters and states in ``stats``."""
+    from liqtui.core.depth import zones_doc_with_book
+    from liqtui.ui.view import ViewState, book_grid
+
+    win = ViewState(lookback=lookback).window(doc.get("price"))
+    lo, hi = win if win is not None else (None, None)
+    grid = book_grid(engine, win) if win is not None else None
+    out: dict[str, Any] = _clean(zones_doc_with_book(doc, engine.depth, grid, price_lo=lo, price_hi=hi))
+    return out
+
+
 def _finite(x: float | None) -> float | None:
     return None if x is None or not math.isfinite(x) else float(x)
 
@@ -194,7 +221,8 @@ def zones_document(
     notes: Sequence[str] = (),
     order: str = "strength",
 ) -> dict[str, Any]:
-    """The JSON-ready zones document of an engine's model (NaN/inf become null), each side listed by ``order``."""
+    """The JSON-ready zones document of an engine's model and its order books (see :func:`with_book`; NaN/inf
+    become null), each side listed by ``order``."""
     rep = engine.model.zones(lookback, threshold_pct=threshold_pct, top_n=top, order=order)
     price = _finite(rep.price) or _finite(engine.price) or _finite(engine.mark)
     doc = {
@@ -212,7 +240,7 @@ def zones_document(
         "notes": list(notes),
     }
     cleaned: dict[str, Any] = _clean(doc)
-    return cleaned
+    return with_book(cleaned, engine, lookback)
 
 
 REACH_DIGITS = 3

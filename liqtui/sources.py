@@ -21,15 +21,19 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from liqtui.config import Config
+from liqtui.core.book_events import BookEvent
 from liqtui.core.engine import Engine
 from liqtui.core.events import Candle, FeedState, MarketEvent
 from liqtui.core.model import LOOKBACK_MS, HeatModel, ModelConfig
 from liqtui.feeds.endpoints import Endpoints
 from liqtui.feeds.symbols import instrument
 from liqtui.sim.market import DEFAULT_PRICES
+
+if TYPE_CHECKING:
+    from liqtui.venues.book import BookReplay
 
 __all__ = [
     "DEMO_SYMBOLS",
@@ -48,7 +52,7 @@ log = logging.getLogger("liqtui.sources")
 SourceKind = Literal["live", "demo", "replay"]
 SOURCE_KINDS: tuple[str, ...] = ("live", "demo", "replay")
 Progress = Callable[[int, int, str], None]
-Sink = Callable[[MarketEvent], None]
+Sink = Callable[[MarketEvent | BookEvent], None]
 
 #: The demo's simulated past: enough for the longest lookback, generated compressed on start.
 DEMO_HISTORY_DAYS = 183.0
@@ -138,6 +142,7 @@ class Source:
         #: where the demo's history ends and its live market begins (None: now); tests pin it
         self.demo_start_ms: int | None = None
         self._feeds: Any = None
+        self._books: Any = None  # the BookFeed (live, demo) or the BookReplay keepers (replay)
         self._checkpoint_key: str | None = None
         self.engine = Engine(
             HeatModel(model_config),
@@ -176,13 +181,21 @@ class Source:
         return not (self.kind == "demo" and self.speed != 1.0)
 
     def stats(self) -> Mapping[str, Any]:
-        """Per-venue counters (frames, decode_errors, reconnects, state ...) of the running feeds."""
+        """Per-venue counters (frames, decode_errors, reconnects, state ...) of the running feeds, and under
+        ``book`` the order books' (see :meth:`book_stats`)."""
+        out: dict[str, Any] = {}
         if self._feeds is not None:
-            stats: Mapping[str, Any] = self._feeds.stats
-            return stats
-        if self.replay_stats is not None:
-            return {"replay": self.replay_stats}
-        return {}
+            out.update(self._feeds.stats)
+        elif self.replay_stats is not None:
+            out["replay"] = self.replay_stats
+        if self._books is not None:
+            out["book"] = self.book_stats()
+        return out
+
+    def book_stats(self) -> dict[str, int]:
+        """``book_updates`` (book events applied), ``book_resyncs``, ``book_checksum_errors``, ``book_gaps`` and
+        ``book_stale``, summed over the venues (the engine's :class:`~liqtui.core.depth.DepthBook` figures)."""
+        return self.engine.depth.stats()
 
     def totals(self) -> dict[str, int]:
         """frames, decode_errors and reconnects summed over venues."""
@@ -204,8 +217,12 @@ class Source:
         finally:
             self.history_loaded.set()
 
-    async def collect(self, sink: Sink, seconds: float) -> None:
-        """Headless: run to the end of a replay, or until the history is loaded plus ``seconds`` of live data."""
+    async def collect(
+        self, sink: Sink, seconds: float, *, before_stop: Callable[[], None] | None = None
+    ) -> None:
+        """Headless: run to the end of a replay, or until the history is loaded plus ``seconds`` of live data.
+        ``before_stop`` is called when the collection time is over, before the feeds are stopped (what they say
+        while stopping, e.g. books going ``stopped``, is not what was collected)."""
         if self.kind == "replay":
             await self(sink)
             return
@@ -217,6 +234,8 @@ class Source:
             if not task.done():
                 await asyncio.wait({task}, timeout=seconds)
         finally:
+            if before_stop is not None:
+                before_stop()
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
@@ -230,13 +249,14 @@ class Source:
 
         if not self.replay_path:
             raise ValueError("replay needs a recording FILE")
-        self.replay_stats = ReplayStats()
+        self.replay_stats = st = ReplayStats()
+        books = self._books = _ReplayBooks(st, sink, self.on_raw)
         await replay(
             self.replay_path,
             sink,
             speed=self.speed,
-            stats=self.replay_stats,
-            on_raw=self.on_raw,
+            stats=st,
+            on_raw=books,
             symbol=self._replay_symbol,
         )
         for text in self.replay_stats.notes:  # unreadable lines, a truncated gzip tail
@@ -280,6 +300,7 @@ class Source:
         runs beside them. Closed candles (the only events that step the model) are held back until the backfill
         has stepped the past, then applied in order, so the model sees one monotonic sequence of bars."""
         from liqtui.feeds.connection import FeedManager
+        from liqtui.venues.book import BookFeed
 
         writer = None
         if self.store is not None:
@@ -288,7 +309,13 @@ class Source:
             writer = StoreWriter(self.store)
         gate = _CandleGate(sink, writer)
         self._feeds = FeedManager(self.venues, self.symbol, endpoints=ep, sink=gate, on_raw=self.on_raw)
-        tasks: list[asyncio.Task[Any]] = [asyncio.create_task(self._feeds.run(), name="feeds")]
+        # the order books on their own connections (book traffic never delays the trade feed); straight to the
+        # engine: books are neither held back with the candles nor stored
+        self._books = BookFeed(self.venues, self.symbol, sink=sink, endpoints=ep)
+        tasks: list[asyncio.Task[Any]] = [
+            asyncio.create_task(self._feeds.run(), name="feeds"),
+            asyncio.create_task(self._books.run(), name="books"),
+        ]
         if writer is not None:
             tasks.append(asyncio.create_task(flush_every(writer, 1.0), name="store-flush"))
         if self.store is not None and self._checkpoint_key is not None:
@@ -439,6 +466,31 @@ def reference_first(venues: Sequence[str], reference: str) -> list[str]:
         out.remove(reference)
         out.insert(0, reference)
     return out
+
+
+class _ReplayBooks:
+    """The replay's ``on_raw``: every recorded frame also goes to its venue's book keeper (a
+    :class:`~liqtui.venues.book.BookReplay` per venue, for the instrument the replay follows there), whose book
+    events go to ``sink``; then to ``on_raw``, if any. A Binance diff stream without its REST snapshot is said
+    ``unsynced``, never guessed."""
+
+    def __init__(self, stats: Any, sink: Sink, on_raw: Callable[[str, str, int], None] | None) -> None:
+        self._stats = stats  # ReplayStats: ``symbols`` (venue -> instrument) is set before the first frame
+        self._sink = sink
+        self._on_raw = on_raw
+        self.books: dict[str, BookReplay | None] = {}
+
+    def __call__(self, venue: str, frame: str, recv_ms: int) -> None:
+        if venue not in self.books:
+            from liqtui.venues.book import BookReplay
+
+            inst = self._stats.symbols.get(venue)
+            self.books[venue] = BookReplay(inst, self._sink) if inst else None
+        rep = self.books[venue]
+        if rep is not None:
+            rep.feed(venue, frame, recv_ms)
+        if self._on_raw is not None:
+            self._on_raw(venue, frame, recv_ms)
 
 
 class _CandleGate:

@@ -26,6 +26,7 @@ from liqtui.alerts.evaluator import Alert
 from liqtui.alerts.rules import AlertRule, parse_rules
 from liqtui.alerts.spentlog import SpentStore
 from liqtui.alerts.state import data_dir
+from liqtui.core.book_events import BookEvent, BookStatus, BookUpdate
 from liqtui.core.events import FeedStatus, MarketEvent
 
 __all__ = ["MarketClockDriver", "rules_from_config", "spent_store_for", "watch"]
@@ -66,9 +67,9 @@ class MarketClockDriver:
         self.events = 0
         self._next = 0
 
-    def __call__(self, ev: MarketEvent) -> None:
+    def __call__(self, ev: MarketEvent | BookEvent) -> None:
         self.engine.apply(ev)
-        if isinstance(ev, FeedStatus):
+        if isinstance(ev, (FeedStatus, BookUpdate, BookStatus)):  # order books: not market time
             return
         self.events += 1
         if ev.ts >= self._next:

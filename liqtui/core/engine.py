@@ -14,6 +14,8 @@ import math
 import numpy as np
 from msgspec.structs import replace as msgspec_replace
 
+from liqtui.core.book_events import BookEvent, BookStatus, BookUpdate
+from liqtui.core.depth import DepthBook
 from liqtui.core.events import (
     Candle,
     FeedStatus,
@@ -25,7 +27,7 @@ from liqtui.core.events import (
     Trade,
     Venue,
 )
-from liqtui.core.model import BAR_DTYPE, LOOKBACK_MS, HeatModel
+from liqtui.core.model import BAR_DTYPE, LOOKBACK_MS, HeatModel, ModelConfig
 
 __all__ = ["CANDLE_COARSE_MS", "CANDLE_FINE_MS", "Engine"]
 
@@ -40,6 +42,22 @@ OI_HISTORY_POINTS = 6_000  # six months hourly + a day of minutes
 CANDLE_COARSE_MS = _HOUR_MS
 _CANDLE_KEEP_MS = max(LOOKBACK_MS.values()) + 2 * 24 * _HOUR_MS
 _NO_TS = 1 << 62
+#: Within a time slice, the books' profile is recorded at most this often (see Engine.tick).
+DEPTH_RECORD_MS = 5_000
+
+
+_DEFAULT_SLICE_S = ModelConfig().history_slice_s
+
+
+def _slice_s(model: HeatModel) -> int:
+    """The model's history time slice (s); a stand-in model without a config (tests) gets the default."""
+    return int(getattr(getattr(model, "config", None), "history_slice_s", _DEFAULT_SLICE_S))
+
+
+def _depth_book(model: HeatModel) -> DepthBook:
+    """The order books' store, one slice per model history slice over 12 hours."""
+    slice_s = _slice_s(model)
+    return DepthBook(slice_ms=slice_s * 1000, n_slices=max(2, 12 * 3600 // slice_s))
 
 
 def _fine_from(end_ms: int) -> int:
@@ -118,6 +136,10 @@ class Engine:
     :meth:`load_history` steps the model through backfilled bars and records them as candles.
     ``candles`` (the klines overlay) is time-ordered and covers up to six months within ``max_candles``:
     the last day at the bars' own resolution (1m), older history in 1h aggregates.
+
+    ``depth`` (a :class:`~liqtui.core.depth.DepthBook`) takes the order-book events: they do not bump
+    ``version`` (books change ~10×/s per venue; a view redraws its book layer on ``depth.version``), and each
+    :meth:`tick` records the summed book at the model's history resolution.
     """
 
     def __init__(
@@ -159,10 +181,14 @@ class Engine:
         self._mark_hi = -math.inf
         self._model_version = model.version
         self._oi_venues_stepped: frozenset[Venue] = frozenset()
+        self.depth = _depth_book(model)
+        self._depth_recorded = -(1 << 62)  # tick time of the last depth.record
 
     # -- state changes from outside --------------------------------------------------------------
     def replace_model(self, model: HeatModel) -> None:
         """Go on from ``model`` (e.g. one restored from the store's checkpoint) instead of the current one."""
+        if _slice_s(model) != _slice_s(self.model):
+            self.depth = _depth_book(model)  # the book's time slices follow the model's
         self.model = model
         self._model_version = model.version
         self.version += 1
@@ -183,11 +209,15 @@ class Engine:
             self.reference = venue
         return venue is self.reference
 
-    def apply(self, ev: MarketEvent) -> None:
-        """Apply one event. Cheap: trades and marks touch scalars only."""
+    def apply(self, ev: MarketEvent | BookEvent) -> None:
+        """Apply one event. Cheap: trades and marks touch scalars only; book events go to :attr:`depth`
+        without bumping :attr:`version` or the event counters."""
+        t = type(ev)
+        if t is BookUpdate or t is BookStatus:
+            self.depth.apply(ev)  # type: ignore[arg-type]  # t is an exact book type: the hot path
+            return
         self.version += 1
         self.counters["events"] += 1
-        t = type(ev)
         if t is Trade:
             if self._is_reference(ev.venue):
                 p = ev.price  # type: ignore[union-attr]  # t is Trade: an exact-type check, the hot path
@@ -440,6 +470,19 @@ class Engine:
         if self.model.version != self._model_version:
             self._model_version = self.model.version
             self.version += 1
+        self._record_depth(now_ms)
+
+    def _record_depth(self, now_ms: int) -> None:
+        """Keep the books' profile for the time slice of ``now_ms``: on the first tick of a slice, then at most
+        every :data:`DEPTH_RECORD_MS` (the latest record of a slice stands for it; a profile of every book costs
+        ~0.1 ms per venue, too much for every 100 ms tick)."""
+        grid = self.model.grid
+        if grid is None or not self.depth.venues:
+            return
+        last, step = self._depth_recorded, self.depth.slice_ms
+        if now_ms // step != last // step or now_ms - last >= DEPTH_RECORD_MS:
+            self.depth.record(now_ms, grid)
+            self._depth_recorded = now_ms
 
     def snapshot_counters(self) -> dict[str, int]:
         """A plain copy of the counters (events, trades, candles, liquidations, ...)."""

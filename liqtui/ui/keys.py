@@ -49,6 +49,9 @@ KEYS: tuple[KeySpec, ...] = (
     KeySpec("truth", "v", "truth", "truth", show=False),
     KeySpec("alert_log", "a", "alert_log", "alerts", show=False),
     KeySpec("spent_zones", "l", "spent_zones", "spent", show=False),
+    # the order-book layer: in help and the command palette, not in the footer (it keeps its 80-column look)
+    KeySpec("book", "b", "book", "book", show=False),
+    KeySpec("book_overlay", "B", "book_overlay", "book overlay", show=False),
 )
 
 BINDING_IDS: tuple[str, ...] = tuple(k.id for k in KEYS)
@@ -71,6 +74,9 @@ HELP_TEXT: dict[str, str] = {
     "truth": "truth scorecard (demo only): the map against the simulator's true positions",
     "alert_log": "alert log (what fired, newest first)",
     "spent_zones": "spent zones: sweeps and how price reacted (reversed vs continued)",
+    "book": "order-book layer on/off: depth column (asks above the price, bids below, ◆ a wall), "
+    "W after a zone that holds a wall (≥5× the median resting depth), book state in the status line",
+    "book_overlay": "resting-liquidity overlay on the heatmap on/off (walls standing over time as ━ lines)",
     "help": "this help",
     "quit": "quit",
 }

@@ -2,15 +2,19 @@
 
 A random walk of closed 1m candles with rising/falling open interest, marks, trades, funding, realized
 liquidations and feed status events, fed into the real Engine/HeatModel. Same seed → same screen.
-Pure (no textual): :func:`live_events` continues the same market at a steady live rate for the benchmarks.
+Pure (no textual): :func:`live_events` continues the same market at a steady live rate for the benchmarks, and
+:class:`SyntheticBook` gives a venue's order book (the demo's seeded depth simulator) as book events: a snapshot,
+then a diff every 100 ms.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import numpy as np
 
+from liqtui.core.book_events import BookEvent, BookState, BookStatus, BookUpdate
 from liqtui.core.engine import Engine
 from liqtui.core.events import (
     Candle,
@@ -203,3 +207,65 @@ def live_events(
 def end_ts(n_bars: int = 1440) -> int:
     """The clock to freeze the app at after :func:`make_engine` (the end of the stream)."""
     return T0 + n_bars * MINUTE
+
+
+class SyntheticBook:
+    """A seeded order book of one venue as :class:`~liqtui.core.book_events.BookUpdate` events: the demo
+    exchange's :class:`~liqtui.sim.depth.DepthSim` (a ladder out to ±6 % with a few walls), already in sync.
+    Same seed and prices → the same events."""
+
+    def __init__(self, price: float, *, seed: int = 5, venue: Venue = Venue.BINANCE, symbol: str = "BTCUSDT"):
+        from liqtui.sim.depth import DepthSim
+
+        self.venue, self.symbol = venue, symbol
+        self.sim = DepthSim(symbol, price, seed=seed)
+        self.updates = 0
+
+    def start(self, ts: int, price: float) -> list[BookEvent]:
+        """The book going live at ``ts``: its whole snapshot (diffs follow from there), then a ``live`` status."""
+        self.sim.frames(ts, price)  # the simulator's clock starts here (that diff is in the snapshot)
+        snap = self.sim.snapshot()
+        self.updates += 1
+
+        def levels(rows: object) -> tuple[tuple[float, float], ...]:
+            return tuple((float(p), float(q)) for p, q in rows)  # type: ignore[attr-defined]  # [[p, q], ...]
+
+        return [
+            BookUpdate(
+                venue=self.venue, symbol=self.symbol, ts=ts, recv_ts=ts, is_snapshot=True,
+                bids=levels(snap["bids"]), asks=levels(snap["asks"]),
+            ),
+            BookStatus(venue=self.venue, symbol=self.symbol, ts=ts, recv_ts=ts, state=BookState.LIVE,
+                       updates=self.updates),
+        ]  # fmt: skip
+
+    def diffs(self, start_ts: int, price: float, ms: int) -> Iterator[BookUpdate]:
+        """The diffs due in ``(start_ts, start_ts + ms]`` (one every 100 ms) with the book moved to ``price``."""
+        for f in self.sim.frames(start_ts + ms, price):
+            if f.E <= start_ts:
+                continue
+            d = json.loads(f.payload)
+            self.updates += 1
+            yield BookUpdate(
+                venue=self.venue, symbol=self.symbol, ts=f.E, recv_ts=f.E + 20,
+                bids=tuple((float(p), float(q)) for p, q in d["b"]),
+                asks=tuple((float(p), float(q)) for p, q in d["a"]),
+            )  # fmt: skip
+
+
+def engine_with_book(n_bars: int = 1440, *, seed: int = 7, book_seed: int = 3, minutes: int = 30) -> Engine:
+    """:func:`make_engine` with a live Binance book (:class:`SyntheticBook`) recorded over its last ``minutes``:
+    the book layer's test and snapshot input."""
+    eng = make_engine(n_bars, seed=seed)
+    end = end_ts(n_bars)
+    price = float(eng.price or 70_000.0)
+    book = SyntheticBook(price, seed=book_seed)
+    t = end - minutes * MINUTE
+    for ev in book.start(t, price):
+        eng.apply(ev)
+    while t < end:
+        for ev in book.diffs(t, price, 10_000):
+            eng.apply(ev)
+        t += 10_000
+        eng.tick(t)
+    return eng

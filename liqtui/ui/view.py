@@ -13,6 +13,7 @@ closes or the view changes; the zones: until the model changes).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -21,6 +22,8 @@ from typing import Protocol
 import numpy as np
 
 from liqtui.config import GAMMA, THRESHOLD, UIConfig
+from liqtui.core.book_events import BookEvent
+from liqtui.core.depth import DepthProfile, WallMarks, mark_walls
 from liqtui.core.events import Candle, FeedStatus, Liquidation, MarketEvent, Venue
 from liqtui.core.grid import PriceGrid
 from liqtui.core.model import LOOKBACK_MS
@@ -28,17 +31,23 @@ from liqtui.core.zones import ORDERS, ZoneReport
 from liqtui.ui.binning import CandleCols, HeatScale, bin_profile, candle_columns, row_of
 
 __all__ = [
+    "BOOK_REFRESH_MS",
+    "BOOK_SPAN_MS",
     "GAMMA_STEP",
     "LOOKBACK_SPAN_PCT",
     "SPAN_RANGE",
     "THRESHOLD_STEP",
     "ZOOM_STEP",
+    "BookFrame",
+    "DepthView",
     "EngineView",
     "Frame",
     "Heat",
     "MarketStatus",
     "ModelView",
     "ViewState",
+    "book_grid",
+    "build_book",
     "build_frame",
     "current_price",
     "market_status",
@@ -86,6 +95,24 @@ class ModelView(Protocol):
     ) -> ZoneReport: ...
 
 
+class DepthView(Protocol):
+    """What the UI reads of the engine's order books (:class:`liqtui.core.depth.DepthBook`)."""
+
+    @property
+    def version(self) -> int: ...
+    @property
+    def slice_ms(self) -> int: ...
+
+    def profile(
+        self, grid: PriceGrid, price_lo: float | None = ..., price_hi: float | None = ...
+    ) -> DepthProfile: ...
+    def history(
+        self, n_cols: int, price_lo: float, price_hi: float, n_rows: int, *, span_ms: int, now_ms: int
+    ) -> tuple[np.ndarray, np.ndarray]: ...
+    def states(self) -> dict[str, str]: ...
+    def stats(self) -> dict[str, int]: ...
+
+
 class EngineView(Protocol):
     """What the UI reads of, and calls on, an engine (:class:`liqtui.core.engine.Engine`)."""
 
@@ -117,8 +144,10 @@ class EngineView(Protocol):
     def oi_history_version(self) -> int: ...
     @property
     def counters(self) -> Mapping[str, int]: ...
+    @property
+    def depth(self) -> DepthView: ...
 
-    def apply(self, ev: MarketEvent) -> None: ...
+    def apply(self, ev: MarketEvent | BookEvent) -> None: ...
     def tick(self, now_ms: int) -> None: ...
 
 
@@ -144,6 +173,8 @@ class ViewState:
     zoom: float = 1.0
     center: float | None = None
     zone_order: str = "strength"  # how the zones are listed: "strength" (biggest USD first) | "reach"
+    book: bool = False  # the order-book layer: depth column, wall marks, book status
+    book_overlay: bool = False  # resting liquidity drawn over the heatmap (only while ``book`` is on)
 
     @classmethod
     def from_settings(cls, ui: UIConfig) -> ViewState:
@@ -207,6 +238,16 @@ class ViewState:
     def toggle_klines(self) -> None:
         self.klines = not self.klines
 
+    def toggle_book(self) -> None:
+        """The order-book layer on/off."""
+        self.book = not self.book
+
+    def toggle_book_overlay(self) -> None:
+        """The resting-liquidity overlay on/off; turning it on turns the book layer on too."""
+        self.book_overlay = not (self.book_overlay and self.book)
+        if self.book_overlay:
+            self.book = True
+
     def recentre(self, price: float | None) -> None:
         """Centre the window on ``price`` (None: on the next price seen)."""
         self.center = price
@@ -249,6 +290,36 @@ class Frame:
     zone_order: str = "strength"  # the order the zones are listed in
     tier_names: tuple[str, ...] = ()
     status: MarketStatus = field(default_factory=MarketStatus)
+    book: BookFrame | None = None  # the order-book layer, when the view shows it
+
+
+BOOK_SPAN_MS = 12 * 3_600_000
+"""The resting-liquidity overlay covers at most the books' own history (12 h)."""
+BOOK_REFRESH_MS = 250
+"""The book layer follows the books at most this often (4×/s) while no venue's book changes state: books change
+~10×/s per venue, and redrawing the layer on each change would multiply the UI's frame cost."""
+
+
+@dataclass(frozen=True)
+class BookFrame:
+    """The order-book layer of a frame: the summed books over the window (None while no venue's book is live),
+    which zones hold a wall (``marks.wall``: above then below, as the zone report lists them), the book states
+    and counters, and — with the overlay on — resting USD per (char row, heatmap column), rows top = ``hi``."""
+
+    key: tuple[object, ...]
+    profile: DepthProfile | None
+    marks: WallMarks
+    states: dict[str, str]
+    stats: dict[str, int]
+    version: int = 0  # the books' version it shows (``depth.version`` then)
+    built_ms: int = 0  # the frame clock when it was made
+    overlay_key: tuple[object, ...] | None = None
+    overlay: tuple[np.ndarray, np.ndarray] | None = None
+
+    @property
+    def state_text(self) -> str:
+        """``binance live, okx resyncing`` (``no book`` when no venue serves one)."""
+        return ", ".join(f"{v} {s}" for v, s in self.states.items()) or "no book"
 
 
 def market_status(engine: EngineView) -> MarketStatus:
@@ -298,6 +369,11 @@ def build_frame(
         zones = previous.zones
     else:
         zones = model.zones(view.lookback, threshold_pct=view.threshold_pct, top_n=view.top_n, order=order)
+    book = None
+    if view.book:
+        book = build_book(
+            engine, view, (lo, hi), size, now_ms, zones, zones_key, previous.book if previous else None
+        )
     return Frame(
         price=price,
         window=win,
@@ -309,7 +385,68 @@ def build_frame(
         zone_order=order,
         tier_names=tuple(model.tier_names),
         status=status,
+        book=book,
     )
+
+
+def book_grid(engine: EngineView, window: tuple[float, float]) -> PriceGrid:
+    """The price buckets the books are summed in: the model's grid, else (no model yet, e.g. a replay of trades
+    and books only) a grid of the default bucket width around ``window``."""
+    grid = engine.model.grid
+    if grid is not None:
+        return grid
+    lo, hi = window
+    return PriceGrid((lo + hi) / 2, range_pct=max(1.0, min(90.0, 100.0 * (hi - lo) / (hi + lo) + 1.0)))
+
+
+def build_book(
+    engine: EngineView,
+    view: ViewState,
+    window: tuple[float, float],
+    size: tuple[int, int],
+    now_ms: int,
+    zones: ZoneReport | None,
+    zones_key: tuple[object, ...],
+    previous: BookFrame | None = None,
+) -> BookFrame:
+    """The order-book layer over ``window``; ``previous`` is reused while the window and the zones are unchanged
+    and either the books are too, or they changed within :data:`BOOK_REFRESH_MS` of it without a venue's book
+    changing state (books change ~10×/s per venue; a book going unsynchronised shows at once). Its overlay is
+    reused while no book time slice closed (the overlay draws the recorded slices)."""
+    depth = engine.depth
+    lo, hi = window
+    width, height = size
+    key = (lo, hi, height, zones_key, id(depth), engine.model.grid is None)
+    states = depth.states()
+    if (
+        previous is not None
+        and previous.key == key
+        and (
+            previous.version == depth.version
+            or (0 <= now_ms - previous.built_ms < BOOK_REFRESH_MS and previous.states == states)
+        )
+    ):
+        book = previous
+    else:
+        whole = depth.profile(book_grid(engine, window), lo, hi)
+        # no live book (or nothing resting in the window): None, and the column says the state
+        prof = whole if whole.bid_usd.any() or whole.ask_usd.any() else None
+        empty = DepthProfile(np.array([lo, hi]), np.zeros(1), np.zeros(1))
+        report: ZoneReport | dict[str, list[object]] = (
+            zones if zones is not None else {"above": [], "below": []}
+        )
+        marks = mark_walls(report, prof or empty)
+        book = BookFrame(key, prof, marks, states, depth.stats(), version=depth.version, built_ms=now_ms)
+    if not view.book_overlay or width < 1 or height < 1:
+        return dataclasses.replace(book, overlay_key=None, overlay=None) if book.overlay else book
+    span = min(LOOKBACK_MS[view.lookback], BOOK_SPAN_MS)
+    okey = (lo, hi, width, height, span, now_ms // depth.slice_ms, id(depth))
+    src = book if book.overlay_key == okey else previous
+    if src is not None and src.overlay_key == okey and src.overlay is not None:
+        overlay = src.overlay
+    else:
+        overlay = depth.history(width, lo, hi, height, span_ms=span, now_ms=now_ms)
+    return dataclasses.replace(book, overlay_key=okey, overlay=overlay)
 
 
 def _heat(

@@ -13,9 +13,12 @@ from dataclasses import dataclass
 
 import numpy as np
 from rich.color import Color
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
-from textual.widgets import Static
+from textual.geometry import Region
+from textual.strip import Strip
+from textual.widget import Widget
 
 from liqtui.core.depth import DEFAULT_WALL_X, DepthProfile, Wall
 from liqtui.ui.render import Overlay, bin_profile, fmt_usd, row_of
@@ -93,18 +96,22 @@ def render_depth_column(
     wall_rows = {wr for w in walls if (wr := row_of(w.price, price_lo, price_hi, n_rows)) is not None}
     p_row = row_of(price, price_lo, price_hi, n_rows) if price is not None else None
     bar_w = max(1, width - 1)
-    for r in range(n_rows):
-        is_ask = ask[r] >= bid[r] if p_row is None else r < p_row or (r == p_row and ask[r] >= bid[r])
-        v = ask[r] if is_ask else bid[r]
-        st = colors.ask_style if is_ask else colors.bid_style
-        t = Text(no_wrap=True, overflow="crop")
-        t.append(_bar(v / top if top > 0 else 0.0, bar_w), st)
-        t.append(
-            _WALL if r in wall_rows else " ", Style(color=colors.ask if is_ask else colors.bid, bold=True)
-        )
-        t.truncate(width, pad=True)
-        lines.append(t)
-    return Text("\n").join(lines)
+    pad = " " * max(0, width - bar_w - 1)
+    styles = {True: colors.ask_style, False: colors.bid_style}
+    marks = {True: Style(color=colors.ask, bold=True), False: Style(color=colors.bid, bold=True)}
+    scale = 1.0 / top if top > 0 else 0.0
+    # one Text, appended run by run (a Text per row, joined, costs ~3x as much at 10 redraws/s)
+    out = Text(no_wrap=True, overflow="crop", end="")
+    for r, (b, a) in enumerate(zip(bid.tolist(), ask.tolist())):
+        is_ask = a >= b if p_row is None else r < p_row or (r == p_row and a >= b)
+        if r:
+            out.append("\n")
+        out.append(_bar((a if is_ask else b) * scale, bar_w)[:bar_w], styles[is_ask])
+        if width > bar_w:
+            out.append(_WALL if r in wall_rows else " ", marks[is_ask])
+        if pad:
+            out.append(pad)
+    return out
 
 
 def book_overlay(
@@ -158,12 +165,49 @@ def book_status_text(
     return t
 
 
-class DepthColumn(Static):
-    """The depth column widget: the app renders :func:`render_depth_column` into it on a book change."""
+class DepthColumn(Widget, can_focus=False):
+    """The depth column widget: the app renders :func:`render_depth_column` into it on a book change. Line API:
+    the lines are kept as Strips and only the rows that changed are repainted (the books change several times a
+    second; a Static would re-wrap and repaint the whole column each time)."""
 
     DEFAULT_CSS = """
     DepthColumn { width: 8; height: 1fr; }
     """
 
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._strips: list[Strip] = []
+        self._keys: list[tuple[object, ...]] = []
+        self.shown: Text | None = None
+
     def show(self, text: Text) -> None:
-        self.update(text)
+        """Show ``text`` (one line per row); repaint only the rows that differ from what is on screen."""
+        self.shown = text
+        console = self.app.console
+        width = self.size.width
+        base = self.rich_style  # the widget's own colours under the bars, as a Static draws them
+        strips: list[Strip] = []
+        keys: list[tuple[object, ...]] = []
+        for line in text.split("\n", allow_blank=True):
+            keys.append((line.plain, tuple((sp.start, sp.end, str(sp.style)) for sp in line.spans)))
+            segs = Segment.apply_style(line.render(console, end=""), base)
+            strips.append(Strip(segs))
+        if len(keys) != len(self._keys):
+            self.refresh()
+        else:
+            for y, (a, b) in enumerate(zip(keys, self._keys)):
+                if a != b:
+                    self.refresh(Region(0, y, width, 1))
+        self._strips, self._keys = strips, keys
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        if 0 <= y < len(self._strips):
+            return self._strips[y].adjust_cell_length(width, self.rich_style)
+        return Strip.blank(width, self.rich_style)
+
+    def render(self) -> Text:  # the plain content, for tests and screenshots of the text
+        return self.shown if self.shown is not None else Text()
+
+    def on_resize(self) -> None:
+        self._keys = []

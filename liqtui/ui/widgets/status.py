@@ -35,6 +35,7 @@ class StatusInfo:
     frozen: bool = False
     progress: tuple[float, float, str] | None = None  # (done, total, text) while backfilling
     message: str = ""
+    book: Text | None = None  # the order-book layer's state (None: the layer is off)
 
 
 def venue_label(state: str, attempt: int) -> tuple[str, str]:
@@ -90,6 +91,9 @@ def render_status(s: StatusInfo, pal: HeatPalette, compact: bool = False) -> Tex
         t.append(f"thr{s.threshold_pct:.0f} γ{s.gamma:.2f}")
     else:
         t.append(f"thr {s.threshold_pct:.0f}% heat γ{s.gamma:.2f}{' klines' if s.klines else ''}")
+    if s.book is not None:
+        t.append(*sep)
+        t.append_text(s.book)
     if s.decode_errors:
         t.append(*sep)
         t.append(f"decode errors {s.decode_errors}", sev["warn"])
@@ -120,6 +124,7 @@ class StatusLine(Static):
         self._pal = palette
         self.info = StatusInfo()
         self._width = 0
+        self._lines = 0  # wrapped lines of the text shown (at ``_width``)
         self._last: str | None = None
 
     def set_palette(self, palette: HeatPalette) -> None:
@@ -138,4 +143,8 @@ class StatusLine(Static):
             text = render_status(info, self._pal, True)
         if text.plain != self._last:
             self._last = text.plain
-            self.update(text)
+            # a layout pass only when the wrapped height may change (figures such as the book's totals change
+            # several times a second; a layout of the whole screen each time costs more than the line itself)
+            lines = -(-text.cell_len // self._width) if self._width else 0
+            self.update(text, layout=lines != self._lines or not self._width)
+            self._lines = lines

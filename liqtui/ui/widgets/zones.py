@@ -49,10 +49,12 @@ def render_zones(
     pal: HeatPalette,
     tiers: Sequence[str] = (),
     order: str = "strength",
+    walls: Sequence[bool] = (),
 ) -> Text:
     """The whole panel as Text, ``width`` cells wide. ``report`` is a core.zones.ZoneReport (or None), listed
     in ``order`` ("strength" | "reach", said on the first line); ``tiers`` (leverage tier names) adds the heat
-    column's colour legend."""
+    column's colour legend; ``walls`` (the book layer: per zone of the report, above then below) ends each zone
+    row with ``W`` when the zone holds a book wall."""
     wide = width >= 40
     above_t = "Above price — squeeze zones" if wide else "▲ Above — squeeze"
     below_t = "Below price — flush zones" if wide else "▼ Below — flush"
@@ -86,12 +88,15 @@ def render_zones(
                     strength,
                     z.distance_pct,
                     bool(z.confluence),
-                    width,
+                    width - bool(walls),
                     Style(color=color),
                     mark,
                     reach=z.reach,
                 )
             )
+            if walls:  # the book layer: W on a zone holding a wall (index in the report: above, then below)
+                i = above.index(z) if zones is above else len(report.above) + below.index(z)
+                lines[-1].append("W" if i < len(walls) and walls[i] else " ", Style(color=color, bold=True))
     if tiers:
         lines.append(tier_legend(tiers, pal, width))
     return Text("\n").join(lines)
@@ -111,6 +116,7 @@ class ZonesPanel(Static):
         self._report: ZoneReport | None = None
         self.tiers: tuple[str, ...] = ()
         self.order = "strength"
+        self.walls: tuple[bool, ...] = ()  # the book layer's wall marks (empty: no marker column)
         self._last: str | None = None
 
     def set_palette(self, palette: HeatPalette) -> None:
@@ -127,9 +133,15 @@ class ZonesPanel(Static):
         self.order = order
         self._redraw()
 
+    def set_walls(self, walls: Sequence[bool]) -> None:
+        """The book layer's wall marks per zone of the report (above then below); empty: no marker column."""
+        if tuple(walls) != self.walls:
+            self.walls = tuple(walls)
+            self._redraw()
+
     def _redraw(self) -> None:
         width = max(10, self.content_region.width or self.size.width or 40)
-        text = render_zones(self._report, width, self.top_n, self._pal, self.tiers, self.order)
+        text = render_zones(self._report, width, self.top_n, self._pal, self.tiers, self.order, self.walls)
         key = text.plain + str(width)
         if key != self._last:
             self._last = key
