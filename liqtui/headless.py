@@ -90,6 +90,7 @@ async def collect_zones(
     backfill: bool = True,
     store: Any = None,
     progress: Progress | None = None,
+    hyperliquid: Any = None,
 ) -> dict[str, Any]:
     """Collect from ``source`` ("replay" | "demo" | "live") and return the zones document (see module doc).
 
@@ -97,7 +98,7 @@ async def collect_zones(
     ``speed`` paces a replay (0 = as fast as possible) or the demo market. Raises :class:`ZonesArgError` for
     bad arguments (unknown lookback, missing or unreadable recording...).
     ``store`` (a :class:`liqtui.history.store.Store`, live only): backfill resumes from it and live bars are
-    written to it.
+    written to it. ``hyperliquid``: the config's [hyperliquid] section (observed positions; None: defaults).
     """
     _check(lookback, top, seconds, source)
     venues = list(venues) or ["binance"]
@@ -122,6 +123,7 @@ async def collect_zones(
         seed=seed,
         speed=speed,
         progress=progress,
+        hyperliquid=hyperliquid,
     )
     driver = _Driver(src.engine)
     try:
@@ -136,7 +138,7 @@ async def collect_zones(
         stats["backfill_bars"] = src.backfill_bars
     stats["events"] = driver.events
     stats["candles"] = int(src.engine.counters.get("candles", 0))
-    return zones_document(
+    doc = zones_document(
         src.engine,
         lookback=lookback,
         top=top,
@@ -146,6 +148,26 @@ async def collect_zones(
         stats=stats,
         notes=src.notes,
     )
+    doc.update(observed_document(src, lookback, top))
+    return doc
+
+
+def observed_document(src: Source, lookback: str, top: int) -> dict[str, Any]:
+    """``observed`` and ``calibration`` of the zones document when Hyperliquid is followed (else nothing):
+    coverage, the observed zones and the estimate measured against them (null where not yet known)."""
+    if "hyperliquid" not in src.venues:
+        return {}
+    from liqtui.core.observed import observed_json
+
+    obs = src.observer
+    if obs is None:  # observed positions switched off ([hyperliquid] observed = false)
+        return _clean(observed_json(None, None, None, notes=["observed positions are off in the config"]))
+    # the clock the snapshots carry (a snapshot's age is wall time; the demo market runs on its own clock)
+    rep = obs.report(src.engine.model, lookback, obs.poller.wall_ms(), top_n=top)
+    cleaned: dict[str, Any] = _clean(
+        observed_json(rep.coverage, rep.zones, rep.calibration, fit=rep.fit, notes=obs.notes)
+    )
+    return cleaned
 
 
 def _finite(x: float | None) -> float | None:
