@@ -155,7 +155,9 @@ class HyperliquidConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True
                 f"max_accounts must be an integer {MAX_ACCOUNTS.describe()}, got {self.max_accounts!r}"
             )
         if not re.fullmatch(r"[A-Za-z0-9_-]{0,32}", self.dex):
-            raise ValueError(f"dex must be a sub-dex name (letters, digits, _ or -) or empty, got {self.dex!r}")
+            raise ValueError(
+                f"dex must be a sub-dex name (letters, digits, _ or -) or empty, got {self.dex!r}"
+            )
         if self.addresses:
             from liqtui.venues.hyperliquid.accounts import read_seed_file
 

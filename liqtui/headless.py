@@ -155,13 +155,18 @@ async def collect_zones(
 def observed_document(src: Source, lookback: str, top: int) -> dict[str, Any]:
     """``observed`` and ``calibration`` of the zones document when Hyperliquid is followed (else nothing):
     coverage, the observed zones and the estimate measured against them (null where not yet known)."""
-    if "hyperliquid" not in src.venues:
+    # a replay follows the venues of its recording
+    followed = src.replay_stats.symbols if src.replay_stats is not None else src.venues
+    if "hyperliquid" not in followed:
         return {}
     from liqtui.core.observed import observed_json
 
     obs = src.observer
     if obs is None:  # observed positions switched off ([hyperliquid] observed = false)
-        return _clean(observed_json(None, None, None, notes=["observed positions are off in the config"]))
+        off: dict[str, Any] = observed_json(
+            None, None, None, notes=["observed positions are off in the config"]
+        )
+        return off
     # the clock the snapshots carry (a snapshot's age is wall time; the demo market runs on its own clock)
     rep = obs.report(src.engine.model, lookback, obs.poller.wall_ms(), top_n=top)
     cleaned: dict[str, Any] = _clean(

@@ -277,7 +277,9 @@ class Source:
             # our own exchange on 127.0.0.1: no rate limit to respect, and it keeps its whole OI history
             await self._feeds_with_history(sink, ep, now_ms=now, full_oi_history=True, min_interval_s=0.0)
 
-    async def _demo_hyperliquid(self, stack: contextlib.AsyncExitStack, demo: Any, ep: Endpoints) -> Endpoints:
+    async def _demo_hyperliquid(
+        self, stack: contextlib.AsyncExitStack, demo: Any, ep: Endpoints
+    ) -> Endpoints:
         """Serve Hyperliquid's websocket and info endpoint beside the demo exchange; the endpoints to use."""
         from liqtui.sim.hyperliquid import HyperliquidDemo
 
