@@ -72,15 +72,20 @@ from liqtui.ui.view import (
     LOOKBACK_SPAN_PCT,
     EngineView,
     Frame,
+    Heat,
+    ObservedLayer,
     ViewState,
     build_frame,
+    build_observed,
     candles_for,
     current_price,
     market_status,
+    shown_zones,
 )
 from liqtui.ui.widgets.context import ContextPanel
 from liqtui.ui.widgets.heatmap import HeatFrame, HeatmapView
 from liqtui.ui.widgets.live import HeatColumn, PriceAxis
+from liqtui.ui.widgets.observed import ObservedColumn, coverage_text, observed_overlay
 from liqtui.ui.widgets.status import StatusInfo, StatusLine
 from liqtui.ui.widgets.tape import LiquidationTape
 from liqtui.ui.widgets.zones import ZonesPanel
@@ -110,6 +115,10 @@ CONTEXT_AUTO_SIZE = (160, 45)
 CONTEXT_REDRAW_MS = 1_000
 """The context charts (textual-plotext, a full re-render each time) are fed at most this often, and only
 when a new sample was stored."""
+
+OBSERVED_REFRESH_MS = 5_000
+"""Hyperliquid's observed report (coverage, observed zones, calibration, tier fit) is rebuilt this often (it
+compares whole profiles), not per frame."""
 
 _LAG_EVENTS = (Trade, MarkPrice)
 _GROUPS = {name: Binding.Group(name, compact=True) for name in ("lookback", "threshold", "heat", "zoom")}
@@ -154,6 +163,7 @@ class LiqtuiApp(AlertsAppMixin, App[None]):
         stats: Callable[[], Mapping[str, Any]] | None = None,
         on_symbol_change: Callable[[str], Any] | None = None,
         on_venues_change: Callable[[list[str]], Any] | None = None,
+        on_tiers_change: Callable[[dict[str, float]], Any] | None = None,
         clock: Callable[[], int] | None = None,
         show_lag: bool = True,
         theme: str | None = None,
@@ -180,6 +190,7 @@ class LiqtuiApp(AlertsAppMixin, App[None]):
         self._stats = stats
         self._on_symbol_change = on_symbol_change
         self._on_venues_change = on_venues_change
+        self._on_tiers_change = on_tiers_change  # re-estimate with the observed leverage mix (swap result)
         self._clock = clock or (lambda: int(time.time() * 1000))
         self._show_lag = show_lag
         # view settings: explicit keyword > UIConfig > default, checked once by the config's rules
@@ -220,6 +231,11 @@ class LiqtuiApp(AlertsAppMixin, App[None]):
         self._anchor_text = ""
         self._time_text = ""
         self.ticks = 0
+        # the observed layer (Hyperliquid's positions): the last report, when it was made, the layer drawn
+        self.observed_report: Any = None
+        self._observed_at: int | None = None
+        self._observed_dirty = False
+        self._observed_layer: tuple[tuple[object, ...], ObservedLayer] | None = None
 
     # the view's settings, as attributes of the app (tests, the command palette)
     @property
@@ -321,6 +337,7 @@ class LiqtuiApp(AlertsAppMixin, App[None]):
             self.tape,
             self.status,
             self.context_panel,
+            self.observed_column,
         ):
             w.set_palette(self.palette)
         self._invalidate()
@@ -331,6 +348,8 @@ class LiqtuiApp(AlertsAppMixin, App[None]):
         self.heatmap = HeatmapView(pal, id="heatmap")
         self.axis = PriceAxis(pal, id="axis")
         self.heat_column = HeatColumn(pal, id="heatcol")
+        self.observed_column = ObservedColumn(pal, id="observedcol")
+        self.zones_title = Label("", id="zones-title")
         self.zones = ZonesPanel(pal, top_n=self.top_n, id="zones")
         self.tape = LiquidationTape(pal, id="tape")
         self.status = StatusLine(pal, id="status")
@@ -343,9 +362,11 @@ class LiqtuiApp(AlertsAppMixin, App[None]):
                     yield self.heatmap
                     yield self.axis
                     yield self.heat_column
+                    yield self.observed_column
                 yield self.time_axis
             with Vertical(id="side"):
                 yield self.anchor_label
+                yield self.zones_title
                 yield self.zones
                 yield self.tape
         yield self.context_panel
@@ -358,6 +379,7 @@ class LiqtuiApp(AlertsAppMixin, App[None]):
     def on_mount(self) -> None:
         self._register_themes()
         self.query_one("#progress-row").display = False
+        self.observed_column.display = self.zones_title.display = False
         self._apply_compact(self.size.width, self.size.height)
         if self._theme_error:
             self.notify(f"{self._theme_error}; using the dark theme", severity="error", timeout=8)
@@ -447,6 +469,7 @@ class LiqtuiApp(AlertsAppMixin, App[None]):
         self.context_panel.drawn_version = None
         self.view.recentre(None)
         self._message = ""
+        self.observed_report, self._observed_at, self._observed_layer = None, None, None
         self._invalidate()
         self._start_source()
 
@@ -479,6 +502,7 @@ class LiqtuiApp(AlertsAppMixin, App[None]):
             log.exception("engine.tick failed")
             self._message = f"engine: {type(exc).__name__}: {exc}"
         self.alerts_poll()
+        self._refresh_observed(now)
         self.context_series.update(self.engine, now)
         if not self.frozen:
             self._draw_context(now)
@@ -520,22 +544,105 @@ class LiqtuiApp(AlertsAppMixin, App[None]):
             return
         lo, hi = frame.window
         heat = frame.heat
+        observed_changed, self._observed_dirty = self._observed_dirty, False
         if heat is not None:
-            if prev is not None and heat is prev.heat:
+            if prev is not None and heat is prev.heat and not observed_changed:
                 self.heatmap.set_anchor(price)
             else:
-                self.heatmap.set_frame(
-                    HeatFrame(heat.values, heat.scale, self.palette, heat.lo, heat.hi, heat.candles, price)
-                )
+                self.heatmap.set_frame(self._heat_frame(heat, price, now))
         if frame.profile is not None:
             self.heat_column.set_profile(frame.profile, frame.anchor_row)
+        layer = self._draw_observed(frame, size[1])
         self.axis.set_window(lo, hi)
         self.axis.set_price(price)
         self._show_anchor(price, lo, hi)
         self._show_time_axis(size[0])
-        if prev is None or frame.zones is not prev.zones:
-            self.zones.set_report(frame.zones, frame.tier_names)
+        if prev is None or frame.zones is not prev.zones or observed_changed:
+            zones, tiers, title = shown_zones(self.view, frame, layer)
+            self.zones.set_report(zones, tiers)
+            self.zones_title.update(title)
         self.tape.set_liquidations(self.engine.liquidations)
+
+    # ------------------------------------------------------------------------------ the observed layer
+    def observer(self) -> Any:
+        """The source's Hyperliquid observer (:class:`~liqtui.venues.hyperliquid.observer.HyperliquidObserver`)
+        while Hyperliquid is followed, else None."""
+        return getattr(self._source, "observer", None)
+
+    def _refresh_observed(self, now: int) -> None:
+        """Rebuild the observed report every :data:`OBSERVED_REFRESH_MS` (and at once when none exists yet);
+        the calibration is logged in the store each time. Redraws the layer when it is on."""
+        obs = self.observer()
+        if obs is None:
+            return
+        if self._observed_at is not None and 0 <= now - self._observed_at < OBSERVED_REFRESH_MS:
+            return
+        self._observed_at = now
+        try:  # the clock of the snapshots: a snapshot's age is wall time (a demo market runs on its own)
+            self.observed_report = obs.report(self.engine.model, self.lookback, obs.poller.wall_ms())
+        except Exception:  # the observed layer is an addition: never take the screen down
+            log.exception("observed report failed")
+            return
+        if self.view.observed:
+            self._observed_dirty = self._view_dirty = True
+
+    def _heat_frame(self, heat: Heat, price: float | None, now: int) -> HeatFrame:
+        """The heatmap's frame, with the observed markers while the layer is on."""
+        hf = HeatFrame(heat.values, heat.scale, self.palette, heat.lo, heat.hi, heat.candles, price)
+        obs, rep = self.observer(), self.observed_report
+        if self.view.observed and obs is not None and rep is not None:
+            t_end = int(self.engine.model.last_ts or now)
+            n_rows, n_cols = hf.upper.shape
+            hf.overlay.update(
+                observed_overlay(
+                    rep.zones,
+                    obs.observed.realized,
+                    price_lo=heat.lo,
+                    price_hi=heat.hi,
+                    n_rows=n_rows,
+                    n_cols=n_cols,
+                    t0=t_end - LOOKBACK_MS[self.lookback],
+                    t1=t_end,
+                    pal=self.palette,
+                )
+            )
+        return hf
+
+    def _draw_observed(self, frame: Frame, height: int) -> ObservedLayer | None:
+        """Show (or hide) the observed heat column; the layer of this frame, None while off."""
+        obs, rep = self.observer(), self.observed_report
+        on = self.view.observed and obs is not None
+        if self.observed_column.display != on:
+            self.observed_column.display = self.zones_title.display = on
+        if not on:
+            return None
+        grid = self.engine.model.grid
+        key = (id(rep), frame.window, height, id(grid), frame.anchor_row)
+        if self._observed_layer is not None and self._observed_layer[0] == key:
+            return self._observed_layer[1]
+        cov = rep.coverage.coverage if rep is not None else None
+        layer = build_observed(
+            obs.observed, rep.zones if rep is not None else None, cov,
+            grid.edges if grid is not None else None, frame.window, height,
+        )  # fmt: skip
+        self._observed_layer = (key, layer)
+        if layer.profile is not None:
+            self.observed_column.set_observed(
+                layer.profile, frame.anchor_row, realized_rows=layer.realized_rows, coverage=cov
+            )
+        return layer
+
+    def _observed_status(self) -> str:
+        if not self.view.observed or self.observer() is None:
+            return ""
+        rep = self.observed_report
+        return coverage_text(*(None, None, None) if rep is None else (rep.coverage, rep.calibration, rep.fit))
+
+    def _observed_fit(self) -> Any:
+        """The tier fit to offer (``tiers = "observed"``): one whose quality is not "poor", else None."""
+        rep = self.observed_report
+        fit = rep.fit if rep is not None else None
+        return fit if fit is not None and fit.quality != "poor" else None
 
     def _candles(self, t0: int, t1: int, width: int) -> Any:
         """The engine's candles per heatmap column over [t0, t1) (see :func:`~liqtui.ui.view.candles_for`)."""
@@ -599,6 +706,7 @@ class LiqtuiApp(AlertsAppMixin, App[None]):
             frozen=self.frozen,
             progress=self._progress,
             message=self._message,
+            observed=self._observed_status(),
         )
 
     def _decode_errors(self) -> int:
@@ -667,6 +775,27 @@ class LiqtuiApp(AlertsAppMixin, App[None]):
         if self.context_pref and not self.context_panel.display:
             self.notify(f"context charts need at least {COMPACT_WIDTH}×{COMPACT_HEIGHT}", timeout=4)
         self._tick()
+
+    def action_observed(self) -> None:
+        """Hyperliquid's observed positions on/off: their heat column, heatmap markers, zones and coverage."""
+        if self.observer() is None and not self.view.observed:
+            self.notify("the observed layer needs Hyperliquid among the venues (e: venues)", timeout=6)
+            return
+        self.view.toggle_observed()
+        self._observed_dirty = True
+        if self.view.observed and self.observed_report is None:
+            self._observed_at = None  # build the first report now
+            self._refresh_observed(self._clock())
+        self._changed()
+
+    async def action_observed_tiers(self) -> None:
+        """Re-estimate with the leverage mix fitted to the observed positions (``tiers = "observed"``)."""
+        fit = self._observed_fit()
+        if fit is None or self._on_tiers_change is None:
+            self.notify("no tier fit of fair quality yet: wait for more polled accounts", timeout=6)
+            return
+        self.notify(f"re-estimating with the observed tiers (fit {fit.quality})", timeout=6)
+        await self._maybe_swap(self._on_tiers_change, dict(fit.custom_tiers))
 
     def action_help(self) -> None:
         """Show every key and what it does."""
@@ -739,6 +868,12 @@ class LiqtuiApp(AlertsAppMixin, App[None]):
             else:
                 title = HELP_TEXT.get(b.id, b.description).capitalize()
             out.append((title, b.action, f"key {self._key_for(b)}"))
+        fit = self._observed_fit()
+        if fit is not None and self._on_tiers_change is not None:
+            tiers = " ".join(f"{k}x {100 * w:.0f}%" for k, w in fit.custom_tiers.items())
+            out.append(
+                ("Use observed tiers", "observed_tiers", f"re-estimate with {tiers} (fit {fit.quality})")
+            )
         return out
 
 

@@ -47,6 +47,7 @@ KEYS: tuple[KeySpec, ...] = (
     KeySpec("context", "o", "context", "charts"),
     KeySpec("alert_log", "a", "alert_log", "alerts", show=False),
     KeySpec("spent_zones", "l", "spent_zones", "spent", show=False),
+    KeySpec("observed", "O", "observed", "observed", show=False),
 )
 
 BINDING_IDS: tuple[str, ...] = tuple(k.id for k in KEYS)
@@ -67,6 +68,7 @@ HELP_TEXT: dict[str, str] = {
     "recentre": "recentre on the live price",
     "alert_log": "alert log (what fired, newest first)",
     "spent_zones": "spent zones: sweeps and how price reacted (reversed vs continued)",
+    "observed": "Hyperliquid's observed positions on/off (their heat column, markers, zones, coverage)",
     "help": "this help",
     "quit": "quit",
 }
