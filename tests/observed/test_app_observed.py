@@ -110,3 +110,35 @@ def test_observed_tiers_config_for_the_swap() -> None:
     assert model.tiers == "observed" and model.bucket_pct == 0.2
     assert model.resolved_tiers() == ((5.0, 20.0), (0.5, 0.5))
     assert asyncio.iscoroutinefunction(LiqtuiApp.action_observed_tiers)
+
+
+def test_build_observed_and_the_zone_list_decision() -> None:
+    """Pure: the observed profile on the display rows, realized rows, and which zones the list shows."""
+    from liqtui.core.grid import PriceGrid
+    from liqtui.core.observed import ObservedBook, ObservedPosition
+    from liqtui.ui.binning import row_of
+    from liqtui.ui.view import Frame, ViewState, build_observed, shown_zones
+
+    book = ObservedBook("BTC")
+    for i, (side, liq) in enumerate([(1, 95_000.0), (-1, 104_000.0)]):
+        pos = ObservedPosition(address=f"a{i}", coin="BTC", side=side, size=1.0, entry_px=1e5, leverage=10,
+                               margin="cross", liq_px=liq, value_usd=1e5, ts=0)  # fmt: skip
+        book.update(f"a{i}", [pos], 0)
+    assert book.cross(94_000.0, 95_500.0, 7)  # the long level at 95,000 is realized
+    edges = PriceGrid(100_000.0, bucket_pct=0.1, range_pct=30.0).edges
+    zones = book.zones(edges, 100_000.0)
+    layer = build_observed(book, zones, 0.25, edges, (90_000.0, 110_000.0), 20)
+    assert layer.profile is not None and layer.profile.shape[1] == 20
+    assert layer.profile.sum(axis=0)[6] > 0  # 104,000 on row 6 (1,000 per row, top = 110,000)
+    row = row_of(95_000.0, 90_000.0, 110_000.0, 20)
+    assert layer.profile.sum(axis=0)[row] == 0  # consumed
+    assert layer.realized_rows == {row} and layer.coverage == 0.25
+    assert build_observed(book, None, None, edges, None, 20).profile is None
+
+    frame = Frame(price=1e5, window=(90_000.0, 110_000.0), zones=None, tier_names=("3x",))
+    view = ViewState()
+    assert shown_zones(view, frame, layer) == (None, ("3x",), "")
+    view.toggle_observed()
+    shown, tiers, title = shown_zones(view, frame, layer)
+    assert shown is zones and tiers == layer.tier_names and title == OBSERVED_ZONES_TITLE
+    assert shown_zones(view, frame, None)[2] == ""  # no observer: the estimate's zones
