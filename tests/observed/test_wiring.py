@@ -128,3 +128,30 @@ async def test_a_recording_discovers_accounts_and_notes_the_missing_info_endpoin
     assert rep["observed"]["accounts_seen"] == len(src.observer.book)
     assert rep["observed"]["accounts_polled"] == 0 and rep["observed"]["age_s"] is None
     assert rep["calibration"]["corr_long"] is None
+
+
+def test_calibration_is_unknown_without_an_estimate() -> None:
+    """An estimate with no zones yet (Hyperliquid alone: no open-interest history) is not a recall of 0."""
+    import msgspec
+    import numpy as np
+
+    from liqtui.core.grid import PriceGrid
+    from liqtui.core.observed import ObservedBook, ObservedPosition, calibrate
+    from liqtui.core.zones import ZoneReport
+
+    book = ObservedBook("BTC")
+    pos = ObservedPosition(address="a", coin="BTC", side=1, size=1.0, entry_px=1e5, leverage=10, margin="cross",
+                           liq_px=95_000.0, value_usd=1e5, ts=0)  # fmt: skip
+    book.update("a", [pos], 0)
+    edges = PriceGrid(100_000.0, bucket_pct=0.1, range_pct=30.0).edges
+    zeros = (np.zeros(len(edges) - 1), np.zeros(len(edges) - 1))
+    observed_zones = book.zones(edges, 100_000.0)
+    assert observed_zones.below
+    empty = msgspec.structs.replace(observed_zones, above=[], below=[])
+    assert isinstance(empty, ZoneReport)
+    cal = calibrate(edges, 100_000.0, zeros, book.profile(edges), estimate_zones=empty,
+                    observed_zones=observed_zones)  # fmt: skip
+    assert cal.corr_long is None and cal.recall_top5 is None
+    hit = calibrate(edges, 100_000.0, book.profile(edges), book.profile(edges), estimate_zones=observed_zones,
+                    observed_zones=observed_zones)  # fmt: skip
+    assert hit.recall_top5 == 1.0 and hit.corr_long is not None and hit.corr_long > 0.99
