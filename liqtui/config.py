@@ -37,6 +37,7 @@ __all__ = [
     "BackfillConfig",
     "Config",
     "ConfigError",
+    "HyperliquidConfig",
     "Range",
     "StoreConfig",
     "UIConfig",
@@ -134,6 +135,38 @@ class BackfillConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     enabled: bool = True
 
 
+INFO_SHARE = Range(0.0, 1.0, lo_open=True)  # part of Hyperliquid's 1200 request weight per minute per IP
+MAX_ACCOUNTS = Range(1, 100_000)
+
+
+class HyperliquidConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Hyperliquid's observed positions (used when ``hyperliquid`` is among the venues)."""
+
+    observed: bool = True  # discover accounts from the trades and poll their positions
+    info_share: float = 0.5  # at most this part of the documented 1200 weight/min/IP goes to polling
+    addresses: str = ""  # a file of addresses to follow besides those discovered (one per line, # comments)
+    max_accounts: int = 5000  # the address book's bound
+    dex: str = ""  # a HIP-3 sub-dex to ask instead of the main one ("" = the main dex)
+
+    def __post_init__(self) -> None:
+        INFO_SHARE.check("info_share", self.info_share)
+        if isinstance(self.max_accounts, bool) or self.max_accounts not in MAX_ACCOUNTS:
+            raise ValueError(
+                f"max_accounts must be an integer {MAX_ACCOUNTS.describe()}, got {self.max_accounts!r}"
+            )
+        if not re.fullmatch(r"[A-Za-z0-9_-]{0,32}", self.dex):
+            raise ValueError(
+                f"dex must be a sub-dex name (letters, digits, _ or -) or empty, got {self.dex!r}"
+            )
+        if self.addresses:
+            from liqtui.venues.hyperliquid.accounts import read_seed_file
+
+            try:
+                read_seed_file(Path(self.addresses).expanduser())
+            except ValueError as exc:
+                raise ValueError(f"addresses = {self.addresses!r}: {exc}") from None
+
+
 class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """The whole configuration file."""
 
@@ -146,6 +179,7 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     endpoints: dict[str, str] = msgspec.field(default_factory=dict)
     store: StoreConfig = msgspec.field(default_factory=StoreConfig)
     backfill: BackfillConfig = msgspec.field(default_factory=BackfillConfig)
+    hyperliquid: HyperliquidConfig = msgspec.field(default_factory=HyperliquidConfig)
     alerts: list[dict[str, Any]] | None = None  # [[alerts]] rules; None = the default set, [] = none
 
     def __post_init__(self) -> None:

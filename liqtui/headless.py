@@ -119,6 +119,7 @@ async def collect_zones(
     backfill: bool = True,
     store: Any = None,
     progress: Progress | None = None,
+    hyperliquid: Any = None,
 ) -> dict[str, Any]:
     """Collect from ``source`` ("replay" | "demo" | "live") and return the zones document (see module doc).
 
@@ -127,7 +128,7 @@ async def collect_zones(
     bad arguments (unknown lookback or order, missing or unreadable recording...). ``order`` ("strength" |
     "reach") lists each side's zones.
     ``store`` (a :class:`liqtui.history.store.Store`, live only): backfill resumes from it and live bars are
-    written to it.
+    written to it. ``hyperliquid``: the config's [hyperliquid] section (observed positions; None: defaults).
     """
     _check(lookback, top, seconds, source, order)
     venues = list(venues) or ["binance"]
@@ -152,6 +153,7 @@ async def collect_zones(
         seed=seed,
         speed=speed,
         progress=progress,
+        hyperliquid=hyperliquid,
     )
     driver = _Driver(src.engine)
     try:
@@ -180,6 +182,7 @@ async def collect_zones(
     market = getattr(src.demo, "market", None) if source == "demo" else None
     if market is not None:
         doc["truth"] = demo_truth_document(src.engine, market, lookback)
+    doc.update(observed_document(src, lookback, top))
     return doc
 
 
@@ -203,6 +206,29 @@ def with_book(doc: dict[str, Any], engine: Engine, lookback: str) -> dict[str, A
     grid = book_grid(engine, win) if win is not None else None
     out: dict[str, Any] = _clean(zones_doc_with_book(doc, engine.depth, grid, price_lo=lo, price_hi=hi))
     return out
+
+
+def observed_document(src: Source, lookback: str, top: int) -> dict[str, Any]:
+    """``observed`` and ``calibration`` of the zones document when Hyperliquid is followed (else nothing):
+    coverage, the observed zones and the estimate measured against them (null where not yet known)."""
+    # a replay follows the venues of its recording
+    followed = src.replay_stats.symbols if src.replay_stats is not None else src.venues
+    if "hyperliquid" not in followed:
+        return {}
+    from liqtui.core.observed import observed_json
+
+    obs = src.observer
+    if obs is None:  # observed positions switched off ([hyperliquid] observed = false)
+        off: dict[str, Any] = observed_json(
+            None, None, None, notes=["observed positions are off in the config"]
+        )
+        return off
+    # the clock the snapshots carry (a snapshot's age is wall time; the demo market runs on its own clock)
+    rep = obs.report(src.engine.model, lookback, obs.poller.wall_ms(), top_n=top)
+    cleaned: dict[str, Any] = _clean(
+        observed_json(rep.coverage, rep.zones, rep.calibration, fit=rep.fit, notes=obs.notes)
+    )
+    return cleaned
 
 
 def _finite(x: float | None) -> float | None:

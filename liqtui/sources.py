@@ -104,6 +104,7 @@ class Source:
         speed: float = 1.0,
         progress: Progress | None = None,
         on_raw: Callable[[str, str, int], None] | None = None,
+        hyperliquid: Any = None,
     ) -> None:
         if kind not in SOURCE_KINDS:
             raise ValueError(f"source kind must be one of {', '.join(SOURCE_KINDS)}, got {kind!r}")
@@ -119,8 +120,8 @@ class Source:
         # a replay without a symbol follows the recording's most traded instrument
         self._replay_symbol = symbol
         self.symbol = symbol or "BTC"
-        # the demo exchange speaks the Binance protocol only
-        self.venues = ["binance"] if kind == "demo" else list(venues) or ["binance"]
+        # the demo exchange speaks the Binance protocol, and Hyperliquid's when asked for
+        self.venues = _demo_venues(venues) if kind == "demo" else list(venues) or ["binance"]
         self.model_config = model_config
         self.endpoints = endpoints or Endpoints()
         self.backfill_on = backfill
@@ -144,6 +145,11 @@ class Source:
         self._feeds: Any = None
         self._books: Any = None  # the BookFeed (live, demo) or the BookReplay keepers (replay)
         self._checkpoint_key: str | None = None
+        #: Hyperliquid's observed positions (a HyperliquidObserver) while "hyperliquid" is followed, else None;
+        #: ``hyperliquid`` is the config's [hyperliquid] section (None: its defaults)
+        self.hl_config = hyperliquid
+        self.observer: Any = None
+        self.demo_hyperliquid: Any = None  # the demo's Hyperliquid server (liqtui.sim.hyperliquid)
         self.engine = Engine(
             HeatModel(model_config),
             symbol=self.symbol,
@@ -164,6 +170,7 @@ class Source:
             "endpoints": Endpoints.from_overrides(cfg.endpoints or None),
             "backfill": cfg.backfill.enabled,
             "checkpoint_s": cfg.store.checkpoint_s,
+            "hyperliquid": cfg.hyperliquid,
         }
         args.update(kw)
         return cls(kind, **args)
@@ -251,14 +258,19 @@ class Source:
             raise ValueError("replay needs a recording FILE")
         self.replay_stats = st = ReplayStats()
         books = self._books = _ReplayBooks(st, sink, self.on_raw)
-        await replay(
-            self.replay_path,
-            sink,
-            speed=self.speed,
-            stats=st,
-            on_raw=books,
-            symbol=self._replay_symbol,
-        )
+        observed = _ObservedTee(self, sink, info_url=None)
+        try:
+            await replay(
+                self.replay_path,
+                observed,
+                decoders=observed.decoder,
+                speed=self.speed,
+                stats=st,
+                on_raw=books,
+                symbol=self._replay_symbol,
+            )
+        finally:
+            observed.stop()
         for text in self.replay_stats.notes:  # unreadable lines, a truncated gzip tail
             self._note(text)
         if self._replay_symbol is None:  # the recording named the instrument: show its ticker
@@ -271,19 +283,35 @@ class Source:
         # always the whole simulated past, whatever the lookback: the market runs forward from its history's
         # start, so a shorter history would be another market (another price) for the same seed; generating
         # 183 days takes ~0.2 s, and the backfill only fetches the lookback
-        async with DemoExchange(
-            seed=self.seed or 0,
-            speed=self.speed or 1.0,
-            symbol=instrument("binance", self.symbol),
-            history_days=DEMO_HISTORY_DAYS,
-            start_ms=self.demo_start_ms,
-        ) as demo:
+        async with (
+            DemoExchange(
+                seed=self.seed or 0,
+                speed=self.speed or 1.0,
+                symbol=instrument("binance", self.symbol),
+                history_days=DEMO_HISTORY_DAYS,
+                start_ms=self.demo_start_ms,
+            ) as demo,
+            contextlib.AsyncExitStack() as stack,
+        ):
             self.demo = demo
             ep = self.endpoints.with_override("binance", "ws", demo.ws_url)
             ep = ep.with_override("binance", "rest", demo.rest_url)
+            if "hyperliquid" in self.venues:  # the same market and accounts, in Hyperliquid's protocol
+                ep = await self._demo_hyperliquid(stack, demo, ep)
             now = int(demo.market.now_ms) if demo.market is not None else None
             # our own exchange on 127.0.0.1: no rate limit to respect, and it keeps its whole OI history
             await self._feeds_with_history(sink, ep, now_ms=now, full_oi_history=True, min_interval_s=0.0)
+
+    async def _demo_hyperliquid(
+        self, stack: contextlib.AsyncExitStack, demo: Any, ep: Endpoints
+    ) -> Endpoints:
+        """Serve Hyperliquid's websocket and info endpoint beside the demo exchange; the endpoints to use."""
+        from liqtui.sim.hyperliquid import HyperliquidDemo
+
+        hl = await stack.enter_async_context(HyperliquidDemo(demo, seed=self.seed or 0))
+        self.demo_hyperliquid = hl
+        ep = ep.with_override("hyperliquid", "ws", hl.ws_url)
+        return ep.with_override("hyperliquid", "rest", hl.rest_url)
 
     # ------------------------------------------------------------------------------------ the steps
 
@@ -308,7 +336,8 @@ class Source:
 
             writer = StoreWriter(self.store)
         gate = _CandleGate(sink, writer)
-        self._feeds = FeedManager(self.venues, self.symbol, endpoints=ep, sink=gate, on_raw=self.on_raw)
+        observed = _ObservedTee(self, gate, info_url=ep.rest_url("hyperliquid"))
+        self._feeds = FeedManager(self.venues, self.symbol, endpoints=ep, sink=observed, on_raw=self.on_raw)
         # the order books on their own connections (book traffic never delays the trade feed); straight to the
         # engine: books are neither held back with the candles nor stored
         self._books = BookFeed(self.venues, self.symbol, sink=sink, endpoints=ep)
@@ -316,6 +345,8 @@ class Source:
             asyncio.create_task(self._feeds.run(), name="feeds"),
             asyncio.create_task(self._books.run(), name="books"),
         ]
+        if "hyperliquid" in self._feeds.decoders:
+            tasks.extend(observed.start(self._feeds.decoders["hyperliquid"]))
         if writer is not None:
             tasks.append(asyncio.create_task(flush_every(writer, 1.0), name="store-flush"))
         if self.store is not None and self._checkpoint_key is not None:
@@ -338,6 +369,7 @@ class Source:
             for t in tasks:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await t
+            observed.stop()
             if writer is not None:
                 with contextlib.suppress(Exception):
                     writer.flush()
@@ -457,6 +489,74 @@ def base_of_recording(instruments: Mapping[str, str], reference: Any) -> str:
         return base_of(inst)
     except ValueError:
         return inst
+
+
+def _demo_venues(venues: Sequence[str]) -> list[str]:
+    """The venues the demo serves among ``venues`` (Binance's protocol, and Hyperliquid's), else Binance."""
+    return [v for v in venues if v in ("binance", "hyperliquid")] or ["binance"]
+
+
+class _ObservedTee:
+    """The sink in front of ``sink`` that also feeds Hyperliquid's observed positions (``source.observer``):
+    created once the Hyperliquid decoder exists (:meth:`start`, or :meth:`decoder` for a replay), polling the
+    info endpoint (None: a recording, said in the source's notes), closed by :meth:`stop`."""
+
+    def __init__(self, source: Source, sink: Callable[[MarketEvent], None], *, info_url: str | None) -> None:
+        self.source = source
+        self.sink = sink
+        self.info_url = info_url
+        self.observer: Any = None
+
+    def __call__(self, ev: MarketEvent) -> None:
+        self.sink(ev)
+        if self.observer is not None:
+            self.observer.apply(ev)
+
+    def _attach(self, decoder: Any, symbol: str) -> None:
+        from liqtui.venues.hyperliquid.observer import HyperliquidObserver
+
+        src, cfg = self.source, self.source.hl_config
+        if cfg is None:
+            from liqtui.config import HyperliquidConfig
+
+            cfg = HyperliquidConfig()
+        if not cfg.observed or self.observer is not None:
+            return
+        obs = HyperliquidObserver(
+            symbol,
+            info_url=self.info_url,
+            share=cfg.info_share,
+            store_path=src.store.path if src.store is not None else None,
+            seed_file=cfg.addresses or None,
+            capacity=cfg.max_accounts,
+            dex=cfg.dex,
+        )
+        obs.attach(decoder)
+        self.observer = src.observer = obs
+        for text in obs.notes:  # a recording: accounts discovered, nothing polled
+            src._note(text)
+
+    def start(self, decoder: Any) -> list[asyncio.Task[Any]]:
+        """Attach to the live feeds' Hyperliquid decoder; the polling task (cancel it to stop)."""
+        self._attach(decoder, instrument("hyperliquid", self.source.symbol))
+        if self.observer is None:
+            return []
+        return [asyncio.create_task(self.observer.run(), name="hyperliquid-observed")]
+
+    def decoder(self, venue: str, symbol: str) -> Any:
+        """A replay's decoder factory: the feeds' decoder, the Hyperliquid one with the observer attached."""
+        from liqtui.feeds import make_decoder
+
+        dec = make_decoder(venue, symbol)
+        if venue == "hyperliquid" and dec is not None:
+            self._attach(dec, symbol)
+        return dec
+
+    def stop(self) -> None:
+        """Save and close the observer's store (its task is cancelled by the caller)."""
+        if self.observer is not None:
+            with contextlib.suppress(Exception):
+                self.observer.close()
 
 
 def reference_first(venues: Sequence[str], reference: str) -> list[str]:

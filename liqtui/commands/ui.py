@@ -18,6 +18,13 @@ def source_kind(ns: argparse.Namespace) -> SourceKind:
     return "replay" if ns.command == "replay" else "demo" if getattr(ns, "demo", False) else "live"
 
 
+def observed_tiers(cfg: Config, tiers: dict[str, float]) -> Any:
+    """The model configuration with ``tiers = "observed"`` and the fitted leverage mix (``tiers``)."""
+    import msgspec
+
+    return msgspec.structs.replace(cfg.model, tiers="observed", observed_tiers=dict(tiers))
+
+
 def run_ui(ns: argparse.Namespace, cfg: Config) -> int:
     """Start the monitor on the source the flags name; exit 2 (nothing started) for a bad file or setting."""
     kind = source_kind(ns)
@@ -81,6 +88,7 @@ def run_ui(ns: argparse.Namespace, cfg: Config) -> int:
             stats=lambda: current["source"].stats(),
             on_symbol_change=lambda s: restart(symbol=s),
             on_venues_change=lambda v: restart(venues=list(v)),
+            on_tiers_change=lambda tiers: restart(model_config=observed_tiers(cfg, tiers)),
             show_lag=first.wall_clock,
             alerts=alerts,
             notes=first.notes,

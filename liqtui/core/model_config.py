@@ -11,7 +11,17 @@ import msgspec
 
 from liqtui.core.leverage import DEFAULT_HALF_LIFE_H, FORMULAS, TIER_PRESETS, resolve_tiers
 
-__all__ = ["CLOSINGS", "ENTRIES", "HOUR_MS", "LOOKBACKS", "LOOKBACK_MS", "SPLITS", "ModelConfig"]
+__all__ = [
+    "CLOSINGS",
+    "ENTRIES",
+    "HOUR_MS",
+    "LOOKBACKS",
+    "LOOKBACK_MS",
+    "OBSERVED_FALLBACK",
+    "SPLITS",
+    "TIER_CHOICES",
+    "ModelConfig",
+]
 
 HOUR_MS = 3_600_000
 LOOKBACKS: tuple[str, ...] = ("12h", "1d", "3d", "7d", "14d", "1M", "3M", "6M")
@@ -27,6 +37,9 @@ LOOKBACK_MS: dict[str, int] = {
 }
 
 SPLITS = ("taker", "even", "candle")
+TIER_CHOICES: tuple[str, ...] = (*TIER_PRESETS, "custom", "observed")
+#: The preset ``tiers = "observed"`` uses until a fit to the observed positions exists: the default one.
+OBSERVED_FALLBACK = "swing"
 ENTRIES = ("vwap", "anchors", "close")
 CLOSINGS = ("prorata", "taker")
 
@@ -52,8 +65,12 @@ class ModelConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     split: str = "taker"  # "taker" | "even" | "candle": long/short share of new positions
     entry: str = "vwap"  # "vwap" | "anchors" (close/high/low weights below) | "close"
     entry_anchors: tuple[float, float, float] = (0.45, 0.275, 0.275)
-    tiers: str = "swing"  # "default" 5/10/25/50/100 | "scalp" 10/25/50/100 | "swing" 3/5/10/25 | "custom"
+    # "default" 5/10/25/50/100 | "scalp" 10/25/50/100 | "swing" 3/5/10/25 | "custom" | "observed"
+    tiers: str = "swing"
     custom_tiers: dict[str, float] = {}  # {"20": 0.5, "50": 0.5} when tiers == "custom"
+    # tiers == "observed": the leverage mix fitted to Hyperliquid's observed positions, filled at run time
+    # (TierFit.custom_tiers); empty until a fit exists, and then the estimate uses OBSERVED_FALLBACK
+    observed_tiers: dict[str, float] = {}
     formula: str = "binance"  # "binance" | "bybit" | "hyperliquid" | "shortcut"
     kernel: tuple[float, ...] = (0.25, 0.5, 0.25)
     closing: str = "prorata"  # "prorata" | "taker"
@@ -81,7 +98,7 @@ class ModelConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
         _choice("entry", self.entry, ENTRIES)
         _choice("closing", self.closing, CLOSINGS)
         _choice("formula", self.formula, FORMULAS)
-        _choice("tiers", self.tiers, (*TIER_PRESETS, "custom"))
+        _choice("tiers", self.tiers, TIER_CHOICES)
         self._check_grid()
         self._check_weights()
         self._check_half_lives()
@@ -117,6 +134,11 @@ class ModelConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
             )
         if self.tiers == "custom":
             resolve_tiers("custom", self.custom_tiers)
+        if self.observed_tiers:
+            try:
+                resolve_tiers("custom", self.observed_tiers)
+            except ValueError as exc:
+                raise ValueError(f"model.observed_tiers: {exc}") from None
 
     def _check_half_lives(self) -> None:
         for key, hl in self.half_life_h.items():
@@ -130,5 +152,10 @@ class ModelConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
             raise ValueError("model.half_life_h must not be empty")
 
     def resolved_tiers(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
-        """(leverages, normalised weights) of the configured tier set."""
+        """(leverages, normalised weights) of the configured tier set. ``"observed"`` without a fit yet
+        (``observed_tiers`` empty) resolves to the default preset, :data:`OBSERVED_FALLBACK`."""
+        if self.tiers == "observed":
+            if self.observed_tiers:
+                return resolve_tiers("custom", self.observed_tiers)
+            return resolve_tiers(OBSERVED_FALLBACK)
         return resolve_tiers(self.tiers, self.custom_tiers)

@@ -290,7 +290,12 @@ def calibrate(
         corrs.append(_corr(e, o) if float(o.sum()) > 0 else None)
     recall = dist = None
     count = 0
-    if estimate_zones is not None and observed_zones is not None:
+    # no estimated zone at all (an estimate without history yet): nothing to measure, not a recall of 0
+    if (
+        estimate_zones is not None
+        and observed_zones is not None
+        and (estimate_zones.above or estimate_zones.below)
+    ):
         hits, dists = 0, []
         for obs, est in (
             (observed_zones.below, estimate_zones.below),

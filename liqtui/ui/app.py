@@ -43,6 +43,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
 from rich.color import ColorSystem
 from rich.text import Text
 from textual.app import App, ComposeResult
@@ -82,11 +83,15 @@ from liqtui.ui.view import (
     BookFrame,
     EngineView,
     Frame,
+    Heat,
+    ObservedLayer,
     ViewState,
     build_frame,
+    build_observed,
     candles_for,
     current_price,
     market_status,
+    shown_zones,
 )
 from liqtui.ui.widgets.context import ContextPanel
 from liqtui.ui.widgets.depth import (
@@ -98,6 +103,7 @@ from liqtui.ui.widgets.depth import (
 )
 from liqtui.ui.widgets.heatmap import HeatFrame, HeatmapView
 from liqtui.ui.widgets.live import HeatColumn, PriceAxis
+from liqtui.ui.widgets.observed import ObservedColumn, coverage_text, observed_overlay
 from liqtui.ui.widgets.status import StatusInfo, StatusLine
 from liqtui.ui.widgets.tape import LiquidationTape
 from liqtui.ui.widgets.zones import ZonesPanel
@@ -132,6 +138,10 @@ OVERLAY_WALL_X = 3.0
 """The resting-liquidity overlay draws a cell holding this many times the median resting USD of the non-empty
 cells. Lower than the zones' wall multiple (5×, per price bucket) because a text row sums several buckets,
 which averages a one-bucket wall down (seen: 6.4× at 44 rows, 4.8× at 26 for the same walls)."""
+
+OBSERVED_REFRESH_MS = 5_000
+"""Hyperliquid's observed report (coverage, observed zones, calibration, tier fit) is rebuilt this often (it
+compares whole profiles), not per frame."""
 
 _LAG_EVENTS = (Trade, MarkPrice)
 _GROUPS = {name: Binding.Group(name, compact=True) for name in ("lookback", "threshold", "heat", "zoom")}
@@ -177,6 +187,7 @@ class LiqtuiApp(AlertsAppMixin, App[None]):
         stats: Callable[[], Mapping[str, Any]] | None = None,
         on_symbol_change: Callable[[str], Any] | None = None,
         on_venues_change: Callable[[list[str]], Any] | None = None,
+        on_tiers_change: Callable[[dict[str, float]], Any] | None = None,
         clock: Callable[[], int] | None = None,
         show_lag: bool = True,
         theme: str | None = None,
@@ -203,6 +214,7 @@ class LiqtuiApp(AlertsAppMixin, App[None]):
         self._stats = stats
         self._on_symbol_change = on_symbol_change
         self._on_venues_change = on_venues_change
+        self._on_tiers_change = on_tiers_change  # re-estimate with the observed leverage mix (swap result)
         self._clock = clock or (lambda: int(time.time() * 1000))
         self._show_lag = show_lag
         # view settings: explicit keyword > UIConfig > default, checked once by the config's rules
@@ -246,6 +258,11 @@ class LiqtuiApp(AlertsAppMixin, App[None]):
         self._from_radar = False  # the heatmap was opened from the radar: Esc goes back to it
         self._book_version: int | None = None  # depth.version last drawn (the book layer redraws on it)
         self._book_drawn: tuple[object, ...] | None = None  # what the depth column shows
+        # the observed layer (Hyperliquid's positions): the last report, when it was made, the layer drawn
+        self.observed_report: Any = None
+        self._observed_at: int | None = None
+        self._observed_dirty = False
+        self._observed_layer: tuple[tuple[object, ...], ObservedLayer] | None = None
 
     # the view's settings, as attributes of the app (tests, the command palette)
     @property
@@ -347,6 +364,7 @@ class LiqtuiApp(AlertsAppMixin, App[None]):
             self.tape,
             self.status,
             self.context_panel,
+            self.observed_column,
         ):
             w.set_palette(self.palette)
         self._book_drawn = None
@@ -360,6 +378,8 @@ class LiqtuiApp(AlertsAppMixin, App[None]):
         self.heat_column = HeatColumn(pal, id="heatcol")
         self.depth_column = DepthColumn(id="depth")
         self.depth_column.display = self.view.book
+        self.observed_column = ObservedColumn(pal, id="observedcol")
+        self.zones_title = Label("", id="zones-title")
         self.zones = ZonesPanel(pal, top_n=self.top_n, id="zones")
         self.tape = LiquidationTape(pal, id="tape")
         self.status = StatusLine(pal, id="status")
@@ -373,9 +393,11 @@ class LiqtuiApp(AlertsAppMixin, App[None]):
                     yield self.axis
                     yield self.heat_column
                     yield self.depth_column
+                    yield self.observed_column
                 yield self.time_axis
             with Vertical(id="side"):
                 yield self.anchor_label
+                yield self.zones_title
                 yield self.zones
                 yield self.tape
         yield self.context_panel
@@ -388,6 +410,7 @@ class LiqtuiApp(AlertsAppMixin, App[None]):
     def on_mount(self) -> None:
         self._register_themes()
         self.query_one("#progress-row").display = False
+        self.observed_column.display = self.zones_title.display = False
         self._apply_compact(self.size.width, self.size.height)
         if self._theme_error:
             self.notify(f"{self._theme_error}; using the dark theme", severity="error", timeout=8)
@@ -482,6 +505,7 @@ class LiqtuiApp(AlertsAppMixin, App[None]):
         self.context_panel.drawn_version = None
         self.view.recentre(None)
         self._message = ""
+        self.observed_report, self._observed_at, self._observed_layer = None, None, None
         self._invalidate()
         self._start_source()
 
@@ -514,6 +538,7 @@ class LiqtuiApp(AlertsAppMixin, App[None]):
             log.exception("engine.tick failed")
             self._message = f"engine: {type(exc).__name__}: {exc}"
         self.alerts_poll()
+        self._refresh_observed(now)
         self.context_series.update(self.engine, now)
         if not self.frozen:
             self._draw_context(now)
@@ -556,27 +581,25 @@ class LiqtuiApp(AlertsAppMixin, App[None]):
             return
         lo, hi = frame.window
         heat = frame.heat
+        observed_changed, self._observed_dirty = self._observed_dirty, False
         if heat is not None:
             overlay = frame.book.overlay if frame.book is not None else None
             prev_overlay = prev.book.overlay if prev is not None and prev.book is not None else None
-            if prev is not None and heat is prev.heat and overlay is prev_overlay:
+            if prev is not None and heat is prev.heat and overlay is prev_overlay and not observed_changed:
                 self.heatmap.set_anchor(price)
             else:
-                hf = HeatFrame(heat.values, heat.scale, self.palette, heat.lo, heat.hi, heat.candles, price)
-                if overlay is not None:  # resting liquidity under the candles
-                    cells = book_overlay(
-                        *overlay, book_colors(self.spec), self.palette, heat_upper=hf.upper, x=OVERLAY_WALL_X
-                    )
-                    hf.overlay = {**cells, **hf.overlay}
-                self.heatmap.set_frame(hf)
+                self.heatmap.set_frame(self._heat_frame(heat, price, now, overlay))
         if frame.profile is not None:
             self.heat_column.set_profile(frame.profile, frame.anchor_row)
+        layer = self._draw_observed(frame, size[1])
         self.axis.set_window(lo, hi)
         self.axis.set_price(price)
         self._show_anchor(price, lo, hi)
         self._show_time_axis(size[0])
-        if prev is None or frame.zones is not prev.zones:
-            self.zones.set_report(frame.zones, frame.tier_names, frame.zone_order)
+        if prev is None or frame.zones is not prev.zones or observed_changed:
+            zones, tiers, title = shown_zones(self.view, frame, layer)
+            self.zones.set_report(zones, tiers, frame.zone_order)
+            self.zones_title.update(title)
         self._book_version = (
             frame.book.version if frame.book is not None else None
         )  # a later change: drawn when due
@@ -606,6 +629,103 @@ class LiqtuiApp(AlertsAppMixin, App[None]):
                 price=price, walls=book.marks.walls, state=book.state_text,
             )
         )  # fmt: skip
+
+    # ------------------------------------------------------------------------------ the observed layer
+    def observer(self) -> Any:
+        """The source's Hyperliquid observer (:class:`~liqtui.venues.hyperliquid.observer.HyperliquidObserver`)
+        while Hyperliquid is followed, else None."""
+        return getattr(self._source, "observer", None)
+
+    def _refresh_observed(self, now: int) -> None:
+        """Rebuild the observed report every :data:`OBSERVED_REFRESH_MS` (and at once when none exists yet);
+        the calibration is logged in the store each time. Redraws the layer when it is on."""
+        obs = self.observer()
+        if obs is None:
+            return
+        if self._observed_at is not None and 0 <= now - self._observed_at < OBSERVED_REFRESH_MS:
+            return
+        self._observed_at = now
+        try:  # the clock of the snapshots: a snapshot's age is wall time (a demo market runs on its own)
+            self.observed_report = obs.report(self.engine.model, self.lookback, obs.poller.wall_ms())
+        except Exception:  # the observed layer is an addition: never take the screen down
+            log.exception("observed report failed")
+            return
+        if self.view.observed:
+            self._observed_dirty = self._view_dirty = True
+
+    def _heat_frame(
+        self,
+        heat: Heat,
+        price: float | None,
+        now: int,
+        book_overlay_rows: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> HeatFrame:
+        """The heatmap's frame: resting liquidity under the candles while the book overlay is on, and the
+        observed markers while the observed layer is on."""
+        hf = HeatFrame(heat.values, heat.scale, self.palette, heat.lo, heat.hi, heat.candles, price)
+        if book_overlay_rows is not None:
+            cells = book_overlay(
+                *book_overlay_rows,
+                book_colors(self.spec),
+                self.palette,
+                heat_upper=hf.upper,
+                x=OVERLAY_WALL_X,
+            )
+            hf.overlay = {**cells, **hf.overlay}
+        obs, rep = self.observer(), self.observed_report
+        if self.view.observed and obs is not None and rep is not None:
+            t_end = int(self.engine.model.last_ts or now)
+            n_rows, n_cols = hf.upper.shape
+            hf.overlay.update(
+                observed_overlay(
+                    rep.zones,
+                    obs.observed.realized,
+                    price_lo=heat.lo,
+                    price_hi=heat.hi,
+                    n_rows=n_rows,
+                    n_cols=n_cols,
+                    t0=t_end - LOOKBACK_MS[self.lookback],
+                    t1=t_end,
+                    pal=self.palette,
+                )
+            )
+        return hf
+
+    def _draw_observed(self, frame: Frame, height: int) -> ObservedLayer | None:
+        """Show (or hide) the observed heat column; the layer of this frame, None while off."""
+        obs, rep = self.observer(), self.observed_report
+        on = self.view.observed and obs is not None
+        if self.observed_column.display != on:
+            self.observed_column.display = self.zones_title.display = on
+        if not on:
+            return None
+        grid = self.engine.model.grid
+        key = (id(rep), frame.window, height, id(grid), frame.anchor_row)
+        if self._observed_layer is not None and self._observed_layer[0] == key:
+            return self._observed_layer[1]
+        cov = rep.coverage.coverage if rep is not None else None
+        layer = build_observed(
+            obs.observed, rep.zones if rep is not None else None, cov,
+            grid.edges if grid is not None else None, frame.window, height,
+        )  # fmt: skip
+        self._observed_layer = (key, layer)
+        if layer.profile is not None:
+            self.observed_column.set_observed(
+                layer.profile, frame.anchor_row, realized_rows=layer.realized_rows, coverage=cov
+            )
+        return layer
+
+    def _observed_status(self) -> str:
+        if not self.view.observed or self.observer() is None:
+            return ""
+        rep = self.observed_report
+        return coverage_text(*(None, None, None) if rep is None else (rep.coverage, rep.calibration, rep.fit))
+
+    def _observed_fit(self) -> Any:
+        """The tier fit to offer (``tiers = "observed"``): one whose quality is not "poor", else None."""
+        rep = self.observed_report
+        fit = rep.fit if rep is not None else None
+        return fit if fit is not None and fit.quality != "poor" else None
 
     def _candles(self, t0: int, t1: int, width: int) -> Any:
         """The engine's candles per heatmap column over [t0, t1) (see :func:`~liqtui.ui.view.candles_for`)."""
@@ -670,6 +790,7 @@ class LiqtuiApp(AlertsAppMixin, App[None]):
             progress=self._progress,
             message=self._message,
             book=self._book_status(),
+            observed=self._observed_status(),
         )
 
     def _book_status(self) -> Text | None:
@@ -786,6 +907,27 @@ class LiqtuiApp(AlertsAppMixin, App[None]):
             self.notify(f"context charts need at least {COMPACT_WIDTH}×{COMPACT_HEIGHT}", timeout=4)
         self._tick()
 
+    def action_observed(self) -> None:
+        """Hyperliquid's observed positions on/off: their heat column, heatmap markers, zones and coverage."""
+        if self.observer() is None and not self.view.observed:
+            self.notify("the observed layer needs Hyperliquid among the venues (e: venues)", timeout=6)
+            return
+        self.view.toggle_observed()
+        self._observed_dirty = True
+        if self.view.observed and self.observed_report is None:
+            self._observed_at = None  # build the first report now
+            self._refresh_observed(self._clock())
+        self._changed()
+
+    async def action_observed_tiers(self) -> None:
+        """Re-estimate with the leverage mix fitted to the observed positions (``tiers = "observed"``)."""
+        fit = self._observed_fit()
+        if fit is None or self._on_tiers_change is None:
+            self.notify("no tier fit of fair quality yet: wait for more polled accounts", timeout=6)
+            return
+        self.notify(f"re-estimating with the observed tiers (fit {fit.quality})", timeout=6)
+        await self._maybe_swap(self._on_tiers_change, dict(fit.custom_tiers))
+
     def action_help(self) -> None:
         """Show every key and what it does."""
         if not isinstance(self.screen, HelpScreen):
@@ -875,6 +1017,12 @@ class LiqtuiApp(AlertsAppMixin, App[None]):
             else:
                 title = HELP_TEXT.get(b.id, b.description).capitalize()
             out.append((title, b.action, f"key {self._key_for(b)}"))
+        fit = self._observed_fit()
+        if fit is not None and self._on_tiers_change is not None:
+            tiers = " ".join(f"{k}x {100 * w:.0f}%" for k, w in fit.custom_tiers.items())
+            out.append(
+                ("Use observed tiers", "observed_tiers", f"re-estimate with {tiers} (fit {fit.quality})")
+            )
         return out
 
 

@@ -52,6 +52,7 @@ KEYS: tuple[KeySpec, ...] = (
     # the order-book layer: in help and the command palette, not in the footer (it keeps its 80-column look)
     KeySpec("book", "b", "book", "book", show=False),
     KeySpec("book_overlay", "B", "book_overlay", "book overlay", show=False),
+    KeySpec("observed", "O", "observed", "observed", show=False),
 )
 
 BINDING_IDS: tuple[str, ...] = tuple(k.id for k in KEYS)
@@ -77,6 +78,7 @@ HELP_TEXT: dict[str, str] = {
     "book": "order-book layer on/off: depth column (asks above the price, bids below, ◆ a wall), "
     "W after a zone that holds a wall (≥5× the median resting depth), book state in the status line",
     "book_overlay": "resting-liquidity overlay on the heatmap on/off (walls standing over time as ━ lines)",
+    "observed": "Hyperliquid's observed positions on/off (their heat column, markers, zones, coverage)",
     "help": "this help",
     "quit": "quit",
 }

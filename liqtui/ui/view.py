@@ -27,6 +27,7 @@ from liqtui.core.depth import DepthProfile, WallMarks, mark_walls
 from liqtui.core.events import Candle, FeedStatus, Liquidation, MarketEvent, Venue
 from liqtui.core.grid import PriceGrid
 from liqtui.core.model import LOOKBACK_MS
+from liqtui.core.observed import LEVERAGE_BINS, ObservedBook
 from liqtui.core.zones import ORDERS, ZoneReport
 from liqtui.ui.binning import CandleCols, HeatScale, bin_profile, candle_columns, row_of
 
@@ -45,12 +46,15 @@ __all__ = [
     "Heat",
     "MarketStatus",
     "ModelView",
+    "ObservedLayer",
     "ViewState",
     "book_grid",
     "build_book",
     "build_frame",
+    "build_observed",
     "current_price",
     "market_status",
+    "shown_zones",
 ]
 
 THRESHOLD_STEP = 10.0
@@ -175,6 +179,7 @@ class ViewState:
     zone_order: str = "strength"  # how the zones are listed: "strength" (biggest USD first) | "reach"
     book: bool = False  # the order-book layer: depth column, wall marks, book status
     book_overlay: bool = False  # resting liquidity drawn over the heatmap (only while ``book`` is on)
+    observed: bool = False  # Hyperliquid's observed positions shown (column, markers, zones)
 
     @classmethod
     def from_settings(cls, ui: UIConfig) -> ViewState:
@@ -247,6 +252,9 @@ class ViewState:
         self.book_overlay = not (self.book_overlay and self.book)
         if self.book_overlay:
             self.book = True
+
+    def toggle_observed(self) -> None:
+        self.observed = not self.observed
 
     def recentre(self, price: float | None) -> None:
         """Centre the window on ``price`` (None: on the next price seen)."""
@@ -447,6 +455,52 @@ def build_book(
     else:
         overlay = depth.history(width, lo, hi, height, span_ms=span, now_ms=now_ms)
     return dataclasses.replace(book, overlay_key=okey, overlay=overlay)
+
+
+OBSERVED_ZONES_TITLE = "Observed zones · Hyperliquid positions"
+
+
+@dataclass(frozen=True)
+class ObservedLayer:
+    """The observed layer of one frame (see :func:`build_observed`)."""
+
+    profile: np.ndarray | None  # (leverage bins, rows) USD of the observed levels per display row
+    realized_rows: frozenset[int]  # rows of observed levels the price crossed (realized liquidations)
+    coverage: float | None  # observed notional / Hyperliquid's open interest (None: unknown)
+    zones: ZoneReport | None  # the observed zones, the estimate's schema
+    tier_names: tuple[str, ...] = tuple(f"{b:g}x" for b in LEVERAGE_BINS)
+    title: str = OBSERVED_ZONES_TITLE
+
+
+def build_observed(
+    book: ObservedBook,
+    zones: ZoneReport | None,
+    coverage: float | None,
+    edges: np.ndarray | None,
+    window: tuple[float, float] | None,
+    height: int,
+) -> ObservedLayer:
+    """The observed layer on a ``height``-row chart over ``window`` (price lo, hi): the observed profile per
+    display row on the estimate's bucket ``edges`` (stacked by leverage bin), the rows of realized observed
+    liquidations, the coverage and the observed zones (from the last report)."""
+    profile = None
+    realized: frozenset[int] = frozenset()
+    if window is not None and edges is not None and height > 0:
+        lo, hi = window
+        long_t, short_t = book.profile_by_tier(edges)
+        profile = bin_profile(edges, long_t + short_t, lo, hi, height)
+        realized = frozenset(r for x in book.realized if (r := row_of(x.price, lo, hi, height)) is not None)
+    return ObservedLayer(profile=profile, realized_rows=realized, coverage=coverage, zones=zones)
+
+
+def shown_zones(
+    view: ViewState, frame: Frame, layer: ObservedLayer | None
+) -> tuple[ZoneReport | None, tuple[str, ...], str]:
+    """(zones, their tier names, a title) for the zone list: the observed zones while the layer is on (the
+    title says so), else the estimate's (no title)."""
+    if view.observed and layer is not None:
+        return layer.zones, layer.tier_names, layer.title
+    return frame.zones, frame.tier_names, ""
 
 
 def _heat(

@@ -36,6 +36,7 @@ class StatusInfo:
     progress: tuple[float, float, str] | None = None  # (done, total, text) while backfilling
     message: str = ""
     book: Text | None = None  # the order-book layer's state (None: the layer is off)
+    observed: str = ""  # the observed layer's coverage (empty: layer off)
 
 
 def venue_label(state: str, attempt: int) -> tuple[str, str]:
@@ -106,6 +107,9 @@ def render_status(s: StatusInfo, pal: HeatPalette, compact: bool = False) -> Tex
         pct = 100.0 * done / total if total > 0 else 0.0
         t.append(*sep)
         t.append(f"backfill {pct:.0f}% {text}".rstrip(), sev["warn"])
+    if s.observed:
+        t.append(*sep)
+        t.append(s.observed, sev["info"])
     if s.message:
         t.append(*sep)
         t.append(s.message, sev["bad"])
