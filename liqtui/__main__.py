@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"liqtui: error: {exc}", file=sys.stderr)
         return 2
-    headless = ns.command in ("zones", "record")
+    headless = ns.command in ("zones", "record", "collect")
     try:
         setup_logging(ns.log_file, to_stderr=headless)
     except OSError as exc:
@@ -69,6 +69,10 @@ def main(argv: list[str] | None = None) -> int:
             from liqtui.commands.zones import run_zones
 
             return run_zones(ns, cfg)
+        if ns.command == "collect":
+            from liqtui.commands.collect import run_collect
+
+            return run_collect(ns, cfg)
         if ns.command == "record":
             from liqtui.commands.record import run_record
 
