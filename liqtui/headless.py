@@ -30,7 +30,7 @@ from liqtui.sources import Source
 
 __all__ = ["SOURCES", "ZonesArgError", "collect_zones", "format_text", "zones_document"]
 
-SOURCES: tuple[str, ...] = ("replay", "demo", "live")
+SOURCES: tuple[str, ...] = ("replay", "demo", "live", "bus")
 log = logging.getLogger("liqtui.headless")
 
 Progress = Callable[[int, int, str], None]
@@ -90,6 +90,7 @@ async def collect_zones(
     backfill: bool = True,
     store: Any = None,
     progress: Progress | None = None,
+    bus: Any = None,
 ) -> dict[str, Any]:
     """Collect from ``source`` ("replay" | "demo" | "live") and return the zones document (see module doc).
 
@@ -122,6 +123,7 @@ async def collect_zones(
         seed=seed,
         speed=speed,
         progress=progress,
+        bus=bus,
     )
     driver = _Driver(src.engine)
     try:

@@ -10,6 +10,9 @@ objects into ``sink`` (normally ``engine.apply``) until it is cancelled (live, d
 * ``demo``   — start the simulated exchange (:class:`liqtui.sim.server.DemoExchange`) on 127.0.0.1 and run the
   *same* backfill and feed code against it through endpoint overrides. Demo data never enters the store.
 * ``replay`` — a recording file through the same decoders (ours, hftbacktest, cryptofeed v1/v3).
+* ``bus``    — desk mode: what a ``liqtui collect --bus`` publishes on NATS JetStream, replayed from the
+  lookback's start (history) and then followed live (:mod:`liqtui.bus.reader`); no exchange is contacted and
+  nothing is written to the store.
 
 This module is pure (no textual). The commands that run a source (``liqtui``, ``record``, ``zones``) are in
 :mod:`liqtui.commands`.
@@ -45,8 +48,8 @@ __all__ = [
 
 log = logging.getLogger("liqtui.sources")
 
-SourceKind = Literal["live", "demo", "replay"]
-SOURCE_KINDS: tuple[str, ...] = ("live", "demo", "replay")
+SourceKind = Literal["live", "demo", "replay", "bus"]
+SOURCE_KINDS: tuple[str, ...] = ("live", "demo", "replay", "bus")
 Progress = Callable[[int, int, str], None]
 Sink = Callable[[MarketEvent], None]
 
@@ -100,6 +103,8 @@ class Source:
         speed: float = 1.0,
         progress: Progress | None = None,
         on_raw: Callable[[str, str, int], None] | None = None,
+        bus: Any = None,
+        demo_store: bool = False,
     ) -> None:
         if kind not in SOURCE_KINDS:
             raise ValueError(f"source kind must be one of {', '.join(SOURCE_KINDS)}, got {kind!r}")
@@ -111,6 +116,10 @@ class Source:
             raise SourceError(
                 f"symbol {symbol}: the demo exchange simulates {', '.join(DEMO_SYMBOLS)} only; choose one of them"
             )
+        if kind == "bus" and (bus is None or not bus.servers()):
+            raise SourceError(
+                "the bus source needs a server: --bus nats://HOST:4222 (or [bus] url in the config)"
+            )
         self.kind = kind
         # a replay without a symbol follows the recording's most traded instrument
         self._replay_symbol = symbol
@@ -121,7 +130,14 @@ class Source:
         self.endpoints = endpoints or Endpoints()
         self.backfill_on = backfill
         self.history_lookback = history_lookback
-        self.store = store if kind == "live" else None  # demo and replay data never enter the user's store
+        # demo and replay data never enter the user's store (a collector's demo keeps a store of its own:
+        # ``demo_store``); a bus screen reads the collector's stream, and the collector keeps the store
+        self.store = store if kind == "live" or (kind == "demo" and demo_store) else None
+        self.bus = bus
+        self._bus_feed: Any = None
+        #: called once the history is in and before the held-back live candles are applied (the collector
+        #: publishes its history snapshot here, so it precedes those candles on the bus)
+        self.on_history: Callable[[Source], None] | None = None
         self.checkpoint_s = checkpoint_s
         self.replay_path = replay_path
         self.seed = seed
@@ -155,6 +171,7 @@ class Source:
             "endpoints": Endpoints.from_overrides(cfg.endpoints or None),
             "backfill": cfg.backfill.enabled,
             "checkpoint_s": cfg.store.checkpoint_s,
+            "bus": cfg.bus,
         }
         args.update(kw)
         return cls(kind, **args)
@@ -176,6 +193,8 @@ class Source:
         if self._feeds is not None:
             stats: Mapping[str, Any] = self._feeds.stats
             return stats
+        if self._bus_feed is not None:
+            return self._bus_feed.stats()  # type: ignore[no-any-return]
         if self.replay_stats is not None:
             return {"replay": self.replay_stats}
         return {}
@@ -195,6 +214,8 @@ class Source:
                 await self._replay(sink)
             elif self.kind == "demo":
                 await self._demo(sink)
+            elif self.kind == "bus":
+                await self._bus(sink)
             else:
                 await self._feeds_with_history(sink, self.endpoints, now_ms=None)
         finally:
@@ -256,6 +277,31 @@ class Source:
             # our own exchange on 127.0.0.1: no rate limit to respect, and it keeps its whole OI history
             await self._feeds_with_history(sink, ep, now_ms=now, full_oi_history=True, min_interval_s=0.0)
 
+    async def _bus(self, sink: Sink) -> None:
+        import time
+
+        from liqtui.bus.reader import BusFeed
+
+        start = int(time.time() * 1000) - LOOKBACK_MS[self.history_lookback]
+        self._bus_feed = feed = BusFeed(
+            self.bus,
+            ticker=self.symbol,
+            venues=self.venues,
+            engine=self.engine,
+            sink=sink,
+            start_ms=start,
+            progress=self.progress if self.backfill_on else None,
+        )
+        waiter = asyncio.create_task(self._bus_loaded(feed))
+        try:
+            await feed.run()
+        finally:
+            waiter.cancel()
+
+    async def _bus_loaded(self, feed: Any) -> None:
+        await feed.loaded.wait()
+        self.history_loaded.set()
+
     # ------------------------------------------------------------------------------------ the steps
 
     async def _feeds_with_history(
@@ -292,6 +338,8 @@ class Source:
         try:
             if self.backfill_on:
                 await self._backfill(ep, now_ms, full_oi_history, min_interval_s)
+            if self.on_history is not None:
+                self.on_history(self)
             gate.open(after_ts=self.engine.model.last_ts)
             self.history_loaded.set()
             await tasks[0]
@@ -381,6 +429,34 @@ class Source:
             self.engine.replace_model(model)
             self._note(f"model {'restored from a checkpoint' if restored else 'rebuilt from the store'}")
             self._candles_from_store(ref, model.last_ts)
+        self._liquidations_from_store()
+
+    def _liquidations_from_store(self) -> None:
+        """The realized liquidations the store heard (a collector's, or an earlier run's) into the tape, newest
+        last, as many as the engine keeps."""
+        import time
+
+        if self.store is None or not hasattr(self.store, "read_liquidations"):
+            return
+        now = int(time.time() * 1000)
+        keep = self.engine.liquidations.maxlen or 2000
+        found: list[Any] = []
+        try:
+            for v in self.venues:
+                found += self.store.read_liquidations(
+                    v,
+                    instrument(v, self.symbol),
+                    now - LOOKBACK_MS[self.history_lookback],
+                    now + 86_400_000,
+                    limit=keep,
+                )
+        except Exception:  # the tape is a nicety: a damaged store never blocks the start
+            log.exception("reading liquidations from the store failed")
+            return
+        found.sort(key=lambda ev: ev.ts)
+        self.engine.liquidations.extend(found[-keep:])
+        if found:
+            self.engine.touch()
 
     def _candles_from_store(self, venue: str, until_ms: int) -> None:
         """The restored model already holds the stored history: keep its candles and OI for the overlay/charts."""
