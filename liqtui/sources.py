@@ -53,6 +53,8 @@ SOURCE_KINDS: tuple[str, ...] = ("live", "demo", "replay", "bus")
 Progress = Callable[[int, int, str], None]
 Sink = Callable[[MarketEvent], None]
 
+#: Seconds a headless bus run waits for the bus to answer (beyond its --seconds) before it gives up.
+BUS_ANSWER_S = 15.0
 #: The demo's simulated past: enough for the longest lookback, generated compressed on start.
 DEMO_HISTORY_DAYS = 183.0
 #: The tickers the demo exchange simulates, each with its own price level (the simulator's per-instrument
@@ -135,6 +137,7 @@ class Source:
         self.store = store if kind == "live" or (kind == "demo" and demo_store) else None
         self.bus = bus
         self._bus_feed: Any = None
+        self._bus_up = asyncio.Event()  # set once the bus connection was first made
         #: called once the history is in and before the held-back live candles are applied (the collector
         #: publishes its history snapshot here, so it precedes those candles on the bus)
         self.on_history: Callable[[Source], None] | None = None
@@ -228,6 +231,15 @@ class Source:
             return
         task = asyncio.create_task(self(sink), name=f"source-{self.kind}")
         try:
+            if self.kind == "bus":  # a bus that never answers must not hang a headless run
+                up = asyncio.create_task(self._bus_up.wait())
+                await asyncio.wait(
+                    {task, up}, timeout=seconds + BUS_ANSWER_S, return_when=asyncio.FIRST_COMPLETED
+                )
+                up.cancel()
+                if not self._bus_up.is_set() and not task.done():
+                    self._note(f"the bus did not answer within {seconds + BUS_ANSWER_S:.0f} s")
+                    return
             waiter = asyncio.create_task(self.history_loaded.wait())
             await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
             waiter.cancel()
@@ -299,6 +311,8 @@ class Source:
             waiter.cancel()
 
     async def _bus_loaded(self, feed: Any) -> None:
+        await feed.link.connected.wait()
+        self._bus_up.set()
         await feed.loaded.wait()
         self.history_loaded.set()
 

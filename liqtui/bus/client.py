@@ -90,6 +90,7 @@ class BusLink:
         self.nc: Any = None
         self.js: Any = None
         self.connected = asyncio.Event()
+        self._closing = False
 
     def _set(self, state: str, reason: str = "") -> None:
         if state == self.state and state != "reconnecting":
@@ -139,6 +140,8 @@ class BusLink:
         return self
 
     async def _disconnected(self) -> None:
+        if self._closing:
+            return
         self.attempt += 1
         self._set("reconnecting", "the bus went away")
 
@@ -155,12 +158,18 @@ class BusLink:
         self._set("stopped")
 
     async def close(self) -> None:
+        """Close the connection, waiting at most ~2 s (``asyncio.wait`` on a task, not ``wait_for``: a client
+        call that swallows its cancellation cannot hang the shutdown)."""
+        self._closing = True
         nc, self.nc = self.nc, None
         if nc is not None and not nc.is_closed:
-            try:
-                await asyncio.wait_for(nc.drain(), timeout=2.0)
-            except Exception:  # noqa: BLE001 - closing anyway
-                await nc.close()
+            for coro in (nc.flush(timeout=1), nc.close()):
+                task = asyncio.ensure_future(coro)
+                done, _ = await asyncio.wait({task}, timeout=1.0)
+                if task in done and not task.cancelled() and task.exception() is not None:
+                    log.debug("bus: closing: %s", task.exception())
+                elif not done:
+                    task.cancel()
         self._set("stopped")
 
     def stats(self) -> dict[str, Any]:

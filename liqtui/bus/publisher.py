@@ -41,6 +41,7 @@ class PublisherStats:
     events: int = 0
     batches: int = 0
     history_bars: int = 0
+    history_acked: int = 0  # history messages acknowledged
     bytes: int = 0
     acked: int = 0
     retries: int = 0
@@ -191,6 +192,8 @@ class Publisher:
             self._outbox_bytes -= len(data)
             self.stats.pending = len(self._outbox)
             self.stats.acked += n
+            if n == 0:
+                self.stats.history_acked += 1
             self.stats.batches += 1
             self.stats.bytes += len(data)
             self.stats.last_seq = int(getattr(ack, "seq", 0) or 0)
@@ -206,4 +209,5 @@ class Publisher:
             "dropped": s.dropped,
             "pending": s.pending,
             "history_bars": s.history_bars,
+            "history_acked": s.history_acked,
         }

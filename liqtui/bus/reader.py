@@ -115,13 +115,21 @@ class BusFeed:
             queue.put_nowait(msg)
 
         try:
+            await self._wait_for_stream()
+            ccfg = ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_TIME, opt_start_time=start)
             sub = await self.link.js.subscribe(
                 symbol_filter(self.ticker),
+                stream=self.opts.stream,
                 cb=on_msg,
                 ordered_consumer=True,
                 idle_heartbeat=2.0,
-                config=ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_TIME, opt_start_time=start),
+                config=ccfg,
             )
+            # nats-py (2.16) re-creates an ordered consumer after a gap or a lost server as "by start sequence"
+            # but keeps the start time in the request, which the server refuses (err 10094): the replay is then
+            # stuck. The start time only matters for the first consumer, so it is dropped from the kept request.
+            # (the client keeps and re-uses the very ConsumerConfig object it was given)
+            ccfg.opt_start_time = None
             info = await sub.consumer_info()
             if not info.num_pending:
                 self._caught_up()
@@ -130,6 +138,26 @@ class BusFeed:
                 self._handle(msg)
         finally:
             await self.link.close()
+
+    async def _wait_for_stream(self) -> None:
+        """No collector has made the stream yet: wait for it (said once in the log and the notes)."""
+        from nats.errors import Error as NatsError
+        from nats.js.errors import NotFoundError
+
+        said = False
+        while True:
+            try:
+                await self.link.js.stream_info(self.opts.stream)
+                return
+            except NotFoundError:
+                if not said:
+                    log.warning(
+                        "bus: no stream %s yet (is liqtui collect --bus running?); waiting", self.opts.stream
+                    )
+                    said = True
+            except (NatsError, TimeoutError):
+                pass
+            await asyncio.sleep(0.25)
 
     def _caught_up(self) -> None:
         if not self.loaded.is_set():
