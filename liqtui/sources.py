@@ -118,10 +118,17 @@ class Source:
             raise SourceError(
                 f"symbol {symbol}: the demo exchange simulates {', '.join(DEMO_SYMBOLS)} only; choose one of them"
             )
-        if kind == "bus" and (bus is None or not bus.servers()):
-            raise SourceError(
-                "the bus source needs a server: --bus nats://HOST:4222 (or [bus] url in the config)"
-            )
+        if kind == "bus":
+            from liqtui.bus import BusError, import_nats
+            from liqtui.bus.client import check_options
+
+            if bus is None or not bus.servers():
+                raise SourceError("the bus source needs a server: --bus nats://HOST:4222")
+            try:
+                check_options(bus)
+                import_nats()
+            except BusError as exc:
+                raise SourceError(str(exc)) from None
         self.kind = kind
         # a replay without a symbol follows the recording's most traded instrument
         self._replay_symbol = symbol

@@ -118,7 +118,7 @@ class BusLink:
                     tls=tls,
                     allow_reconnect=True,
                     max_reconnect_attempts=-1,
-                    reconnect_time_wait=0.5,  # type: ignore[arg-type]  # nats-py annotates int, takes seconds
+                    reconnect_time_wait=0.5,  # nats-py annotates int; it takes seconds as a float
                     connect_timeout=2,
                     ping_interval=5,
                     max_outstanding_pings=2,

@@ -108,7 +108,7 @@ class BusFeed:
         from nats.js.api import ConsumerConfig, DeliverPolicy
 
         await self.link.open()
-        start = dt.datetime.fromtimestamp(self.start_ms / 1000, tz=dt.UTC).isoformat().replace("+00:00", "Z")
+        start = dt.datetime.fromtimestamp(self.start_ms / 1000, tz=dt.UTC)
         queue: asyncio.Queue[Any] = asyncio.Queue()
 
         async def on_msg(msg: Any) -> None:
