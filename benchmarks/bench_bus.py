@@ -96,7 +96,7 @@ async def _through_bus(url: str, events: list[MarketEvent]) -> float:
         pub(ev)
         if pub.stats.events % 2000 == 0:
             await asyncio.sleep(0)  # the publisher and reader run as the collector's loop would let them
-    await asyncio.wait_for(done.wait(), 120)
+    await asyncio.wait_for(done.wait(), 300)
     took = time.perf_counter() - t0
     for t in (reader, runner):
         t.cancel()
@@ -172,7 +172,7 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from tests.bus.conftest import NatsServer
 
-    n = 50_000 if quick else 300_000
+    n = 50_000 if quick else 200_000
     lookback = "1d" if quick else "7d"
     events = _events(n)
     rows: list[dict[str, Any]] = []
