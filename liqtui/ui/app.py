@@ -147,7 +147,7 @@ _LAG_EVENTS = (Trade, MarkPrice)
 _GROUPS = {name: Binding.Group(name, compact=True) for name in ("lookback", "threshold", "heat", "zoom")}
 
 
-def _bindings() -> list[Binding]:
+def _bindings() -> list[BindingType]:
     return [
         Binding(k.key, k.action, k.label, id=k.id, show=k.show, group=_GROUPS[k.group] if k.group else None)
         for k in KEYS
