@@ -105,6 +105,7 @@ class Source:
         progress: Progress | None = None,
         on_raw: Callable[[str, str, int], None] | None = None,
         hyperliquid: Any = None,
+        books: bool = True,
     ) -> None:
         if kind not in SOURCE_KINDS:
             raise ValueError(f"source kind must be one of {', '.join(SOURCE_KINDS)}, got {kind!r}")
@@ -133,6 +134,9 @@ class Source:
         self.speed = speed
         self.progress = progress
         self.on_raw = on_raw
+        #: follow the order books (live, demo: their own connections and, for Binance, REST snapshots; a replay:
+        #: its recorded book frames). ``liqtui record`` turns them off: it records the trade feeds' frames only
+        self.books_on = books
         #: called with each note as it is made (the UI shows it as a notification)
         self.on_note: Callable[[str], None] | None = None
         self.notes: list[str] = []
@@ -257,7 +261,9 @@ class Source:
         if not self.replay_path:
             raise ValueError("replay needs a recording FILE")
         self.replay_stats = st = ReplayStats()
-        books = self._books = _ReplayBooks(st, sink, self.on_raw)
+        on_raw = self.on_raw
+        if self.books_on:
+            on_raw = self._books = _ReplayBooks(st, sink, self.on_raw)
         observed = _ObservedTee(self, sink, info_url=None)
         try:
             await replay(
@@ -266,7 +272,7 @@ class Source:
                 decoders=observed.decoder,
                 speed=self.speed,
                 stats=st,
-                on_raw=books,
+                on_raw=on_raw,
                 symbol=self._replay_symbol,
             )
         finally:
@@ -338,13 +344,12 @@ class Source:
         gate = _CandleGate(sink, writer)
         observed = _ObservedTee(self, gate, info_url=ep.rest_url("hyperliquid"))
         self._feeds = FeedManager(self.venues, self.symbol, endpoints=ep, sink=observed, on_raw=self.on_raw)
-        # the order books on their own connections (book traffic never delays the trade feed); straight to the
-        # engine: books are neither held back with the candles nor stored
-        self._books = BookFeed(self.venues, self.symbol, sink=sink, endpoints=ep)
-        tasks: list[asyncio.Task[Any]] = [
-            asyncio.create_task(self._feeds.run(), name="feeds"),
-            asyncio.create_task(self._books.run(), name="books"),
-        ]
+        tasks: list[asyncio.Task[Any]] = [asyncio.create_task(self._feeds.run(), name="feeds")]
+        if self.books_on:
+            # the order books on their own connections (book traffic never delays the trade feed); straight to
+            # the engine: books are neither held back with the candles nor stored
+            self._books = BookFeed(self.venues, self.symbol, sink=sink, endpoints=ep)
+            tasks.append(asyncio.create_task(self._books.run(), name="books"))
         if "hyperliquid" in self._feeds.decoders:
             tasks.extend(observed.start(self._feeds.decoders["hyperliquid"]))
         if writer is not None:
