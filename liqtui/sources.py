@@ -112,6 +112,8 @@ class Source:
         hyperliquid: Any = None,
         bus: Any = None,
         demo_store: bool = False,
+        books: bool = True,
+        demo_radar: int = 0,
     ) -> None:
         if kind not in SOURCE_KINDS:
             raise ValueError(f"source kind must be one of {', '.join(SOURCE_KINDS)}, got {kind!r}")
@@ -159,6 +161,12 @@ class Source:
         self.speed = speed
         self.progress = progress
         self.on_raw = on_raw
+        #: follow the order books (live, demo: their own connections and, for Binance, REST snapshots; a replay:
+        #: its recorded book frames). ``liqtui record`` turns them off: it records the trade feeds' frames only
+        self.books_on = books
+        # the demo's many-symbol market for the radar (the screen's `r`): it costs a few ms per market second,
+        # which a headless run at --speed 100s cannot spare, so only the screen asks for it
+        self.demo_radar = demo_radar
         #: called with each note as it is made (the UI shows it as a notification)
         self.on_note: Callable[[str], None] | None = None
         self.notes: list[str] = []
@@ -297,7 +305,9 @@ class Source:
         if not self.replay_path:
             raise ValueError("replay needs a recording FILE")
         self.replay_stats = st = ReplayStats()
-        books = self._books = _ReplayBooks(st, sink, self.on_raw)
+        on_raw = self.on_raw
+        if self.books_on:
+            on_raw = self._books = _ReplayBooks(st, sink, self.on_raw)
         observed = _ObservedTee(self, sink, info_url=None)
         try:
             await replay(
@@ -306,7 +316,7 @@ class Source:
                 decoders=observed.decoder,
                 speed=self.speed,
                 stats=st,
-                on_raw=books,
+                on_raw=on_raw,
                 symbol=self._replay_symbol,
             )
         finally:
@@ -330,6 +340,7 @@ class Source:
                 symbol=instrument("binance", self.symbol),
                 history_days=DEMO_HISTORY_DAYS,
                 start_ms=self.demo_start_ms,
+                multi_symbols=self.demo_radar,
             ) as demo,
             contextlib.AsyncExitStack() as stack,
         ):
@@ -405,13 +416,12 @@ class Source:
         gate = _CandleGate(sink, writer)
         observed = _ObservedTee(self, gate, info_url=ep.rest_url("hyperliquid"))
         self._feeds = FeedManager(self.venues, self.symbol, endpoints=ep, sink=observed, on_raw=self.on_raw)
-        # the order books on their own connections (book traffic never delays the trade feed); straight to the
-        # engine: books are neither held back with the candles nor stored
-        self._books = BookFeed(self.venues, self.symbol, sink=sink, endpoints=ep)
-        tasks: list[asyncio.Task[Any]] = [
-            asyncio.create_task(self._feeds.run(), name="feeds"),
-            asyncio.create_task(self._books.run(), name="books"),
-        ]
+        tasks: list[asyncio.Task[Any]] = [asyncio.create_task(self._feeds.run(), name="feeds")]
+        if self.books_on:
+            # the order books on their own connections (book traffic never delays the trade feed); straight to
+            # the engine: books are neither held back with the candles nor stored
+            self._books = BookFeed(self.venues, self.symbol, sink=sink, endpoints=ep)
+            tasks.append(asyncio.create_task(self._books.run(), name="books"))
         if "hyperliquid" in self._feeds.decoders:
             tasks.extend(observed.start(self._feeds.decoders["hyperliquid"]))
         if writer is not None:

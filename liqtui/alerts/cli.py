@@ -162,7 +162,7 @@ def fast_main(argv: list[str] | None = None) -> int | None:
 
 def add_watch_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``watch`` on the CLI's subparsers (``args.handler`` is :func:`run_watch`)."""
-    from liqtui.cli import _common  # the flags every data command shares (--config, --symbol, --exchange ...)
+    from liqtui.cli import _common, _seed  # the flags every data command shares (--config, --symbol ...)
 
     p: argparse.ArgumentParser = subparsers.add_parser(
         "watch", help="headless: feeds + model without a screen, only the alerts (and the status file)"
@@ -179,15 +179,31 @@ def add_watch_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument(
         "--no-status-file", action="store_true", help="do not write the state file for liqtui status"
     )
-    p.add_argument("--seed", type=int, default=None, help="demo: random seed")
+    p.add_argument("--seed", type=_seed, default=None, help="demo: random seed")
     p.add_argument(
         "--speed",
-        type=_seconds("--speed", allow_zero=True),
+        type=_arg_type(_check_speed),
         default=1.0,
         help="demo/replay speed factor; a replay at 0: as fast as possible",
     )
     p.set_defaults(handler=run_watch)
     return p
+
+
+def _check_speed(text: str) -> float:
+    """``watch --speed``: a finite number ≥ 0 here; the source's own range is checked once the source is known."""
+    from liqtui.config import DEMO_SPEED, REPLAY_SPEED
+
+    try:
+        v = float(text)
+    except ValueError:
+        raise ValueError(f"--speed must be a number, got {text!r}") from None
+    if v not in REPLAY_SPEED:
+        raise ValueError(
+            f"--speed must be {DEMO_SPEED.describe()} for the demo, {REPLAY_SPEED.describe()} for a replay "
+            f"(0 = as fast as possible), got {text!r}"
+        )
+    return v
 
 
 def run_watch(args: argparse.Namespace, cfg: Any = None) -> int:
@@ -204,13 +220,13 @@ def run_watch(args: argparse.Namespace, cfg: Any = None) -> int:
     except (ConfigError, AlertConfigError) as exc:
         print(f"liqtui watch: error: {exc}", file=sys.stderr)
         return EXIT_BAD_ARGS
-    if args.replay:
-        from pathlib import Path
-
-        if not Path(args.replay).is_file():
-            print(f"liqtui watch: error: --replay: no such file {args.replay!r}", file=sys.stderr)
-            return EXIT_BAD_ARGS
     kind = "replay" if args.replay else "demo" if args.demo else "live"
+    problem = _watch_source_problem(args, kind)
+    if problem:
+        print(f"liqtui watch: error: {problem}", file=sys.stderr)
+        return EXIT_BAD_ARGS
+    from liqtui.sources import SourceError
+
     try:
         return watch(
             cfg,
@@ -224,5 +240,34 @@ def run_watch(args: argparse.Namespace, cfg: Any = None) -> int:
             seed=args.seed,
             speed=args.speed,
         )
+    except SourceError as exc:  # e.g. a ticker the demo does not simulate
+        print(f"liqtui watch: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_ARGS
     except KeyboardInterrupt:
         return EXIT_OK
+
+
+def _watch_source_problem(args: argparse.Namespace, kind: str) -> str | None:
+    """What is wrong with the source flags, checked before anything starts: the recording (exists, is a file,
+    a known format) and ``--speed`` against the source's own range (the demo's market speed, or a replay's)."""
+    from liqtui.config import DEMO_SPEED, REPLAY_SPEED
+
+    if kind == "replay":
+        from pathlib import Path
+
+        from liqtui.history.formats import RecordingError, detect_format
+
+        path = Path(args.replay)
+        if not path.exists():
+            return f"--replay: no such file {args.replay!r}"
+        if not path.is_file():
+            return f"--replay: {args.replay!r} is not a file"
+        try:
+            detect_format(path)
+        except (RecordingError, OSError) as exc:
+            return f"--replay: {exc}"
+    limit, what = (REPLAY_SPEED, " (0 = as fast as possible)") if kind == "replay" else (DEMO_SPEED, "")
+    if kind != "live" and args.speed not in limit:
+        what = what or " (the demo market's speed factor)"
+        return f"--speed must be {limit.describe()}{what}, got {args.speed:g}"
+    return None

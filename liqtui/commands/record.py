@@ -20,11 +20,13 @@ def run_record(ns: argparse.Namespace, cfg: Config) -> int:
     from liqtui.history.record import Recorder, RecordError
 
     try:
-        # a recording holds the websocket frames (and REST OI polls) only: no REST backfill during it
+        # a recording holds the trade feeds' websocket frames (and REST OI polls) only: no REST backfill during
+        # it, and no order books (their own connections and REST snapshots, none of it recorded)
         src = Source.from_config(
             source_kind(ns),
             cfg,
             backfill=False,
+            books=False,
             seed=getattr(ns, "seed", None),
             speed=getattr(ns, "speed", 1.0),
         )

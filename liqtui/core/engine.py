@@ -156,7 +156,7 @@ class Engine:
         self.model = model
         self.symbol = symbol
         self.reference: Venue | None = Venue(reference) if reference is not None else None
-        self.version = 0
+        self._version = 0  # bumps on any change but a trade (trades count in ``version`` by their number)
         self.price: float | None = None
         self.mark: float | None = None
         self.funding: dict[Venue, float] = {}
@@ -167,7 +167,10 @@ class Engine:
         self.candles: collections.deque[Candle] = collections.deque(maxlen=max_candles)
         self.status: dict[Venue, FeedStatus] = {}
         self._oldest_fine_ts = _NO_TS  # open time of the oldest sub-hour candle in ``candles``
-        self.counters: dict[str, int] = collections.defaultdict(int)
+        self._counters: dict[str, int] = collections.defaultdict(int)
+        # the per-event counts, plain ints on the hot path (merged by ``counters``): events = trades + the others
+        self._n_trades = 0
+        self._n_other = 0
         self.last_event_ts = 0
         self._oi_hist: collections.deque[tuple[int, float]] = collections.deque()
         # open interest over time (see oi_history): backfilled bars and live updates kept apart, because live
@@ -209,25 +212,44 @@ class Engine:
             self.reference = venue
         return venue is self.reference
 
+    @property
+    def version(self) -> int:
+        """Bumps on every change a view may show (every event but a book one; a new model, symbol ...)."""
+        return self._version + self._n_trades
+
+    @version.setter
+    def version(self, value: int) -> None:
+        self._version = value - self._n_trades
+
+    @property
+    def counters(self) -> dict[str, int]:
+        """Event counts by kind (events, trades, candles, liquidations, ...; a missing kind reads 0)."""
+        c = self._counters
+        if self._n_trades or self._n_other:
+            c["events"] = self._n_trades + self._n_other
+        if self._n_trades:
+            c["trades"] = self._n_trades
+        return c
+
     def apply(self, ev: MarketEvent | BookEvent) -> None:
         """Apply one event. Cheap: trades and marks touch scalars only; book events go to :attr:`depth`
         without bumping :attr:`version` or the event counters."""
         t = type(ev)
-        if t is BookUpdate or t is BookStatus:
-            self.depth.apply(ev)  # type: ignore[arg-type]  # t is an exact book type: the hot path
-            return
-        self.version += 1
-        self.counters["events"] += 1
-        if t is Trade:
-            if self._is_reference(ev.venue):
+        if t is Trade:  # most events: first, with the reference check inlined once the reference is known
+            self._n_trades += 1  # bumps ``version`` too
+            if ev.venue is self.reference or self._is_reference(ev.venue):
                 p = ev.price  # type: ignore[union-attr]  # t is Trade: an exact-type check, the hot path
                 self.price = p
                 if p < self._lo:  # noqa: PLR1730 - per-trade hot path: an if beats min()/max()
                     self._lo = p
                 if p > self._hi:  # noqa: PLR1730
                     self._hi = p
-            self.counters["trades"] += 1
             return
+        if t is BookUpdate or t is BookStatus:
+            self.depth.apply(ev)  # type: ignore[arg-type]  # t is an exact book type: the hot path
+            return
+        self._version += 1
+        self._n_other += 1
         if t is MarkPrice:
             self._on_mark(ev)  # type: ignore[arg-type]
         elif t is Candle:
@@ -238,11 +260,11 @@ class Engine:
             self.funding[ev.venue] = ev.rate  # type: ignore[union-attr]
         elif t is Liquidation:
             self.liquidations.append(ev)  # type: ignore[arg-type]
-            self.counters["liquidations"] += 1
+            self._counters["liquidations"] += 1
         elif t is FeedStatus:
             self.status[ev.venue] = ev  # type: ignore[assignment]
         else:
-            self.counters["unknown"] += 1
+            self._counters["unknown"] += 1
             return
         self.last_event_ts = max(self.last_event_ts, ev.ts)
 
@@ -259,7 +281,7 @@ class Engine:
 
     def _on_oi(self, ev: OpenInterest) -> None:
         if not (math.isfinite(ev.usd) and ev.usd >= 0):
-            self.counters["bad_oi"] += 1
+            self._counters["bad_oi"] += 1
             return
         self.oi_usd[ev.venue] = ev.usd
         self.oi_usd_total = total = sum(self.oi_usd.values())
@@ -276,14 +298,14 @@ class Engine:
 
     def _on_candle(self, ev: Candle) -> None:
         if not self._is_reference(ev.venue):
-            self.counters["candles_other"] += 1
+            self._counters["candles_other"] += 1
             return
         if not ev.closed:
-            self.counters["candles_open"] += 1
+            self._counters["candles_open"] += 1
             return
         if ev.ts <= self.model.last_ts or ev.ts < self.model.last_close_ts:
             # a duplicate, an older bar, or one overlapping the last (coarse backfill) bar: ignored
-            self.counters["candles_stale"] += 1
+            self._counters["candles_stale"] += 1
             return
         venues = frozenset(self.oi_usd)
         if venues != self._oi_venues_stepped:
@@ -300,9 +322,9 @@ class Engine:
                 interval_s=ev.interval_s,
             )  # fmt: skip
         except ValueError:
-            self.counters["candles_bad"] += 1
+            self._counters["candles_bad"] += 1
             return
-        self.counters["candles"] += 1
+        self._counters["candles"] += 1
         self._add_candles([ev])
         if self.price is None:
             self.price = ev.close
@@ -335,7 +357,7 @@ class Engine:
         self.model.step_many(arr, until_ts=until_ts)
         self.record_history(arr, until_ts=until_ts, venue=venue, symbol=symbol)
         self._model_version = self.model.version
-        self.counters["history_bars"] += len(arr)
+        self._counters["history_bars"] += len(arr)
         return len(arr)
 
     def record_history(
@@ -356,7 +378,7 @@ class Engine:
         v = Venue(venue) if venue is not None else (self.reference or Venue.BINANCE)
         end = max(int(arr["ts"][-1]), until_ts or 0)
         self._add_candles(self._bar_candles(arr, v, symbol or self.symbol, _fine_from(end)), end)
-        if self.price is None or not self.counters["trades"]:  # no live trade yet: the history's close
+        if self.price is None or not self._n_trades:  # no live trade yet: the history's close
             self.price = float(arr["close"][-1])
         self._add_oi_points(arr, end)
         self.version += 1

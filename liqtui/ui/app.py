@@ -65,7 +65,7 @@ from liqtui.ui.commands import LiqtuiCommands
 from liqtui.ui.context import ContextSeries
 from liqtui.ui.keys import BINDING_IDS, HELP_TEXT, KEYS, LOOKBACK_KEYS
 from liqtui.ui.messages import BackfillProgress, SymbolChangeRequested, VenuesChangeRequested
-from liqtui.ui.radar import RADAR_BINDINGS, RadarScreen, runner_for
+from liqtui.ui.radar import RadarScreen, runner_for
 from liqtui.ui.render import fmt_price, row_of, time_axis
 from liqtui.ui.screens import HelpScreen, TickerScreen, VenuesScreen
 from liqtui.ui.themes import (
@@ -147,7 +147,7 @@ _LAG_EVENTS = (Trade, MarkPrice)
 _GROUPS = {name: Binding.Group(name, compact=True) for name in ("lookback", "threshold", "heat", "zoom")}
 
 
-def _bindings() -> list[Binding]:
+def _bindings() -> list[BindingType]:
     return [
         Binding(k.key, k.action, k.label, id=k.id, show=k.show, group=_GROUPS[k.group] if k.group else None)
         for k in KEYS
@@ -170,7 +170,7 @@ class LiqtuiApp(AlertsAppMixin, App[None]):
     CSS_PATH = Path(__file__).with_name("liqtui.tcss")
     TITLE = "liqtui"
     COMMANDS = App.COMMANDS | {LiqtuiCommands}
-    BINDINGS: ClassVar[list[BindingType]] = [*_bindings(), *RADAR_BINDINGS]
+    BINDINGS: ClassVar[list[BindingType]] = _bindings()
     ENABLE_COMMAND_PALETTE = True
     _truth_tracker: TruthTracker | None = None
 
@@ -1012,6 +1012,8 @@ class LiqtuiApp(AlertsAppMixin, App[None]):
                 continue
             if b.id == "truth" and self.demo_market() is None:
                 continue  # only the demo knows the truth
+            if b.id == "radar_back" and not self._from_radar:
+                continue  # only a heatmap opened from the radar goes back to it
             if b.id.startswith("lookback_"):
                 title = f"Lookback {b.description}"
             else:

@@ -53,6 +53,9 @@ KEYS: tuple[KeySpec, ...] = (
     KeySpec("book", "b", "book", "book", show=False),
     KeySpec("book_overlay", "B", "book_overlay", "book overlay", show=False),
     KeySpec("observed", "O", "observed", "observed", show=False),
+    # the radar (liqtui.ui.radar): r opens it; Esc on a heatmap opened from it goes back (elsewhere Esc does nothing)
+    KeySpec("radar", "r", "radar", "radar", show=False),
+    KeySpec("radar_back", "escape", "radar_back", "back to the radar", show=False),
 )
 
 BINDING_IDS: tuple[str, ...] = tuple(k.id for k in KEYS)
@@ -79,6 +82,8 @@ HELP_TEXT: dict[str, str] = {
     "W after a zone that holds a wall (≥5× the median resting depth), book state in the status line",
     "book_overlay": "resting-liquidity overlay on the heatmap on/off (walls standing over time as ━ lines)",
     "observed": "Hyperliquid's observed positions on/off (their heat column, markers, zones, coverage)",
+    "radar": "radar: every perpetual at once (Enter opens one, Esc returns)",
+    "radar_back": "back to the radar from the heatmap it opened",
     "help": "this help",
     "quit": "quit",
 }

@@ -29,7 +29,7 @@ from textual.worker import Worker
 from liqtui.core.radar import COLUMNS, Radar, RadarRow, RadarTable
 from liqtui.venues.binance.allmarket import BinanceAllMarket
 
-__all__ = ["RADAR_BINDINGS", "RadarRunner", "RadarScreen", "runner_for", "source_endpoints", "sparkline"]
+__all__ = ["RadarRunner", "RadarScreen", "runner_for", "source_endpoints", "sparkline"]
 
 _BARS = "▁▂▃▄▅▆▇█"
 NARROW_WIDTH = 100  # below this many columns the table drops its less essential columns
@@ -38,14 +38,6 @@ _NARROW = ("symbol", "price", "chg_1h", "squeeze", "flush", "spark")
 _SORTS = tuple(COLUMNS)
 _REFRESH_S = 1.0
 _ZONES_BUDGET_S = 0.04  # zone searches per refresh: a minute close changes every model at once
-
-#: The app-level bindings of the radar: ``r`` opens it, Esc on the heatmap opened from it goes back.
-RADAR_BINDINGS: list[BindingType] = [
-    Binding(
-        "r", "radar", "radar: every perpetual at once (Enter opens one, Esc returns)", id="radar", show=False
-    ),
-    Binding("escape", "radar_back", "back to the radar", show=False),
-]
 
 
 def sparkline(values: Sequence[float], width: int) -> str:

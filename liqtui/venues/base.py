@@ -319,8 +319,7 @@ class BaseDecoder:
         or ``""`` for none) → check price/size → side → ``[Trade]`` (``[]`` when skipped). ``to_base(size,
         price)`` converts a size in contracts to base units. A bad row raises ``ValueError`` (counted by
         :meth:`decode`)."""
-        me = self.symbol
-        if sym != me:
+        if sym != self.symbol:
             self.ignored += 1
             return []
         if key is not None and key != "" and self.seen_trade(key):
@@ -334,7 +333,7 @@ class BaseDecoder:
         self.trade_price = p
         if to_base is not None:
             q = to_base(q, p)
-        return [Trade(venue=self.venue, symbol=me, ts=ts, recv_ts=recv_ts, price=p, qty=q, side=side)]
+        return [Trade(venue=self.venue, symbol=sym, ts=ts, recv_ts=recv_ts, price=p, qty=q, side=side)]
 
     def liquidations(
         self,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import pytest
 
@@ -194,3 +195,58 @@ def test_engine_changes_through_its_own_methods():
     assert engine.symbol == "ETH" and engine.version == v + 2
     engine.touch()
     assert engine.version == v + 3
+
+
+def _book_followers(src: Source) -> int:
+    """Connections subscribed to the demo exchange's depth stream."""
+    demo = src.demo
+    return sum(demo.depth.stream in c.routes for c in demo.clients)
+
+
+@pytest.mark.parametrize("books", [True, False])
+async def test_books_false_opens_no_book_connection(books):
+    """``books=False`` (what ``liqtui record`` asks): the trade feeds only, no order-book connection."""
+    from tests.feeds.helpers import until
+
+    src = Source("demo", history_lookback="12h", seed=3, speed=5.0, backfill=False, books=books)
+    task = asyncio.create_task(src(src.engine.apply))
+    try:
+        await until(lambda: src.demo is not None and src.demo.clients, "the demo exchange with a client", 60)
+        if books:
+            await until(lambda: _book_followers(src) == 1, "the book connection", 30)
+            await until(lambda: src.engine.depth.states().get("binance") == "live", "a live book", 30)
+        else:
+            await until(lambda: src.totals()["frames"] >= 30, "30 trade-feed frames", 60)
+            assert _book_followers(src) == 0 and src.engine.depth.states() == {}
+            assert "book" not in src.stats()
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def test_record_follows_no_order_book(tmp_path, monkeypatch):
+    """``liqtui record`` records the trade feeds' frames; it opens no order-book feed (whose connection and REST
+    snapshots it would pay for without recording them)."""
+    import liqtui.commands.record as record_cmd
+    from liqtui.cli import overrides_from_args, parse_args
+    from liqtui.config import load_config
+
+    made: list[Source] = []
+
+    class Spy(Source):
+        def __init__(self, *a, **kw):
+            super().__init__(*a, **kw)
+            made.append(self)
+
+    monkeypatch.setattr(record_cmd, "Source", Spy)
+    monkeypatch.setenv("LIQTUI_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    monkeypatch.delenv("LIQTUI_CONFIG", raising=False)
+    out = tmp_path / "rec.jsonl"
+    ns = parse_args(["record", str(out), "--demo", "--speed", "5", "--duration", "3"])
+    assert record_cmd.run_record(ns, load_config(None, overrides_from_args(ns))) == 0
+    (src,) = made
+    assert not src.books_on and "book" not in src.stats() and src.engine.depth.states() == {}
+    lines = out.read_text().splitlines()
+    assert lines and not any("@depth" in line for line in lines)

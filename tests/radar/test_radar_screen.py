@@ -72,3 +72,44 @@ async def test_radar_screen_fits_80x24() -> None:
         await until(lambda: table.row_count >= 200, "200 rows drawn", 60)
         assert len(table.columns) == 6  # narrow: symbol, price, 1h, squeeze, flush, trend
         assert table.virtual_size.width <= 80
+
+
+async def test_opening_another_symbol_from_the_radar_swaps_to_its_heatmap() -> None:
+    """What Enter does on a row the app can open in full (here ETH, through the app's ticker switch): a new
+    source, its heatmap drawn with a price while its history loads behind it, and Esc back to the radar."""
+    made: list[Source] = []
+
+    def restart(symbol: str):
+        s = Source("demo", symbol=symbol, history_lookback="12h", seed=7, speed=5.0)
+        s.progress = app.set_progress
+        made.append(s)
+        return s.engine, s
+
+    src = Source("demo", history_lookback="12h", seed=7, speed=5.0)
+    app = LiqtuiApp(
+        src.engine,
+        source=src,
+        symbol=src.symbol,
+        symbols=src.symbols,
+        venues=src.venues,
+        on_symbol_change=restart,
+    )
+    async with app.run_test(size=(140, 40)) as pilot:
+        await until(lambda: src.demo is not None and src.demo.multi is not None, "the demo exchange", 60)
+        await pilot.press("r")
+        screen = app.screen
+        assert isinstance(screen, RadarScreen)
+        await until(lambda: len(screen.rows) >= 200, "200 symbols on the radar", 60)
+        screen.dismiss("ETHUSDT")  # Enter on that row (the demo's radar lists the light symbols and BTC)
+
+        def drawn() -> bool:
+            frame = app._frame
+            return (
+                bool(made) and app.engine is made[0].engine and frame is not None and frame.price is not None
+            )
+
+        await until(drawn, "the ETH heatmap with a price", 60)
+        assert app.symbol == "ETH" and made[0].symbol == "ETH" and 1_000 < app._frame.price < 10_000
+        await until(lambda: made[0].history_loaded.is_set(), "its history", 60)
+        await pilot.press("escape")
+        await until(lambda: isinstance(app.screen, RadarScreen), "back on the radar")

@@ -6,11 +6,15 @@ import asyncio
 import threading
 
 import pytest
+from textual.binding import Binding
 from textual.widgets import Checkbox, Input
 
+from liqtui.config import check_keymap
 from liqtui.core.events import FeedState, FeedStatus, Liquidation, PositionSide, TakerSide, Trade, Venue
 from liqtui.ui.app import LOOKBACK_SPAN_PCT, LiqtuiApp
+from liqtui.ui.keys import HELP_TEXT
 from liqtui.ui.messages import SymbolChangeRequested, VenuesChangeRequested
+from liqtui.ui.radar import RadarScreen
 from liqtui.ui.render import fmt_pct, fmt_usd
 from liqtui.ui.screens import HelpScreen, TickerScreen, VenuesScreen
 
@@ -233,6 +237,47 @@ async def test_keymap_remaps_bindings(engine, frozen_clock):
         await pilot.press("q")
         await pilot.pause()
     assert app.return_code == 0
+
+
+async def test_radar_keys_are_remappable_and_in_help(engine, frozen_clock):
+    """``r`` (the radar) and its Esc-back are keymap ids like the others: remapped, listed with the new key."""
+    app = make_app(engine, frozen_clock, keymap={"radar": "g", "radar_back": "backspace"})
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        await pilot.press("r")
+        await pilot.pause()
+        assert not isinstance(app.screen, RadarScreen)
+        await pilot.press("g")
+        await settle(pilot, app, lambda: isinstance(app.screen, RadarScreen))
+        app.screen.dismiss("ETHUSDT")  # what Enter on a row does
+        await settle(pilot, app, lambda: not isinstance(app.screen, RadarScreen) and app.symbol == "ETH")
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, RadarScreen)  # Esc no longer goes back: backspace does
+        await pilot.press("backspace")
+        await settle(pilot, app, lambda: isinstance(app.screen, RadarScreen))
+        await pilot.press("escape")  # the radar's own Esc still closes it
+        await settle(pilot, app, lambda: not isinstance(app.screen, RadarScreen))
+        rows = {d: k for k, d in app.help_rows()}
+        assert rows[HELP_TEXT["radar"]] == "g" and rows[HELP_TEXT["radar_back"]] == app.get_key_display(
+            Binding("backspace", "")
+        )
+
+
+def test_radar_keymap_conflicts_are_named():
+    with pytest.raises(ValueError, match="key 'q' would trigger both quit and radar"):
+        check_keymap({"radar": "q"})
+    with pytest.raises(ValueError, match="key 'escape' would trigger both freeze and radar_back"):
+        check_keymap({"freeze": "escape"})
+    check_keymap({"radar": "R", "radar_back": "backspace"})
+
+
+async def test_command_palette_offers_radar_back_only_from_the_radar(engine, frozen_clock):
+    app = make_app(engine, frozen_clock)
+    assert "radar" in [a for _, a, _ in app.command_list()]
+    assert "radar_back" not in [a for _, a, _ in app.command_list()]
+    app._from_radar = True
+    assert "radar_back" in [a for _, a, _ in app.command_list()]
 
 
 async def test_command_palette_lists_actions(engine, frozen_clock):

@@ -60,7 +60,6 @@ class _RawTrade(msgspec.Struct, tag_field="e", tag="trade", gc=False):
     T: int
     m: bool
     t: int = -1
-    X: str = "MARKET"
 
 
 class _Mark(msgspec.Struct, tag_field="e", tag="markPriceUpdate", gc=False):
@@ -109,7 +108,9 @@ _Payload = _AggTrade | _RawTrade | _Mark | _Kline | _ForceOrder
 
 
 class _Combined(msgspec.Struct, gc=False):
-    stream: str
+    """A combined-stream envelope: only ``data`` is read (the payload names its symbol and event; the stream
+    name is skipped, not decoded)."""
+
     data: _Payload
 
 
@@ -133,6 +134,7 @@ class _Generic(msgspec.Struct, gc=False):
 
 
 _COMBINED = msgspec.json.Decoder(_Combined, strict=False)
+_decode_combined = _COMBINED.decode  # the per-frame call, bound once
 _BARE = msgspec.json.Decoder(_Payload, strict=False)
 _GENERIC = msgspec.json.Decoder(_Generic, strict=False)
 _INNER = msgspec.json.Decoder(_Generic, strict=False)
@@ -205,7 +207,7 @@ class BinanceDecoder(BaseDecoder):
         if len(frame) > MAX_FRAME_BYTES:
             return super().decode(frame, recv_ts)
         try:
-            d = _COMBINED.decode(frame).data
+            d = _decode_combined(frame).data
         except msgspec.DecodeError:
             try:
                 d = _BARE.decode(frame)
