@@ -10,7 +10,10 @@ from liqtui.config import Config
 from liqtui.sources import Source, SourceError, SourceKind, base_of_recording, open_store, reference_first
 from liqtui.ui.view import EngineView
 
-__all__ = ["run_ui", "source_kind"]
+__all__ = ["DEMO_RADAR_SYMBOLS", "run_ui", "source_kind"]
+
+DEMO_RADAR_SYMBOLS = 200
+"""Perpetuals the demo serves beside its full simulator on the screen, for the radar (issue 15: at least 200)."""
 
 
 def source_kind(ns: argparse.Namespace) -> SourceKind:
@@ -51,6 +54,8 @@ def run_ui(ns: argparse.Namespace, cfg: Config) -> int:
         "symbol": cfg.symbol,
         "venues": reference_first(cfg.venues, cfg.reference_venue),
     }
+    if kind == "demo":
+        args["demo_radar"] = DEMO_RADAR_SYMBOLS  # the radar (r) has a market of its own on the demo
     if kind == "replay":
         args["replay_path"] = ns.file
         args["symbol"] = ns.symbol or base_of_recording(instruments, None)

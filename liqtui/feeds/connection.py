@@ -398,7 +398,8 @@ class FeedManager:
             while True:
                 frame = await ws.recv(decode=False)
                 conn.last_frame = time.monotonic()
-                if self._deliver(venue, dec, frame, now_ms(), spec.name):
+                # events still arriving while a stale connection closes must not reset the backoff
+                if self._deliver(venue, dec, frame, now_ms(), spec.name) and not conn.closing:
                     conn.had_events = True
                 if dec.refusal:
                     raise _Failed(dec.refusal)

@@ -88,9 +88,13 @@ class DepthSim:
         self.walls.add(w)
 
     # -- time --------------------------------------------------------------------------------------------
-    def frames(self, until_ms: int, price: float, *, wanted: bool = True) -> list[Frame]:
-        """The diffs due up to ``until_ms`` (one every 100 ms) with the book moved to ``price``. Not ``wanted``
-        (nobody follows the stream): the book rests and nothing is made (the ids stay continuous)."""
+    def frames(
+        self, until_ms: int, price: float, *, wanted: bool = True, interval_ms: int = INTERVAL_MS
+    ) -> list[Frame]:
+        """The diffs due up to ``until_ms`` (one every ``interval_ms`` of market time: 100 ms, or a multiple of
+        it for a market running faster than real time, so a fast demo sends ~10 diffs per wall second instead of
+        burning its loop on them) with the book moved to ``price``. Not ``wanted`` (nobody follows the
+        stream): the book rests and nothing is made (the ids stay continuous)."""
         if self._next_ms is None or not wanted:
             self._next_ms = until_ms - until_ms % INTERVAL_MS + (0 if wanted else INTERVAL_MS)
             if not wanted:
@@ -98,7 +102,7 @@ class DepthSim:
         out = []
         while self._next_ms <= until_ms:
             out.append(Frame(self.stream, self._next_ms, self.step(price, self._next_ms)))
-            self._next_ms += INTERVAL_MS
+            self._next_ms += interval_ms
         return out
 
     def step(self, price: float, E: int) -> str:

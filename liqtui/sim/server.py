@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -44,6 +45,7 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from liqtui.sim.depth import INTERVAL_MS as _DEPTH_INTERVAL_MS
 from liqtui.sim.depth import DepthSim
 from liqtui.sim.market import DEFAULT_PRICES, MarketSim, SimConfig
 from liqtui.sim.multi import MultiMarket
@@ -116,7 +118,7 @@ class DemoExchange:
         max_age_s: float = 24 * 3600.0,
         queue_size: int = 50_000,
         config: SimConfig | None = None,
-        multi_symbols: int = 200,
+        multi_symbols: int = 0,
     ) -> None:
         if not (0 < speed <= 10_000):
             raise ValueError(f"speed must be within (0, 10000], got {speed!r}")
@@ -265,7 +267,10 @@ class DemoExchange:
                     tap(due)
             # depth@100ms diffs, made when due (the REST snapshot matches what was sent) and only when followed
             due += self.depth.frames(
-                now, m.price, wanted=any(self.depth.stream in c.routes for c in self.clients)
+                now,
+                m.price,
+                wanted=any(self.depth.stream in c.routes for c in self.clients),
+                interval_ms=_DEPTH_INTERVAL_MS * max(1, math.ceil(self.speed)),
             )
             self._broadcast(due)
             if steps >= _MAX_STEPS_PER_TURN:
