@@ -65,7 +65,7 @@ class ModelConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     split: str = "taker"  # "taker" | "even" | "candle": long/short share of new positions
     # "range" (entry_points prices spread evenly over each bar's low..high) | "vwap" | "anchors"
     # (close/high/low weights below) | "close"
-    entry: str = "range"
+    entry: str = "vwap"
     entry_points: int = 9  # entry == "range": how many equal-weight entry prices per bar
     entry_anchors: tuple[float, float, float] = (0.45, 0.275, 0.275)
     # "default" 5/10/25/50/100 | "scalp" 10/25/50/100 | "swing" 3/5/10/25 | "custom" | "observed"

@@ -47,11 +47,7 @@ __all__ = [
 MINUTE_MS = 60_000
 HOUR_MS = 3_600_000
 #: The radar's model: the same estimator, coarser and narrower (and 1 h history slices).
-#: entry = "vwap": a 0.5 % bucket is wider than most bars' range, so spreading entries over it ("range") would
-#: cost its memory (one log column per entry point) for nothing.
-LIGHT_CONFIG = ModelConfig(
-    bucket_pct=0.5, range_pct=30.0, history_slice_s=3600, max_buckets=400, entry="vwap"
-)
+LIGHT_CONFIG = ModelConfig(bucket_pct=0.5, range_pct=30.0, history_slice_s=3600, max_buckets=400)
 #: The lookback whose zones the radar ranks: the shortest, the near traps.
 LIGHT_LOOKBACK = "12h"
 #: The budget of one symbol's light model and row state, in MB (measured ~0.3 MB; checked by the tests).
