@@ -398,6 +398,8 @@ def test_zones_from_the_model(bars_5k):
         ({"activity_half_life_h": 0.0}, "activity_half_life_h"),
         ({"open_share": 1.5}, r"open_share must be in \[0, 1\]"),
         ({"open_share": float("nan")}, "open_share"),
+        ({"entry_points": 0}, r"entry_points must be an integer in \[1, 15\]"),
+        ({"entry_points": 16}, "entry_points"),
     ],
 )
 def test_config_validation_names_the_field(kwargs, field):
