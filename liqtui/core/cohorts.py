@@ -174,6 +174,8 @@ class Windows:
         new_start = st.start if key == ALL else max(st.start, self.log.first_after(now_ts - LOOKBACK_MS[key]))
         self.apply_rows(arr, max(st.end, new_start), end, +1.0, g, lay)
         self.apply_rows(arr, st.start, min(st.end, new_start), -1.0, g, lay)
+        if new_start >= end:  # an empty window holds nothing (not the rounding left by subtracting its rows)
+            arr[:] = 0.0
         st.start, st.end, st.seq = new_start, end, self.seq
         return arr
 

@@ -20,7 +20,8 @@ SIDES = ("long", "short")
 
 class Layout:
     """Config-derived constants: ``tiers``, ``tier_names``, ``w`` (tier weights), ``hl_h`` (half-lives),
-    ``kernel``/``koff`` (smearing taps), ``table`` (brackets), ``anchor_w``/``anchor_cols`` (entry anchors),
+    ``kernel``/``koff`` (smearing taps), ``table`` (brackets), ``anchor_w``/``anchor_cols`` (entry anchors;
+    ``range_q``: where in a bar's low..high the ``range`` entries sit),
     ``width`` and ``col_side``/``col_tier`` (cohort-log columns), ``lp_ratio`` (LP/EP per side and tier)."""
 
     def __init__(self, cfg: ModelConfig):
@@ -35,8 +36,13 @@ class Layout:
         self.table: BracketTable = load_brackets(cfg.symbol, cfg.brackets_file or None)
         anchors = (1.0, 0.0, 0.0) if cfg.entry != "anchors" else cfg.entry_anchors
         aw = np.asarray([a for a in anchors if a > 0] if cfg.entry == "anchors" else [1.0])
-        self.anchor_w = aw / aw.sum()
         self.anchor_cols = [i for i, a in enumerate(anchors) if a > 0] if cfg.entry == "anchors" else [0]
+        # entry == "range": entry_points prices at the midpoints of equal slices of the bar's low..high
+        self.range_q = (np.arange(cfg.entry_points) + 0.5) / cfg.entry_points
+        if cfg.entry == "range":
+            aw = np.ones(cfg.entry_points)
+            self.anchor_cols = list(range(cfg.entry_points))
+        self.anchor_w = aw / aw.sum()
         T, A = len(self.tiers), len(self.anchor_w)
         self.width = 2 * T * A
         self.col_side = np.repeat(np.arange(2), T * A)
@@ -72,6 +78,10 @@ class Layout:
     def entries(self, b: np.ndarray) -> np.ndarray:
         """Entry price per bar and anchor, shape (m, A)."""
         cfg = self.config
+        if cfg.entry == "range":  # a bar's trades span its range: spread its entries evenly over low..high
+            lo, hi = b["low"], b["high"]
+            out: np.ndarray = lo[:, None] + (hi - lo)[:, None] * self.range_q[None, :]
+            return out
         if cfg.entry == "close":
             return b["close"][:, None].copy()
         if cfg.entry == "vwap":

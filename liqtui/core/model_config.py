@@ -40,7 +40,7 @@ SPLITS = ("taker", "even", "candle")
 TIER_CHOICES: tuple[str, ...] = (*TIER_PRESETS, "custom", "observed")
 #: The preset ``tiers = "observed"`` uses until a fit to the observed positions exists: the default one.
 OBSERVED_FALLBACK = "swing"
-ENTRIES = ("vwap", "anchors", "close")
+ENTRIES = ("range", "vwap", "anchors", "close")
 CLOSINGS = ("prorata", "taker")
 
 
@@ -63,7 +63,10 @@ class ModelConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     bucket_pct: float = 0.1  # relative bucket width in percent (log-spaced grid)
     range_pct: float = 60.0  # grid covers price*(1±range) around the anchor, grown on exit
     split: str = "taker"  # "taker" | "even" | "candle": long/short share of new positions
-    entry: str = "vwap"  # "vwap" | "anchors" (close/high/low weights below) | "close"
+    # "range" (entry_points prices spread evenly over each bar's low..high) | "vwap" | "anchors"
+    # (close/high/low weights below) | "close"
+    entry: str = "vwap"
+    entry_points: int = 9  # entry == "range": how many equal-weight entry prices per bar
     entry_anchors: tuple[float, float, float] = (0.45, 0.275, 0.275)
     # "default" 5/10/25/50/100 | "scalp" 10/25/50/100 | "swing" 3/5/10/25 | "custom" | "observed"
     tiers: str = "swing"
@@ -103,6 +106,8 @@ class ModelConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
         self._check_weights()
         self._check_half_lives()
         _within("open_share", self.open_share, 0.0, 1.0)
+        if not (isinstance(self.entry_points, int) and 1 <= self.entry_points <= 15):
+            raise ValueError(f"model.entry_points must be an integer in [1, 15]; got {self.entry_points!r}")
         _within("history_slice_s", self.history_slice_s, 10, 86_400)
         if not (math.isfinite(self.position_usd) and self.position_usd > 0):
             raise ValueError(f"model.position_usd must be > 0; got {self.position_usd!r}")

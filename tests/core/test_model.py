@@ -55,23 +55,31 @@ class Reference:
         live[:, 0][:, :, g.centers >= bar["low"]] = 0.0  # longs consumed by the low
         live[:, 1][:, :, g.centers <= bar["high"]] = 0.0  # shorts consumed by the high
         if opened > 0:
-            vw = bar["vwap"] if np.isfinite(bar["vwap"]) else (bar["high"] + bar["low"] + bar["close"]) / 3
-            usd = opened * vw
+            if self.cfg.entry == "range":  # entry_points prices, equal weights, evenly inside low..high
+                n_e = self.cfg.entry_points
+                ents = [bar["low"] + (bar["high"] - bar["low"]) * (i + 0.5) / n_e for i in range(n_e)]
+            else:
+                vw = (
+                    bar["vwap"] if np.isfinite(bar["vwap"]) else (bar["high"] + bar["low"] + bar["close"]) / 3
+                )
+                ents = [vw]
+            usd = opened * float(np.mean(ents))
             share = bar["taker_buy_share"]
             new = self.arr[self.count]
             for s, side in enumerate(("long", "short")):
                 side_usd = 2 * usd * (share if s == 0 else 1 - share)
                 for j, lev in enumerate(self.tiers):
-                    lp = liquidation_price(
-                        self.cfg.formula,
-                        side,
-                        float(vw),
-                        lev,
-                        notional=self.cfg.position_usd,
-                        table=self.table,
-                    )
-                    c = math.floor(math.log(lp) / g.step) - g.k0
-                    new[s, j, c] += side_usd * self.w[j]  # the level; the kernel smears on read
+                    for e in ents:
+                        lp = liquidation_price(
+                            self.cfg.formula,
+                            side,
+                            float(e),
+                            lev,
+                            notional=self.cfg.position_usd,
+                            table=self.table,
+                        )
+                        c = math.floor(math.log(lp) / g.step) - g.k0
+                        new[s, j, c] += side_usd * self.w[j] / len(ents)  # the level; smeared on read
             self.ts[self.count] = ts
             self.count += 1
 
@@ -90,9 +98,12 @@ def hourly(n: int, seed: int) -> np.ndarray:
     return make_bars(n, seed=seed, vol=0.004, interval_s=3600, oi_vol=0.003)
 
 
-@pytest.mark.parametrize(("seed", "decay", "open_share"), [(3, False, 0.1), (11, True, 0.0), (5, True, 0.3)])
-def test_incremental_lookbacks_equal_brute_force(seed, decay, open_share):
-    cfg = ModelConfig(bucket_pct=1.0, decay=decay, open_share=open_share)
+@pytest.mark.parametrize(
+    ("seed", "decay", "open_share", "entry"),
+    [(3, False, 0.1, "range"), (11, True, 0.0, "vwap"), (5, True, 0.3, "range"), (7, False, 0.1, "vwap")],
+)
+def test_incremental_lookbacks_equal_brute_force(seed, decay, open_share, entry):
+    cfg = ModelConfig(bucket_pct=1.0, decay=decay, open_share=open_share, entry=entry)
     bars = hourly(500, seed)
     # volume (base units) of a few percent of OI per hour: with open_share the turnover seeds and closes
     bars["volume"] = (
@@ -152,7 +163,7 @@ def build(rows) -> np.ndarray:
 @given(
     rows=bar_lists,
     split=st.sampled_from(["taker", "even", "candle"]),
-    entry=st.sampled_from(["vwap", "anchors", "close"]),
+    entry=st.sampled_from(["range", "vwap", "anchors", "close"]),
     closing=st.sampled_from(["prorata", "taker"]),
     tiers=st.sampled_from(["default", "scalp", "swing"]),
     cut=st.integers(0, 60),
@@ -387,6 +398,8 @@ def test_zones_from_the_model(bars_5k):
         ({"activity_half_life_h": 0.0}, "activity_half_life_h"),
         ({"open_share": 1.5}, r"open_share must be in \[0, 1\]"),
         ({"open_share": float("nan")}, "open_share"),
+        ({"entry_points": 0}, r"entry_points must be an integer in \[1, 15\]"),
+        ({"entry_points": 16}, "entry_points"),
     ],
 )
 def test_config_validation_names_the_field(kwargs, field):
