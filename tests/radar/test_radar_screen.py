@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from textual.widgets import DataTable
 
+from liqtui.commands.ui import DEMO_RADAR_SYMBOLS
 from liqtui.sources import Source
 from liqtui.ui.app import LiqtuiApp
 from liqtui.ui.radar import RadarScreen, sparkline
@@ -18,7 +19,7 @@ def test_sparkline_scales_and_resamples() -> None:
 
 
 async def test_radar_screen_keys() -> None:
-    src = Source("demo", history_lookback="12h", seed=5, speed=5.0)
+    src = Source("demo", history_lookback="12h", seed=5, speed=5.0, demo_radar=DEMO_RADAR_SYMBOLS)
     app = LiqtuiApp(src.engine, source=src, symbol=src.symbol, symbols=src.symbols, venues=src.venues)
     async with app.run_test(size=(140, 40)) as pilot:
         await until(lambda: src.demo is not None and src.demo.multi is not None, "the demo exchange", 60)
@@ -61,7 +62,7 @@ async def test_radar_screen_keys() -> None:
 
 
 async def test_radar_screen_fits_80x24() -> None:
-    src = Source("demo", history_lookback="12h", seed=6, speed=5.0)
+    src = Source("demo", history_lookback="12h", seed=6, speed=5.0, demo_radar=DEMO_RADAR_SYMBOLS)
     app = LiqtuiApp(src.engine, source=src, symbol=src.symbol, symbols=src.symbols, venues=src.venues)
     async with app.run_test(size=(80, 24)) as pilot:
         await until(lambda: src.demo is not None and src.demo.multi is not None, "the demo exchange", 60)
@@ -80,12 +81,14 @@ async def test_opening_another_symbol_from_the_radar_swaps_to_its_heatmap() -> N
     made: list[Source] = []
 
     def restart(symbol: str):
-        s = Source("demo", symbol=symbol, history_lookback="12h", seed=7, speed=5.0)
+        s = Source(
+            "demo", symbol=symbol, history_lookback="12h", seed=7, speed=5.0, demo_radar=DEMO_RADAR_SYMBOLS
+        )
         s.progress = app.set_progress
         made.append(s)
         return s.engine, s
 
-    src = Source("demo", history_lookback="12h", seed=7, speed=5.0)
+    src = Source("demo", history_lookback="12h", seed=7, speed=5.0, demo_radar=DEMO_RADAR_SYMBOLS)
     app = LiqtuiApp(
         src.engine,
         source=src,
