@@ -7,10 +7,11 @@ import math
 __all__ = ["fmt_pct", "fmt_price", "fmt_price_short", "fmt_usd"]
 
 
-def fmt_usd(usd: float) -> str:
-    """``$950``, ``$12.3K``, ``$182M``, ``$1.23B``."""
+def fmt_usd(usd: float, missing: str = "$?") -> str:
+    """``$950``, ``$12.3K``, ``$182M``, ``$1.23B`` (``missing`` for NaN/inf). The one compact-dollar format:
+    the screen's :func:`liqtui.ui.render.fmt_usd` uses it too."""
     if not math.isfinite(usd):
-        return "$?"
+        return missing
     sign = "-" if usd < 0 else ""
     a = abs(usd)
     for div, suf in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")):

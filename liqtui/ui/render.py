@@ -21,6 +21,7 @@ from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 
+from liqtui.alerts.fmt import fmt_usd as _compact_usd
 from liqtui.ui.binning import CandleCols, HeatScale, bin_profile, candle_columns, price_rows, row_of
 from liqtui.ui.themes import HeatPalette
 
@@ -57,17 +58,8 @@ Overlay = dict[tuple[int, int], tuple[str, Style]]
 
 # --------------------------------------------------------------------------------------------- formatting
 def fmt_usd(usd: float) -> str:
-    """Compact dollars: ``$950``, ``$12.3K``, ``$12.3M``, ``$1.23B``."""
-    if not math.isfinite(usd):
-        return "$—"
-    sign = "-" if usd < 0 else ""
-    a = abs(usd)
-    for div, suf in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")):
-        if a >= div * 0.9995:
-            x = a / div
-            digits = 2 if x < 10 else 1 if x < 100 else 0
-            return f"{sign}${x:.{digits}f}{suf}"
-    return f"{sign}${a:.0f}"
+    """Compact dollars: ``$950``, ``$12.3K``, ``$12.3M``, ``$1.23B`` (``$—`` when unknown)."""
+    return _compact_usd(usd, missing="$—")
 
 
 def _decimals(step: float) -> int:
