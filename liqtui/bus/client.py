@@ -13,11 +13,23 @@ from urllib.parse import urlsplit
 
 from liqtui.bus import SUBJECT_PREFIX, BusError, BusOptions, import_nats
 
-__all__ = ["BusLink", "check_options", "ensure_stream"]
+__all__ = ["BusLink", "check_options", "ensure_stream", "stop_if_cancelled"]
 
 log = logging.getLogger("liqtui.bus")
 
 _SCHEMES = ("nats", "tls", "ws", "wss")
+
+
+def stop_if_cancelled() -> None:
+    """Raise :class:`asyncio.CancelledError` when the running task has been asked to stop.
+
+    nats-py waits for replies with ``asyncio.wait_for``; on Python 3.11 that swallows a cancellation arriving
+    in the same loop turn as the reply (fixed in 3.12), so a task cancelled mid-request carries on as if
+    nothing happened, and whoever awaits it waits for ever. Every loop around a client call checks here.
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 def check_options(opts: BusOptions) -> None:
@@ -110,6 +122,7 @@ class BusLink:
         tls = _tls(self.opts)
         delay = 0.2
         while True:
+            stop_if_cancelled()
             try:
                 self.nc = await nats.connect(
                     servers=self.opts.servers(),

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from liqtui.bus import BusOptions, event_kind, subject
-from liqtui.bus.client import BusLink, ensure_stream
+from liqtui.bus.client import BusLink, ensure_stream, stop_if_cancelled
 from liqtui.bus.codec import encode_batch, encode_history
 from liqtui.core.events import MarketEvent
 from liqtui.feeds.symbols import base_of
@@ -150,18 +150,23 @@ class Publisher:
         try:
             while True:
                 await self._drain()
+                stop_if_cancelled()
                 self._wake.clear()
+                # asyncio.wait on a task, not wait_for: a cancellation racing the wake-up is never lost
+                wake = asyncio.ensure_future(self._wake.wait())
                 try:
-                    await asyncio.wait_for(self._wake.wait(), timeout=self.flush_s)
-                except TimeoutError:
-                    pass
+                    await asyncio.wait({wake}, timeout=self.flush_s)
+                finally:
+                    wake.cancel()
                 self._cut()
         finally:
             self._cut()
             if self.link.state == "live":
-                try:
-                    await asyncio.wait_for(asyncio.shield(self._drain()), timeout=2.0)
-                except (TimeoutError, asyncio.CancelledError, Exception):  # noqa: BLE001
+                # a task of its own (this one is being cancelled), given 2 s, then stopped
+                last = asyncio.ensure_future(self._drain())
+                await asyncio.wait({last}, timeout=2.0)
+                last.cancel()
+                if self._outbox:
                     log.warning("bus: %d batches not published at exit", len(self._outbox))
 
     async def flush(self) -> None:
@@ -174,6 +179,7 @@ class Publisher:
         from nats.errors import Error as NatsError
 
         while self._outbox:
+            stop_if_cancelled()
             subj, data, msg_id, n = self._outbox[0]
             try:
                 ack = await self.link.js.publish(

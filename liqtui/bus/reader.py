@@ -19,7 +19,7 @@ from typing import Any
 import msgspec
 
 from liqtui.bus import BusOptions, symbol_filter
-from liqtui.bus.client import BusLink
+from liqtui.bus.client import BusLink, stop_if_cancelled
 from liqtui.bus.codec import Batch, History, decode, history_bars
 from liqtui.core.engine import Engine
 from liqtui.core.events import FeedState, FeedStatus, MarketEvent, Venue
@@ -146,6 +146,7 @@ class BusFeed:
 
         said = False
         while True:
+            stop_if_cancelled()
             try:
                 await self.link.js.stream_info(self.opts.stream)
                 return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 
 import msgspec
@@ -141,3 +142,31 @@ class _nothing:
 
     def __exit__(self, *exc: object) -> bool:
         return False
+
+
+async def test_a_cancel_swallowed_by_a_client_wait_still_stops_the_loop() -> None:
+    """nats-py waits for replies with asyncio.wait_for, which on Python 3.11 loses a cancellation that arrives
+    in the same loop turn as the reply; the bus loops check the task's pending cancel themselves."""
+    from liqtui.bus.client import stop_if_cancelled
+
+    futs: list[asyncio.Future[int]] = []
+    rounds = 0
+
+    async def client_loop() -> None:
+        nonlocal rounds
+        loop = asyncio.get_running_loop()
+        while True:
+            fut: asyncio.Future[int] = loop.create_future()
+            futs.append(fut)
+            await asyncio.wait_for(fut, timeout=30)  # what nats-py's request does
+            rounds += 1
+            stop_if_cancelled()
+
+    task = asyncio.create_task(client_loop())
+    while not futs:
+        await asyncio.sleep(0)
+    futs[-1].set_result(1)  # the reply and the cancel in the same turn
+    task.cancel()
+    done, _ = await asyncio.wait({task}, timeout=10)
+    assert task in done and task.cancelled()
+    assert rounds <= 1
