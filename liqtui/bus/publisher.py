@@ -75,6 +75,10 @@ class Publisher:
         self._outbox_bytes = 0
         self._wake = asyncio.Event()
         self._tickers: dict[str, str] = {}
+        # one drain at a time (the run loop and flush() both drain); the batch being published is never
+        # dropped by a full outbox, so the acknowledged one is the one taken off
+        self._draining = asyncio.Lock()
+        self._inflight: tuple[str, bytes, str, int] | None = None
 
     # ------------------------------------------------------------------------------------------- in
     def __call__(self, ev: MarketEvent) -> None:
@@ -133,8 +137,12 @@ class Publisher:
         self._seq += 1
         self._outbox.append((subj, data, f"{self._run_id}-{self._seq}", n))
         self._outbox_bytes += len(data)
-        while self._outbox_bytes > self.max_pending_bytes and len(self._outbox) > 1:
-            _s, old, _i, k = self._outbox.popleft()
+        while self._outbox_bytes > self.max_pending_bytes:
+            first = 1 if self._outbox[0] is self._inflight else 0
+            if len(self._outbox) <= first + 1:
+                break  # the newest stays
+            _s, old, _i, k = self._outbox[first]
+            del self._outbox[first]
             self._outbox_bytes -= len(old)
             self.stats.dropped += k
             if self.stats.dropped == k or self.stats.dropped % 100_000 < k:
@@ -176,11 +184,19 @@ class Publisher:
             await self._drain()
 
     async def _drain(self) -> None:
+        async with self._draining:
+            try:
+                await self._drain_locked()
+            finally:
+                self._inflight = None
+
+    async def _drain_locked(self) -> None:
         from nats.errors import Error as NatsError
 
         while self._outbox:
             stop_if_cancelled()
-            subj, data, msg_id, n = self._outbox[0]
+            item = self._inflight = self._outbox[0]
+            subj, data, msg_id, n = item
             try:
                 ack = await self.link.js.publish(
                     subj, data, timeout=self.ack_timeout_s, headers={"Nats-Msg-Id": msg_id}
@@ -194,7 +210,7 @@ class Publisher:
                 else:
                     await asyncio.sleep(0.2)
                 continue
-            self._outbox.popleft()
+            self._outbox.popleft()  # still `item`: only a drain takes off the head, one drain at a time
             self._outbox_bytes -= len(data)
             self.stats.pending = len(self._outbox)
             self.stats.acked += n

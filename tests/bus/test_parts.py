@@ -170,3 +170,75 @@ async def test_a_cancel_swallowed_by_a_client_wait_still_stops_the_loop() -> Non
     done, _ = await asyncio.wait({task}, timeout=10)
     assert task in done and task.cancelled()
     assert rounds <= 1
+
+
+async def test_flush_beside_the_run_loop_publishes_each_batch_once(nats_server) -> None:
+    """flush() and the run loop both drain the outbox: one drain at a time, each batch acknowledged once
+    (two drains used to take the same head twice and then pop a batch nobody had published)."""
+    from liqtui.bus.client import BusLink, ensure_stream
+
+    from .helpers import read_stream, until
+
+    opts = BusOptions(url=nats_server.url)
+    link = BusLink(opts, name="test publisher")
+    pub = Publisher(link, opts, flush_s=0.001)
+    await link.open()
+    await ensure_stream(link.js, opts)
+    runner = asyncio.create_task(pub.run())
+    try:
+        sent = 0
+        for round_ in range(40):
+            for i in range(250):
+                ts = 1_790_000_000_000 + sent
+                pub(Trade(venue=Venue.BINANCE, symbol="BTCUSDT", ts=ts, recv_ts=ts, price=60_000.0 + i,
+                          qty=0.01, side=TakerSide.BUY))  # fmt: skip
+                sent += 1
+            if round_ % 2:
+                await pub.flush()
+            else:
+                await asyncio.sleep(0)
+        await pub.flush()
+        await until(lambda: pub.stats.acked == sent, "every event acknowledged")
+        assert not runner.done()
+    finally:
+        runner.cancel()
+        done, _ = await asyncio.wait({runner}, timeout=10)
+        assert runner in done
+        await link.close()
+    events, _ = await read_stream(nats_server.url)
+    assert [e.ts for e in events] == [1_790_000_000_000 + k for k in range(sent)]
+    assert pub.stats.dropped == 0 and pub.stats.acked == len(events)
+
+
+async def test_a_full_outbox_drops_the_oldest_batches_and_says_how_many(nats_server) -> None:
+    """The bus away for long: the outbox keeps to its byte budget by dropping the oldest batches (counted),
+    and what is left goes out once the bus is back."""
+    from liqtui.bus.client import BusLink
+
+    opts = BusOptions(url=nats_server.url)
+    link = BusLink(opts, name="test publisher")
+    pub = Publisher(link, opts, max_pending_bytes=20_000)
+    sent = 0
+    for _ in range(30):
+        for i in range(100):
+            ts = 1_790_000_000_000 + sent
+            pub(Trade(venue=Venue.BINANCE, symbol="BTCUSDT", ts=ts, recv_ts=ts, price=60_000.0 + i,
+                      qty=0.01, side=TakerSide.BUY))  # fmt: skip
+            sent += 1
+        pub._cut()  # a flush interval passes with the bus unreachable
+    assert pub.stats.dropped > 0
+    assert pub._outbox_bytes <= 20_000
+    await link.open()
+    runner = asyncio.create_task(pub.run())
+    try:
+        await pub.flush()
+    finally:
+        runner.cancel()
+        await asyncio.wait({runner}, timeout=10)
+        await link.close()
+    assert pub.stats.acked + pub.stats.dropped == sent
+    from .helpers import read_stream
+
+    events, _ = await read_stream(nats_server.url)
+    # the newest survived, in order
+    assert [e.ts for e in events] == [1_790_000_000_000 + k for k in range(sent - len(events), sent)]
