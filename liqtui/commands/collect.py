@@ -169,7 +169,8 @@ class Collector:
         if self.publisher is not None:
             c = self.publisher.counters()
             parts.append(
-                f"bus {self.link.state}: {c['acked']} events acknowledged, {c['pending']} batches pending, "
+                f"bus {self.link.state}: {c['acked']} events acknowledged (feed states included), "
+                f"{c['pending']} batches pending, "
                 f"{c['retries']} retries, {c['dropped']} dropped"
             )
         return "; ".join(parts)
