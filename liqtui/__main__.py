@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"liqtui: error: {exc}", file=sys.stderr)
         return 2
-    headless = ns.command in ("zones", "record", "watch") or (ns.command == "radar" and ns.json)
+    headless = ns.command in ("zones", "record", "watch", "collect") or (ns.command == "radar" and ns.json)
     try:
         setup_logging(ns.log_file, to_stderr=headless)
     except OSError as exc:
@@ -85,6 +85,10 @@ def main(argv: list[str] | None = None) -> int:
             from liqtui.commands.radar import run_radar
 
             return run_radar(ns, cfg)
+        if ns.command == "collect":
+            from liqtui.commands.collect import run_collect
+
+            return run_collect(ns, cfg)
         if ns.command == "record":
             from liqtui.commands.record import run_record
 

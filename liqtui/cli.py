@@ -18,7 +18,7 @@ from liqtui.config import DEMO_SPEED, FPS, REPLAY_SPEED, ZONES_TOP, Range, endpo
 from liqtui.core.events import VENUES
 from liqtui.core.model import LOOKBACKS
 
-COMMANDS = ("run", "replay", "record", "zones", "status", "watch", "radar")
+COMMANDS = ("run", "replay", "record", "zones", "status", "watch", "radar", "collect")
 COLOR_CHOICES = ("auto", "truecolor", "256", "16")
 
 
@@ -157,6 +157,44 @@ def _common(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _symbols(text: str) -> list[str]:
+    out: list[str] = []
+    for part in text.split(","):
+        if part.strip() and (s := _symbol(part)) not in out:
+            out.append(s)
+    if not out:
+        raise argparse.ArgumentTypeError("--symbols takes tickers such as BTC,ETH")
+    return out
+
+
+def _bus(p: argparse.ArgumentParser, *, publish: bool = False) -> None:
+    """Desk mode's flags (liqtui.bus): the server and what the NATS client needs to reach it."""
+    p.add_argument(
+        "--bus",
+        metavar="URL",
+        help="NATS server(s), e.g. nats://HOST:4222 (comma-separated): "
+        + ("publish what is collected there" if publish else "history and live data from a liqtui collect"),
+    )
+    p.add_argument(
+        "--bus-creds", metavar="FILE", help="NATS credentials file (.creds: user JWT and NKey seed)"
+    )
+    p.add_argument("--bus-tls-ca", metavar="FILE", help="CA bundle that signed the NATS server's certificate")
+    p.add_argument("--bus-tls-cert", metavar="FILE", help="client certificate for NATS (with --bus-tls-key)")
+    p.add_argument("--bus-tls-key", metavar="FILE", help="client certificate's key")
+    p.add_argument("--bus-stream", metavar="NAME", help="JetStream stream name (default LIQTUI)")
+    if publish:
+        p.add_argument(
+            "--bus-max-age-days",
+            type=_positive(float, "--bus-max-age-days"),
+            help="stream retention: at least the longest lookback screens use (default 190)",
+        )
+        p.add_argument(
+            "--bus-max-bytes",
+            type=_positive(int, "--bus-max-bytes"),
+            help="stream retention in bytes (default 20 GiB)",
+        )
+
+
 def _ui(p: argparse.ArgumentParser) -> None:
     p.add_argument("--theme", help="theme name from themes/ or the user config dir (default dark)")
     p.add_argument("--colors", choices=COLOR_CHOICES, help="colour system (default auto: detect)")
@@ -171,7 +209,8 @@ def build_parser() -> argparse.ArgumentParser:
     ap = _Parser(
         prog="liqtui",
         description="Live terminal heatmap of estimated crypto liquidation levels.",
-        epilog="Commands: run (default), replay FILE, record FILE, zones, radar. 'liqtui COMMAND --help' for each.",
+        epilog="Commands: run (default), replay FILE, record FILE, zones, radar, collect, watch, status. "
+        "'liqtui COMMAND --help' for each.",
     )
     ap.add_argument("--version", action="version", version=f"liqtui {__version__}")
     sub = ap.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -179,6 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="the live monitor (default command)")
     _common(run)
     _ui(run)
+    _bus(run)
     run.add_argument("--demo", action="store_true", help="offline: a simulated exchange on 127.0.0.1")
     run.add_argument("--seed", type=_seed, default=None, help="demo: random seed (reproducible market)")
     run.add_argument(
@@ -211,6 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     zn = sub.add_parser("zones", help="headless: collect, then print the ranked zones")
     _common(zn)
+    _bus(zn)
     src = zn.add_mutually_exclusive_group()
     src.add_argument("--replay", metavar="FILE", help="read a recording to its end")
     src.add_argument("--demo", action="store_true", help="the offline demo exchange")
@@ -237,6 +278,22 @@ def build_parser() -> argparse.ArgumentParser:
     add_status_parser(sub)
     add_watch_parser(sub)
     _radar(sub)
+
+    col = sub.add_parser("collect", help="the standing collector: feeds → store (and --bus), no screen")
+    _common(col)
+    _bus(col, publish=True)
+    col.add_argument(
+        "--symbols", type=_symbols, metavar="LIST", help="tickers, e.g. BTC,ETH (default: symbol)"
+    )
+    col.add_argument(
+        "--store", metavar="FILE", help="the store to keep (default: the user's; --demo: demo.sqlite3)"
+    )
+    col.add_argument(
+        "--seconds", type=_positive(float, "--seconds"), help="stop after this long (default: never)"
+    )
+    col.add_argument("--demo", action="store_true", help="collect the offline demo exchange")
+    col.add_argument("--seed", type=_seed, default=None, help="demo: random seed")
+    col.add_argument("--speed", type=_demo_speed, default=1.0, help="demo: market speed factor")
     return ap
 
 
@@ -308,4 +365,8 @@ def overrides_from_args(ns: argparse.Namespace) -> dict[str, Any]:
         o["store.enabled"] = False
     if getattr(ns, "no_backfill", False):
         o["backfill.enabled"] = False
+    for flag in ("url", "creds", "tls_ca", "tls_cert", "tls_key", "stream", "max_age_days", "max_bytes"):
+        val = getattr(ns, "bus" if flag == "url" else f"bus_{flag}", None)
+        if val is not None:
+            o[f"bus.{flag}"] = val
     return o

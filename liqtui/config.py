@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 import msgspec
 
+from liqtui.bus import BusOptions, CollectOptions
 from liqtui.core.events import VENUES
 from liqtui.core.model import LOOKBACKS, ModelConfig
 from liqtui.ui.keys import BINDING_IDS, KEYS
@@ -181,6 +182,8 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     backfill: BackfillConfig = msgspec.field(default_factory=BackfillConfig)
     hyperliquid: HyperliquidConfig = msgspec.field(default_factory=HyperliquidConfig)
     alerts: list[dict[str, Any]] | None = None  # [[alerts]] rules; None = the default set, [] = none
+    bus: BusOptions = msgspec.field(default_factory=BusOptions)
+    collect: CollectOptions = msgspec.field(default_factory=CollectOptions)
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"[A-Za-z0-9]{1,20}", self.symbol):

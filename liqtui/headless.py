@@ -46,7 +46,7 @@ __all__ = [
     "zones_document",
 ]
 
-SOURCES: tuple[str, ...] = ("replay", "demo", "live")
+SOURCES: tuple[str, ...] = ("replay", "demo", "live", "bus")
 log = logging.getLogger("liqtui.headless")
 
 Progress = Callable[[int, int, str], None]
@@ -120,6 +120,7 @@ async def collect_zones(
     store: Any = None,
     progress: Progress | None = None,
     hyperliquid: Any = None,
+    bus: Any = None,
 ) -> dict[str, Any]:
     """Collect from ``source`` ("replay" | "demo" | "live") and return the zones document (see module doc).
 
@@ -154,6 +155,7 @@ async def collect_zones(
         speed=speed,
         progress=progress,
         hyperliquid=hyperliquid,
+        bus=bus,
     )
     driver = _Driver(src.engine)
     try:

@@ -10,6 +10,9 @@ objects into ``sink`` (normally ``engine.apply``) until it is cancelled (live, d
 * ``demo``   — start the simulated exchange (:class:`liqtui.sim.server.DemoExchange`) on 127.0.0.1 and run the
   *same* backfill and feed code against it through endpoint overrides. Demo data never enters the store.
 * ``replay`` — a recording file through the same decoders (ours, hftbacktest, cryptofeed v1/v3).
+* ``bus``    — desk mode: what a ``liqtui collect --bus`` publishes on NATS JetStream, replayed from the
+  lookback's start (history) and then followed live (:mod:`liqtui.bus.reader`); no exchange is contacted and
+  nothing is written to the store.
 
 This module is pure (no textual). The commands that run a source (``liqtui``, ``record``, ``zones``) are in
 :mod:`liqtui.commands`.
@@ -49,11 +52,13 @@ __all__ = [
 
 log = logging.getLogger("liqtui.sources")
 
-SourceKind = Literal["live", "demo", "replay"]
-SOURCE_KINDS: tuple[str, ...] = ("live", "demo", "replay")
+SourceKind = Literal["live", "demo", "replay", "bus"]
+SOURCE_KINDS: tuple[str, ...] = ("live", "demo", "replay", "bus")
 Progress = Callable[[int, int, str], None]
 Sink = Callable[[MarketEvent | BookEvent], None]
 
+#: Seconds a headless bus run waits for the bus to answer (beyond its --seconds) before it gives up.
+BUS_ANSWER_S = 15.0
 #: The demo's simulated past: enough for the longest lookback, generated compressed on start.
 DEMO_HISTORY_DAYS = 183.0
 #: The tickers the demo exchange simulates, each with its own price level (the simulator's per-instrument
@@ -105,6 +110,8 @@ class Source:
         progress: Progress | None = None,
         on_raw: Callable[[str, str, int], None] | None = None,
         hyperliquid: Any = None,
+        bus: Any = None,
+        demo_store: bool = False,
         books: bool = True,
         demo_radar: int = 0,
     ) -> None:
@@ -118,6 +125,17 @@ class Source:
             raise SourceError(
                 f"symbol {symbol}: the demo exchange simulates {', '.join(DEMO_SYMBOLS)} only; choose one of them"
             )
+        if kind == "bus":
+            from liqtui.bus import BusError, import_nats
+            from liqtui.bus.client import check_options
+
+            if bus is None or not bus.servers():
+                raise SourceError("the bus source needs a server: --bus nats://HOST:4222")
+            try:
+                check_options(bus)
+                import_nats()
+            except BusError as exc:
+                raise SourceError(str(exc)) from None
         self.kind = kind
         # a replay without a symbol follows the recording's most traded instrument
         self._replay_symbol = symbol
@@ -128,7 +146,15 @@ class Source:
         self.endpoints = endpoints or Endpoints()
         self.backfill_on = backfill
         self.history_lookback = history_lookback
-        self.store = store if kind == "live" else None  # demo and replay data never enter the user's store
+        # demo and replay data never enter the user's store (a collector's demo keeps a store of its own:
+        # ``demo_store``); a bus screen reads the collector's stream, and the collector keeps the store
+        self.store = store if kind == "live" or (kind == "demo" and demo_store) else None
+        self.bus = bus
+        self._bus_feed: Any = None
+        self._bus_up = asyncio.Event()  # set once the bus connection was first made
+        #: called once the history is in and before the held-back live candles are applied (the collector
+        #: publishes its history snapshot here, so it precedes those candles on the bus)
+        self.on_history: Callable[[Source], None] | None = None
         self.checkpoint_s = checkpoint_s
         self.replay_path = replay_path
         self.seed = seed
@@ -179,6 +205,7 @@ class Source:
             "backfill": cfg.backfill.enabled,
             "checkpoint_s": cfg.store.checkpoint_s,
             "hyperliquid": cfg.hyperliquid,
+            "bus": cfg.bus,
         }
         args.update(kw)
         return cls(kind, **args)
@@ -201,6 +228,8 @@ class Source:
         out: dict[str, Any] = {}
         if self._feeds is not None:
             out.update(self._feeds.stats)
+        elif self._bus_feed is not None:
+            out.update(self._bus_feed.stats())
         elif self.replay_stats is not None:
             out["replay"] = self.replay_stats
         if self._books is not None:
@@ -227,6 +256,8 @@ class Source:
                 await self._replay(sink)
             elif self.kind == "demo":
                 await self._demo(sink)
+            elif self.kind == "bus":
+                await self._bus(sink)
             else:
                 await self._feeds_with_history(sink, self.endpoints, now_ms=None)
         finally:
@@ -243,6 +274,15 @@ class Source:
             return
         task = asyncio.create_task(self(sink), name=f"source-{self.kind}")
         try:
+            if self.kind == "bus":  # a bus that never answers must not hang a headless run
+                up = asyncio.create_task(self._bus_up.wait())
+                await asyncio.wait(
+                    {task, up}, timeout=seconds + BUS_ANSWER_S, return_when=asyncio.FIRST_COMPLETED
+                )
+                up.cancel()
+                if not self._bus_up.is_set() and not task.done():
+                    self._note(f"the bus did not answer within {seconds + BUS_ANSWER_S:.0f} s")
+                    return
             waiter = asyncio.create_task(self.history_loaded.wait())
             await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
             waiter.cancel()
@@ -324,6 +364,33 @@ class Source:
         ep = ep.with_override("hyperliquid", "ws", hl.ws_url)
         return ep.with_override("hyperliquid", "rest", hl.rest_url)
 
+    async def _bus(self, sink: Sink) -> None:
+        import time
+
+        from liqtui.bus.reader import BusFeed
+
+        start = int(time.time() * 1000) - LOOKBACK_MS[self.history_lookback]
+        self._bus_feed = feed = BusFeed(
+            self.bus,
+            ticker=self.symbol,
+            venues=self.venues,
+            engine=self.engine,
+            sink=sink,
+            start_ms=start,
+            progress=self.progress if self.backfill_on else None,
+        )
+        waiter = asyncio.create_task(self._bus_loaded(feed))
+        try:
+            await feed.run()
+        finally:
+            waiter.cancel()
+
+    async def _bus_loaded(self, feed: Any) -> None:
+        await feed.link.connected.wait()
+        self._bus_up.set()
+        await feed.loaded.wait()
+        self.history_loaded.set()
+
     # ------------------------------------------------------------------------------------ the steps
 
     async def _feeds_with_history(
@@ -369,6 +436,8 @@ class Source:
         try:
             if self.backfill_on:
                 await self._backfill(ep, now_ms, full_oi_history, min_interval_s)
+            if self.on_history is not None:
+                self.on_history(self)
             gate.open(after_ts=self.engine.model.last_ts)
             self.history_loaded.set()
             await tasks[0]
@@ -459,6 +528,34 @@ class Source:
             self.engine.replace_model(model)
             self._note(f"model {'restored from a checkpoint' if restored else 'rebuilt from the store'}")
             self._candles_from_store(ref, model.last_ts)
+        self._liquidations_from_store()
+
+    def _liquidations_from_store(self) -> None:
+        """The realized liquidations the store heard (a collector's, or an earlier run's) into the tape, newest
+        last, as many as the engine keeps."""
+        import time
+
+        if self.store is None or not hasattr(self.store, "read_liquidations"):
+            return
+        now = int(time.time() * 1000)
+        keep = self.engine.liquidations.maxlen or 2000
+        found: list[Any] = []
+        try:
+            for v in self.venues:
+                found += self.store.read_liquidations(
+                    v,
+                    instrument(v, self.symbol),
+                    now - LOOKBACK_MS[self.history_lookback],
+                    now + 86_400_000,
+                    limit=keep,
+                )
+        except Exception:  # the tape is a nicety: a damaged store never blocks the start
+            log.exception("reading liquidations from the store failed")
+            return
+        found.sort(key=lambda ev: ev.ts)
+        self.engine.liquidations.extend(found[-keep:])
+        if found:
+            self.engine.touch()
 
     def _candles_from_store(self, venue: str, until_ms: int) -> None:
         """The restored model already holds the stored history: keep its candles and OI for the overlay/charts."""

@@ -17,8 +17,10 @@ DEMO_RADAR_SYMBOLS = 200
 
 
 def source_kind(ns: argparse.Namespace) -> SourceKind:
-    """replay (``liqtui replay``), demo (``--demo``) or live."""
-    return "replay" if ns.command == "replay" else "demo" if getattr(ns, "demo", False) else "live"
+    """replay (``liqtui replay``), demo (``--demo``), bus (``--bus URL``) or live."""
+    if ns.command == "replay":
+        return "replay"
+    return "demo" if getattr(ns, "demo", False) else "bus" if getattr(ns, "bus", None) else "live"
 
 
 def observed_tiers(cfg: Config, tiers: dict[str, float]) -> Any:

@@ -102,6 +102,8 @@ def _emit(text: str) -> None:
 
 def _kwargs_from_args(args: argparse.Namespace, cfg: Config | None) -> dict[str, Any]:
     source = "replay" if getattr(args, "replay", None) else "demo" if getattr(args, "demo", False) else "live"
+    if source == "live" and getattr(args, "bus", None) and not getattr(args, "live", False):
+        source = "bus"
     venues = list(getattr(args, "exchange", None) or (cfg.venues if cfg is not None else ["binance"]))
     if cfg is not None and not getattr(args, "exchange", None):
         venues = reference_first(venues, cfg.reference_venue)
@@ -141,6 +143,7 @@ def _kwargs_from_args(args: argparse.Namespace, cfg: Config | None) -> dict[str,
         "threshold_pct": float(ui.threshold_pct) if ui is not None else 50.0,
         "backfill": bool(getattr(backfill_cfg, "enabled", True)) and not getattr(args, "no_backfill", False),
         "_store_cfg": None if getattr(args, "no_store", False) else store_cfg,
+        "bus": getattr(cfg, "bus", None),
     }
 
 

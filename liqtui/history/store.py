@@ -2,7 +2,8 @@
 
 What survives a restart, per venue and instrument: bars (OHLCV, taker-buy volume, open interest in USD,
 funding, realized liquidations long/short in USD) at 1-minute resolution from the live feeds and at whatever
-resolution the REST backfill used, plus model checkpoints (``HeatModel.to_bytes()``).
+resolution the REST backfill used, the realized liquidations one by one (no venue serves their history), plus
+model checkpoints (``HeatModel.to_bytes()``).
 
 Writes are batched into one transaction each (atomic: a batch is all there or not at all). WAL with
 ``synchronous=NORMAL`` survives a killed process (kill -9) without losing committed transactions; the live
@@ -109,7 +110,13 @@ CREATE TABLE IF NOT EXISTS packs (
 CREATE TABLE IF NOT EXISTS checkpoints (
     key TEXT NOT NULL, ts INTEGER NOT NULL, created_ms INTEGER NOT NULL, data BLOB NOT NULL,
     PRIMARY KEY (key, ts));
+CREATE TABLE IF NOT EXISTS liquidations (
+    series INTEGER NOT NULL, ts INTEGER NOT NULL, side INTEGER NOT NULL, price REAL NOT NULL,
+    qty REAL NOT NULL, usd REAL NOT NULL, PRIMARY KEY (series, ts, side, price, qty)) WITHOUT ROWID;
 """
+# The liquidations table came after schema version 1 without a version bump: it is only added (CREATE IF NOT
+# EXISTS on every open is the migration), an older liqtui opening the store ignores it, and a store without
+# it reads as one without realized liquidations. A change that older readers would misread bumps the version.
 
 # One upsert for every writer. A kline (src 1) replaces OHLCV; trade aggregates (src 0) merge into a partial
 # bar (first open, max high, min low, last close, volumes added) unless a kline already made it final.
@@ -146,6 +153,8 @@ ON CONFLICT (series, interval_s, ts) DO UPDATE SET
   src = max(bars.src, CASE WHEN excluded.close IS NULL THEN 0 ELSE excluded.src END)
 """
 
+_INSERT_LIQ = "INSERT OR IGNORE INTO liquidations VALUES (?, ?, ?, ?, ?, ?)"
+
 _SELECT_COLS = "ts, interval_s, " + ", ".join(BAR_FIELDS) + ", src"
 _READ_COLS = ("ts", "interval_s", *BAR_FIELDS, "src")
 _COMPACT_COLS = ("series", *_READ_COLS)
@@ -159,7 +168,7 @@ class StoreError(RuntimeError):
 
 #: SQLite result codes that mean the file itself is damaged (not busy, not a permission or disk problem).
 _DAMAGE_CODES = frozenset({sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB})
-_OUR_TABLES = frozenset({"meta", "series", "bars", "packs", "checkpoints"})
+_OUR_TABLES = frozenset({"meta", "series", "bars", "packs", "checkpoints", "liquidations"})
 #: Extra files SQLite keeps next to the database; moved aside together with it.
 _SIDE_FILES = ("-wal", "-shm", "-journal")
 
@@ -493,11 +502,73 @@ class Store:
             db.executemany(_UPSERT, rows)
         return len(rows)
 
-    def upsert_rows(self, rows: Sequence[tuple[Any, ...]]) -> None:
-        """Upsert prepared rows ``(series, ts, interval_s, *BAR_FIELDS, src)`` in one transaction."""
+    def upsert_rows(
+        self, rows: Sequence[tuple[Any, ...]], liquidations: Sequence[tuple[Any, ...]] = ()
+    ) -> None:
+        """Upsert prepared rows ``(series, ts, interval_s, *BAR_FIELDS, src)`` and add realized liquidations
+        ``(series, ts, side, price, qty, usd)`` (the same one heard twice is kept once), in one transaction."""
         with self._writing("writing bars"), self.transaction() as db:
             self._unpack(db, [(int(r[0]), int(r[2]), int(r[1])) for r in rows])
             db.executemany(_UPSERT, rows)
+            if liquidations:
+                db.executemany(_INSERT_LIQ, liquidations)
+
+    # ------------------------------------------------------------------------------------------ liquidations
+    #
+    # Realized liquidations one by one (the bars only hold their per-minute sums): no venue serves their
+    # history, so the tape and the spent-zone log of a restart exist only if a liqtui (or liqtui collect) heard
+    # them. Keyed by (series, ts, side, price, qty): two writers that heard the same one store it once.
+
+    def write_liquidations(self, events: Iterable[Liquidation]) -> int:
+        """Add realized liquidations (one transaction); returns how many were given."""
+        rows = [self.liquidation_row(ev) for ev in events]
+        if rows:
+            with self._writing("writing liquidations"), self.transaction() as db:
+                db.executemany(_INSERT_LIQ, rows)
+        return len(rows)
+
+    def liquidation_row(self, ev: Liquidation) -> tuple[Any, ...]:
+        sid = self.series_id(str(ev.venue), ev.symbol)
+        return (sid, int(ev.ts), int(ev.side), float(ev.price), float(ev.qty), float(ev.usd))
+
+    def read_liquidations(
+        self, venue: str, symbol: str, start_ms: int, end_ms: int, *, limit: int | None = None
+    ) -> list[Liquidation]:
+        """Realized liquidations of one series with ``start_ms <= ts < end_ms``, oldest first; with ``limit``
+        the newest ``limit`` of them. An unreadable row is skipped and counted."""
+        sid = self._find_series(venue, symbol)
+        if sid is None:
+            return []
+        q = "SELECT ts, side, price, qty, usd FROM liquidations WHERE series=? AND ts>=? AND ts<? ORDER BY ts DESC"
+        args: list[Any] = [sid, int(start_ms), int(end_ms)]
+        if limit is not None:
+            q += " LIMIT ?"
+            args.append(max(0, int(limit)))
+        out: list[Liquidation] = []
+        v = Venue(venue)
+        sym = symbol.upper()
+        for ts, side, price, qty, usd in self._fetch(q, args):
+            if (
+                type(ts) is not int
+                or side not in (1, -1)
+                or not all(type(x) in (int, float) for x in (price, qty, usd))
+            ):
+                self._skip(f"the liquidation row ({venue} {symbol} ts {ts!r:.24})", "not numbers")
+                continue
+            out.append(
+                Liquidation(
+                    venue=v,
+                    symbol=sym,
+                    ts=ts,
+                    recv_ts=ts,
+                    side=PositionSide(side),
+                    price=price,
+                    qty=qty,
+                    usd=usd,
+                )
+            )
+        out.reverse()
+        return out
 
     def _unpack(self, db: sqlite3.Connection, keys: Iterable[tuple[int, int, int]]) -> None:
         """Turn the packed days holding any of ``(series, interval_s, ts)`` back into rows."""
@@ -721,6 +792,7 @@ class Store:
                 "SELECT coalesce(sum(n), 0) FROM packs WHERE day <= ?", (last_old_day,)
             ).fetchone()[0]
             db.execute("DELETE FROM packs WHERE day <= ?", (last_old_day,))
+            db.execute("DELETE FROM liquidations WHERE ts < ?", (cutoff,))
             db.execute(
                 "DELETE FROM checkpoints WHERE ts < (SELECT max(ts) FROM checkpoints c WHERE c.key = checkpoints.key)"
             )
@@ -938,6 +1010,7 @@ class StoreWriter:
         self.flush_s = flush_s
         self.stats = WriterStats()
         self._pending: dict[tuple[Venue, str, int], _Minute] = {}
+        self._liqs: list[Liquidation] = []
         self._last_flush = time.monotonic()
 
     def __call__(self, ev: MarketEvent) -> None:
@@ -961,6 +1034,7 @@ class StoreWriter:
             self._minute(ev).funding = ev.rate  # type: ignore[union-attr]
         elif t is Liquidation:
             m = self._minute(ev)
+            self._liqs.append(ev)  # type: ignore[arg-type]
             if ev.side is PositionSide.LONG:  # type: ignore[union-attr]
                 m.liq_long += ev.usd  # type: ignore[union-attr]
             else:
@@ -982,11 +1056,12 @@ class StoreWriter:
         if not self._pending:
             return 0
         pending, self._pending = self._pending, {}
+        liqs, self._liqs = self._liqs, []
         rows: list[tuple[Any, ...]] = []
         try:
             for (venue, symbol, ts), m in pending.items():
                 rows.append(_minute_row(self.store.series_id(venue.value, symbol), ts, m))
-            self.store.upsert_rows(rows)
+            self.store.upsert_rows(rows, [self.store.liquidation_row(ev) for ev in liqs])
         except (sqlite3.Error, StoreError) as exc:
             self.stats.errors += 1
             self.stats.last_error = f"{type(exc).__name__}: {exc}"
