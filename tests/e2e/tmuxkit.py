@@ -18,9 +18,12 @@ KEY_TIMEOUT = 20.0
 
 
 def liqtui_cmd() -> list[str]:
-    """The installed ``liqtui`` entry point, else this interpreter's ``-m liqtui``."""
-    exe = shutil.which("liqtui")
-    return [exe] if exe else [sys.executable, "-m", "liqtui"]
+    """The ``liqtui`` entry point installed beside this interpreter (not whichever is first on PATH: another
+    environment's may be older or broken), else this interpreter's ``-m liqtui``."""
+    here = Path(sys.executable).parent / "liqtui"
+    if here.is_file():
+        return [str(here)]
+    return [sys.executable, "-m", "liqtui"]
 
 
 def clean_env(tmp_path: Path) -> dict[str, str]:
