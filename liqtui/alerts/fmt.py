@@ -52,4 +52,4 @@ def fmt_pct(x: float, digits: int = 1) -> str:
     """Signed percent: ``+0.9%``."""
     if not math.isfinite(x):
         return "?%"
-    return f"{x:+.{digits}f}%"
+    return f"{round(x, digits) + 0.0:+.{digits}f}%"  # never -0.0%

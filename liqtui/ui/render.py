@@ -80,7 +80,7 @@ def fmt_pct(x: float | None, digits: int = 2) -> str:
     """Signed percent, ``+1.23%``; ``—`` when unknown."""
     if x is None or not math.isfinite(x):
         return "—"
-    return f"{x:+.{digits}f}%"
+    return f"{round(x, digits) + 0.0:+.{digits}f}%"  # + 0.0: a distance that rounds to zero is +0, never -0
 
 
 def usd_glyph(usd: float) -> str:
@@ -370,7 +370,9 @@ def _fmt_dist_compact(distance_pct: float) -> str:
     """Signed distance in at most 5 cells: ``+4.7%`` below 10 %, ``+23%`` from there."""
     if not math.isfinite(distance_pct):
         return "—"
-    return f"{distance_pct:+.1f}%" if abs(distance_pct) < 9.95 else f"{distance_pct:+.0f}%"
+    if abs(distance_pct) < 9.95:
+        return f"{round(distance_pct, 1) + 0.0:+.1f}%"  # never -0.0%
+    return f"{distance_pct:+.0f}%"
 
 
 def zone_line(

@@ -83,6 +83,13 @@ def test_formatting():
     assert fmt_price(71234.56, 0.5) == "71,234.6"
     assert fmt_price(71234.56, 1000.0) == "71,235"
     assert fmt_pct(1.234) == "+1.23%" and fmt_pct(None) == "—"
+    # a distance that rounds to zero reads +0, never -0 (a zone straddling the price)
+    assert fmt_pct(-0.004) == "+0.00%" and fmt_pct(-0.04, 1) == "+0.0%" and fmt_pct(-0.006) == "-0.01%"
+    from liqtui.alerts.fmt import fmt_pct as alert_pct
+    from liqtui.ui.render import _fmt_dist_compact
+
+    assert _fmt_dist_compact(-0.03) == "+0.0%" and _fmt_dist_compact(-0.06) == "-0.1%"
+    assert alert_pct(-0.02) == "+0.0%" and alert_pct(-12.0, 0) == "-12%"
     assert [usd_glyph(x) for x in (5e3, 5e4, 5e5, 5e6, 5e7)] == ["·", "•", "●", "●●", "●●●"]
 
 
