@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from typing import Any
 
 from liqtui.bus import DEFAULT_STREAM, SUBJECT_PREFIX
 from liqtui.bus.codec import Batch, History, decode
+from tests.feeds.helpers import until as _until
 
-WAIT_S = 60.0
+__all__ = ["read_stream", "stream_messages", "until"]
+
+WAIT_S = 60.0  # a collector backfills and steps its model first: longer than the feeds' default
 
 
 async def until(cond: Callable[[], bool], what: str, timeout: float = WAIT_S) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not cond():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for: {what}")
-        await asyncio.sleep(0.01)
+    await _until(cond, what, timeout)
 
 
 async def read_stream(url: str, stream: str = DEFAULT_STREAM) -> tuple[list[Any], list[History]]:

@@ -172,6 +172,15 @@ async def test_a_cancel_swallowed_by_a_client_wait_still_stops_the_loop() -> Non
     assert rounds <= 1
 
 
+def _publish_trades(pub: Publisher, sent: int, n: int) -> int:
+    """Hand ``n`` trades to the publisher, timestamps continuing from ``sent``; returns the new count."""
+    for i in range(n):
+        ts = 1_790_000_000_000 + sent + i
+        pub(Trade(venue=Venue.BINANCE, symbol="BTCUSDT", ts=ts, recv_ts=ts, price=60_000.0 + i, qty=0.01,
+                  side=TakerSide.BUY))  # fmt: skip
+    return sent + n
+
+
 async def test_flush_beside_the_run_loop_publishes_each_batch_once(nats_server) -> None:
     """flush() and the run loop both drain the outbox: one drain at a time, each batch acknowledged once
     (two drains used to take the same head twice and then pop a batch nobody had published)."""
@@ -188,11 +197,7 @@ async def test_flush_beside_the_run_loop_publishes_each_batch_once(nats_server) 
     try:
         sent = 0
         for round_ in range(40):
-            for i in range(250):
-                ts = 1_790_000_000_000 + sent
-                pub(Trade(venue=Venue.BINANCE, symbol="BTCUSDT", ts=ts, recv_ts=ts, price=60_000.0 + i,
-                          qty=0.01, side=TakerSide.BUY))  # fmt: skip
-                sent += 1
+            sent = _publish_trades(pub, sent, 250)
             if round_ % 2:
                 await pub.flush()
             else:
@@ -220,11 +225,7 @@ async def test_a_full_outbox_drops_the_oldest_batches_and_says_how_many(nats_ser
     pub = Publisher(link, opts, max_pending_bytes=20_000)
     sent = 0
     for _ in range(30):
-        for i in range(100):
-            ts = 1_790_000_000_000 + sent
-            pub(Trade(venue=Venue.BINANCE, symbol="BTCUSDT", ts=ts, recv_ts=ts, price=60_000.0 + i,
-                      qty=0.01, side=TakerSide.BUY))  # fmt: skip
-            sent += 1
+        sent = _publish_trades(pub, sent, 100)
         pub._cut()  # a flush interval passes with the bus unreachable
     assert pub.stats.dropped > 0
     assert pub._outbox_bytes <= 20_000
