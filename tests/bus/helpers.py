@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from liqtui.bus import DEFAULT_STREAM, SUBJECT_PREFIX
