@@ -32,6 +32,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 T0 = 1_700_000_000_000 - 1_700_000_000_000 % 900_000
@@ -195,13 +196,14 @@ class OkxServer:
         c = Client(ws, path)
         self.clients.add(c)
         try:
-            async for msg in ws:
-                c.last_rx = time.monotonic()
-                if msg == "ping":
-                    c.pings += 1
-                    await ws.send("pong")
-                    continue
-                await self._request(c, str(msg))
+            with contextlib.suppress(ConnectionClosed):  # a client gone (a drop, a test ending)
+                async for msg in ws:
+                    c.last_rx = time.monotonic()
+                    if msg == "ping":
+                        c.pings += 1
+                        await ws.send("pong")
+                        continue
+                    await self._request(c, str(msg))
         finally:
             self.clients.discard(c)
 

@@ -12,7 +12,7 @@ Subscriptions go ``{"op":"subscribe","args":[...]}`` with as many args a request
 ``max_request_bytes`` (OKX documents 64 KB; the older 4 KB is the default here, still few requests), at most
 ``max_args`` per connection (more connections when needed), within OKX's limits: at most
 :data:`SUBSCRIBE_PER_HOUR` subscribe/unsubscribe requests an hour per connection (480 documented) and new
-connections at most ``connects_per_s`` a second (3 documented per IP; 2 by default, leaving room for the rest of
+connections at most ``connects_per_s`` a second, evenly spaced (3 documented per IP; 2 by default, leaving room for the rest of
 liqtui). OKX drops a connection silent for 30 s: the text ``ping`` goes out after ``ping_interval_s`` without
 a frame, its text ``pong`` answers; nothing for twice that long and the connection is redone. ``{"event":
 "error"}`` frames are counted and logged with their code and message.
@@ -318,7 +318,6 @@ class OkxAllMarket:
         max_request_bytes: int = MAX_REQUEST_BYTES,
         subscribe_limit: tuple[float, float] = (SUBSCRIBE_PER_HOUR, 3600.0),
         connects_per_s: float = 2.0,
-        connect_window_s: float = 1.0,
         ping_interval_s: float = 20.0,
         warmup: bool = True,
         symbols_limit: int | None = None,
@@ -330,7 +329,7 @@ class OkxAllMarket:
         if not 0 < ping_interval_s < 30:
             raise ValueError(f"ping_interval_s must be within (0, 30) (OKX drops a connection silent for 30 s), "
                              f"got {ping_interval_s!r}")  # fmt: skip
-        if not 0 < connects_per_s <= 3 * connect_window_s:
+        if not 0 < connects_per_s <= 3:
             raise ValueError(
                 f"connects_per_s must be within (0, 3] a second (OKX's limit), got {connects_per_s!r}"
             )
@@ -344,7 +343,8 @@ class OkxAllMarket:
         self.max_args = max_args
         self.max_request_bytes = max_request_bytes
         self.subscribe_limit = subscribe_limit
-        self.connects = SlidingWindow(connects_per_s, connect_window_s)
+        # evenly spaced (never two at once): a burst at each end of a second would make four in one second
+        self.connects = SlidingWindow(1, 1.0 / connects_per_s)
         self.ping_interval_s = ping_interval_s
         self.warmup = warmup
         self.symbols_limit = symbols_limit
