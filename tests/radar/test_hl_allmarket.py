@@ -79,7 +79,7 @@ async def test_hl_every_coin_within_the_limits_listing_delisting_bad_frames_and_
             assert radar.symbols["C01"].oi_base == 1e5 + 1
             st = feed.stats()
             assert st["decode_errors"] == 0 and st["exchange_errors"] == 0 and st["reconnects"] == 0
-            assert st["liquidations"].startswith("unavailable") and radar.counts["liquidations"] == 0
+            assert st["realized_liquidations"].startswith("unavailable") and radar.counts["liquidations"] == 0
             assert ex.violations == [] and ex.connections == 3
 
             ranked = RadarTable().view(radar.rows())

@@ -19,7 +19,7 @@ and logged.
 
 Realized liquidations: Hyperliquid publishes no public liquidation stream for all coins (its trades do not mark
 liquidation fills; only per-user events do), so this feed has none: :attr:`liquidations_available` is False,
-``stats()["liquidations"]`` says why and ``liqtui radar --json`` prints ``liq_1h_usd`` as null rather than 0.
+``stats()["realized_liquidations"]`` says why and ``liqtui radar --json`` prints ``liq_1h_usd`` as null, not 0.
 Radar rows are named by coin (``BTC``).
 """
 
@@ -326,7 +326,7 @@ class HyperliquidAllMarket:
             "meta_polls": self.meta_polls,
             "warmed": len(self.warmed),
             "candles_unsubscribed": len(self.no_candles),
-            "liquidations": LIQUIDATIONS_UNAVAILABLE,
+            "realized_liquidations": LIQUIDATIONS_UNAVAILABLE,
         }
 
     async def refresh(self) -> tuple[list[str], list[str]]:
