@@ -63,7 +63,7 @@ async def collect_radar(
     radar = Radar(venue)
     t0 = time.monotonic()
     if demo and venue != DEMO_VENUE:
-        raise RadarArgError(f"--exchange {venue}: --demo simulates {DEMO_VENUE} only")
+        raise RadarArgError(f"--exchange {venue}: the demo speaks {DEMO_VENUE} only")
     async with contextlib.AsyncExitStack() as stack:
         if demo:
             from liqtui.sim.server import DemoExchange
@@ -158,14 +158,14 @@ def run_radar(ns: argparse.Namespace, cfg: Config) -> int:
     venue = venues[0]
     if venue != DEMO_VENUE and ns.demo:
         print(
-            f"liqtui radar: error: --exchange {venue}: --demo simulates {DEMO_VENUE} only; for {venue} leave "
-            f"out --demo (live, or --endpoint {venue}=WS_URL --endpoint {venue}.rest=REST_URL)",
+            f"liqtui radar: error: --exchange {venue}: the demo and the radar screen speak {DEMO_VENUE}; for "
+            f"{venue} leave out --demo (live, or --endpoint {venue}=WS_URL --endpoint {venue}.rest=REST_URL)",
             file=sys.stderr,
         )
         return EXIT_BAD_ARGS
     if venue != DEMO_VENUE and not getattr(ns, "json", False):
         print(
-            f"liqtui radar: error: --exchange {venue}: the radar screen follows {DEMO_VENUE}; "
+            f"liqtui radar: error: --exchange {venue}: the demo and the radar screen speak {DEMO_VENUE}; "
             f"{venue} is served by radar --json",
             file=sys.stderr,
         )

@@ -101,5 +101,5 @@ def test_radar_json_on_hyperliquid_says_liquidations_are_unknown(capsys: pytest.
 def test_radar_demo_with_another_venue_is_refused_clearly(capsys: pytest.CaptureFixture[str]) -> None:
     rc = main(["radar", "--json", "--demo", "--exchange", "hyperliquid", "--seconds", "1", "--no-store"])
     err = capsys.readouterr().err
-    assert rc == 2 and "--exchange hyperliquid: --demo simulates binance only" in err
+    assert rc == 2 and "--exchange hyperliquid: the demo and the radar screen speak binance" in err
     assert "--endpoint hyperliquid=WS_URL" in err and "Traceback" not in err
