@@ -180,6 +180,19 @@ async def test_okx_every_swap_within_the_limits_listing_delisting_bad_frames_and
             assert ex.violations == [] and ex.connections == 12
 
 
+async def test_okx_subscribe_requests_wait_for_the_connections_allowance() -> None:
+    """Small requests, a small allowance: the feed spreads its requests over several windows (the server cuts
+    a connection that sends more than 3 a second; the feed keeps to 2)."""
+    syms = [f"R{i:02d}-USDT-SWAP" for i in range(20)]
+    async with OkxServer(syms, max_request_bytes=200, sub_limit=3, sub_window_s=1.0) as ex:
+        feed = OkxAllMarket(Radar("okx"), ex.ws_url, ex.rest_url, rest_per_2s=None, max_request_bytes=200,
+                            subscribe_limit=(2, 1.0), warmup=False, refresh_s=3600)  # fmt: skip
+        async with _running(feed):
+            await until(lambda: _all_subscribed(ex, syms), "every arg subscribed", 60)
+            assert feed.stats()["requests_sent"] >= 10  # about 4 args a request
+            assert ex.violations == [] and feed.stats()["reconnects"] == 0 and feed.decoder.errors == 0
+
+
 async def test_okx_keepalive_pings_a_quiet_connection() -> None:
     syms = [f"Q{i}-USDT-SWAP" for i in range(3)]
     async with OkxServer(syms, push=False, idle_s=1.5) as ex:

@@ -449,23 +449,24 @@ class HyperliquidAllMarket:
         """Messages within the per-minute allowance (shared by every connection); a ping after
         ``ping_interval_s`` without a frame; the connection redone when even the ping got no answer."""
         tick = min(1.0, self.ping_interval_s / 4)
+        msg: str | None = None  # waiting for the allowance (the keepalive goes on meanwhile)
         while True:
-            try:
-                msg: str | None = await asyncio.wait_for(c.outbox.get(), tick)
-            except TimeoutError:
-                msg = None
-            if msg is not None:
-                await self.messages.acquire()
+            if msg is None:
+                with contextlib.suppress(TimeoutError):
+                    msg = await asyncio.wait_for(c.outbox.get(), tick)
+            else:
+                await asyncio.sleep(min(tick, self.messages.wait_s()))
+            if msg is not None and self.messages.take():
                 await ws.send(msg)
                 c.sent += 1
+                msg = None
             now = time.monotonic()
             quiet = now - c.last_rx
             if quiet >= 2 * self.ping_interval_s and c.pinged_at > c.last_rx:
                 log.info("hyperliquid all-market connection %d: no pong, reconnecting", c.index)
                 await ws.close()
                 return
-            if quiet >= self.ping_interval_s and c.pinged_at <= c.last_rx:
-                await self.messages.acquire()
+            if quiet >= self.ping_interval_s and c.pinged_at <= c.last_rx and self.messages.take():
                 await ws.send(PING)
                 c.pings += 1
                 c.pinged_at = now

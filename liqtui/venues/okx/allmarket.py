@@ -520,15 +520,17 @@ class OkxAllMarket:
         """Requests within the connection's hourly allowance; ``ping`` after ``ping_interval_s`` without a frame;
         the connection closed (and redone) when even the ping got no answer."""
         tick = min(1.0, self.ping_interval_s / 4)
+        msg: str | None = None  # waiting for the allowance (pings go on meanwhile)
         while True:
-            try:
-                msg: str | None = await asyncio.wait_for(c.outbox.get(), tick)
-            except TimeoutError:
-                msg = None
-            if msg is not None:
-                await c.window.acquire()
+            if msg is None:
+                with contextlib.suppress(TimeoutError):
+                    msg = await asyncio.wait_for(c.outbox.get(), tick)
+            else:
+                await asyncio.sleep(min(tick, c.window.wait_s()))
+            if msg is not None and c.window.take():
                 await ws.send(msg)
                 c.sent += 1
+                msg = None
             now = time.monotonic()
             quiet = now - c.last_rx
             if quiet >= 2 * self.ping_interval_s and c.pinged_at > c.last_rx:
@@ -548,15 +550,18 @@ class OkxAllMarket:
         self.rest_requests += 1
         try:
             r = await self._client.get(f"{self.rest_url}{path}", params=params)
-            body = r.json() if r.status_code in (200, 429) else None
-        except (httpx.HTTPError, ValueError) as exc:
+        except httpx.HTTPError as exc:
             self.rest_errors += 1
             log.info("okx all-market %s: %s", path, exc)
             return None
+        try:
+            body = r.json()
+        except ValueError:
+            body = None
         code = str(body.get("code")) if isinstance(body, dict) else ""
         if r.status_code == 429 or code == "50011":  # too many requests: everything waits
             self.rest.hold(2.0)
-        if code != "0":
+        if r.status_code != 200 or code != "0":
             self.rest_errors += 1
             log.info("okx all-market %s: HTTP %d code %s", path, r.status_code, code or "-")
             return None
