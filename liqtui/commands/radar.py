@@ -3,7 +3,12 @@ JSON document; without it the full-screen monitor opens on its radar screen.
 
 JSON: ``{"rows": [{"symbol", "venue", "price", "change_1h_pct", "change_24h_pct", "squeeze": {"distance_pct",
 "usd"}, "flush": {"distance_pct", "usd"}, "imbalance", "liq_1h_usd", "oi_change_1h_pct", "score"}],
-"stats": {...}}``, rows ranked by ``--sort`` (default ``score``: the nearest large pool first).
+"stats": {...}}``, rows ranked by ``--sort`` (default ``score``: the nearest large pool first). ``liq_1h_usd`` is
+null for a venue that publishes no realized liquidations (Hyperliquid): unknown, not zero.
+
+``--exchange`` picks the venue among those whose adapter has an all-market feed (the registry's
+:func:`~liqtui.venues.allmarket_venues`); ``--endpoint VENUE=URL`` and ``VENUE.rest=URL`` point it at an
+exchange. ``--demo`` simulates Binance only.
 
 Exit 0 ok, 2 bad arguments (the flag named), 3 no row arrived, 1 anything else (said on stderr).
 """
@@ -21,14 +26,15 @@ from typing import Any
 
 from liqtui.config import Config
 from liqtui.core.radar import Radar, RadarTable, row_json
-from liqtui.venues.binance.allmarket import BinanceAllMarket
-from liqtui.venues.bybit.allmarket import BybitAllMarket
+from liqtui.venues import allmarket_feed, allmarket_venues
 
 __all__ = ["RADAR_VENUES", "collect_radar", "run_radar"]
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_ARGS, EXIT_NO_DATA = 0, 1, 2, 3
-#: Venues with an all-market feed.
-RADAR_VENUES = ("binance", "bybit")
+#: Venues with an all-market feed (the registry's, when liqtui starts).
+RADAR_VENUES = allmarket_venues()
+#: The venue the demo exchange simulates.
+DEMO_VENUE = "binance"
 log = logging.getLogger("liqtui.headless")
 
 
@@ -56,6 +62,8 @@ async def collect_radar(
     table.set_filter(text)
     radar = Radar(venue)
     t0 = time.monotonic()
+    if demo and venue != DEMO_VENUE:
+        raise RadarArgError(f"--exchange {venue}: the demo speaks {DEMO_VENUE} only")
     async with contextlib.AsyncExitStack() as stack:
         if demo:
             from liqtui.sim.server import DemoExchange
@@ -66,11 +74,10 @@ async def collect_radar(
             ws_url, rest_url = ex.ws_url, ex.rest_url
         if ws_url is None or rest_url is None:
             raise RadarArgError("radar: the websocket and REST endpoints are needed")
-        feed: BinanceAllMarket | BybitAllMarket
-        if venue == "bybit":
-            feed = BybitAllMarket(radar, ws_url, rest_url)
-        else:
-            feed = BinanceAllMarket(radar, ws_url, rest_url, weight_per_min=None if demo else 1200.0)
+        try:
+            feed = allmarket_feed(venue, radar, ws_url, rest_url, local=demo)
+        except ValueError as exc:
+            raise RadarArgError(f"--exchange {venue}: {exc}") from None
         task = asyncio.create_task(feed.run())
         try:
             end = t0 + seconds
@@ -86,6 +93,7 @@ async def collect_radar(
     rows = table.view(radar.rows())
     if limit is not None:
         rows = rows[:limit]
+    liquidations = bool(getattr(feed, "liquidations_available", True))
     stats: dict[str, Any] = {
         "source": "demo" if demo else "live",
         "venue": venue,
@@ -96,7 +104,11 @@ async def collect_radar(
         **feed.stats(),
         **{k: v for k, v in radar.stats().items() if k != "symbols"},
     }
-    return {"rows": [row_json(r) for r in rows], "stats": stats}
+    docs = [row_json(r) for r in rows]
+    if not liquidations:  # the venue publishes none: unknown, not zero
+        for d in docs:
+            d["liq_1h_usd"] = None
+    return {"rows": docs, "stats": stats}
 
 
 def _text(doc: dict[str, Any]) -> str:
@@ -105,7 +117,9 @@ def _text(doc: dict[str, Any]) -> str:
     def pct(v: float | None) -> str:
         return "-" if v is None else f"{v:+.2f}%"
 
-    def usd(v: float) -> str:
+    def usd(v: float | None) -> str:
+        if v is None:
+            return "-"
         return f"{v / 1e6:.2f}M" if v >= 1e6 else f"{v / 1e3:.0f}k"
 
     lines = [f"{'symbol':<14}{'price':>14}{'1h':>9}{'squeeze':>18}{'flush':>18}{'imbal':>7}{'liq 1h':>9}"]
@@ -125,26 +139,34 @@ def _text(doc: dict[str, Any]) -> str:
 
 def run_radar(ns: argparse.Namespace, cfg: Config) -> int:
     """The ``liqtui radar`` command."""
-    venues = list(getattr(ns, "exchange", None) or ["binance"])
-    bad = [v for v in venues if v not in RADAR_VENUES]
+    radar_venues = allmarket_venues()
+    venues = list(getattr(ns, "exchange", None) or [DEMO_VENUE])
+    bad = [v for v in venues if v not in radar_venues]
     if bad:
         print(
             f"liqtui radar: error: --exchange {','.join(bad)}: the radar has an all-market feed for "
-            f"{', '.join(RADAR_VENUES)} only",
+            f"{', '.join(radar_venues)} only",
             file=sys.stderr,
         )
         return EXIT_BAD_ARGS
     if len(venues) > 1:
         print(
-            f"liqtui radar: error: --exchange: one venue at a time ({', '.join(RADAR_VENUES)})",
+            f"liqtui radar: error: --exchange: one venue at a time ({', '.join(radar_venues)})",
             file=sys.stderr,
         )
         return EXIT_BAD_ARGS
     venue = venues[0]
-    if venue != "binance" and (ns.demo or not getattr(ns, "json", False)):
+    if venue != DEMO_VENUE and ns.demo:
         print(
-            f"liqtui radar: error: --exchange {venue}: the demo and the radar screen speak binance; "
-            f"{venue} is served by radar --json (live)",
+            f"liqtui radar: error: --exchange {venue}: the demo and the radar screen speak {DEMO_VENUE}; for "
+            f"{venue} leave out --demo (live, or --endpoint {venue}=WS_URL --endpoint {venue}.rest=REST_URL)",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_ARGS
+    if venue != DEMO_VENUE and not getattr(ns, "json", False):
+        print(
+            f"liqtui radar: error: --exchange {venue}: the demo and the radar screen speak {DEMO_VENUE}; "
+            f"{venue} is served by radar --json",
             file=sys.stderr,
         )
         return EXIT_BAD_ARGS
@@ -156,9 +178,9 @@ def run_radar(ns: argparse.Namespace, cfg: Config) -> int:
 
     ep = Endpoints.from_overrides(getattr(cfg, "endpoints", None) or None)
     for key, url in getattr(ns, "endpoint", None) or []:
-        venue, _, kind = key.partition(".")
+        name, _, kind = key.partition(".")
         try:
-            ep = ep.with_override(venue, kind or "ws", url)
+            ep = ep.with_override(name, kind or "ws", url)
         except ValueError as exc:
             print(f"liqtui radar: error: --endpoint: {exc}", file=sys.stderr)
             return EXIT_BAD_ARGS

@@ -27,7 +27,8 @@ from textual.widgets import DataTable, Label
 from textual.worker import Worker
 
 from liqtui.core.radar import COLUMNS, Radar, RadarRow, RadarTable
-from liqtui.venues.binance.allmarket import BinanceAllMarket
+from liqtui.venues import allmarket_feed
+from liqtui.venues.adapter import AllMarketFeed
 
 __all__ = ["RadarRunner", "RadarScreen", "runner_for", "source_endpoints", "sparkline"]
 
@@ -129,7 +130,7 @@ class RadarRunner:
         self.app = app
         self.endpoints = endpoints
         self.radar = Radar()
-        self.feed: BinanceAllMarket | None = None
+        self.feed: AllMarketFeed | None = None
         self.problem: str | None = None
         self._urls: tuple[str, str] | None = None
         self._worker: Worker[None] | None = None
@@ -146,7 +147,7 @@ class RadarRunner:
         self.stop()
         self._urls = urls
         demo = urls[0].startswith("ws://127.0.0.1")
-        self.feed = BinanceAllMarket(self.radar, *urls, weight_per_min=None if demo else 1200.0)
+        self.feed = allmarket_feed(self.radar.venue, self.radar, *urls, local=demo)
         # a worker of the app: cancelled with it when the app exits
         self._worker = self.app.run_worker(self.feed.run(), name="radar", group="radar", exit_on_error=False)
 

@@ -6,6 +6,9 @@ channels that must keep ticking, the decoder, REST polls, history pages with the
 rules, and how to recognise its frames in recordings) behind the :class:`~liqtui.venues.adapter.VenueAdapter`
 protocol. The connection manager, the backfill and the replay loop over :data:`ADAPTERS`.
 
+The radar asks the registry too: :func:`allmarket_venues` lists the venues whose adapter has an all-market
+feed (``allmarket``) and :func:`allmarket_feed` builds one, so a venue joins the radar by setting it.
+
 Adding a venue: a package with an adapter, plus one line below (or :func:`register` at run time)::
 
     from liqtui.venues import adapter
@@ -15,11 +18,26 @@ Adding a venue: a package with an adapter, plus one line below (or :func:`regist
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from liqtui.core.events import Venue
 from liqtui.venues import binance, bybit, hyperliquid, okx
-from liqtui.venues.adapter import Adapter, VenueAdapter
+from liqtui.venues.adapter import Adapter, AllMarketFeed, VenueAdapter
 
-__all__ = ["ADAPTERS", "Adapter", "VenueAdapter", "adapter", "names", "register", "unregister"]
+if TYPE_CHECKING:
+    from liqtui.core.radar import Radar
+
+__all__ = [
+    "ADAPTERS",
+    "Adapter",
+    "VenueAdapter",
+    "adapter",
+    "allmarket_feed",
+    "allmarket_venues",
+    "names",
+    "register",
+    "unregister",
+]
 
 #: name → adapter, in the order venues are listed (and tried when recognising a recording's frames).
 ADAPTERS: dict[str, VenueAdapter] = {}
@@ -50,6 +68,26 @@ def adapter(venue: str | Venue) -> VenueAdapter:
 def names() -> tuple[str, ...]:
     """The registered venue names."""
     return tuple(ADAPTERS)
+
+
+def allmarket_venues() -> tuple[str, ...]:
+    """The registered venues with an all-market feed (the radar's venues), in registry order."""
+    return tuple(n for n, a in ADAPTERS.items() if getattr(a, "allmarket", None) is not None)
+
+
+def allmarket_feed(
+    venue: str | Venue, radar: Radar, ws_url: str, rest_url: str, *, local: bool = False
+) -> AllMarketFeed:
+    """The all-market feed of ``venue`` filling ``radar`` (``local``: a local exchange, no REST budget). A clear
+    ValueError for an unknown venue or one without an all-market feed (naming the venues that have one)."""
+    a = adapter(venue)
+    factory = getattr(a, "allmarket", None)
+    if factory is None:
+        raise ValueError(
+            f"{a.name} has no all-market feed; the radar covers {', '.join(allmarket_venues()) or 'no venue'}"
+        )
+    feed: AllMarketFeed = factory(radar, ws_url, rest_url, local=local)
+    return feed
 
 
 register(binance.ADAPTER)

@@ -3,7 +3,12 @@
 The connection manager (:mod:`liqtui.feeds.connection`), the backfill (:mod:`liqtui.history.backfill`) and the
 replay (:mod:`liqtui.history.replay`, :mod:`liqtui.history.formats`) only loop over adapters; what a venue
 means lives in its package under :mod:`liqtui.venues`. :class:`Adapter` is a base with the common defaults
-(no preparation, no REST poll, no history, no recording hints), so a venue states only what it has.
+(no preparation, no REST poll, no history, no recording hints, no all-market feed), so a venue states only what
+it has.
+
+The radar finds a venue's all-market feed here too: :attr:`VenueAdapter.allmarket` is an
+:class:`AllMarketFactory` (None where the venue has none); :func:`liqtui.venues.allmarket_venues` lists the
+venues that have one and :func:`liqtui.venues.allmarket_feed` builds it.
 """
 
 from __future__ import annotations
@@ -18,10 +23,11 @@ from liqtui.venues.base import Backoff, BaseDecoder, ConnSpec
 if TYPE_CHECKING:
     import httpx
 
+    from liqtui.core.radar import Radar
     from liqtui.venues.book import BookChannel
     from liqtui.venues.history import HistoryApi
 
-__all__ = ["Adapter", "PrepareContext", "RestPoll", "VenueAdapter"]
+__all__ = ["Adapter", "AllMarketFactory", "AllMarketFeed", "PrepareContext", "RestPoll", "VenueAdapter"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,6 +50,27 @@ class PrepareContext:
     backoff: Backoff
     max_attempts: int | None
     on_error: Callable[[int, str], None]  # (attempt, reason): reported as a connecting status
+
+
+class AllMarketFeed(Protocol):
+    """Every perpetual of one venue into a :class:`~liqtui.core.radar.Radar`, until :meth:`run` is cancelled.
+
+    ``stats()`` has at least ``instruments``, ``connections``, ``streams``, ``frames``, ``decode_errors``,
+    ``reconnects``, ``rest_requests``, ``rest_errors`` and ``warmed``. A feed whose venue publishes no realized
+    liquidations has ``liquidations_available = False`` (its rows' ``liq_1h`` is unknown, not zero)."""
+
+    radar: Radar
+
+    async def run(self) -> None: ...
+
+    def stats(self) -> dict[str, Any]: ...
+
+
+class AllMarketFactory(Protocol):
+    """Builds a venue's all-market feed. ``local``: the exchange is a local one (the demo, a test server), so no
+    REST budget is kept."""
+
+    def __call__(self, radar: Radar, ws_url: str, rest_url: str, *, local: bool = False) -> AllMarketFeed: ...
 
 
 @runtime_checkable
@@ -85,6 +112,11 @@ class VenueAdapter(Protocol):
         """``venue.value``."""
         ...
 
+    @property
+    def allmarket(self) -> AllMarketFactory | None:
+        """The all-market feed behind the radar (None: the venue has none)."""
+        ...
+
     def instrument(self, symbol: str) -> str:
         """The venue's instrument name for a ticker (``BTC``) or any venue's spelling of an instrument."""
         ...
@@ -123,6 +155,7 @@ class Adapter:
     url_hints: tuple[str, ...] = ()
     refusal_codes: tuple[str, ...] = ()
     history: type[HistoryApi] | None = None
+    allmarket: AllMarketFactory | None = None
 
     @property
     def name(self) -> str:

@@ -124,7 +124,7 @@ def _cases(f: dict[str, str]) -> list[tuple]:
             "argument --sort: invalid choice: 'bogus' (choose from 'symbol'",
         ),
         (["radar", "--json", "--replay", f["junk"]], "unrecognized arguments: --replay"),
-        (["radar", "--json", "--exchange", "okx"], "all-market feed for binance, bybit only"),
+        (["radar", "--json", "--demo", "--exchange", "okx"], "the demo and the radar screen speak binance"),
         (["radar", "--json", "--exchange", "binance,bybit"], "one venue at a time"),
         (["radar", "--json", "--demo", "--exchange", "bybit"], "the demo and the radar screen speak binance"),
         (["radar", "--exchange", "bybit"], "the demo and the radar screen speak binance"),
@@ -235,7 +235,7 @@ def test_the_real_entry_point_refuses_bad_input(tmp_path):
         (["replay", files["random"]], "unknown recording format"),
         (["record", files["dir"], "--demo"], "is a directory"),
         (["zones", "--config", files["binary"]], "byte position 0"),
-        (["radar", "--json", "--exchange", "okx"], "all-market feed for binance, bybit only"),
+        (["radar", "--json", "--demo", "--exchange", "okx"], "the demo and the radar screen speak binance"),
         (["watch", "--replay", files["random"]], "unknown recording format"),
         (["status", "--format", "xml"], "invalid choice: 'xml'"),
     ]

@@ -39,7 +39,7 @@ def test_radar_json_on_the_demo_lists_every_perpetual(capsys: pytest.CaptureFixt
 @pytest.mark.parametrize(
     ("argv", "named"),
     [
-        (["radar", "--json", "--exchange", "okx"], "--exchange okx"),
+        (["radar", "--json", "--demo", "--exchange", "okx"], "the demo and the radar screen speak binance"),
         (["radar", "--json", "--exchange", "binance,bybit"], "one venue at a time"),
         (["radar", "--json", "--demo", "--exchange", "bybit"], "--exchange bybit"),
         (["radar", "--json", "--seconds", "nan"], "--seconds"),

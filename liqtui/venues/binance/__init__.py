@@ -5,20 +5,30 @@ Decoding lives in :mod:`.feed`, history pages in :mod:`.history`.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from liqtui.core.events import Venue
-from liqtui.venues.adapter import Adapter, RestPoll
+from liqtui.venues.adapter import Adapter, AllMarketFeed, RestPoll
 from liqtui.venues.base import BaseDecoder, ConnSpec
 from liqtui.venues.binance import book as _book
 from liqtui.venues.binance.feed import OI_PATH, BinanceDecoder, conn_specs, instrument
 from liqtui.venues.binance.history import BinanceHistory
 from liqtui.venues.book import BookChannel
 
+if TYPE_CHECKING:
+    from liqtui.core.radar import Radar
+
 __all__ = ["ADAPTER", "BinanceAdapter"]
 
 _TRADE_EVENTS = ("trade", "aggtrade")
 _SHAPE_EVENTS = ('"e":"aggTrade"', '"e":"trade"', '"e":"kline"', '"e":"markPriceUpdate"', '"e":"forceOrder"')
+
+
+def _allmarket(radar: Radar, ws_url: str, rest_url: str, *, local: bool = False) -> AllMarketFeed:
+    """The radar's feed of every Binance USDⓈ-M perpetual (:class:`~liqtui.venues.binance.allmarket.BinanceAllMarket`)."""
+    from liqtui.venues.binance.allmarket import BinanceAllMarket
+
+    return BinanceAllMarket(radar, ws_url, rest_url, weight_per_min=None if local else 1200.0)
 
 
 class BinanceAdapter(Adapter):
@@ -29,6 +39,7 @@ class BinanceAdapter(Adapter):
     url_hints = ("binance",)
     refusal_codes = ("-1121",)
     history = BinanceHistory
+    allmarket = staticmethod(_allmarket)
 
     def instrument(self, symbol: str) -> str:
         return instrument(symbol)

@@ -5,17 +5,27 @@ Decoding lives in :mod:`.feed`, history pages in :mod:`.history`.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from liqtui.core.events import Venue
-from liqtui.venues.adapter import Adapter
+from liqtui.venues.adapter import Adapter, AllMarketFeed
 from liqtui.venues.base import BaseDecoder, ConnSpec
 from liqtui.venues.book import BookChannel
 from liqtui.venues.bybit import book as _book
 from liqtui.venues.bybit.feed import BybitDecoder, conn_specs, instrument
 from liqtui.venues.bybit.history import BybitHistory
 
+if TYPE_CHECKING:
+    from liqtui.core.radar import Radar
+
 __all__ = ["ADAPTER", "BybitAdapter"]
+
+
+def _allmarket(radar: Radar, ws_url: str, rest_url: str, *, local: bool = False) -> AllMarketFeed:
+    """The radar's feed of every Bybit perpetual (:class:`~liqtui.venues.bybit.allmarket.BybitAllMarket`)."""
+    from liqtui.venues.bybit.allmarket import BybitAllMarket
+
+    return BybitAllMarket(radar, ws_url, rest_url, requests_per_min=None if local else 600.0)
 
 
 class BybitAdapter(Adapter):
@@ -24,6 +34,7 @@ class BybitAdapter(Adapter):
     default_rest = "https://api.bybit.com"
     url_hints = ("bybit",)
     history = BybitHistory
+    allmarket = staticmethod(_allmarket)
 
     def instrument(self, symbol: str) -> str:
         return instrument(symbol)

@@ -6,17 +6,27 @@ and no open-interest history.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from liqtui.core.events import Venue
-from liqtui.venues.adapter import Adapter
+from liqtui.venues.adapter import Adapter, AllMarketFeed
 from liqtui.venues.base import BaseDecoder, ConnSpec
 from liqtui.venues.book import BookChannel
 from liqtui.venues.hyperliquid import book as _book
 from liqtui.venues.hyperliquid.feed import HyperliquidDecoder, conn_specs, instrument
 from liqtui.venues.hyperliquid.history import HyperliquidHistory
 
+if TYPE_CHECKING:
+    from liqtui.core.radar import Radar
+
 __all__ = ["ADAPTER", "HyperliquidAdapter"]
+
+
+def _allmarket(radar: Radar, ws_url: str, rest_url: str, *, local: bool = False) -> AllMarketFeed:
+    """The radar's feed of every Hyperliquid perpetual (:class:`~liqtui.venues.hyperliquid.allmarket.HyperliquidAllMarket`)."""
+    from liqtui.venues.hyperliquid.allmarket import HyperliquidAllMarket
+
+    return HyperliquidAllMarket(radar, ws_url, rest_url, weight_per_min=None if local else 600.0)
 
 
 class HyperliquidAdapter(Adapter):
@@ -25,6 +35,7 @@ class HyperliquidAdapter(Adapter):
     default_rest = "https://api.hyperliquid.xyz"
     url_hints = ("hyperliquid",)
     history = HyperliquidHistory
+    allmarket = staticmethod(_allmarket)
 
     def instrument(self, symbol: str) -> str:
         return instrument(symbol)

@@ -6,10 +6,10 @@ Decoding and contract specs live in :mod:`.feed`, history pages in :mod:`.histor
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from liqtui.core.events import Venue
-from liqtui.venues.adapter import Adapter, PrepareContext
+from liqtui.venues.adapter import Adapter, AllMarketFeed, PrepareContext
 from liqtui.venues.base import BaseDecoder, ConnSpec, FeedError, SymbolRefused, excerpt, log
 from liqtui.venues.book import BookChannel
 from liqtui.venues.okx import book as _book
@@ -24,7 +24,17 @@ from liqtui.venues.okx.feed import (
 )
 from liqtui.venues.okx.history import OkxHistory
 
+if TYPE_CHECKING:
+    from liqtui.core.radar import Radar
+
 __all__ = ["ADAPTER", "OkxAdapter", "fetch_contract"]
+
+
+def _allmarket(radar: Radar, ws_url: str, rest_url: str, *, local: bool = False) -> AllMarketFeed:
+    """The radar's feed of every OKX perpetual (:class:`~liqtui.venues.okx.allmarket.OkxAllMarket`)."""
+    from liqtui.venues.okx.allmarket import OkxAllMarket
+
+    return OkxAllMarket(radar, ws_url, rest_url, rest_per_2s=None if local else 5.0)
 
 
 class OkxAdapter(Adapter):
@@ -35,6 +45,7 @@ class OkxAdapter(Adapter):
     url_hints = ("okex", "okx")
     refusal_codes = ("51001",)
     history = OkxHistory
+    allmarket = staticmethod(_allmarket)
 
     def instrument(self, symbol: str) -> str:
         return instrument(symbol)
