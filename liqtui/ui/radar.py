@@ -125,9 +125,15 @@ class RadarRunner:
     """The radar of one app: a :class:`Radar` and the all-market feed filling it, restarted when the app's
     exchange changes (a demo exchange is new after each ticker switch)."""
 
-    def __init__(self, app: App[Any], endpoints: Callable[[], tuple[str, str] | None | str]) -> None:
+    def __init__(
+        self,
+        app: App[Any],
+        endpoints: Callable[[], tuple[str, str] | None | str],
+        source: Callable[[], Any] | None = None,
+    ) -> None:
         self.app = app
         self.endpoints = endpoints
+        self.source = source or (lambda: None)
         self.radar = Radar()
         self.feed: BinanceAllMarket | None = None
         self.problem: str | None = None
@@ -144,6 +150,8 @@ class RadarRunner:
         if urls is None or urls == self._urls:
             return
         self.stop()
+        if self._urls is not None:  # another exchange (a switch): its feed subscribes every row again
+            self.radar.reattach()
         self._urls = urls
         demo = urls[0].startswith("ws://127.0.0.1")
         self.feed = BinanceAllMarket(self.radar, *urls, weight_per_min=None if demo else 1200.0)
@@ -163,7 +171,7 @@ def runner_for(app: App[Any], source: Callable[[], Any]) -> RadarRunner:
     """The app's radar runner (made on first use); ``source()`` gives the app's current source."""
     r = _RUNNERS.get(app)
     if r is None:
-        r = _RUNNERS[app] = RadarRunner(app, lambda: source_endpoints(source()))
+        r = _RUNNERS[app] = RadarRunner(app, lambda: source_endpoints(source()), source)
     return r
 
 
@@ -329,15 +337,25 @@ class RadarScreen(Screen[str | None]):
         event.stop()
         self.action_open()
 
+    def can_open(self, sym: str) -> bool:
+        """Whether Enter can open ``sym`` in full: what the app's source says (a demo with the radar's light
+        market opens every row), else the tickers the app serves."""
+        src = self.runner.source()
+        can = getattr(src, "can_open", None)
+        if can is not None:
+            return bool(can(sym))
+        return self.allowed is None or sym.removesuffix("USDT") in self.allowed
+
     def action_open(self) -> None:
         sym = self.highlighted()
         if sym is None:
             return
         ticker = sym.removesuffix("USDT")
-        if self.allowed is not None and ticker not in self.allowed:
-            self.notify(
-                f"{ticker}: the full heatmap here serves {', '.join(self.allowed)} only", severity="warning",
-                timeout=6,
-            )  # fmt: skip
+        if not self.can_open(sym):
+            only = f" (it serves {', '.join(self.allowed)} only)" if self.allowed else ""
+            self.notify(f"{ticker}: the full heatmap cannot open it here{only}", severity="warning", timeout=6)
             return
+        src = self.runner.source()
+        if src is not None and hasattr(src, "hand_over"):
+            src.hand_over(sym)  # the demo: the new heatmap's exchange continues this light market
         self.dismiss(sym)
