@@ -270,8 +270,9 @@ class Evaluator:
     def evaluate(self, snap: Snapshot) -> list[Alert]:
         self.sweeps = self.tracker.observe(snap)
         out: list[Alert] = []
+        symbol = snap.symbol or self.symbol
         for i, rule in enumerate(self.rules):
-            if not rule.enabled:
+            if not rule.enabled or not rule.applies_to(symbol):  # a rule for other symbols stays silent
                 continue
             st = self._state[i]
             if rule.kind == "near_zone":

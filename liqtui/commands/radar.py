@@ -2,8 +2,9 @@
 JSON document; without it the full-screen monitor opens on its radar screen.
 
 JSON: ``{"rows": [{"symbol", "venue", "price", "change_1h_pct", "change_24h_pct", "squeeze": {"distance_pct",
-"usd"}, "flush": {"distance_pct", "usd"}, "imbalance", "liq_1h_usd", "oi_change_1h_pct", "score"}],
-"stats": {...}}``, rows ranked by ``--sort`` (default ``score``: the nearest large pool first).
+"usd"}, "flush": {"distance_pct", "usd"}, "imbalance", "liq_1h_usd", "oi_change_1h_pct", "score", "alerts"}],
+"stats": {...}}``, rows ranked by ``--sort`` (default ``score``: the nearest large pool first); ``alerts``: the names
+of the config's ``[[alerts]]`` rules the row crosses (:mod:`liqtui.alerts.radar`).
 
 Exit 0 ok, 2 bad arguments (the flag named), 3 no row arrived, 1 anything else (said on stderr).
 """
@@ -17,8 +18,12 @@ import json
 import logging
 import sys
 import time
+from collections.abc import Sequence
 from typing import Any
 
+from liqtui.alerts.radar import RadarMarks
+from liqtui.alerts.rules import AlertRule
+from liqtui.alerts.watch import rules_from_config
 from liqtui.config import Config
 from liqtui.core.radar import Radar, RadarTable, row_json
 from liqtui.venues.binance.allmarket import BinanceAllMarket
@@ -49,6 +54,7 @@ async def collect_radar(
     text: str = "",
     limit: int | None = None,
     venue: str = "binance",
+    rules: Sequence[AlertRule] = (),
 ) -> dict[str, Any]:
     """Run the all-market feed for ``seconds`` (against a demo exchange of its own with ``demo``) and return
     the document ``liqtui radar --json`` prints."""
@@ -83,7 +89,7 @@ async def collect_radar(
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-    rows = table.view(radar.rows())
+    rows = table.view(RadarMarks(rules).mark(radar.rows(), radar))
     if limit is not None:
         rows = rows[:limit]
     stats: dict[str, Any] = {
@@ -175,6 +181,7 @@ def run_radar(ns: argparse.Namespace, cfg: Config) -> int:
                 text=ns.filter or "",
                 limit=ns.limit,
                 venue=venue,
+                rules=rules_from_config(cfg),
             )
         )
     except RadarArgError as exc:

@@ -67,6 +67,7 @@ COLUMNS: dict[str, tuple[str, bool]] = {
     "imbalance": ("Imbal", True),
     "liq_1h": ("Liq 1h", True),
     "oi_1h": ("OI 1h %", True),
+    "alerts": ("Alert", True),
     "score": ("Score", True),
 }
 
@@ -105,6 +106,7 @@ class RadarRow(msgspec.Struct, frozen=True, gc=False):
             "imbalance": self.imbalance,
             "liq_1h": self.liq_1h_usd,
             "oi_1h": self.oi_change_1h_pct,
+            "alerts": float(len(self.alerts)),
             "score": self.score,
         }[column]
         return math.nan if v is None else v

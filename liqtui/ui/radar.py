@@ -26,6 +26,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Label
 from textual.worker import Worker
 
+from liqtui.alerts.radar import RadarMarks, mark_code
 from liqtui.core.radar import COLUMNS, Radar, RadarRow, RadarTable
 from liqtui.venues.binance.allmarket import BinanceAllMarket
 
@@ -33,8 +34,11 @@ __all__ = ["RadarRunner", "RadarScreen", "runner_for", "source_endpoints", "spar
 
 _BARS = "▁▂▃▄▅▆▇█"
 NARROW_WIDTH = 100  # below this many columns the table drops its less essential columns
-_WIDE = ("symbol", "price", "chg_1h", "chg_24h", "squeeze", "flush", "imbalance", "liq_1h", "oi_1h", "spark")
-_NARROW = ("symbol", "price", "chg_1h", "squeeze", "flush", "spark")
+_WIDE = (
+    "symbol", "alerts", "price", "chg_1h", "chg_24h", "squeeze", "flush", "imbalance", "liq_1h", "oi_1h", "spark"
+)  # fmt: skip
+_NARROW = ("symbol", "alerts", "price", "chg_1h", "squeeze", "flush", "spark")
+_SPARK_WIDE, _SPARK_NARROW = 12, 8
 _SORTS = tuple(COLUMNS)
 _REFRESH_S = 1.0
 _ZONES_BUDGET_S = 0.04  # zone searches per refresh: a minute close changes every model at once
@@ -81,9 +85,11 @@ def _price(p: float) -> str:
     return f"{p:.6g}"
 
 
-def _cell(row: RadarRow, col: str) -> str:
+def _cell(row: RadarRow, col: str, kinds: dict[str, tuple[str, ...]], spark: int = _SPARK_WIDE) -> str:
     if col == "symbol":
         return row.symbol
+    if col == "alerts":  # Z near a zone, I imbalance, L liquidations (the rules crossed: liqtui radar --json)
+        return mark_code(kinds.get(row.symbol, ()))
     if col == "price":
         return _price(row.price)
     if col == "chg_1h":
@@ -100,7 +106,7 @@ def _cell(row: RadarRow, col: str) -> str:
         return _usd(row.liq_1h_usd) if row.liq_1h_usd else "—"
     if col == "oi_1h":
         return _pct(row.oi_change_1h_pct)
-    return sparkline(row.spark, 12)
+    return sparkline(row.spark, spark)
 
 
 def source_endpoints(source: Any) -> tuple[str, str] | None | str:
@@ -199,6 +205,7 @@ class RadarScreen(Screen[str | None]):
         super().__init__()
         self.runner = runner
         self.table = RadarTable()
+        self.marks: RadarMarks | None = None  # the app's alert rules on the rows (made on mount)
         self.allowed = tuple(allowed) if allowed else None
         self.rows: list[RadarRow] = []
         self._columns: tuple[str, ...] = ()
@@ -213,6 +220,8 @@ class RadarScreen(Screen[str | None]):
             yield Label("↑↓ move  Enter open  s/S sort  d direction  / filter  Esc back", id="radar-hint")
 
     def on_mount(self) -> None:
+        ctl = getattr(self.app, "alerts", None)  # the app's alerts controller: its rules mark the rows
+        self.marks = RadarMarks(getattr(ctl, "rules", ()) or ())
         self.runner.ensure()
         self.refresh_rows()
         self.set_interval(_REFRESH_S, self.refresh_rows)
@@ -228,9 +237,22 @@ class RadarScreen(Screen[str | None]):
         runner.ensure()
         radar: Radar = runner.radar
         radar.tick(radar.now_ms)
-        self.rows = self.table.view(radar.rows(budget_s=_ZONES_BUDGET_S))
-        cols = _NARROW if self.size.width < NARROW_WIDTH else _WIDE
-        key = (cols, radar.version, self.table.sort, self.table.descending, self.table.text)
+        rows = radar.rows(budget_s=_ZONES_BUDGET_S)
+        marks = self.marks
+        if marks is not None and marks.rules:
+            rows = marks.mark(rows, radar)
+        self.rows = self.table.view(rows)
+        kinds = marks.kinds if marks is not None else {}
+        narrow = self.size.width < NARROW_WIDTH
+        cols = _NARROW if narrow else _WIDE
+        key = (
+            cols,
+            radar.version,
+            self.table.sort,
+            self.table.descending,
+            self.table.text,
+            tuple(kinds.items()),
+        )
         self._head()
         if key == self._drawn:
             return
@@ -245,7 +267,8 @@ class RadarScreen(Screen[str | None]):
             self._columns = heads
         else:
             dt.clear()
-        dt.add_rows([[_cell(r, c) for c in cols] for r in self.rows])
+        spark = _SPARK_NARROW if narrow else _SPARK_WIDE
+        dt.add_rows([[_cell(r, c, kinds, spark) for c in cols] for r in self.rows])
         if current is not None:
             for i, r in enumerate(self.rows):
                 if r.symbol == current:
@@ -266,6 +289,8 @@ class RadarScreen(Screen[str | None]):
         parts = [f"Radar — {shown}/{n} symbols", f"sort {sort} {'▼' if self.table.descending else '▲'}"]
         if self.table.text:
             parts.append(f"filter {self.table.text!r}")
+        if self.marks is not None and self.marks.rules:
+            parts.append(f"{len(self.marks.kinds)} marked")
         if r.feed is not None:
             st = r.feed.stats()
             parts.append(f"{st['connections']} conn · {st['warmed']}/{st['instruments']} warmed")
@@ -353,7 +378,9 @@ class RadarScreen(Screen[str | None]):
         ticker = sym.removesuffix("USDT")
         if not self.can_open(sym):
             only = f" (it serves {', '.join(self.allowed)} only)" if self.allowed else ""
-            self.notify(f"{ticker}: the full heatmap cannot open it here{only}", severity="warning", timeout=6)
+            self.notify(
+                f"{ticker}: the full heatmap cannot open it here{only}", severity="warning", timeout=6
+            )
             return
         src = self.runner.source()
         if src is not None and hasattr(src, "hand_over"):

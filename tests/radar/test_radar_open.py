@@ -38,7 +38,12 @@ async def test_enter_on_a_light_symbol_opens_its_heatmap_anchored_at_the_row_and
 
     src = _demo()
     app = LiqtuiApp(
-        src.engine, source=src, symbol=src.symbol, symbols=src.symbols, venues=src.venues, on_symbol_change=restart
+        src.engine,
+        source=src,
+        symbol=src.symbol,
+        symbols=src.symbols,
+        venues=src.venues,
+        on_symbol_change=restart,
     )
     async with app.run_test(size=(140, 40)) as pilot:
         await until(lambda: src.demo is not None and src.demo.multi is not None, "the demo exchange", 60)
@@ -47,7 +52,7 @@ async def test_enter_on_a_light_symbol_opens_its_heatmap_anchored_at_the_row_and
         assert isinstance(screen, RadarScreen)
         radar = screen.runner.radar
         await until(lambda: len(screen.rows) >= 200, "200 symbols on the radar", 60)
-        light = sorted(r.symbol for r in screen.rows if r.symbol not in DEFAULT_PRICES)[0]
+        light = min(r.symbol for r in screen.rows if r.symbol not in DEFAULT_PRICES)
         await pilot.press("slash", *light.lower(), "enter")  # the filter keeps that one row (or a few)
         table = screen.query_one(DataTable)
         await until(lambda: table.row_count >= 1 and screen.highlighted() == light, f"{light} highlighted")
@@ -58,7 +63,9 @@ async def test_enter_on_a_light_symbol_opens_its_heatmap_anchored_at_the_row_and
 
         def priced() -> bool:
             frame = app._frame
-            return bool(made) and app.engine is made[0].engine and frame is not None and frame.price is not None
+            return (
+                bool(made) and app.engine is made[0].engine and frame is not None and frame.price is not None
+            )
 
         await until(priced, f"the {light} heatmap with a price", 60)
         timings["enter_to_priced_frame_s"] = time.perf_counter() - t0
@@ -67,10 +74,14 @@ async def test_enter_on_a_light_symbol_opens_its_heatmap_anchored_at_the_row_and
         demo = new.demo
         assert demo is not None and isinstance(demo.market, FullSim) and demo.market.symbol == light
         # the same light market continues (taken over, not regenerated), the symbol muted in it
-        assert demo.multi is src.demo.multi and demo.multi.owner is demo and demo.multi.muted[demo.multi.index[light]]
+        assert (
+            demo.multi is src.demo.multi
+            and demo.multi.owner is demo
+            and demo.multi.muted[demo.multi.index[light]]
+        )
         # continuity: the full market starts at the light mark it was anchored at, a few market seconds after the
         # row's price (no jump to another level)
-        anchor_ms, anchor = demo._anchor
+        _, anchor = demo._anchor
         assert abs(anchor / row_price - 1.0) < 0.02
         assert abs(app._frame.price / anchor - 1.0) < 0.02
         await until(lambda: new.history_loaded.is_set(), "its history", 60)

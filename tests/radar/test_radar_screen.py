@@ -29,7 +29,7 @@ async def test_radar_screen_keys() -> None:
         await until(lambda: len(screen.rows) >= 200, "200 symbols on the radar", 60)
         table = screen.query_one(DataTable)
         await until(lambda: table.row_count >= 200, "200 rows drawn")
-        assert len(table.columns) == 10  # wide: every column with the sparkline
+        assert len(table.columns) == 11  # wide: every column, the alert marks and the sparkline
         assert screen.table.sort == "score" and screen.table.descending
 
         await pilot.press("s")  # next sort column: by symbol, A first
@@ -70,7 +70,7 @@ async def test_radar_screen_fits_80x24() -> None:
         assert isinstance(screen, RadarScreen)
         table = screen.query_one(DataTable)
         await until(lambda: table.row_count >= 200, "200 rows drawn", 60)
-        assert len(table.columns) == 6  # narrow: symbol, price, 1h, squeeze, flush, trend
+        assert len(table.columns) == 7  # narrow: symbol, alert, price, 1h, squeeze, flush, trend
         assert table.virtual_size.width <= 80
 
 
