@@ -154,7 +154,11 @@ class RadarMarks:
             return False
         rep: _Report | None = radar.zones(row.symbol)
         if rep is not None:
-            zones = rep.above if side == "above" else rep.below
+            # the zones were found at the model's price: those the price has gone through since are behind it
+            if side == "above":
+                zones = [z for z in rep.above if z.high > price]
+            else:
+                zones = [z for z in rep.below if z.low < price]
             return any(
                 z.usd >= rule.usd_floor and zone_distance_pct(side, z.low, z.high, price) <= reach
                 for z in zones

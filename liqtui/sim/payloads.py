@@ -79,6 +79,8 @@ class Contract(msgspec.Struct, frozen=True):
         return f"{self.round_price(p):.{self.price_dp}f}"
 
     def qty(self, q: float) -> str:
+        if self.step >= 1.0:  # a step of 10 or 100 units: the decimals alone would not round to it
+            q = round(q / self.step) * self.step
         return f"{q:.{self.qty_dp}f}"
 
     def filters(self) -> list[dict[str, object]]:
