@@ -4,6 +4,8 @@ too) and the ``alerts`` field of ``liqtui radar --json`` rows."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -12,6 +14,7 @@ import pytest
 from textual.app import App
 from textual.widgets import DataTable
 
+from liqtui.__main__ import main
 from liqtui.alerts.evaluator import Evaluator, Snapshot, ZoneView
 from liqtui.alerts.radar import RadarMarks, mark_code
 from liqtui.alerts.rules import AlertRule, parse_rules
@@ -163,3 +166,24 @@ async def test_the_radar_screen_shows_the_marks_in_its_alert_column(size: tuple[
         cells = {table.get_row_at(i)[0]: table.get_row_at(i)[1] for i in range(table.row_count)}
         assert cells == {"AAAUSDT": "", "BBBUSDT": "", "CCCUSDT": "L", "NEWUSDT": ""}
         assert "1 marked" in str(screen.query_one("#radar-head").render())
+
+
+def test_radar_json_rows_carry_the_rules_they_cross(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(
+        '[[alerts]]\nkind = "near_zone"\nname = "any zone"\nwithin_pct = 50\nmin_usd = 0\nactions = ["toast"]\n'
+        '[[alerts]]\nkind = "near_zone"\nname = "not these"\nwithin_pct = 50\nmin_usd = 0\nsymbols = ["NOPE"]\n'
+        'actions = ["toast"]\n',
+        encoding="utf-8",
+    )
+    argv = ["radar", "--json", "--demo", "--seconds", "6", "--speed", "10", "--seed", "4", "--no-store"]
+    rc = main([*argv, "--config", str(cfg)])
+    doc = json.loads(capsys.readouterr().out)
+    assert rc == 0 and len(doc["rows"]) >= 200
+    for r in doc["rows"]:  # the schema is the same plus the list of rule names
+        assert isinstance(r["alerts"], list) and "not these" not in r["alerts"]
+        zoned = r["squeeze"]["distance_pct"] is not None or r["flush"]["distance_pct"] is not None
+        assert r["alerts"] == (["any zone"] if zoned else [])
+    assert any(r["alerts"] for r in doc["rows"])

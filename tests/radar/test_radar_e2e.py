@@ -1,5 +1,6 @@
-"""End to end in tmux: ``liqtui --demo``, ``r`` lists 200+ symbols, Enter opens one, Esc returns; and
-``liqtui radar --demo`` opens on the radar. Private tmux socket; skips without tmux."""
+"""End to end in tmux: ``liqtui --demo``, ``r`` lists 200+ symbols, Enter opens one (BTC, then one of the light
+symbols, served in full), Esc returns; and ``liqtui radar --demo`` opens on the radar. Private tmux socket;
+skips without tmux."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from liqtui.sim.multi import light_names
 from tests.e2e.test_tmux import FIRST_FRAME_TIMEOUT, TMUX, Pane
 
 pytestmark = pytest.mark.e2e
@@ -89,6 +91,20 @@ def test_demo_radar_lists_every_symbol_enter_opens_esc_returns(demo_pane: Pane) 
     pane.wait_for(lambda t: "Radar —" not in t and "lookback 1d" in t, "BTC's heatmap")
     pane.press("Escape")
     pane.wait_for(lambda t: "Radar —" in t, "back on the radar")
+    # a light symbol (one of the 200, not BTC ETH SOL): its own full market, anchored at its radar row
+    names = light_names(200, 7)
+    light = next(s for s in names[10:] if sum(s in o for o in names) == 1)  # the filter keeps it alone
+    ticker = light.removesuffix("USDT")
+    pane.press("/", "BSpace", "BSpace", "BSpace", *light.lower(), "Enter")
+    pane.wait_for(lambda t: _listed(t) == 1 and light in t, f"the filter keeping {light}")
+    pane.press("Enter")
+    pane.wait_for(
+        lambda t: "Radar —" not in t and "lookback 1d" in t and f" {ticker} " in t,
+        f"{ticker}'s heatmap",
+        60.0,
+    )
+    pane.press("Escape")
+    pane.wait_for(lambda t: "Radar —" in t and light in t, "back on the radar, the row still there")
     pane.press("Escape")
     pane.wait_for(lambda t: "Radar —" not in t and "lookback 1d" in t, "the heatmap again")
     pane.press("q")
