@@ -243,6 +243,8 @@ class Source:
         """The radar's Enter on ``inst``: the next demo source made for it continues this demo's light market
         (same market time and paths; ``inst`` anchored at its light price) instead of starting a new one."""
         global _handover
+        if inst == instrument("binance", self.symbol):  # already shown: nothing is made
+            return
         if self.kind == "demo" and self.demo is not None and getattr(self.demo, "multi", None) is not None:
             _handover = (inst, self.seed or 0, self.demo)
 

@@ -194,6 +194,7 @@ class DemoExchange:
         multi = self._take_light_market()
         if self.light:
             market: MarketSim = await self._light_market(multi)
+            multi = self.multi  # the one taken over, or the fresh one it started
         elif multi is not None:  # continue the light market's time: the full one starts where it is
             kw = {**self._kw, "start_ms": multi.now_ms}
             now = multi.now_ms
@@ -239,7 +240,9 @@ class DemoExchange:
         other exchange stops moving it), with the light symbol it served in full handed back to it."""
         old = self.takeover
         self.takeover = None  # not kept: the old exchange (and its market) can go
-        multi = old.multi if old is not None and old.running else None
+        # stopping or not (the app cancels the old source as it starts the new one): the market is where it
+        # stopped, and nobody else took it
+        multi = old.multi if old is not None else None
         if old is None or multi is None or multi.owner is not old:
             return None
         multi.owner = self
@@ -264,7 +267,7 @@ class DemoExchange:
                 lambda: MultiMarket(n, seed, start_ms=start, exclude=LIGHT_EXCLUDE)
             )
             multi.owner = self
-            self.multi = multi
+        self.multi = multi
         if sym not in multi.index or not multi.listed[multi.index[sym]]:
             raise ValueError(f"symbol {sym}: not listed in the demo's light market")
         price = multi.mark(sym)

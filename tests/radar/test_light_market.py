@@ -9,10 +9,11 @@ import json
 from decimal import Decimal
 
 import httpx
+import numpy as np
 import pytest
 from websockets.asyncio.client import connect
 
-from liqtui.sim.market import DEFAULT_PRICES
+from liqtui.sim.market import DEFAULT_PRICES, MarketSim
 from liqtui.sim.multi import FullSim, MultiMarket, anchored_sim, light_names, symbol_seed
 from liqtui.sim.payloads import BTC_CONTRACT, Contract, contract_for, fmt_price, fmt_qty
 from liqtui.sim.server import DemoExchange
@@ -179,3 +180,32 @@ def test_a_demo_source_accepts_light_symbols_only_with_the_light_market() -> Non
     with pytest.raises(SourceError, match="BTC, ETH, SOL"):
         Source("demo", symbol=light.removesuffix("USDT"))  # no light market: refused as before
     assert not Source("demo", symbol="ETH", demo_radar=200).light
+
+
+async def test_back_to_btc_the_light_market_continues_and_btc_is_the_same_market_as_ever() -> None:
+    """A light symbol served in full without a running light market (``liqtui --demo --symbol ...``), then BTC
+    opened from the radar: the light symbol is handed back to the light market at its last mark, and BTC's
+    market is the one its seed and start always give."""
+    sym = light_names(200, 8)[40]
+    async with DemoExchange(
+        seed=8, speed=10, symbol=sym, start_ms=START_MS, history_days=20, multi_symbols=200
+    ) as first:
+        multi = first.multi
+        assert multi is not None and isinstance(first.market, FullSim) and multi.muted[multi.index[sym]]
+        assert first.market.now_ms == multi.now_ms == START_MS  # anchored where the light market starts
+        assert first.market.mark == pytest.approx(multi.mark(sym), rel=1e-9)
+        while multi.now_ms < START_MS + 20_000:
+            await asyncio.sleep(0.05)
+        async with DemoExchange(
+            seed=8, speed=10, start_ms=START_MS, history_days=20, multi_symbols=200, takeover=first
+        ) as btc:
+            assert btc.multi is multi and multi.owner is btc and not multi.muted[multi.index[sym]]
+            assert multi.mark(sym) == pytest.approx(first.market.mark, rel=0.01)  # handed back at its mark
+            m = btc.market
+            assert m is not None and not isinstance(m, FullSim) and m.symbol == "BTCUSDT"
+            ref = MarketSim(8, start_ms=m.start_ms, history_days=20)
+            assert m.start_ms <= multi.now_ms
+            end = m.start_ms - 3_600_001  # the hours closed before its start (the live ones have moved on)
+            a = m.klines("1h", end=end, limit=1000)
+            b = ref.klines("1h", end=end, limit=1000)
+            assert len(a) > 400 and np.array_equal(a.c, b.c) and np.array_equal(a.oi, b.oi)
