@@ -203,9 +203,9 @@ class Source:
             demo_radar > 0 and inst in light_names(demo_radar, seed)
         ):
             return True
-        more = " or one of the radar's symbols (r)" if demo_radar > 0 else ""
+        more = " (or one of the light symbols its radar lists: key r)" if demo_radar > 0 else ""
         raise SourceError(
-            f"symbol {symbol}: the demo exchange simulates {', '.join(DEMO_SYMBOLS)}{more}; choose one of them"
+            f"symbol {symbol}: the demo exchange simulates {', '.join(DEMO_SYMBOLS)} only{more}; choose one of them"
         )
 
     @classmethod

@@ -175,7 +175,7 @@ def test_a_demo_source_accepts_light_symbols_only_with_the_light_market() -> Non
     src = Source("demo", symbol=light.removesuffix("USDT"), demo_radar=200, venues=["binance", "hyperliquid"])
     assert src.light and src.venues == ["binance"]  # the demo's Hyperliquid plays BTC ETH SOL only: said
     assert any("Hyperliquid" in n for n in src.notes)
-    with pytest.raises(SourceError, match="radar"):
+    with pytest.raises(SourceError, match="BTC, ETH, SOL only .or one of the light symbols"):
         Source("demo", symbol="NOSUCH", demo_radar=200)
     with pytest.raises(SourceError, match="BTC, ETH, SOL"):
         Source("demo", symbol=light.removesuffix("USDT"))  # no light market: refused as before
