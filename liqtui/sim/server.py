@@ -70,6 +70,7 @@ _MARKET_PREFIX = "/market"
 _MAX_STEPS_PER_TURN = 30  # market seconds simulated before yielding to the event loop
 _CLOSE_TIMEOUT_S = 1.0  # a client that does not answer the close handshake does not hold up stop()
 _MIN_SLEEP_S = 0.005  # frames due within this are sent together (bounds wake-ups at high speed)
+_LISTENER_WAIT_S = 2.0  # how long an exchange taking over a market waits for its first follower
 MAX_STREAMS = 1024  # per connection
 MAX_MESSAGES_PER_S = 10  # incoming messages per connection and second
 _METHODS = ("SUBSCRIBE", "UNSUBSCRIBE", "LIST_SUBSCRIPTIONS", "SET_PROPERTY", "GET_PROPERTY")
@@ -175,6 +176,9 @@ class DemoExchange:
         self._catch_up = start_ms is None
         #: (market time, mark) a light symbol was anchored at
         self._anchor: tuple[int, float] | None = None
+        #: set when a client follows the full symbol: an exchange taking over a running market (the radar's
+        #: Enter) waits for it (the heatmap's feed connects a moment later), then serves its first second at once
+        self._listener: asyncio.Event | None = None
         self._ws_server: Server | None = None
         self._rest: RestServer | None = None
         self._pacer: asyncio.Task[None] | None = None
@@ -252,6 +256,7 @@ class DemoExchange:
         ):  # it served a light symbol: the light market's again
             multi.unmute(prev.symbol, prev.mark, prev.open_interest())
         self._catch_up = old._catch_up and self.speed == 1.0
+        self._listener = asyncio.Event()
         return multi
 
     async def _light_market(self, multi: MultiMarket | None) -> FullSim:
@@ -337,7 +342,12 @@ class DemoExchange:
         loop = asyncio.get_running_loop()
         m = self.market
         assert m is not None
-        wall0, mkt0 = loop.time(), m.now_ms
+        ahead = 0.0
+        if self._listener is not None:  # the market stood still since the takeover; it goes on when followed
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._listener.wait(), _LISTENER_WAIT_S)
+            ahead = 1.0 / self.speed  # the first second's frames are due at once: a price within a moment
+        wall0, mkt0 = loop.time() - ahead, m.now_ms
         if self._catch_up:
             # real-time mode: the history ends at the start minute; catch up to the wall clock silently so
             # exchange timestamps match local time (at most a minute of market, a few milliseconds of work)
@@ -435,6 +445,10 @@ class DemoExchange:
         is_combined, legacy, streams = parsed
         c = _Client(ws=ws, combined=is_combined, legacy=legacy, queue=asyncio.Queue(self.queue_size))
         self._subscribe(c, streams)
+        if self._listener is not None and self.market is not None:
+            main = self.market.symbol.lower() + "@"
+            if any(x.startswith(main) for x in c.subs):
+                self._listener.set()
         self.clients.add(c)
         sender = asyncio.create_task(self._send_loop(c))
         expire = asyncio.get_running_loop().call_later(
