@@ -19,6 +19,7 @@ Per kind:
 
 Cooldown: after a rule fired, it stays silent for ``cooldown_s`` (per rule and side); an alert held back by
 the cooldown is not lost for a standing condition (a zone still near fires when the cooldown ends).
+A rule with a ``symbols`` filter is evaluated only for those symbols.
 """
 
 from __future__ import annotations

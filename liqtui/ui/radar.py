@@ -2,7 +2,10 @@
 
 Keys: ↑↓/PgUp/PgDn move, ``s`` / ``S`` next / previous sort column, ``d`` flips the direction, ``/`` filters
 by symbol (Enter keeps the filter, Esc clears it), Enter opens the highlighted symbol's full heatmap (the
-app's ticker switch), Esc returns to the heatmap. Under 100 columns fewer columns are shown.
+app's ticker switch; on the demo any row, a light symbol by a full market anchored at its row:
+:meth:`~liqtui.sources.Source.hand_over`), Esc returns to the heatmap. Under 100 columns fewer columns are shown.
+The Alert column marks the rows that cross one of the app's ``[[alerts]]`` rules (``Z`` near a zone, ``I``
+imbalance, ``L`` liquidations; :mod:`liqtui.alerts.radar`: marks only, the actions stay with the heatmap).
 
 The data come from a :class:`RadarRunner` kept per app (so the radar stays warm between visits): a
 :class:`~liqtui.core.radar.Radar` fed by the Binance all-market feed
