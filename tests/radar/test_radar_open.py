@@ -69,6 +69,9 @@ async def test_enter_on_a_light_symbol_opens_its_heatmap_anchored_at_the_row_and
 
         await until(priced, f"the {light} heatmap with a price", 60)
         timings["enter_to_priced_frame_s"] = time.perf_counter() - t0
+        # the goal is 1 s (measured ~0.6–1.2 s on a loaded 2-core box, most of it anchoring the full market);
+        # a loose bound here catches a regression such as regenerating the light market or losing the takeover
+        assert timings["enter_to_priced_frame_s"] < 5.0
         new = made[0]
         assert app.symbol == light.removesuffix("USDT") and new.symbol == app.symbol and new.light
         demo = new.demo
