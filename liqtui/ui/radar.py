@@ -144,6 +144,8 @@ class RadarRunner:
         self.endpoints = endpoints
         self.source = source or (lambda: None)
         self.radar = Radar()
+        #: the app's alert rules on the rows, kept with the radar (their hysteresis outlives a visit)
+        self.marks: RadarMarks | None = None
         self.feed: BinanceAllMarket | None = None
         self.problem: str | None = None
         self._urls: tuple[str, str] | None = None
@@ -208,7 +210,7 @@ class RadarScreen(Screen[str | None]):
         super().__init__()
         self.runner = runner
         self.table = RadarTable()
-        self.marks: RadarMarks | None = None  # the app's alert rules on the rows (made on mount)
+        self.marks: RadarMarks | None = None  # the runner's (set on mount)
         self.allowed = tuple(allowed) if allowed else None
         self.rows: list[RadarRow] = []
         self._columns: tuple[str, ...] = ()
@@ -223,8 +225,10 @@ class RadarScreen(Screen[str | None]):
             yield Label("↑↓ move  Enter open  s/S sort  d direction  / filter  Esc back", id="radar-hint")
 
     def on_mount(self) -> None:
-        ctl = getattr(self.app, "alerts", None)  # the app's alerts controller: its rules mark the rows
-        self.marks = RadarMarks(getattr(ctl, "rules", ()) or ())
+        if self.runner.marks is None:  # the app's alerts controller: its rules mark the rows
+            ctl = getattr(self.app, "alerts", None)
+            self.runner.marks = RadarMarks(getattr(ctl, "rules", ()) or ())
+        self.marks = self.runner.marks
         self.runner.ensure()
         self.refresh_rows()
         self.set_interval(_REFRESH_S, self.refresh_rows)
