@@ -8,7 +8,10 @@ objects into ``sink`` (normally ``engine.apply``) until it is cancelled (live, d
   (resuming what the store has), then the websocket feeds of every configured venue; bars and checkpoints
   are written back to the store.
 * ``demo``   — start the simulated exchange (:class:`liqtui.sim.server.DemoExchange`) on 127.0.0.1 and run the
-  *same* backfill and feed code against it through endpoint overrides. Demo data never enters the store.
+  *same* backfill and feed code against it through endpoint overrides. Demo data never enters the store. With
+  the radar's light market (``demo_radar``) any of its symbols can be the one served in full: a full market
+  anchored at its light price. A symbol opened from the radar (:meth:`Source.hand_over`) continues the running
+  light market, so the radar and the new heatmap stay one market.
 * ``replay`` — a recording file through the same decoders (ours, hftbacktest, cryptofeed v1/v3).
 * ``bus``    — desk mode: what a ``liqtui collect --bus`` publishes on NATS JetStream, replayed from the
   lookback's start (history) and then followed live (:mod:`liqtui.bus.reader`); no exchange is contacted and
@@ -34,6 +37,7 @@ from liqtui.core.model import LOOKBACK_MS, HeatModel, ModelConfig
 from liqtui.feeds.endpoints import Endpoints
 from liqtui.feeds.symbols import instrument
 from liqtui.sim.market import DEFAULT_PRICES
+from liqtui.sim.multi import light_names
 
 if TYPE_CHECKING:
     from liqtui.venues.book import BookReplay
@@ -68,6 +72,20 @@ DEMO_SYMBOLS: tuple[str, ...] = tuple(s.removesuffix("USDT") for s in DEFAULT_PR
 
 class SourceError(ValueError):
     """A source asked for something it cannot serve (e.g. a ticker the demo does not simulate)."""
+
+
+#: The radar's Enter on the demo: (instrument, seed, the running demo exchange) whose light market the next demo
+#: source made for that instrument continues (taken once; see :meth:`Source.hand_over`).
+_handover: tuple[str, int, Any] | None = None
+
+
+def _take_handover(inst: str, seed: int) -> Any:
+    """The demo exchange handed over for ``inst`` (and ``seed``), if any; the hand-over is spent either way."""
+    global _handover
+    offer, _handover = _handover, None
+    if offer is None or offer[0] != inst or offer[1] != seed or not getattr(offer[2], "running", False):
+        return None
+    return offer[2]
 
 
 def open_store(cfg: Config) -> Any:
@@ -121,10 +139,13 @@ class Source:
             raise ValueError(
                 f"history lookback must be one of {' '.join(LOOKBACK_MS)}, got {history_lookback!r}"
             )
-        if kind == "demo" and (symbol or "BTC") not in DEMO_SYMBOLS:
-            raise SourceError(
-                f"symbol {symbol}: the demo exchange simulates {', '.join(DEMO_SYMBOLS)} only; choose one of them"
-            )
+        #: a running demo exchange whose light market this demo continues (the radar's Enter), else None
+        self.takeover: Any = None
+        #: the demo serves one of its light market's symbols in full (anchored at its light price)
+        self.light = False
+        if kind == "demo":
+            self.takeover = _take_handover(instrument("binance", symbol or "BTC"), seed or 0)
+            self.light = self._check_demo_symbol(symbol or "BTC", seed or 0, demo_radar)
         if kind == "bus":
             from liqtui.bus import BusError, import_nats
             from liqtui.bus.client import check_options
@@ -140,8 +161,8 @@ class Source:
         # a replay without a symbol follows the recording's most traded instrument
         self._replay_symbol = symbol
         self.symbol = symbol or "BTC"
-        # the demo exchange speaks the Binance protocol, and Hyperliquid's when asked for
-        self.venues = _demo_venues(venues) if kind == "demo" else list(venues) or ["binance"]
+        # the demo exchange speaks the Binance protocol, and Hyperliquid's when asked for (BTC ETH SOL only)
+        self.venues = _demo_venues(venues, self.light) if kind == "demo" else list(venues) or ["binance"]
         self.model_config = model_config
         self.endpoints = endpoints or Endpoints()
         self.backfill_on = backfill
@@ -193,6 +214,25 @@ class Source:
             if self.store.notice:  # a damaged store was set aside and a fresh one started
                 self._note(self.store.notice)
             self._restore()
+        if self.light and "hyperliquid" in venues:
+            self._note(
+                f"the demo's Hyperliquid serves {', '.join(DEMO_SYMBOLS)} only; {self.symbol} is on Binance"
+            )
+
+    def _check_demo_symbol(self, symbol: str, seed: int, demo_radar: int) -> bool:
+        """Whether ``symbol`` is one of the demo's light symbols (else BTC ETH SOL); SourceError if neither."""
+        if symbol in DEMO_SYMBOLS:
+            return False
+        inst = instrument("binance", symbol)
+        multi = getattr(self.takeover, "multi", None)
+        if (multi is not None and inst in multi.index) or (
+            demo_radar > 0 and inst in light_names(demo_radar, seed)
+        ):
+            return True
+        more = " (or one of the light symbols its radar lists: key r)" if demo_radar > 0 else ""
+        raise SourceError(
+            f"symbol {symbol}: the demo exchange simulates {', '.join(DEMO_SYMBOLS)} only{more}; choose one of them"
+        )
 
     @classmethod
     def from_config(cls, kind: SourceKind, cfg: Config, **kw: Any) -> Source:
@@ -215,6 +255,25 @@ class Source:
     def symbols(self) -> tuple[str, ...] | None:
         """The tickers this source can serve (a ticker switch offers only these), or None for any."""
         return DEMO_SYMBOLS if self.kind == "demo" else None
+
+    def can_open(self, inst: str) -> bool:
+        """Whether a demo source for instrument ``inst`` can be made from this one (the radar's Enter): BTC, ETH,
+        SOL, and on a demo with a light market every symbol it lists. Live: any."""
+        if self.kind != "demo":
+            return self.kind == "live"
+        if inst.removesuffix("USDT") in DEMO_SYMBOLS:
+            return True
+        multi = getattr(self.demo, "multi", None)
+        return multi is not None and inst in multi.index
+
+    def hand_over(self, inst: str) -> None:
+        """The radar's Enter on ``inst``: the next demo source made for it continues this demo's light market
+        (same market time and paths; ``inst`` anchored at its light price) instead of starting a new one."""
+        global _handover
+        if inst == instrument("binance", self.symbol):  # already shown: nothing is made
+            return
+        if self.kind == "demo" and self.demo is not None and getattr(self.demo, "multi", None) is not None:
+            _handover = (inst, self.seed or 0, self.demo)
 
     @property
     def wall_clock(self) -> bool:
@@ -333,6 +392,7 @@ class Source:
         # always the whole simulated past, whatever the lookback: the market runs forward from its history's
         # start, so a shorter history would be another market (another price) for the same seed; generating
         # 183 days takes ~0.2 s, and the backfill only fetches the lookback
+        takeover, self.takeover = self.takeover, None  # not kept: the old exchange can go once taken over
         async with (
             DemoExchange(
                 seed=self.seed or 0,
@@ -341,6 +401,7 @@ class Source:
                 history_days=DEMO_HISTORY_DAYS,
                 start_ms=self.demo_start_ms,
                 multi_symbols=self.demo_radar,
+                takeover=takeover,
             ) as demo,
             contextlib.AsyncExitStack() as stack,
         ):
@@ -598,9 +659,11 @@ def base_of_recording(instruments: Mapping[str, str], reference: Any) -> str:
         return inst
 
 
-def _demo_venues(venues: Sequence[str]) -> list[str]:
-    """The venues the demo serves among ``venues`` (Binance's protocol, and Hyperliquid's), else Binance."""
-    return [v for v in venues if v in ("binance", "hyperliquid")] or ["binance"]
+def _demo_venues(venues: Sequence[str], light: bool = False) -> list[str]:
+    """The venues the demo serves among ``venues`` (Binance's protocol, and Hyperliquid's for BTC ETH SOL), else
+    Binance."""
+    served = ("binance",) if light else ("binance", "hyperliquid")
+    return [v for v in venues if v in served] or ["binance"]
 
 
 class _ObservedTee:

@@ -19,6 +19,7 @@ Per kind:
 
 Cooldown: after a rule fired, it stays silent for ``cooldown_s`` (per rule and side); an alert held back by
 the cooldown is not lost for a standing condition (a zone still near fires when the cooldown ends).
+A rule with a ``symbols`` filter is evaluated only for those symbols.
 """
 
 from __future__ import annotations
@@ -270,8 +271,9 @@ class Evaluator:
     def evaluate(self, snap: Snapshot) -> list[Alert]:
         self.sweeps = self.tracker.observe(snap)
         out: list[Alert] = []
+        symbol = snap.symbol or self.symbol
         for i, rule in enumerate(self.rules):
-            if not rule.enabled:
+            if not rule.enabled or not rule.applies_to(symbol):  # a rule for other symbols stays silent
                 continue
             st = self._state[i]
             if rule.kind == "near_zone":

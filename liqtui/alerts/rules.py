@@ -11,7 +11,8 @@ command = "notify-me --json"  # run with the alert as one JSON object on stdin
 cooldown_s = 300
 ```
 
-Keys per kind (besides the common ``kind name side actions command command_timeout_s osc cooldown_s enabled``):
+Keys per kind (besides the common ``kind name side actions command command_timeout_s osc cooldown_s enabled
+symbols``; ``symbols`` limits a rule to those tickers or instruments, e.g. ``["BTC", "ETHUSDT"]``, empty: all):
 
 * ``near_zone``: ``within_pct`` (1.0), ``min_usd`` (50M), ``hysteresis`` (0.5: re-arms once the price is
   ``within_pct + hysteresis`` % away), ``lookback`` ("1d").
@@ -70,6 +71,7 @@ COMMON_KEYS: tuple[str, ...] = (
     "osc",
     "cooldown_s",
     "enabled",
+    "symbols",
 )
 KIND_KEYS: dict[str, tuple[str, ...]] = {
     "near_zone": ("within_pct", "min_usd", "hysteresis", "lookback"),
@@ -97,6 +99,7 @@ class AlertRule(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     osc: list[int] = msgspec.field(default_factory=lambda: [9])
     cooldown_s: float = 300.0
     enabled: bool = True
+    symbols: list[str] = msgspec.field(default_factory=list)  # tickers / instruments; empty: every symbol
     within_pct: float = 1.0
     min_usd: float | None = None  # None: the kind's default
     hysteresis: float | None = None  # None: the kind's default
@@ -127,6 +130,10 @@ class AlertRule(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
         else:
             _check(0 <= h <= 50, "hysteresis must be between 0 and 50 (percent of the price)")
         _check(len(set(self.actions)) == len(self.actions), "actions lists an action twice")
+        _check(
+            all(x.strip() and x.strip().replace("-", "").isalnum() for x in self.symbols),
+            "symbols must list tickers like BTC or instruments like ETHUSDT",
+        )
         for code in self.osc:
             _check(
                 code in OSC_CODES, f"osc must list codes among {', '.join(map(str, OSC_CODES))}, got {code}"
@@ -135,6 +142,10 @@ class AlertRule(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
             _check(bool(self.command.strip()), 'command must be set when actions include "command"')
         elif self.command.strip():
             _check(False, 'command is set but actions does not include "command"')
+
+    def applies_to(self, symbol: str) -> bool:
+        """Whether the rule watches ``symbol`` (a ticker or an instrument): always without ``symbols``."""
+        return not self.symbols or _base(symbol) in {_base(x) for x in self.symbols}
 
     @property
     def usd_floor(self) -> float:
@@ -145,6 +156,12 @@ class AlertRule(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     def hyst(self) -> float:
         """``hysteresis`` resolved (never None after construction)."""
         return float(self.hysteresis or 0.0)
+
+
+def _base(symbol: str) -> str:
+    """``ETHUSDT`` / ``ETH-USDT-SWAP`` / ``eth`` → ``ETH``: what a symbol filter compares."""
+    s = symbol.strip().upper()
+    return s.removesuffix("-USDT-SWAP").removesuffix("-SWAP").removesuffix("USDT").removesuffix("-")
 
 
 def _check(ok: bool, message: str) -> None:

@@ -2,9 +2,10 @@
 JSON document; without it the full-screen monitor opens on its radar screen.
 
 JSON: ``{"rows": [{"symbol", "venue", "price", "change_1h_pct", "change_24h_pct", "squeeze": {"distance_pct",
-"usd"}, "flush": {"distance_pct", "usd"}, "imbalance", "liq_1h_usd", "oi_change_1h_pct", "score"}],
-"stats": {...}}``, rows ranked by ``--sort`` (default ``score``: the nearest large pool first). ``liq_1h_usd`` is
-null for a venue that publishes no realized liquidations (Hyperliquid): unknown, not zero.
+"usd"}, "flush": {"distance_pct", "usd"}, "imbalance", "liq_1h_usd", "oi_change_1h_pct", "score", "alerts"}],
+"stats": {...}}``, rows ranked by ``--sort`` (default ``score``: the nearest large pool first); ``alerts``: the names
+of the config's ``[[alerts]]`` rules the row crosses (:mod:`liqtui.alerts.radar`). ``liq_1h_usd`` is null for a
+venue that publishes no realized liquidations (Hyperliquid): unknown, not zero.
 
 ``--exchange`` picks the venue among those whose adapter has an all-market feed (the registry's
 :func:`~liqtui.venues.allmarket_venues`); ``--endpoint VENUE=URL`` and ``VENUE.rest=URL`` point it at an
@@ -22,8 +23,12 @@ import json
 import logging
 import sys
 import time
+from collections.abc import Sequence
 from typing import Any
 
+from liqtui.alerts.radar import RadarMarks
+from liqtui.alerts.rules import AlertRule
+from liqtui.alerts.watch import rules_from_config
 from liqtui.config import Config
 from liqtui.core.radar import Radar, RadarTable, row_json
 from liqtui.venues import allmarket_feed, allmarket_venues
@@ -55,6 +60,7 @@ async def collect_radar(
     text: str = "",
     limit: int | None = None,
     venue: str = "binance",
+    rules: Sequence[AlertRule] = (),
 ) -> dict[str, Any]:
     """Run the all-market feed for ``seconds`` (against a demo exchange of its own with ``demo``) and return
     the document ``liqtui radar --json`` prints."""
@@ -90,7 +96,7 @@ async def collect_radar(
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-    rows = table.view(radar.rows())
+    rows = table.view(RadarMarks(rules).mark(radar.rows(), radar))
     if limit is not None:
         rows = rows[:limit]
     liquidations = bool(getattr(feed, "liquidations_available", True))
@@ -197,6 +203,7 @@ def run_radar(ns: argparse.Namespace, cfg: Config) -> int:
                 text=ns.filter or "",
                 limit=ns.limit,
                 venue=venue,
+                rules=rules_from_config(cfg),
             )
         )
     except RadarArgError as exc:

@@ -67,6 +67,7 @@ COLUMNS: dict[str, tuple[str, bool]] = {
     "imbalance": ("Imbal", True),
     "liq_1h": ("Liq 1h", True),
     "oi_1h": ("OI 1h %", True),
+    "alerts": ("Alert", True),
     "score": ("Score", True),
 }
 
@@ -89,6 +90,8 @@ class RadarRow(msgspec.Struct, frozen=True, gc=False):
     oi_change_1h_pct: float | None
     score: float
     spark: tuple[float, ...]
+    #: names of the alert rules this row crosses (``liqtui.alerts.radar``); empty when none or not evaluated
+    alerts: tuple[str, ...] = ()
 
     def sort_value(self, column: str) -> float | str:
         """The value a column sorts by (distances by their size: nearer first)."""
@@ -103,6 +106,7 @@ class RadarRow(msgspec.Struct, frozen=True, gc=False):
             "imbalance": self.imbalance,
             "liq_1h": self.liq_1h_usd,
             "oi_1h": self.oi_change_1h_pct,
+            "alerts": float(len(self.alerts)),
             "score": self.score,
         }[column]
         return math.nan if v is None else v
@@ -122,6 +126,7 @@ def row_json(row: RadarRow) -> dict[str, object]:
         "liq_1h_usd": row.liq_1h_usd,
         "oi_change_1h_pct": row.oi_change_1h_pct,
         "score": row.score,
+        "alerts": list(row.alerts),
     }
 
 
@@ -151,7 +156,7 @@ class _Symbol:
         self.lo = math.inf
         self.hi = 0.0
         self.closes: deque[tuple[int, float]] = deque(maxlen=24 * 60 + 1)  # (minute, close)
-        self.liqs: deque[tuple[int, float]] = deque()  # (ts, usd), the last hour
+        self.liqs: deque[tuple[int, float, int]] = deque()  # (ts, usd, liquidated side ±1), the last hour
         self.oi_base: float | None = None
         self.oi_usd: float | None = None
         self.oi_min: deque[tuple[int, float]] = deque(maxlen=61)  # (minute, oi usd)
@@ -213,6 +218,7 @@ class Radar:
         self.now_ms = 0
         self._last_consume = 0
         self._listed_once = False
+        self._reattached = False
         self._reports = 0
         self.counts = {"marks": 0, "candles": 0, "liquidations": 0, "oi": 0, "listed": 0, "delisted": 0}
         self.version = 0  # bumps on anything a row shows
@@ -228,16 +234,35 @@ class Radar:
             have[s] = _Symbol(s, self.config)
         for s in removed:
             del have[s]
-        if self._listed_once:  # the first list is the start, not listings
+        if self._listed_once and not self._reattached:  # the first list is the start, not listings
             self.counts["listed"] += len(added)
             self.counts["delisted"] += len(removed)
+        if self._reattached:  # a new feed: every symbol is new to it
+            self._reattached = False
+            added = want
         self._listed_once = True
         if added or removed:
             self.version += 1
         return added, removed
 
+    def reattach(self) -> None:
+        """A new feed takes over (another exchange after a switch): its first instrument list reports every
+        symbol as added (so it subscribes and warms them all) while their rows, models and history stay."""
+        self._reattached = True
+
     def __len__(self) -> int:
         return len(self.symbols)
+
+    def zones(self, symbol: str) -> ZoneReport | None:
+        """The last zones found for ``symbol`` (None before the first search or without a model yet)."""
+        st = self.symbols.get(symbol)
+        return None if st is None else st.report
+
+    def liquidations(self, symbol: str, since_ms: int) -> list[tuple[int, float, int]]:
+        """``symbol``'s realized liquidations since ``since_ms`` (within the last hour): (ts, usd, side ±1 of
+        the liquidated positions)."""
+        st = self.symbols.get(symbol)
+        return [] if st is None else [x for x in st.liqs if x[0] >= since_ms]
 
     def __contains__(self, symbol: object) -> bool:
         return symbol in self.symbols
@@ -294,7 +319,7 @@ class Radar:
         st = self.symbols.get(liq.symbol)
         if st is None:
             return
-        st.liqs.append((liq.ts, liq.usd))
+        st.liqs.append((liq.ts, liq.usd, int(liq.side)))
         self.counts["liquidations"] += 1
         self.version += 1
 
@@ -389,7 +414,7 @@ class Radar:
         return RadarRow(
             symbol=symbol, venue=self.venue, price=price, chg_1h=st.change_pct(now, HOUR_MS),
             chg_24h=st.change_pct(now, 24 * HOUR_MS), squeeze_pct=sq_pct, squeeze_usd=sq_usd,
-            flush_pct=fl_pct, flush_usd=fl_usd, imbalance=imb, liq_1h_usd=sum(u for _, u in liqs),
+            flush_pct=fl_pct, flush_usd=fl_usd, imbalance=imb, liq_1h_usd=sum(u for _, u, _ in liqs),
             oi_change_1h_pct=st.oi_change_pct(now), score=score, spark=spark,
         )  # fmt: skip
 

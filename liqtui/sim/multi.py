@@ -18,18 +18,40 @@ history of ``history_h`` hours ending at ``start_ms`` is generated on constructi
 client can warm its models up. Symbols can be listed and delisted mid-run (:meth:`list_symbol`,
 :meth:`delist`), which the exchange-info answer reflects at once. Everything depends only on the seed and
 ``start_ms``.
+
+**Opening a light symbol in full** (the radar's Enter on the demo): :func:`anchored_sim` builds a full
+:class:`FullSim` (a :class:`~liqtui.sim.market.MarketSim` with the symbol's own :class:`Contract`: tick, step
+and sizes) seeded from ``(seed, symbol)`` and anchored at the light symbol's current mark and open interest, so
+the heatmap starts where the radar row was. Meanwhile the light market :meth:`MultiMarket.mute` s the symbol:
+it keeps drawing its numbers (every other symbol's path stays the same) but serves nothing for it, and the
+exchange feeds its radar row from the full simulator instead. :meth:`MultiMarket.unmute` hands the symbol
+back, continuing from the full simulator's last mark and open interest.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import time
 
+import msgspec
 import numpy as np
 
-from liqtui.sim.payloads import Frame, mark_price
+from liqtui.sim import payloads
+from liqtui.sim.bars import MINUTE_MS
+from liqtui.sim.book import LONG, Liquidated
+from liqtui.sim.market import DEFAULT_PRICES, MarketSim, SimConfig
+from liqtui.sim.payloads import Contract, Frame, contract_for, mark_price
 
-__all__ = ["MultiMarket", "ticker_names"]
+__all__ = [
+    "LIGHT_EXCLUDE",
+    "FullSim",
+    "MultiMarket",
+    "anchored_sim",
+    "light_names",
+    "symbol_seed",
+    "ticker_names",
+]
 
 _MIN_MS = 60_000
 _YEAR_S = 365.0 * 86_400.0
@@ -64,13 +86,18 @@ def ticker_names(n: int, seed: int, exclude: tuple[str, ...] = ()) -> list[str]:
     return out
 
 
-def _fmt_price(p: float) -> str:
-    """A price with about six significant digits (tiny coins keep theirs)."""
-    if p >= 1000:
-        return f"{p:.2f}"
-    if p >= 1:
-        return f"{p:.4f}"
-    return f"{p:.8f}"
+#: What the light market leaves out: the tickers the full simulator plays at its own price levels.
+LIGHT_EXCLUDE: tuple[str, ...] = tuple(DEFAULT_PRICES)
+
+
+def light_names(n: int, seed: int) -> list[str]:
+    """The instruments of the demo's light market of ``n`` symbols for ``seed`` (whatever is served in full)."""
+    return ticker_names(n, seed, LIGHT_EXCLUDE)
+
+
+def _step_usd(oi_usd: float) -> float:
+    """The notional of a quantity step: BTC's (~72 USD) scaled down with the market's size."""
+    return 72.0 * min(1.0, max(1e-3, oi_usd / REF_OI_USD))
 
 
 class MultiMarket:
@@ -98,11 +125,16 @@ class MultiMarket:
         self.symbols: list[str] = []
         self.index: dict[str, int] = {}
         self.listed = np.zeros(0, bool)
+        self.muted = np.zeros(0, bool)  # served in full elsewhere (mute): no frames, not listed here
+        self.contracts: list[Contract] = []  # each symbol's tick and step, fixed at its listing
         self.onboard_ms: list[int] = []
+        #: the exchange advancing this market (a demo exchange taking it over becomes its owner)
+        self.owner: object | None = None
         self._rng = np.random.default_rng(seed)
         names = ticker_names(n, seed, exclude)
         self._alloc(names)
         self._history(history_h)
+        self._set_contracts()
         self._live_bars: list[np.ndarray] = []  # closed live 1m bars: (n, 7) ts,o,h,l,c,v,oi_base per minute
         self.frames_out = 0
         self.liquidations = 0
@@ -129,6 +161,7 @@ class MultiMarket:
         self.oi = cat([getattr(self, "oi", np.zeros(0)), oi_usd / base])  # base units
         self.liq_rate = cat([getattr(self, "liq_rate", np.zeros(0)), liq_rate])
         self.listed = cat([self.listed, np.ones(k, bool)])
+        self.muted = cat([self.muted, np.zeros(k, bool)])
         self.funding = cat([getattr(self, "funding", np.zeros(0)), rng.normal(1e-4, 1e-4, k)])
         # the forming minute
         self.bar_o = cat([getattr(self, "bar_o", np.zeros(0)), base])
@@ -136,6 +169,16 @@ class MultiMarket:
         self.bar_l = cat([getattr(self, "bar_l", np.zeros(0)), base])
         self.bar_v = cat([getattr(self, "bar_v", np.zeros(0)), np.zeros(k)])
         self.bar_buy = cat([getattr(self, "bar_buy", np.zeros(0)), np.zeros(k)])
+
+    def _set_contracts(self) -> None:
+        """Contracts for the symbols that have none yet, from their price level and size now."""
+        for i in range(len(self.contracts), len(self.symbols)):
+            p = float(self.price[i])
+            self.contracts.append(contract_for(p, step_usd=_step_usd(float(self.oi[i]) * p)))
+
+    def contract(self, symbol: str) -> Contract:
+        """The tick and quantity step of ``symbol`` (fixed when it was listed)."""
+        return self.contracts[self.index[symbol]]
 
     def list_symbol(self, name: str, price: float = 1.0) -> None:
         """List a new perpetual now (a listing mid-run); it trades from the next second."""
@@ -151,6 +194,7 @@ class MultiMarket:
             arr[i] = price
         self.oi[i] = 5e6 / price
         self._pad_history(1)
+        self._set_contracts()
 
     def delist(self, name: str) -> None:
         """Delist a perpetual now: it leaves the exchange info and its streams go quiet."""
@@ -159,12 +203,40 @@ class MultiMarket:
         self.listed[self.index[name]] = False
 
     def instruments(self) -> list[tuple[str, int]]:
-        """(symbol, onboard time) of every listed perpetual."""
-        return [(s, self.onboard_ms[i]) for i, s in enumerate(self.symbols) if self.listed[i]]
+        """(symbol, onboard time) of every listed perpetual served here (not the muted ones)."""
+        return [
+            (s, self.onboard_ms[i])
+            for i, s in enumerate(self.symbols)
+            if self.listed[i] and not self.muted[i]
+        ]
 
     def is_listed(self, symbol: str) -> bool:
+        """Whether ``symbol`` is listed and served here (a muted symbol is served in full elsewhere)."""
         i = self.index.get(symbol)
-        return i is not None and bool(self.listed[i])
+        return i is not None and bool(self.listed[i]) and not bool(self.muted[i])
+
+    def mute(self, symbol: str) -> None:
+        """``symbol`` is served in full elsewhere from now: its path keeps drawing its numbers (so every other
+        symbol's stays the same) but no frame, REST answer or exchange-info entry comes from here for it."""
+        if symbol not in self.index:
+            raise ValueError(f"unknown symbol {symbol!r}")
+        self.muted[self.index[symbol]] = True
+
+    def unmute(self, symbol: str, price: float | None = None, oi_base: float | None = None) -> None:
+        """Serve ``symbol`` here again, continuing from ``price`` and ``oi_base`` (the full simulator's last
+        mark and open interest) so its radar row does not jump; its forming minute starts at that price."""
+        i = self.index[symbol]
+        self.muted[i] = False
+        if price is not None and math.isfinite(price) and price > 0:
+            for arr in (self.price, self.bar_o, self.bar_h, self.bar_l):
+                arr[i] = price
+            self.bar_v[i] = self.bar_buy[i] = 0.0
+        if oi_base is not None and math.isfinite(oi_base) and oi_base > 0:
+            self.oi[i] = oi_base
+
+    def volatility(self, symbol: str) -> float:
+        """The annual volatility of ``symbol``'s path."""
+        return float(self.vol[self.index[symbol]])
 
     # -- history -----------------------------------------------------------------------------------------
     def _history(self, hours: float) -> None:
@@ -291,7 +363,9 @@ class MultiMarket:
         self.oi *= np.exp(rng.normal(3e-6, 4e-5, n) - np.where(jump, 0.01, 0.0))
         frames: list[Frame] = []
         listed = self.listed
-        # forced orders: more on big moves; a down move liquidates longs (SELL orders)
+        served = listed & ~self.muted
+        # forced orders: more on big moves; a down move liquidates longs (SELL orders). A muted symbol draws
+        # its numbers like the others (their paths stay the same) but its orders are not served
         lam = self.liq_rate * (1.0 + 3.0 * np.abs(z)) * listed
         # Binance pushes at most the latest forced order per symbol per second on the all-market stream
         hit = rng.random(n) < -np.expm1(-lam)
@@ -300,9 +374,15 @@ class MultiMarket:
             side = "SELL" if ret[i] < 0 else "BUY"
             px = float(p[i])
             e = t - 1000 + int(rng.integers(0, 1000))
+            if not served[i]:
+                continue
             if write:
                 frames.append(
-                    Frame("!forceOrder@arr", e, _force_order(self.symbols[i], e, side, usd / px, px))
+                    Frame(
+                        "!forceOrder@arr",
+                        e,
+                        _force_order(self.symbols[i], e, side, usd / px, px, self.contracts[i]),
+                    )
                 )
             self.liquidations += 1
         if not write:
@@ -313,7 +393,7 @@ class MultiMarket:
         frames.sort(key=lambda f: f.E)
         marks = [
             mark_price(self.symbols[i], t, float(p[i]), float(p[i]), float(p[i]), float(self.funding[i]), 0)
-            for i in np.flatnonzero(listed)
+            for i in np.flatnonzero(served)
         ]
         if extra_marks:
             marks.extend(extra_marks)
@@ -322,7 +402,7 @@ class MultiMarket:
         if t % _MIN_MS == 0:
             frames.extend(self._close_minute(t))
         else:
-            for i in np.flatnonzero(listed & (np.arange(n) % _FORMING_EVERY_S == sec % _FORMING_EVERY_S)):
+            for i in np.flatnonzero(served & (np.arange(n) % _FORMING_EVERY_S == sec % _FORMING_EVERY_S)):
                 frames.append(self._kline_frame(int(i), t, closed=False))
         self.now_ms = t
         self.frames_out += len(frames)
@@ -334,7 +414,7 @@ class MultiMarket:
         v = float(self.bar_v[i])
         c = float(self.price[i])
         buy = float(self.bar_buy[i])
-        f = _fmt_price
+        f = self.contracts[i].price
         payload = (
             f'{{"e":"kline","E":{t},"s":"{sym}","k":{{"t":{open_t},"T":{open_t + _MIN_MS - 1},"s":"{sym}",'
             f'"i":"1m","f":0,"L":0,"o":"{f(self.bar_o[i])}","c":"{f(c)}","h":"{f(self.bar_h[i])}",'
@@ -345,12 +425,13 @@ class MultiMarket:
 
     def _close_minute(self, t: int, write: bool = True) -> list[Frame]:
         listed = self.listed
-        frames = [self._kline_frame(int(i), t, closed=True) for i in np.flatnonzero(listed)] if write else []
+        served = listed & ~self.muted
+        frames = [self._kline_frame(int(i), t, closed=True) for i in np.flatnonzero(served)] if write else []
         bar = np.column_stack(
             [np.full(len(self.symbols), t - _MIN_MS, float), self.bar_o, self.bar_h, self.bar_l, self.price,
              self.bar_v, self.oi]
         )  # fmt: skip
-        bar[~listed, 1:] = np.nan
+        bar[~served, 1:] = np.nan  # a muted symbol's minutes are the full simulator's, not served from here
         self._live_bars.append(bar)
         if len(self._live_bars) > 24 * 60:
             self._live_bars.pop(0)
@@ -362,10 +443,165 @@ class MultiMarket:
         return frames
 
 
-def _force_order(sym: str, E: int, side: str, qty: float, price: float) -> str:
+def _force_order(sym: str, E: int, side: str, qty: float, price: float, contract: Contract) -> str:
     q = f"{qty:.6g}"
-    p = _fmt_price(price)
+    p = contract.price(price)
     return (
         f'{{"e":"forceOrder","E":{E},"o":{{"s":"{sym}","S":"{side}","o":"LIMIT","f":"IOC","q":"{q}",'
         f'"p":"{p}","ap":"{p}","X":"FILLED","l":"{q}","z":"{q}","T":{E}}}}}'
     )
+
+
+# -- a light symbol opened in full -------------------------------------------------------------------------
+#: The full simulator's reference market (the default :class:`SimConfig`, a BTC-like one): its price level and
+#: about the open interest (USD) its crowd holds. A light symbol's full market is this one scaled: prices to
+#: the symbol's level, every USD amount (new positions, cascade impact, the dust threshold) to its size.
+REF_PRICE = 72_000.0
+REF_OI_USD = 5.8e9
+_REF = SimConfig()
+_MAX_PASSES = 4
+_ANCHOR_REL = 1e-9
+
+
+def symbol_seed(seed: int, symbol: str) -> int:
+    """The full simulator's seed of ``symbol`` in the demo of ``seed`` (stable across runs and machines)."""
+    if not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    digest = hashlib.blake2b(f"liqtui-light/{seed}/{symbol}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big")
+
+
+class FullSim(MarketSim):
+    """:class:`MarketSim` for a light symbol: its own :class:`Contract` (trade, kline and forced-order prices on
+    its tick, quantities on its step), trade sizes scaled by ``qty_scale`` (the reference market's trades are
+    BTC-sized) and a dust threshold of ``dust_usd`` (the reference's $1,000 scaled with the market's size), so
+    every USD amount of the market scales together and its path is the reference path at another level."""
+
+    def __init__(
+        self,
+        seed: int,
+        *,
+        start_ms: int,
+        history_days: float,
+        config: SimConfig,
+        contract: Contract,
+        qty_scale: float,
+        dust_usd: float,
+    ) -> None:
+        self.contract = contract
+        self.qty_scale = qty_scale
+        self._dust_usd = dust_usd
+        super().__init__(seed, start_ms=start_ms, history_days=history_days, config=config)
+
+    def _generate_history(self) -> None:
+        self.book.min_usd = self._dust_usd  # before the first position opens
+        super()._generate_history()
+
+    @property
+    def price(self) -> float:
+        """Last traded price (on the contract's tick)."""
+        return self.contract.round_price(math.exp(self._x))
+
+    def _trade_frames(self, trades: list[tuple[int, float, float, bool]]) -> list[payloads.Frame]:
+        c = self.contract
+        stream = f"{self._sym_l}@aggTrade"
+        frames = []
+        for T, price, ref_qty, buy in trades:
+            price = c.round_price(price)
+            qty = max(c.step, round(ref_qty * self.qty_scale / c.step) * c.step)
+            ntr = 1 + int(ref_qty > 1.0) + int(ref_qty > 5.0)  # as many fills as the reference trade had
+            first = self._trade_id + 1
+            self._trade_id += ntr
+            self._agg_id += 1
+            self._forming.add(price, qty, buy, first, self._trade_id)
+            payload = payloads.agg_trade(
+                self.symbol, T + 2, self._agg_id, price, qty, first, self._trade_id, T, not buy, contract=c
+            )
+            frames.append(payloads.Frame(stream, T + 2, payload))
+        return frames
+
+    def _force_order_frame(self, t: int, hit: tuple[int, Liquidated]) -> payloads.Frame:
+        off, h = hit
+        cohort, side, liq_price, qty = h.cohort, h.side, h.price, h.qty
+        _, k, entry, _, _, _ = self.book.cohorts[cohort]
+        tier = self.config.tiers[k]
+        bankrupt = entry * (1 - side / tier.leverage)
+        fill = liq_price * (1 - side * 0.0003)
+        T = t + off
+        payload = payloads.force_order(
+            self.symbol,
+            T + 5,
+            "SELL" if side == LONG else "BUY",
+            qty,
+            bankrupt,
+            fill,
+            T,
+            contract=self.contract,
+        )
+        return payloads.Frame(f"{self._sym_l}@forceOrder", T + 5, payload)
+
+    def _kline_frame(self, closed: bool) -> payloads.Frame:
+        b = self._forming
+        if b.n == 0:
+            b.o = b.h = b.l = b.c = self.price
+        E = self.now_ms + 1
+        payload = payloads.kline(
+            self.symbol, E, b.t, "1m", MINUTE_MS, b.first, b.last, b.o, b.c, b.h, b.l, b.v, b.n, closed, b.q,
+            b.tbv, b.tbq, contract=self.contract,
+        )  # fmt: skip
+        return payloads.Frame(f"{self._sym_l}@kline_1m", E, payload)
+
+
+def anchored_sim(
+    seed: int,
+    symbol: str,
+    *,
+    price: float,
+    oi_usd: float,
+    annual_vol: float,
+    now_ms: int,
+    contract: Contract | None = None,
+    history_days: float = 183.0,
+) -> FullSim:
+    """The full market of light ``symbol``, seeded from ``(seed, symbol)``, whose mark is ``price`` and open
+    interest ``oi_usd`` at ``now_ms`` (a market second: the history ends at its minute, the seconds up to it
+    are simulated): the heatmap opens where the radar row was.
+
+    The reference market scales exactly (every price by one factor, every USD amount by another: the same
+    path), so a first pass finds where the seed's path ends and the second starts it at the level and size
+    that end at ``price`` and ``oi_usd`` (a further pass only if rounding made a difference)."""
+    if not (math.isfinite(price) and price > 0):
+        raise ValueError(f"price must be finite and > 0, got {price!r}")
+    if not (math.isfinite(oi_usd) and oi_usd > 0):
+        raise ValueError(f"oi_usd must be finite and > 0, got {oi_usd!r}")
+    sim_seed = symbol_seed(seed, symbol)
+    c = contract or contract_for(price, step_usd=_step_usd(oi_usd))
+    level, size = price, oi_usd / REF_OI_USD
+    sim: FullSim | None = None
+    for _ in range(_MAX_PASSES):
+        cfg = msgspec.structs.replace(
+            _REF,
+            symbol=symbol,
+            price=level,
+            annual_vol=annual_vol,
+            open_musd_per_h=_REF.open_musd_per_h * size,
+            impact_per_musd=_REF.impact_per_musd / size,
+            volume_per_min=_REF.volume_per_min * REF_PRICE / price * size,
+        )
+        sim = FullSim(
+            sim_seed,
+            start_ms=now_ms - now_ms % MINUTE_MS,
+            history_days=history_days,
+            config=cfg,
+            contract=c,
+            qty_scale=REF_PRICE / price * size,
+            dust_usd=1_000.0 * size,
+        )
+        sim.advance(now_ms)
+        mark, oi = sim.mark, sim.open_interest() * sim.mark
+        if abs(mark / price - 1.0) < _ANCHOR_REL and abs(oi / oi_usd - 1.0) < 1e-6:
+            break
+        level *= price / mark
+        size *= oi_usd / oi if oi > 0 else 1.0
+    assert sim is not None
+    return sim

@@ -24,6 +24,16 @@ radar. Binance's connection limits are enforced: at most 1,024 streams per conne
 
 The market runs in 1-second steps paced to ``speed`` × wall-clock time; its output depends only on the
 seed and ``start_ms``, never on timing (a slow machine delivers the same frames, later).
+
+**A light symbol in full** (``symbol`` one of the light market's, e.g. the radar's Enter on ``ABCUSDT``): the
+full simulator is a :class:`~liqtui.sim.multi.FullSim` seeded from ``(seed, symbol)`` and anchored at the light
+symbol's mark and open interest (:func:`~liqtui.sim.multi.anchored_sim`), with the symbol's own tick and
+quantity step in its payloads, its REST rows, its order book and ``exchangeInfo``. The light market mutes the
+symbol (its radar row is fed from the full simulator: its mark joins ``!markPrice@arr@1s``, its forced orders
+``!forceOrder@arr``, its ``kline_1m`` is the full one's). ``takeover``: a running exchange whose light market
+this one continues (same market time, same paths; a light symbol that one served in full is handed back at its
+last mark and open interest), so the radar's rows stay one market across the switch; without it a fresh light
+market starts. BTC, ETH and SOL are served exactly as before (their market depends on the seed and the start).
 """
 
 from __future__ import annotations
@@ -45,12 +55,14 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from liqtui.sim.bars import INTERVALS_MS
 from liqtui.sim.depth import INTERVAL_MS as _DEPTH_INTERVAL_MS
+from liqtui.sim.depth import TICK as _DEPTH_TICK
 from liqtui.sim.depth import DepthSim
 from liqtui.sim.market import DEFAULT_PRICES, MarketSim, SimConfig
-from liqtui.sim.multi import MultiMarket
-from liqtui.sim.payloads import Frame, combined
-from liqtui.sim.rest import RestServer
+from liqtui.sim.multi import LIGHT_EXCLUDE, FullSim, MultiMarket, anchored_sim, light_names
+from liqtui.sim.payloads import Contract, Frame, combined, kline_row
+from liqtui.sim.rest import ApiError, RestServer
 
 __all__ = ["DemoExchange"]
 
@@ -58,6 +70,7 @@ _MARKET_PREFIX = "/market"
 _MAX_STEPS_PER_TURN = 30  # market seconds simulated before yielding to the event loop
 _CLOSE_TIMEOUT_S = 1.0  # a client that does not answer the close handshake does not hold up stop()
 _MIN_SLEEP_S = 0.005  # frames due within this are sent together (bounds wake-ups at high speed)
+_LISTENER_WAIT_S = 2.0  # how long an exchange taking over a market waits for its first follower
 MAX_STREAMS = 1024  # per connection
 MAX_MESSAGES_PER_S = 10  # incoming messages per connection and second
 _METHODS = ("SUBSCRIBE", "UNSUBSCRIBE", "LIST_SUBSCRIPTIONS", "SET_PROPERTY", "GET_PROPERTY")
@@ -119,12 +132,25 @@ class DemoExchange:
         queue_size: int = 50_000,
         config: SimConfig | None = None,
         multi_symbols: int = 0,
+        takeover: DemoExchange | None = None,
     ) -> None:
         if not (0 < speed <= 10_000):
             raise ValueError(f"speed must be within (0, 10000], got {speed!r}")
         cfg = config or SimConfig()
-        if symbol != cfg.symbol:
+        #: a light market symbol served in full (anchored at its light price), not one of BTC ETH SOL
+        self.light = symbol not in DEFAULT_PRICES and symbol != cfg.symbol
+        if self.light:
+            if multi_symbols <= 0 and takeover is None:
+                raise ValueError(
+                    f"symbol {symbol}: a light symbol needs the light market (multi_symbols > 0); "
+                    f"the full simulator alone plays {', '.join(DEFAULT_PRICES)}"
+                )
             cfg = cfg.for_symbol(symbol)
+        elif symbol != cfg.symbol:
+            cfg = cfg.for_symbol(symbol)
+        self.symbol = symbol
+        self.takeover = takeover
+        self.running = False
         self.seed = seed
         self._kw: dict[str, Any] = {
             "seed": seed,
@@ -146,6 +172,13 @@ class DemoExchange:
         #: called with each batch of frames as they come due, clients or not (other protocols' servers)
         self.taps: list[Callable[[list[Frame]], None]] = []
         self.ready_s: float | None = None  # seconds from __aenter__ to serving
+        #: real-time mode: the market clock is the wall clock (silently caught up on start)
+        self._catch_up = start_ms is None
+        #: (market time, mark) a light symbol was anchored at
+        self._anchor: tuple[int, float] | None = None
+        #: set when a client follows the full symbol: an exchange taking over a running market (the radar's
+        #: Enter) waits for it (the heatmap's feed connects a moment later), then serves its first second at once
+        self._listener: asyncio.Event | None = None
         self._ws_server: Server | None = None
         self._rest: RestServer | None = None
         self._pacer: asyncio.Task[None] | None = None
@@ -162,16 +195,31 @@ class DemoExchange:
     async def start(self) -> None:
         """Generate the history (in a worker thread: the event loop stays free) and start serving."""
         t0 = time.perf_counter()
-        market = await asyncio.to_thread(lambda: MarketSim(**self._kw))
+        multi = self._take_light_market()
+        if self.light:
+            market: MarketSim = await self._light_market(multi)
+            multi = self.multi  # the one taken over, or the fresh one it started
+        elif multi is not None:  # continue the light market's time: the full one starts where it is
+            kw = {**self._kw, "start_ms": multi.now_ms}
+            now = multi.now_ms
+            market = await asyncio.to_thread(lambda: _advanced(MarketSim(**kw), now))
+        else:
+            market = await asyncio.to_thread(lambda: MarketSim(**self._kw))
         self.market = market
-        if self.multi_symbols > 0:
+        if multi is None and self.multi_symbols > 0:
             n, seed = self.multi_symbols, int(self._kw["seed"])
-            self.multi = await asyncio.to_thread(
+            multi = await asyncio.to_thread(
                 lambda: MultiMarket(n, seed, start_ms=market.now_ms, exclude=(market.symbol, *DEFAULT_PRICES))
             )
+            multi.owner = self
+        self.multi = multi
         try:
-            self._rest = RestServer(market, oi_hist_days=self.oi_hist_days, multi=self.multi)
-            self.depth = self._rest.depth = DepthSim(market.symbol, market.price, seed=self.seed)
+            self._rest = _DemoRest(market, oi_hist_days=self.oi_hist_days, multi=self.multi)
+            if isinstance(market, FullSim):
+                self.depth = _ContractDepth(market, seed=self.seed)
+            else:
+                self.depth = DepthSim(market.symbol, market.price, seed=self.seed)
+            self._rest.depth = self.depth
             await self._rest.start(self.host)
             self._ws_server = await serve(
                 self._handle,
@@ -188,10 +236,61 @@ class DemoExchange:
             await self.stop()
             raise
         self._pacer = asyncio.create_task(self._run(), name="liqtui-demo-market")
+        self.running = True
         self.ready_s = time.perf_counter() - t0
+
+    def _take_light_market(self) -> MultiMarket | None:
+        """The light market of ``takeover`` when it is still the one advancing it (then it is ours from now: the
+        other exchange stops moving it), with the light symbol it served in full handed back to it."""
+        old = self.takeover
+        self.takeover = None  # not kept: the old exchange (and its market) can go
+        # stopping or not (the app cancels the old source as it starts the new one): the market is where it
+        # stopped, and nobody else took it
+        multi = old.multi if old is not None else None
+        if old is None or multi is None or multi.owner is not old:
+            return None
+        multi.owner = self
+        prev = old.market
+        if (
+            prev is not None and prev.symbol in multi.index
+        ):  # it served a light symbol: the light market's again
+            multi.unmute(prev.symbol, prev.mark, prev.open_interest())
+        self._catch_up = old._catch_up and self.speed == 1.0
+        self._listener = asyncio.Event()
+        return multi
+
+    async def _light_market(self, multi: MultiMarket | None) -> FullSim:
+        """The full market of the light symbol, anchored at its light mark and open interest now."""
+        sym, seed = self.symbol, int(self._kw["seed"])
+        if multi is None:
+            n, start = self.multi_symbols, self._kw["start_ms"]
+            if sym not in light_names(n, seed):
+                raise ValueError(
+                    f"symbol {sym}: not in the demo's light market of {n} symbols for seed {seed}"
+                )  # fmt: skip
+            multi = await asyncio.to_thread(
+                lambda: MultiMarket(n, seed, start_ms=start, exclude=LIGHT_EXCLUDE)
+            )
+            multi.owner = self
+        self.multi = multi
+        if sym not in multi.index or not multi.listed[multi.index[sym]]:
+            raise ValueError(f"symbol {sym}: not listed in the demo's light market")
+        price = multi.mark(sym)
+        oi_usd = multi.open_interest(sym) * price
+        vol, contract, now = multi.volatility(sym), multi.contract(sym), multi.now_ms
+        days = float(self._kw["history_days"])
+        multi.mute(sym)  # its radar row is the full simulator's from now
+        self._anchor = (now, price)
+        return await asyncio.to_thread(
+            lambda: anchored_sim(
+                seed, sym, price=price, oi_usd=oi_usd, annual_vol=vol, now_ms=now, contract=contract,
+                history_days=days,
+            )
+        )  # fmt: skip
 
     async def stop(self) -> None:
         """Stop the market and both servers; close every connection. Idempotent."""
+        self.running = False
         if self._pacer is not None:
             self._pacer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -243,15 +342,20 @@ class DemoExchange:
         loop = asyncio.get_running_loop()
         m = self.market
         assert m is not None
-        wall0, mkt0 = loop.time(), m.now_ms
-        if self._kw["start_ms"] is None:
+        ahead = 0.0
+        if self._listener is not None:  # the market stood still since the takeover; it goes on when followed
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._listener.wait(), _LISTENER_WAIT_S)
+            ahead = 1.0 / self.speed  # the first second's frames are due at once: a price within a moment
+        wall0, mkt0 = loop.time() - ahead, m.now_ms
+        if self._catch_up:
             # real-time mode: the history ends at the start minute; catch up to the wall clock silently so
             # exchange timestamps match local time (at most a minute of market, a few milliseconds of work)
             wall_ms = int(time.time() * 1000)
             m.advance(wall_ms)
-            if self.multi is not None:
+            if self.multi is not None and self.multi.owner is self:
                 self.multi.advance(m.now_ms, frames=False)
-            wall0 -= (wall_ms - mkt0) / 1000.0 / self.speed
+            wall0 -= max(0, wall_ms - mkt0) / 1000.0 / self.speed
         pending: deque[Frame] = deque()
         while True:
             now = mkt0 + int((loop.time() - wall0) * 1000.0 * self.speed)
@@ -284,7 +388,7 @@ class DemoExchange:
         """One market second of the full simulator and of the many-symbol market, in time order."""
         frames = m.advance(m.now_ms + 1000)
         multi = self.multi
-        if multi is None:
+        if multi is None or multi.owner is not self:  # taken over by the exchange that replaced this one
             return frames
         mark = f"{m.symbol.lower()}@markPrice@1s"
         marks = [f.payload for f in frames if f.stream == mark]
@@ -341,6 +445,10 @@ class DemoExchange:
         is_combined, legacy, streams = parsed
         c = _Client(ws=ws, combined=is_combined, legacy=legacy, queue=asyncio.Queue(self.queue_size))
         self._subscribe(c, streams)
+        if self._listener is not None and self.market is not None:
+            main = self.market.symbol.lower() + "@"
+            if any(x.startswith(main) for x in c.subs):
+                self._listener.set()
         self.clients.add(c)
         sender = asyncio.create_task(self._send_loop(c))
         expire = asyncio.get_running_loop().call_later(
@@ -435,3 +543,94 @@ class DemoExchange:
 
 def _error(code: int, msg: str, rid: object) -> str:
     return json.dumps({"error": {"code": code, "msg": msg}, "id": rid})
+
+
+def _advanced(market: MarketSim, until_ms: int) -> MarketSim:
+    """``market`` run (its frames dropped) to ``until_ms``: a market joining a light market's time."""
+    market.advance(until_ms)
+    return market
+
+
+def _light_info(symbol: str, onboard_ms: int, c: Contract) -> dict[str, object]:
+    """An ``exchangeInfo`` entry with the instrument's precision and its tick / step filters."""
+    return {
+        "symbol": symbol,
+        "pair": symbol,
+        "contractType": "PERPETUAL",
+        "status": "TRADING",
+        "baseAsset": symbol.removesuffix("USDT"),
+        "quoteAsset": "USDT",
+        "marginAsset": "USDT",
+        "pricePrecision": c.price_dp,
+        "quantityPrecision": c.qty_dp,
+        "onboardDate": onboard_ms,
+        "filters": c.filters(),
+    }
+
+
+class _DemoRest(RestServer):
+    """The demo's REST side: every light symbol's own tick and step in ``exchangeInfo``, and a light symbol
+    served in full (a :class:`FullSim`) priced on its tick in its klines. BTC, ETH and SOL answer as before."""
+
+    def _exchange_info(self, p: Any) -> object:
+        m = self.market
+        info = self._exchange_info_main()
+        symbols: list[dict[str, object]] = info["symbols"]  # type: ignore[assignment]  # built just above
+        if isinstance(m, FullSim):
+            symbols[0] = _light_info(m.symbol, m.history_start_ms, m.contract)
+        if self.multi is not None:
+            multi = self.multi
+            symbols.extend(_light_info(s, t, multi.contract(s)) for s, t in multi.instruments())
+        return info
+
+    def _klines(self, p: Any) -> object:
+        m = self.market
+        if not isinstance(m, FullSim) or p.get("symbol") != m.symbol:
+            return super()._klines(p)
+        interval = p.required("interval")
+        if interval not in INTERVALS_MS:
+            raise ApiError(400, -1120, "Invalid interval.")
+        limit = p.limit(500, 1500)
+        start, end = self._times(p)
+        b = m.klines(interval, start, end, limit)
+        step, c = INTERVALS_MS[interval], m.contract
+        return [
+            kline_row(
+                int(b.ts[i]), step, b.o[i], b.h[i], b.l[i], b.c[i], b.v[i], b.q[i], int(b.n[i]), b.tbv[i],
+                b.tbq[i], contract=c,
+            )
+            for i in range(len(b))
+        ]  # fmt: skip
+
+
+class _ContractDepth(DepthSim):
+    """The resting book of a light symbol in full: :class:`DepthSim`'s ladder counted in the symbol's ticks (one
+    of its 0.1 steps is one tick of the contract) with sizes scaled like the symbol's trades, printed on the
+    contract's tick and step. Same ids, same diffs, same snapshot procedure."""
+
+    def __init__(self, market: FullSim, *, seed: int = 0) -> None:
+        self.contract: Contract = market.contract
+        self._scale = market.qty_scale
+        super().__init__(market.symbol, self._ref(market.price), seed=seed)
+
+    def _ref(self, price: float) -> float:
+        return price / self.contract.tick * _DEPTH_TICK
+
+    def _level(self, level: list[str]) -> list[str]:
+        c = self.contract
+        ticks = round(float(level[0]) / _DEPTH_TICK)
+        q = float(level[1])
+        qty = 0.0 if q == 0.0 else max(c.step, round(q * self._scale / c.step) * c.step)
+        return [c.price(ticks * c.tick), c.qty(qty)]
+
+    def step(self, price: float, E: int) -> str:
+        data = json.loads(super().step(self._ref(price), E))
+        data["b"] = [self._level(x) for x in data["b"]]
+        data["a"] = [self._level(x) for x in data["a"]]
+        return json.dumps(data, separators=(",", ":"))
+
+    def snapshot(self, limit: int = 1000) -> dict[str, object]:
+        d = super().snapshot(limit)
+        for side in ("bids", "asks"):
+            d[side] = [self._level(x) for x in d[side]]  # type: ignore[attr-defined]  # lists of [price, qty]
+        return d

@@ -2,12 +2,15 @@
 
 Keys: ↑↓/PgUp/PgDn move, ``s`` / ``S`` next / previous sort column, ``d`` flips the direction, ``/`` filters
 by symbol (Enter keeps the filter, Esc clears it), Enter opens the highlighted symbol's full heatmap (the
-app's ticker switch), Esc returns to the heatmap. Under 100 columns fewer columns are shown.
+app's ticker switch; on the demo any row, a light symbol by a full market anchored at its row:
+:meth:`~liqtui.sources.Source.hand_over`), Esc returns to the heatmap. Under 100 columns fewer columns are shown.
+The Alert column marks the rows that cross one of the app's ``[[alerts]]`` rules (``Z`` near a zone, ``I``
+imbalance, ``L`` liquidations; :mod:`liqtui.alerts.radar`: marks only, the actions stay with the heatmap).
 
 The data come from a :class:`RadarRunner` kept per app (so the radar stays warm between visits): a
-:class:`~liqtui.core.radar.Radar` fed by the Binance all-market feed
-(:class:`~liqtui.venues.binance.allmarket.BinanceAllMarket`), pointed at the app source's exchange (the demo
-exchange's many-symbol market offline, Binance live). The table logic is the pure
+:class:`~liqtui.core.radar.Radar` fed by a venue's all-market feed (:func:`~liqtui.venues.allmarket_feed`),
+pointed at the app source's exchange: the demo exchange's many-symbol market offline, live the first followed
+venue that has one (:func:`radar_venue`). The table logic is the pure
 :class:`~liqtui.core.radar.RadarTable`; this module only draws it.
 """
 
@@ -26,16 +29,20 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Label
 from textual.worker import Worker
 
+from liqtui.alerts.radar import RadarMarks, mark_code
 from liqtui.core.radar import COLUMNS, Radar, RadarRow, RadarTable
-from liqtui.venues import allmarket_feed
+from liqtui.venues import allmarket_feed, allmarket_venues
 from liqtui.venues.adapter import AllMarketFeed
 
-__all__ = ["RadarRunner", "RadarScreen", "runner_for", "source_endpoints", "sparkline"]
+__all__ = ["RadarRunner", "RadarScreen", "radar_venue", "runner_for", "source_endpoints", "sparkline"]
 
 _BARS = "▁▂▃▄▅▆▇█"
 NARROW_WIDTH = 100  # below this many columns the table drops its less essential columns
-_WIDE = ("symbol", "price", "chg_1h", "chg_24h", "squeeze", "flush", "imbalance", "liq_1h", "oi_1h", "spark")
-_NARROW = ("symbol", "price", "chg_1h", "squeeze", "flush", "spark")
+_WIDE = (
+    "symbol", "alerts", "price", "chg_1h", "chg_24h", "squeeze", "flush", "imbalance", "liq_1h", "oi_1h", "spark"
+)  # fmt: skip
+_NARROW = ("symbol", "alerts", "price", "chg_1h", "squeeze", "flush", "spark")
+_SPARK_WIDE, _SPARK_NARROW = 12, 8
 _SORTS = tuple(COLUMNS)
 _REFRESH_S = 1.0
 _ZONES_BUDGET_S = 0.04  # zone searches per refresh: a minute close changes every model at once
@@ -82,9 +89,11 @@ def _price(p: float) -> str:
     return f"{p:.6g}"
 
 
-def _cell(row: RadarRow, col: str) -> str:
+def _cell(row: RadarRow, col: str, kinds: dict[str, tuple[str, ...]], spark: int = _SPARK_WIDE) -> str:
     if col == "symbol":
         return row.symbol
+    if col == "alerts":  # Z near a zone, I imbalance, L liquidations (the rules crossed: liqtui radar --json)
+        return mark_code(kinds.get(row.symbol, ()))
     if col == "price":
         return _price(row.price)
     if col == "chg_1h":
@@ -101,13 +110,22 @@ def _cell(row: RadarRow, col: str) -> str:
         return _usd(row.liq_1h_usd) if row.liq_1h_usd else "—"
     if col == "oi_1h":
         return _pct(row.oi_change_1h_pct)
-    return sparkline(row.spark, 12)
+    return sparkline(row.spark, spark)
+
+
+def radar_venue(source: Any) -> str:
+    """The venue the radar watches for the app's source: the demo's Binance, live the first followed venue
+    with an all-market feed (Binance when none has one)."""
+    if source is None or getattr(source, "kind", "live") != "live":
+        return "binance"
+    have = allmarket_venues()
+    return next((v for v in getattr(source, "venues", ()) if v in have), "binance")
 
 
 def source_endpoints(source: Any) -> tuple[str, str] | None | str:
-    """The Binance (websocket, REST) base URLs of the app's source: its demo exchange once started, the
-    configured endpoints live; ``None`` while the demo is starting; a reason (str) where there is no market
-    to watch (a replay, no source)."""
+    """The (websocket, REST) base URLs of the radar's venue (:func:`radar_venue`) for the app's source: its
+    demo exchange once started, the configured endpoints live; ``None`` while the demo is starting; a reason
+    (str) where there is no market to watch (a replay, no source)."""
     if source is None:
         return "the radar needs a live or demo source"
     kind = getattr(source, "kind", "live")
@@ -119,17 +137,26 @@ def source_endpoints(source: Any) -> tuple[str, str] | None | str:
             return None
         return demo.ws_url, demo.rest_url
     ep = source.endpoints
-    return ep.ws_url("binance"), ep.rest_url("binance")
+    venue = radar_venue(source)
+    return ep.ws_url(venue), ep.rest_url(venue)
 
 
 class RadarRunner:
     """The radar of one app: a :class:`Radar` and the all-market feed filling it, restarted when the app's
     exchange changes (a demo exchange is new after each ticker switch)."""
 
-    def __init__(self, app: App[Any], endpoints: Callable[[], tuple[str, str] | None | str]) -> None:
+    def __init__(
+        self,
+        app: App[Any],
+        endpoints: Callable[[], tuple[str, str] | None | str],
+        source: Callable[[], Any] | None = None,
+    ) -> None:
         self.app = app
         self.endpoints = endpoints
+        self.source = source or (lambda: None)
         self.radar = Radar()
+        #: the app's alert rules on the rows, kept with the radar (their hysteresis outlives a visit)
+        self.marks: RadarMarks | None = None
         self.feed: AllMarketFeed | None = None
         self.problem: str | None = None
         self._urls: tuple[str, str] | None = None
@@ -145,6 +172,11 @@ class RadarRunner:
         if urls is None or urls == self._urls:
             return
         self.stop()
+        venue = radar_venue(self.source())
+        if venue != self.radar.venue:  # live on another venue: its own instruments, from scratch
+            self.radar = Radar(venue)
+        elif self._urls is not None:  # another exchange (a switch): its feed subscribes every row again
+            self.radar.reattach()
         self._urls = urls
         demo = urls[0].startswith("ws://127.0.0.1")
         self.feed = allmarket_feed(self.radar.venue, self.radar, *urls, local=demo)
@@ -164,7 +196,7 @@ def runner_for(app: App[Any], source: Callable[[], Any]) -> RadarRunner:
     """The app's radar runner (made on first use); ``source()`` gives the app's current source."""
     r = _RUNNERS.get(app)
     if r is None:
-        r = _RUNNERS[app] = RadarRunner(app, lambda: source_endpoints(source()))
+        r = _RUNNERS[app] = RadarRunner(app, lambda: source_endpoints(source()), source)
     return r
 
 
@@ -192,6 +224,7 @@ class RadarScreen(Screen[str | None]):
         super().__init__()
         self.runner = runner
         self.table = RadarTable()
+        self.marks: RadarMarks | None = None  # the runner's (set on mount)
         self.allowed = tuple(allowed) if allowed else None
         self.rows: list[RadarRow] = []
         self._columns: tuple[str, ...] = ()
@@ -206,6 +239,10 @@ class RadarScreen(Screen[str | None]):
             yield Label("↑↓ move  Enter open  s/S sort  d direction  / filter  Esc back", id="radar-hint")
 
     def on_mount(self) -> None:
+        if self.runner.marks is None:  # the app's alerts controller: its rules mark the rows
+            ctl = getattr(self.app, "alerts", None)
+            self.runner.marks = RadarMarks(getattr(ctl, "rules", ()) or ())
+        self.marks = self.runner.marks
         self.runner.ensure()
         self.refresh_rows()
         self.set_interval(_REFRESH_S, self.refresh_rows)
@@ -221,9 +258,22 @@ class RadarScreen(Screen[str | None]):
         runner.ensure()
         radar: Radar = runner.radar
         radar.tick(radar.now_ms)
-        self.rows = self.table.view(radar.rows(budget_s=_ZONES_BUDGET_S))
-        cols = _NARROW if self.size.width < NARROW_WIDTH else _WIDE
-        key = (cols, radar.version, self.table.sort, self.table.descending, self.table.text)
+        rows = radar.rows(budget_s=_ZONES_BUDGET_S)
+        marks = self.marks
+        if marks is not None and marks.rules:
+            rows = marks.mark(rows, radar)
+        self.rows = self.table.view(rows)
+        kinds = marks.kinds if marks is not None else {}
+        narrow = self.size.width < NARROW_WIDTH
+        cols = _NARROW if narrow else _WIDE
+        key = (
+            cols,
+            radar.version,
+            self.table.sort,
+            self.table.descending,
+            self.table.text,
+            tuple(kinds.items()),
+        )
         self._head()
         if key == self._drawn:
             return
@@ -238,7 +288,8 @@ class RadarScreen(Screen[str | None]):
             self._columns = heads
         else:
             dt.clear()
-        dt.add_rows([[_cell(r, c) for c in cols] for r in self.rows])
+        spark = _SPARK_NARROW if narrow else _SPARK_WIDE
+        dt.add_rows([[_cell(r, c, kinds, spark) for c in cols] for r in self.rows])
         if current is not None:
             for i, r in enumerate(self.rows):
                 if r.symbol == current:
@@ -259,6 +310,8 @@ class RadarScreen(Screen[str | None]):
         parts = [f"Radar — {shown}/{n} symbols", f"sort {sort} {'▼' if self.table.descending else '▲'}"]
         if self.table.text:
             parts.append(f"filter {self.table.text!r}")
+        if self.marks is not None and self.marks.rules:
+            parts.append(f"{len(self.marks.kinds)} marked")
         if r.feed is not None:
             st = r.feed.stats()
             parts.append(f"{st['connections']} conn · {st['warmed']}/{st['instruments']} warmed")
@@ -330,15 +383,27 @@ class RadarScreen(Screen[str | None]):
         event.stop()
         self.action_open()
 
+    def can_open(self, sym: str) -> bool:
+        """Whether Enter can open ``sym`` in full: what the app's source says (a demo with the radar's light
+        market opens every row), else the tickers the app serves."""
+        src = self.runner.source()
+        can = getattr(src, "can_open", None)
+        if can is not None:
+            return bool(can(sym))
+        return self.allowed is None or sym.removesuffix("USDT") in self.allowed
+
     def action_open(self) -> None:
         sym = self.highlighted()
         if sym is None:
             return
         ticker = sym.removesuffix("USDT")
-        if self.allowed is not None and ticker not in self.allowed:
+        if not self.can_open(sym):
+            only = f" (it serves {', '.join(self.allowed)} only)" if self.allowed else ""
             self.notify(
-                f"{ticker}: the full heatmap here serves {', '.join(self.allowed)} only", severity="warning",
-                timeout=6,
-            )  # fmt: skip
+                f"{ticker}: the full heatmap cannot open it here{only}", severity="warning", timeout=6
+            )
             return
+        src = self.runner.source()
+        if src is not None and hasattr(src, "hand_over"):
+            src.hand_over(sym)  # the demo: the new heatmap's exchange continues this light market
         self.dismiss(sym)

@@ -1,20 +1,21 @@
-"""End to end in tmux: ``liqtui --demo``, ``r`` lists 200+ symbols, Enter opens one, Esc returns; and
-``liqtui radar --demo`` opens on the radar. Private tmux socket; skips without tmux."""
+"""End to end in tmux: ``liqtui --demo``, ``r`` lists 200+ symbols, Enter opens one (BTC, then one of the light
+symbols, served in full), Esc returns; and ``liqtui radar --demo`` opens on the radar. Private tmux socket;
+skips without tmux."""
 
 from __future__ import annotations
 
 import os
 import re
 import shlex
-import shutil
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from liqtui.sim.multi import light_names
 from tests.e2e.test_tmux import FIRST_FRAME_TIMEOUT, TMUX, Pane
+from tests.e2e.tmuxkit import liqtui_cmd
 
 pytestmark = pytest.mark.e2e
 
@@ -24,8 +25,7 @@ HEAD = re.compile(r"Radar — (\d+)/(\d+) symbols")
 def _start(tmp_path: Path, *args: str) -> Iterator[Pane]:
     if TMUX is None:
         pytest.skip("tmux is not installed")
-    liqtui = shutil.which("liqtui")
-    cmd = [liqtui] if liqtui else [sys.executable, "-m", "liqtui"]
+    cmd = liqtui_cmd()
     cfg = Path(os.environ["LIQTUI_CONFIG"])
     cfg.parent.mkdir(parents=True, exist_ok=True)
     cfg.write_text("", encoding="utf-8")
@@ -89,6 +89,22 @@ def test_demo_radar_lists_every_symbol_enter_opens_esc_returns(demo_pane: Pane) 
     pane.wait_for(lambda t: "Radar —" not in t and "lookback 1d" in t, "BTC's heatmap")
     pane.press("Escape")
     pane.wait_for(lambda t: "Radar —" in t, "back on the radar")
+    # a light symbol (one of the 200, not BTC ETH SOL): its own full market, anchored at its radar row
+    names = light_names(200, 7)
+    light = next(s for s in names[10:] if sum(s in o for o in names) == 1)  # the filter keeps it alone
+    ticker = light.removesuffix("USDT")
+    pane.press("/", "BSpace", "BSpace", "BSpace", *light.lower(), "Enter")
+    pane.wait_for(lambda t: _listed(t) == 1 and light in t, f"the filter keeping {light}")
+    pane.press("Enter")
+    pane.wait_for(
+        lambda t: "Radar —" not in t and "lookback 1d" in t and f" {ticker} " in t,
+        f"{ticker}'s heatmap",
+        60.0,
+    )
+    pane.press("Escape")
+    pane.wait_for(lambda t: _listed(t) >= 200, "back on the radar")
+    pane.press("/", *light.lower(), "Enter")
+    pane.wait_for(lambda t: _listed(t) == 1 and light in t, f"{light}'s row still there (its full market's)")
     pane.press("Escape")
     pane.wait_for(lambda t: "Radar —" not in t and "lookback 1d" in t, "the heatmap again")
     pane.press("q")

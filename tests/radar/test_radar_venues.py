@@ -103,3 +103,16 @@ def test_radar_demo_with_another_venue_is_refused_clearly(capsys: pytest.Capture
     err = capsys.readouterr().err
     assert rc == 2 and "--exchange hyperliquid: the demo and the radar screen speak binance" in err
     assert "--endpoint hyperliquid=WS_URL" in err and "Traceback" not in err
+
+
+def test_the_radar_screen_watches_the_first_followed_venue_with_an_all_market_feed() -> None:
+    from liqtui.sources import Source
+    from liqtui.ui.radar import radar_venue, source_endpoints
+
+    live = Source("live", symbol="ETH", venues=["okx", "binance"])
+    assert radar_venue(live) == "okx"
+    assert source_endpoints(live) == (live.endpoints.ws_url("okx"), live.endpoints.rest_url("okx"))
+    assert radar_venue(Source("live", symbol="ETH", venues=["hyperliquid"])) == "hyperliquid"
+    assert radar_venue(Source("live", symbol="ETH", venues=["binance", "okx"])) == "binance"
+    assert radar_venue(Source("demo", symbol="BTC", venues=["binance", "hyperliquid"])) == "binance"
+    assert radar_venue(None) == "binance"
