@@ -307,6 +307,7 @@ RADAR_SORTS = (
     "imbalance",
     "liq_1h",
     "oi_1h",
+    "alerts",
     "score",
 )
 

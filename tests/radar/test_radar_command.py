@@ -90,3 +90,10 @@ def test_radar_json_on_bybit(capsys: pytest.CaptureFixture[str]) -> None:
     doc = json.loads(capsys.readouterr().out)
     assert rc == 0 and len(doc["rows"]) == 40 and doc["stats"]["venue"] == "bybit"
     assert all(r["venue"] == "bybit" for r in doc["rows"]) and doc["stats"]["decode_errors"] == 0
+
+
+def test_the_cli_sorts_by_every_column_the_screen_sorts_by() -> None:
+    from liqtui.cli import RADAR_SORTS
+    from liqtui.core.radar import COLUMNS
+
+    assert set(RADAR_SORTS) == set(COLUMNS)
