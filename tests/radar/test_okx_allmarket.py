@@ -258,8 +258,9 @@ def test_real_okx_mark_price_and_liquidation_frames_decode() -> None:
     assert dec.errors == 0
     assert radar.symbols[inst].price == float(marks[-1]["data"][0]["markPx"])
     d = liqs[0]["data"][0]["details"][0]
-    ts, usd = radar.symbols[liq_inst].liqs[-1]
+    ts, usd, side = radar.symbols[liq_inst].liqs[-1]
     assert ts == int(d["ts"]) and usd == pytest.approx(float(d["bkPx"]) * float(d["sz"]) * 100.0)
+    assert side == int(PositionSide.SHORT)
     assert d["side"] == "buy" and [q.side for q in radar.seen] == [PositionSide.SHORT]  # a buy closes a short
 
 
