@@ -18,6 +18,7 @@ __all__ = [
     "LOOKBACKS",
     "LOOKBACK_MS",
     "OBSERVED_FALLBACK",
+    "OPENINGS",
     "SPLITS",
     "TIER_CHOICES",
     "ModelConfig",
@@ -42,6 +43,7 @@ TIER_CHOICES: tuple[str, ...] = (*TIER_PRESETS, "custom", "observed")
 OBSERVED_FALLBACK = "swing"
 ENTRIES = ("range", "vwap", "anchors", "close")
 CLOSINGS = ("prorata", "taker")
+OPENINGS = ("turnover", "volume")
 
 
 def _choice(field: str, value: str, allowed: tuple[str, ...]) -> None:
@@ -78,8 +80,12 @@ class ModelConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     kernel: tuple[float, ...] = (0.25, 0.5, 0.25)
     closing: str = "prorata"  # "prorata" | "taker"
     open_share: float = (
-        0.1  # share of each bar's volume that opens positions (the rest of the turnover closes)
+        0.1  # share of the traded volume that opens positions (the rest of the turnover closes)
     )
+    # how much a bar opens: "turnover" (its OI change plus the closing flow of the standing OI, at the rate
+    # open_share × volume / OI averaged over turnover_half_life_h) | "volume" (max(OI rise, open_share × volume))
+    opening: str = "turnover"
+    turnover_half_life_h: float = 168.0  # memory of the turnover rate (opening = "turnover")
     decay: bool = False  # fade estimates by half_life_h (off: levels stand until consumed or closed)
     half_life_h: dict[str, float] = msgspec.field(default_factory=lambda: dict(DEFAULT_HALF_LIFE_H))
     history_slice_s: int = 180  # time resolution of the 12h history; longer lookbacks keep as many slices
@@ -100,12 +106,14 @@ class ModelConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
         _choice("split", self.split, SPLITS)
         _choice("entry", self.entry, ENTRIES)
         _choice("closing", self.closing, CLOSINGS)
+        _choice("opening", self.opening, OPENINGS)
         _choice("formula", self.formula, FORMULAS)
         _choice("tiers", self.tiers, TIER_CHOICES)
         self._check_grid()
         self._check_weights()
         self._check_half_lives()
         _within("open_share", self.open_share, 0.0, 1.0)
+        _within("turnover_half_life_h", self.turnover_half_life_h, 0.1, 24.0 * 180, unit=" hours")
         if not (isinstance(self.entry_points, int) and 1 <= self.entry_points <= 15):
             raise ValueError(f"model.entry_points must be an integer in [1, 15]; got {self.entry_points!r}")
         _within("history_slice_s", self.history_slice_s, 10, 86_400)
