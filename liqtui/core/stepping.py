@@ -190,12 +190,11 @@ class Stepper:
             last = float(vals[-1])
         opened = np.maximum(d, 0.0)
         cfg, act = self.cfg, self.st.activity
-        turn: _Turnover = (act.turnover, act.turnover_ts)
+        # no OI base (the start, or rebase_oi: the OI series jumped): the rate starts afresh, on the new scale
+        turn: _Turnover = (act.turnover, act.turnover_ts) if self.st.oi_base is not None else ((0.0, 0.0), 0)
         if cfg.opening == "turnover" and cfg.open_share > 0:
             # OI nets opening against closing: a bar opened its OI change plus what the standing OI closed
-            kappa, sums, sums_ts = turnover_rates(
-                b, prev, cfg.open_share, cfg.turnover_half_life_h, act.turnover, act.turnover_ts
-            )
+            kappa, sums, sums_ts = turnover_rates(b, prev, cfg.open_share, cfg.turnover_half_life_h, *turn)
             turn = (sums, sums_ts)
             flow = d + prev * kappa * (b["interval_s"] / 3600.0)
             opened = np.where(prev > 0, np.maximum(flow, 0.0), opened)

@@ -602,6 +602,26 @@ def test_turnover_opens_the_oi_change_plus_what_the_standing_oi_closed():
     assert v.stats()["seeded"] == pytest.approx(2 * 1_000 * 100.0)
 
 
+def test_turnover_rate_starts_afresh_when_the_oi_is_rebased():
+    """A venue joining the summed OI multiplies it: the week-long rate, averaged on the old scale, would then
+    close (and reopen) five times too much. After rebase_oi the rate restarts on the new scale."""
+    t, h = 1_700_000_000_000, 3_600_000
+
+    def run(rebase: bool) -> float:
+        m = HeatModel(ModelConfig(open_share=0.1))
+        for k in range(48):  # two days: 10k contracts, 2000 traded per hour
+            m.step(t + k * h, 100.0, 100.0, 100.0, 100.0, oi_usd=1e6, volume=2_000.0, interval_s=3600)
+        if rebase:
+            m.rebase_oi()
+        m.step(t + 48 * h, 100.0, 100.0, 100.0, 100.0, oi_usd=5e6, volume=2_000.0, interval_s=3600)
+        s0 = m.stats()["seeded"]
+        m.step(t + 49 * h, 100.0, 100.0, 100.0, 100.0, oi_usd=5e6, volume=2_000.0, interval_s=3600)
+        return (m.stats()["seeded"] - s0) / 200.0  # contracts opened by the last bar (flat OI)
+
+    assert run(True) == pytest.approx(0.1 * 2_000.0)  # the turnover of this bar's volume, as at a start
+    assert run(False) > 4 * 0.1 * 2_000.0  # without it: the rate of the old scale turns over 4-5x too much
+
+
 def test_turnover_rates_are_the_same_in_one_batch_or_in_pieces():
     """The rate is one recursion in bar order: chunks that carry the sums give bit-identical rates (so a
     backfill and live bar-by-bar steps give the same estimate)."""
