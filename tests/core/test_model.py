@@ -88,7 +88,8 @@ class Reference:
                             side,
                             float(e),
                             lev,
-                            notional=self.cfg.position_usd,
+                            # the tier's position: position_usd at 10x, × 10 / lev ^ position_exponent
+                            notional=self.cfg.position_usd * (10.0 / lev) ** self.cfg.position_exponent,
                             table=self.table,
                         )
                         c = math.floor(math.log(lp) / g.step) - g.k0
@@ -112,17 +113,24 @@ def hourly(n: int, seed: int) -> np.ndarray:
 
 
 @pytest.mark.parametrize(
-    ("seed", "decay", "open_share", "entry", "opening"),
+    ("seed", "decay", "open_share", "entry", "opening", "pos_exp"),
     [
-        (3, False, 0.1, "range", "turnover"),
-        (11, True, 0.0, "vwap", "turnover"),
-        (5, True, 0.3, "range", "volume"),
-        (7, False, 0.1, "vwap", "turnover"),
-        (13, False, 0.1, "vwap", "volume"),
+        (3, False, 0.1, "range", "turnover", 1.0),
+        (11, True, 0.0, "vwap", "turnover", 1.0),
+        (5, True, 0.3, "range", "volume", 0.0),
+        (7, False, 0.1, "vwap", "turnover", 2.0),
+        (13, False, 0.1, "vwap", "volume", 1.0),
     ],
 )
-def test_incremental_lookbacks_equal_brute_force(seed, decay, open_share, entry, opening):
-    cfg = ModelConfig(bucket_pct=1.0, decay=decay, open_share=open_share, entry=entry, opening=opening)
+def test_incremental_lookbacks_equal_brute_force(seed, decay, open_share, entry, opening, pos_exp):
+    cfg = ModelConfig(
+        bucket_pct=1.0,
+        decay=decay,
+        open_share=open_share,
+        entry=entry,
+        opening=opening,
+        position_exponent=pos_exp,
+    )
     bars = hourly(500, seed)
     # volume (base units) of a few percent of OI per hour: with open_share the turnover seeds and closes
     bars["volume"] = (
@@ -260,12 +268,12 @@ def test_levels_sit_at_the_tier_liquidation_prices():
         (b_short,) = np.nonzero(st_[j])[0]
         assert (
             m.grid.edges[b_long]
-            <= liquidation_price("binance", "long", 100.0, lev, notional=m.config.position_usd)
+            <= liquidation_price("binance", "long", 100.0, lev, notional=m.config.position_for(lev))
             < m.grid.edges[b_long + 1]
         )
         assert (
             m.grid.edges[b_short]
-            <= liquidation_price("binance", "short", 100.0, lev, notional=m.config.position_usd)
+            <= liquidation_price("binance", "short", 100.0, lev, notional=m.config.position_for(lev))
             < m.grid.edges[b_short + 1]
         )
 
@@ -417,6 +425,8 @@ def test_zones_from_the_model(bars_5k):
         ({"activity_half_life_h": 0.0}, "activity_half_life_h"),
         ({"open_share": 1.5}, r"open_share must be in \[0, 1\]"),
         ({"opening": "gross"}, r"opening must be one of 'turnover', 'volume'"),
+        ({"position_exponent": -0.5}, r"position_exponent must be in \[0, 3\]"),
+        ({"position_exponent": float("nan")}, "position_exponent"),
         ({"turnover_half_life_h": 0.0}, "turnover_half_life_h"),
         ({"turnover_half_life_h": float("inf")}, "turnover_half_life_h"),
         ({"open_share": float("nan")}, "open_share"),
@@ -642,3 +652,24 @@ def test_turnover_rates_are_the_same_in_one_batch_or_in_pieces():
     known = prev > 0
     want = (w * 0.1 * bars["volume"] * known).sum() / (w * prev * bars["interval_s"] / 3600.0).sum()
     assert whole[-1] == pytest.approx(want, rel=1e-12)
+
+
+def test_lower_leverage_tiers_hold_bigger_positions():
+    """A tier's representative position is position_usd at 10x and scales as (10 / leverage)^position_exponent:
+    large positions use low leverage (Binance's brackets cap leverage as notional grows), so a 3x level is
+    priced with a bigger position's bracket than a 25x level; exponent 0 prices every tier alike."""
+    cfg = ModelConfig()  # swing: 3/5/10/25x
+    assert cfg.position_for(10.0) == cfg.position_usd
+    sizes = [cfg.position_for(lev) for lev in (3.0, 5.0, 10.0, 25.0)]
+    assert sizes == sorted(sizes, reverse=True)
+    assert cfg.position_for(5.0) == pytest.approx(2 * cfg.position_usd)
+    flat = ModelConfig(position_exponent=0.0)
+    assert {flat.position_for(lev) for lev in (3.0, 25.0)} == {flat.position_usd}
+    # the 3x level of a 3.3M USD position (MMR 2.5 %, cum 16,300) sits nearer the price than a 1M one's
+    m3, m1 = HeatModel(cfg, price=100.0), HeatModel(flat, price=100.0)
+    lp3 = m3.layout.lp("long", np.asarray([100.0]), 3.0)[0]
+    lp1 = m1.layout.lp("long", np.asarray([100.0]), 3.0)[0]
+    assert lp3 == pytest.approx(
+        liquidation_price("binance", "long", 100.0, 3.0, notional=cfg.position_usd * 10 / 3)
+    )
+    assert lp3 > lp1
