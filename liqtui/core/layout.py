@@ -60,17 +60,21 @@ class Layout:
         for s, side in enumerate(SIDES):
             for j, lev in enumerate(self.tiers):
                 out[s, j] = self.lp(side, np.asarray([1.0]), lev)[0]
-        if cfg.formula == "binance" and self.table.for_notional(cfg.position_usd).cum != 0.0:
+        if cfg.formula == "binance" and any(
+            self.table.for_notional(cfg.position_for(lev)).cum != 0.0 for lev in self.tiers
+        ):
             return np.full_like(out, np.nan)  # cum ≠ 0: LP is not proportional to EP
         return out
 
     def lp(self, side: str, entry: np.ndarray, lev: float) -> np.ndarray:
-        """Liquidation prices of ``side`` positions entered at ``entry`` with leverage ``lev``."""
+        """Liquidation prices of ``side`` positions entered at ``entry`` with leverage ``lev`` (the tier's
+        representative position, :meth:`ModelConfig.position_for`)."""
         cfg = self.config
         mx = max(cfg.hl_max_leverage, lev) if cfg.formula == "hyperliquid" else None
+        notional = cfg.position_for(lev)
         return np.asarray(
             liquidation_price(
-                cfg.formula, side, entry, lev, notional=cfg.position_usd, table=self.table, max_leverage=mx
+                cfg.formula, side, entry, lev, notional=notional, table=self.table, max_leverage=mx
             ),
             dtype=np.float64,
         )

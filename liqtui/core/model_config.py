@@ -18,6 +18,8 @@ __all__ = [
     "LOOKBACKS",
     "LOOKBACK_MS",
     "OBSERVED_FALLBACK",
+    "OPENINGS",
+    "POSITION_REF_LEVERAGE",
     "SPLITS",
     "TIER_CHOICES",
     "ModelConfig",
@@ -42,6 +44,9 @@ TIER_CHOICES: tuple[str, ...] = (*TIER_PRESETS, "custom", "observed")
 OBSERVED_FALLBACK = "swing"
 ENTRIES = ("range", "vwap", "anchors", "close")
 CLOSINGS = ("prorata", "taker")
+OPENINGS = ("turnover", "volume")
+#: The leverage whose tier holds ``position_usd`` (the others scale by ``position_exponent``).
+POSITION_REF_LEVERAGE = 10.0
 
 
 def _choice(field: str, value: str, allowed: tuple[str, ...]) -> None:
@@ -78,14 +83,21 @@ class ModelConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     kernel: tuple[float, ...] = (0.25, 0.5, 0.25)
     closing: str = "prorata"  # "prorata" | "taker"
     open_share: float = (
-        0.1  # share of each bar's volume that opens positions (the rest of the turnover closes)
+        0.1  # share of the traded volume that opens positions (the rest of the turnover closes)
     )
+    # how much a bar opens: "turnover" (its OI change plus the closing flow of the standing OI, at the rate
+    # open_share × volume / OI averaged over turnover_half_life_h) | "volume" (max(OI rise, open_share × volume))
+    opening: str = "turnover"
+    turnover_half_life_h: float = 168.0  # memory of the turnover rate (opening = "turnover")
     decay: bool = False  # fade estimates by half_life_h (off: levels stand until consumed or closed)
     half_life_h: dict[str, float] = msgspec.field(default_factory=lambda: dict(DEFAULT_HALF_LIFE_H))
     history_slice_s: int = 180  # time resolution of the 12h history; longer lookbacks keep as many slices
     symbol: str = "BTCUSDT"  # bracket table to use
     brackets_file: str = ""  # optional JSON bracket table overriding the shipped one
-    position_usd: float = 1_000_000.0  # representative position notional: picks the bracket (MMR, cum)
+    # representative position notional at POSITION_REF_LEVERAGE (10x): picks the bracket (MMR, cum); a tier of
+    # leverage L holds position_usd × (10 / L)^position_exponent (large positions use low leverage)
+    position_usd: float = 1_000_000.0
+    position_exponent: float = 1.0  # 0: every tier at position_usd
     hl_max_leverage: float = 40.0  # Hyperliquid max leverage (formula = "hyperliquid")
     max_buckets: int = 6000  # the grid grows to cover price moves up to this many buckets
     # -- zones (see HeatModel.zones) --------------------------------------------------------------------
@@ -100,17 +112,20 @@ class ModelConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
         _choice("split", self.split, SPLITS)
         _choice("entry", self.entry, ENTRIES)
         _choice("closing", self.closing, CLOSINGS)
+        _choice("opening", self.opening, OPENINGS)
         _choice("formula", self.formula, FORMULAS)
         _choice("tiers", self.tiers, TIER_CHOICES)
         self._check_grid()
         self._check_weights()
         self._check_half_lives()
         _within("open_share", self.open_share, 0.0, 1.0)
+        _within("turnover_half_life_h", self.turnover_half_life_h, 0.1, 24.0 * 180, unit=" hours")
         if not (isinstance(self.entry_points, int) and 1 <= self.entry_points <= 15):
             raise ValueError(f"model.entry_points must be an integer in [1, 15]; got {self.entry_points!r}")
         _within("history_slice_s", self.history_slice_s, 10, 86_400)
         if not (math.isfinite(self.position_usd) and self.position_usd > 0):
             raise ValueError(f"model.position_usd must be > 0; got {self.position_usd!r}")
+        _within("position_exponent", self.position_exponent, 0.0, 3.0)
         _within("hl_max_leverage", self.hl_max_leverage, 1.0, 200.0)
         _within("zone_horizon_h", self.zone_horizon_h, 0.0, 24.0 * 180, unit=" hours")
         _within("activity_half_life_h", self.activity_half_life_h, 0.1, 24.0 * 180, unit=" hours")
@@ -155,6 +170,11 @@ class ModelConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
                 raise ValueError(f"model.half_life_h[{key!r}] must be a positive number of hours; got {hl!r}")
         if not self.half_life_h:
             raise ValueError("model.half_life_h must not be empty")
+
+    def position_for(self, leverage: float) -> float:
+        """Representative position notional (USD) of the tier of ``leverage``: ``position_usd`` at
+        :data:`POSITION_REF_LEVERAGE`, × (10 / leverage)^``position_exponent`` at the others."""
+        return float(self.position_usd * (POSITION_REF_LEVERAGE / leverage) ** self.position_exponent)
 
     def resolved_tiers(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
         """(leverages, normalised weights) of the configured tier set. ``"observed"`` without a fit yet

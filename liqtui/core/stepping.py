@@ -26,11 +26,12 @@ from liqtui.core.ledger import Event, Units, book_chunk
 from liqtui.core.model_config import HOUR_MS, ModelConfig
 from liqtui.core.state import ModelState
 
-__all__ = ["Stepper"]
+__all__ = ["Stepper", "turnover_rates"]
 
 _LN2 = math.log(2.0)
 _F_MAX = 1.0 - 1e-9  # largest fraction of a side one bar can close (keeps lnC finite)
 _RENORM_AT = -300.0  # renormalise stored units before exp(-lnD - lnC) nears float64 overflow
+_Turnover = tuple[tuple[float, float], int]  # (Σ w·open_share·volume, Σ w·OI·hours), the time they weigh to
 
 
 @dataclass
@@ -46,6 +47,7 @@ class _Chunk:
     rows: np.ndarray  # bars that seed
     side_usd: np.ndarray  # (R, 2) USD they seed per side
     amt: np.ndarray  # (R, E) normalised amounts
+    turnover: _Turnover  # turnover sums after the chunk (Activity.turnover, Activity.turnover_ts)
 
 
 @dataclass
@@ -59,6 +61,46 @@ class _Walk:
     row_seq: list[int] = field(default_factory=list)
     done_ev: int = 0  # events already applied to the epochs
     done_rows: int = 0  # rows already written to the log
+
+
+def turnover_rates(
+    b: np.ndarray,
+    prev: np.ndarray,
+    open_share: float,
+    half_life_h: float,
+    sums: tuple[float, float],
+    sums_ts: int,
+) -> tuple[np.ndarray, tuple[float, float], int]:
+    """Per bar: the share of the standing open interest that closes per hour (``kappa``), and the new sums.
+
+    The rate is ``open_share`` × volume over open interest × hours, both exponentially weighted over
+    ``half_life_h`` (the bar itself included): on average a bar opens ``open_share`` of its volume, and as
+    much closes. ``prev`` is the open interest before each bar (base units; 0 when unknown: such a bar adds
+    nothing). ``sums`` are the weighted (Σ open_share·volume, Σ OI·hours) at ``sums_ts`` (0: none yet);
+    returns ``(kappa, sums, ts)`` weighted to the last bar. One recursion in bar order, the same float
+    operations whether the bars come in one batch or one by one (so both paths give the same estimate).
+    """
+    tau_ms = half_life_h * HOUR_MS / _LN2
+    known = prev > 0
+    vol = np.nan_to_num(b["volume"], nan=0.0, posinf=0.0, neginf=0.0)
+    xs = np.where(known, open_share * np.maximum(vol, 0.0), 0.0).tolist()
+    ys = np.where(known, prev * b["interval_s"] / 3600.0, 0.0).tolist()
+    sx, sy = sums
+    t_prev = sums_ts
+    fade: dict[int, float] = {}
+    kappa = []
+    for t, x, y in zip(b["ts"].tolist(), xs, ys):
+        if t_prev:
+            dt = t - t_prev
+            a = fade.get(dt)
+            if a is None:
+                a = fade[dt] = math.exp(-dt / tau_ms)
+            sx, sy = sx * a + x, sy * a + y
+        else:
+            sx, sy = sx + x, sy + y
+        t_prev = t
+        kappa.append(sx / sy if sy > 0 else 0.0)
+    return np.asarray(kappa), (sx, sy), t_prev
 
 
 class Stepper:
@@ -124,10 +166,15 @@ class Stepper:
         st.lnC[:] = 0.0
 
     # -- one chunk ------------------------------------------------------------------------------
-    def _oi_pass(self, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, float | None]:
-        """Per bar: the contracts opened (base units; 0 when OI is unknown) and the closing products ``lnC``
-        after it. Opened = the OI rise, or with ``open_share`` > 0 that share of the bar's volume when it is
-        more (the rest of that turnover closed positions: closed = opened − OI change)."""
+    def _oi_pass(self, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, float | None, _Turnover]:
+        """Per bar: the contracts opened (base units; 0 when OI is unknown), the closing products ``lnC``
+        after it, the last OI and the turnover sums after the bars. Opened (``opening``):
+
+        * ``"turnover"``: the OI change plus what the standing OI closed during the bar, OI × κ × hours, with
+          κ the turnover rate of :func:`turnover_rates` (at least 0);
+        * ``"volume"``: the OI rise, or ``open_share`` of the bar's volume when that is more.
+
+        What it opens beyond the OI change closed positions (closed = opened − OI change)."""
         m = len(b)
         ob = b["oi_usd"] / b["close"]
         valid = np.nonzero(np.isfinite(ob))[0]
@@ -142,9 +189,18 @@ class Stepper:
             prev[valid[has]] = before[has]
             last = float(vals[-1])
         opened = np.maximum(d, 0.0)
-        if self.cfg.open_share > 0:  # turnover: OI nets opening against closing within the bar
+        cfg, act = self.cfg, self.st.activity
+        # no OI base (the start, or rebase_oi: the OI series jumped): the rate starts afresh, on the new scale
+        turn: _Turnover = (act.turnover, act.turnover_ts) if self.st.oi_base is not None else ((0.0, 0.0), 0)
+        if cfg.opening == "turnover" and cfg.open_share > 0:
+            # OI nets opening against closing: a bar opened its OI change plus what the standing OI closed
+            kappa, sums, sums_ts = turnover_rates(b, prev, cfg.open_share, cfg.turnover_half_life_h, *turn)
+            turn = (sums, sums_ts)
+            flow = d + prev * kappa * (b["interval_s"] / 3600.0)
+            opened = np.where(prev > 0, np.maximum(flow, 0.0), opened)
+        elif cfg.open_share > 0:  # "volume": OI nets opening against closing within the bar
             vol = np.nan_to_num(b["volume"], nan=0.0, posinf=0.0)
-            opened = np.where(prev > 0, np.maximum(opened, self.cfg.open_share * vol), opened)
+            opened = np.where(prev > 0, np.maximum(opened, cfg.open_share * vol), opened)
         frac = np.divide(opened - d, prev, out=np.zeros(m), where=(opened - d > 0) & (prev > 0))
         if self.cfg.closing == "prorata":
             f = np.stack([frac, frac], axis=1)
@@ -152,7 +208,7 @@ class Stepper:
             share = self.lay.long_share(b)
             f = np.stack([2.0 * frac * (1.0 - share), 2.0 * frac * share], axis=1)
         lnC_rows = self.st.lnC[None, :] + np.cumsum(np.log1p(-np.minimum(f, _F_MAX)), axis=0)
-        return opened, lnC_rows, last
+        return opened, lnC_rows, last, turn
 
     def _decay_rows(self, b: np.ndarray) -> np.ndarray:
         """Running log decay product per bar and tier, shape (m, T) (constant when decay is off)."""
@@ -167,11 +223,11 @@ class Stepper:
     def _prepare(self, b: np.ndarray) -> _Chunk:
         """The chunk's vectorised facts, cut short where the closing product would need renormalising;
         the grid is grown to hold every level it seeds."""
-        d, lnC_rows, oi_last = self._oi_pass(b)
+        d, lnC_rows, oi_last, turn = self._oi_pass(b)
         low_c = np.nonzero(lnC_rows.min(axis=1) < _RENORM_AT)[0]
         if len(low_c) and low_c[0] + 1 < len(b):  # renormalise before the closing product underflows
             b = b[: low_c[0] + 1]
-            d, lnC_rows, oi_last = self._oi_pass(b)
+            d, lnC_rows, oi_last, turn = self._oi_pass(b)
         st, lay = self.st, self.lay
         st.windows.sync_to(ALL, st.last_ts, self.grid, lay)  # the ledger starts from a current all-time array
         lnD_rows = self._decay_rows(b)
@@ -188,7 +244,7 @@ class Stepper:
         share = lay.long_share(b)[rows]
         side_usd = np.stack([2.0 * usd * share, 2.0 * usd * (1.0 - share)], axis=1)
         amt = lay.row_amounts(lnD_rows[rows], side_usd * np.exp(-lnC_rows[rows]))
-        return _Chunk(b, d, oi_last, lnD_rows, lnC_rows, kcols, rows, side_usd, amt)
+        return _Chunk(b, d, oi_last, lnD_rows, lnC_rows, kcols, rows, side_usd, amt, turn)
 
     def _seed_extents(self, ch: _Chunk) -> tuple[list[int], list[int]]:
         """Per bar: the highest long and the lowest short level bucket it seeds (−1 / n when none)."""
@@ -212,6 +268,7 @@ class Stepper:
         self._catch_up(ch, walk)
         st.stats.seeded += float(ch.side_usd.sum())
         st.activity.track(ch.b, ch.rows, ch.side_usd, self.cfg.activity_half_life_h)
+        st.activity.turnover, st.activity.turnover_ts = ch.turnover
         st.long_hi, st.short_lo, st.oi_base = walk.long_hi, walk.short_lo, ch.oi_last
         st.lnD = ch.lnD_rows[-1].copy()
         st.lnC = ch.lnC_rows[-1].copy()

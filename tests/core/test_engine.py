@@ -70,8 +70,13 @@ def test_first_venue_is_the_reference_and_anchors_price():
     assert e.counters["trades"] == 2
 
 
+def net_oi_engine() -> Engine:
+    """Seeding on the net OI change only (no turnover): these tests count the OI the venues sum to."""
+    return Engine(HeatModel(ModelConfig(decay=False, open_share=0.0)))
+
+
 def test_closed_reference_candles_step_the_model_with_summed_oi():
-    e = engine()
+    e = net_oi_engine()
     e.apply(oi(1e6, B))
     e.apply(oi(1e6, Y))
     assert e.oi_usd_total == 2e6
@@ -173,7 +178,7 @@ def test_bad_candle_is_counted_not_raised():
 
 
 def test_a_venue_joining_the_oi_sum_is_not_new_positions():
-    e = engine()
+    e = net_oi_engine()
     e.apply(oi(1e6, B))
     e.apply(candle(0))
     e.apply(oi(1.1e6, B))

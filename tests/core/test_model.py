@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from liqtui.core.leverage import liquidation_price
 from liqtui.core.model import BAR_DTYPE, LOOKBACK_MS, LOOKBACKS, HeatModel, ModelConfig
+from liqtui.core.stepping import turnover_rates
 
 from .conftest import make_bars
 
@@ -36,6 +37,8 @@ class Reference:
         self.count = 0
         self.oi_base: float | None = None
         self.last_ts: int | None = None
+        self.turn = [0.0, 0.0]  # opening = "turnover": decayed Σ open_share·volume, Σ OI·hours
+        self.turn_ts: int | None = None
 
     def step(self, bar) -> None:
         g, T = self.g, len(self.tiers)
@@ -46,7 +49,17 @@ class Reference:
         ob = bar["oi_usd"] / bar["close"]
         d = 0.0 if self.oi_base is None else ob - self.oi_base
         opened = max(d, 0.0)
-        if self.oi_base is not None and self.cfg.open_share > 0:  # turnover: opened beyond the net OI rise
+        if self.cfg.opening == "turnover":  # the OI change plus what the standing OI closed in the bar
+            if self.turn_ts is not None:
+                fade = 0.5 ** ((ts - self.turn_ts) / 3.6e6 / self.cfg.turnover_half_life_h)
+                self.turn = [v * fade for v in self.turn]
+            self.turn_ts = ts
+            if self.oi_base is not None:
+                self.turn[0] += self.cfg.open_share * float(bar["volume"])
+                self.turn[1] += self.oi_base * bar["interval_s"] / 3600
+                rate = self.turn[0] / self.turn[1]  # share of the OI closing per hour
+                opened = max(d + self.oi_base * rate * bar["interval_s"] / 3600, 0.0)
+        elif self.oi_base is not None and self.cfg.open_share > 0:  # opened beyond the net OI rise
             opened = max(opened, self.cfg.open_share * float(bar["volume"]))
         frac = (opened - d) / self.oi_base if opened - d > 0 else 0.0  # what the turnover and a fall closed
         self.oi_base = ob
@@ -75,7 +88,8 @@ class Reference:
                             side,
                             float(e),
                             lev,
-                            notional=self.cfg.position_usd,
+                            # the tier's position: position_usd at 10x, × 10 / lev ^ position_exponent
+                            notional=self.cfg.position_usd * (10.0 / lev) ** self.cfg.position_exponent,
                             table=self.table,
                         )
                         c = math.floor(math.log(lp) / g.step) - g.k0
@@ -99,11 +113,24 @@ def hourly(n: int, seed: int) -> np.ndarray:
 
 
 @pytest.mark.parametrize(
-    ("seed", "decay", "open_share", "entry"),
-    [(3, False, 0.1, "range"), (11, True, 0.0, "vwap"), (5, True, 0.3, "range"), (7, False, 0.1, "vwap")],
+    ("seed", "decay", "open_share", "entry", "opening", "pos_exp"),
+    [
+        (3, False, 0.1, "range", "turnover", 1.0),
+        (11, True, 0.0, "vwap", "turnover", 1.0),
+        (5, True, 0.3, "range", "volume", 0.0),
+        (7, False, 0.1, "vwap", "turnover", 2.0),
+        (13, False, 0.1, "vwap", "volume", 1.0),
+    ],
 )
-def test_incremental_lookbacks_equal_brute_force(seed, decay, open_share, entry):
-    cfg = ModelConfig(bucket_pct=1.0, decay=decay, open_share=open_share, entry=entry)
+def test_incremental_lookbacks_equal_brute_force(seed, decay, open_share, entry, opening, pos_exp):
+    cfg = ModelConfig(
+        bucket_pct=1.0,
+        decay=decay,
+        open_share=open_share,
+        entry=entry,
+        opening=opening,
+        position_exponent=pos_exp,
+    )
     bars = hourly(500, seed)
     # volume (base units) of a few percent of OI per hour: with open_share the turnover seeds and closes
     bars["volume"] = (
@@ -241,12 +268,12 @@ def test_levels_sit_at_the_tier_liquidation_prices():
         (b_short,) = np.nonzero(st_[j])[0]
         assert (
             m.grid.edges[b_long]
-            <= liquidation_price("binance", "long", 100.0, lev, notional=m.config.position_usd)
+            <= liquidation_price("binance", "long", 100.0, lev, notional=m.config.position_for(lev))
             < m.grid.edges[b_long + 1]
         )
         assert (
             m.grid.edges[b_short]
-            <= liquidation_price("binance", "short", 100.0, lev, notional=m.config.position_usd)
+            <= liquidation_price("binance", "short", 100.0, lev, notional=m.config.position_for(lev))
             < m.grid.edges[b_short + 1]
         )
 
@@ -397,6 +424,11 @@ def test_zones_from_the_model(bars_5k):
         ({"zone_horizon_h": float("nan")}, "zone_horizon_h"),
         ({"activity_half_life_h": 0.0}, "activity_half_life_h"),
         ({"open_share": 1.5}, r"open_share must be in \[0, 1\]"),
+        ({"opening": "gross"}, r"opening must be one of 'turnover', 'volume'"),
+        ({"position_exponent": -0.5}, r"position_exponent must be in \[0, 3\]"),
+        ({"position_exponent": float("nan")}, "position_exponent"),
+        ({"turnover_half_life_h": 0.0}, "turnover_half_life_h"),
+        ({"turnover_half_life_h": float("inf")}, "turnover_half_life_h"),
         ({"open_share": float("nan")}, "open_share"),
         ({"entry_points": 0}, r"entry_points must be an integer in \[1, 15\]"),
         ({"entry_points": 16}, "entry_points"),
@@ -520,7 +552,8 @@ def test_chunked_backfill_with_until_ts_equals_one_call(bars_5k):
 
 def test_long_lookbacks_keep_their_bands_until_consumed_or_closed():
     """Default config (issue 11): no time decay. A band seeded 90 days ago still stands whole in 3M/6M while the
-    price never reaches it and nothing closes; turnover (volume with flat OI) closes pro rata, never to zero."""
+    price never reaches it and nothing closes; turnover (volume with flat OI) closes pro rata, never to zero,
+    at the rate open_share × volume / OI averaged over turnover_half_life_h."""
     m = HeatModel()
     t = 1_700_000_000_000
     day = 86_400_000
@@ -533,11 +566,110 @@ def test_long_lookbacks_keep_their_bands_until_consumed_or_closed():
     for lb in ("3M", "6M"):
         assert sum(x.sum() for x in m.profile(lb)) == pytest.approx(seeded)
     assert sum(x.sum() for x in m.profile("1M")) == 0.0  # older than the lookback
-    # a day trading half the open interest (10k of 20k contracts) with OI unchanged: open_share of it opened
-    # (a long and a short each), as many contracts closed
-    m.step(t + 91 * day, 100.0, 100.0, 100.0, 100.0, oi_usd=2e6, volume=10_000.0, interval_s=86_400)
-    s = m.stats()
-    contracts = m.config.open_share * 10_000.0
-    assert s["seeded"] == pytest.approx(seeded + 2 * contracts * 100.0)
-    assert s["closed"] == pytest.approx(seeded * contracts / 20_000)  # pro rata: the share of OI turned over
-    assert s["standing"] == pytest.approx(s["seeded"] - s["closed"]) and s["consumed"] == 0.0
+    # then every day trades half the open interest (10k of 20k contracts) with OI unchanged: what opens (a long
+    # and a short each) is what closed, pro rata. The turnover rate is open_share of the volume over the OI,
+    # averaged over turnover_half_life_h: after 90 days without volume, the first such day opens less than
+    # open_share of its volume; after eight weeks of them, a day opens open_share of it.
+    share = m.config.open_share
+    for k in range(91, 91 + 56):
+        s0 = m.stats()
+        m.step(t + k * day, 100.0, 100.0, 100.0, 100.0, oi_usd=2e6, volume=10_000.0, interval_s=86_400)
+        s1 = m.stats()
+        contracts = (s1["seeded"] - s0["seeded"]) / 200.0  # a long and a short, each at 100
+        # pro rata: the standing estimate loses the share of the open interest that turned over
+        assert s1["closed"] - s0["closed"] == pytest.approx(s0["standing"] * contracts / 20_000)
+        if k == 91:
+            assert 0 < contracts < 0.5 * share * 10_000.0
+    assert contracts == pytest.approx(share * 10_000.0, rel=0.01)
+    assert s1["standing"] == pytest.approx(s1["seeded"] - s1["closed"]) and s1["consumed"] == 0.0
+
+
+def test_turnover_opens_the_oi_change_plus_what_the_standing_oi_closed():
+    """opening = "turnover": a bar opens its OI change plus OI × rate × hours, the rate being open_share of the
+    volume over the OI-hours (exponentially weighted); a fall beyond that opens nothing and closes the fall."""
+    m = HeatModel(ModelConfig(open_share=0.1))
+    t, h = 1_700_000_000_000, 3_600_000
+    m.step(t, 100.0, 100.0, 100.0, 100.0, oi_usd=1e6, volume=2_000.0, interval_s=3600)  # sets the OI base
+    assert m.stats()["seeded"] == 0.0
+    # +1000 contracts, 2000 traded: the first known bar's rate is 0.1 * 2000 / (10_000 contracts * 1 h), so what
+    # the standing OI closed is 200 contracts: 1200 opened (a long and a short each, at 100)
+    m.step(t + h, 100.0, 100.0, 100.0, 100.0, oi_usd=1.1e6, volume=2_000.0, interval_s=3600)
+    s1 = m.stats()
+    assert s1["seeded"] == pytest.approx(2 * 1_200 * 100.0)
+    assert s1["closed"] == 0.0  # nothing stood yet
+    # -2000 contracts: more than the turnover flow (~200), so nothing opens and 2000 of 11_000 close pro rata
+    m.step(t + 2 * h, 100.0, 100.0, 100.0, 100.0, oi_usd=0.9e6, volume=2_000.0, interval_s=3600)
+    s2 = m.stats()
+    assert s2["seeded"] == s1["seeded"]
+    assert s2["closed"] == pytest.approx(s1["standing"] * 2_000 / 11_000)
+    # a bar without OI neither opens nor closes
+    m.step(t + 3 * h, 100.0, 100.0, 100.0, 100.0, volume=2_000.0, interval_s=3600)
+    assert m.stats()["seeded"] == s2["seeded"] and m.stats()["closed"] == s2["closed"]
+    # the same bars under opening = "volume": max(OI rise, 0.1 * volume) = 1000 opened, nothing closed
+    v = HeatModel(ModelConfig(open_share=0.1, opening="volume"))
+    v.step(t, 100.0, 100.0, 100.0, 100.0, oi_usd=1e6, volume=2_000.0, interval_s=3600)
+    v.step(t + h, 100.0, 100.0, 100.0, 100.0, oi_usd=1.1e6, volume=2_000.0, interval_s=3600)
+    assert v.stats()["seeded"] == pytest.approx(2 * 1_000 * 100.0)
+
+
+def test_turnover_rate_starts_afresh_when_the_oi_is_rebased():
+    """A venue joining the summed OI multiplies it: the week-long rate, averaged on the old scale, would then
+    close (and reopen) five times too much. After rebase_oi the rate restarts on the new scale."""
+    t, h = 1_700_000_000_000, 3_600_000
+
+    def run(rebase: bool) -> float:
+        m = HeatModel(ModelConfig(open_share=0.1))
+        for k in range(48):  # two days: 10k contracts, 2000 traded per hour
+            m.step(t + k * h, 100.0, 100.0, 100.0, 100.0, oi_usd=1e6, volume=2_000.0, interval_s=3600)
+        if rebase:
+            m.rebase_oi()
+        m.step(t + 48 * h, 100.0, 100.0, 100.0, 100.0, oi_usd=5e6, volume=2_000.0, interval_s=3600)
+        s0 = m.stats()["seeded"]
+        m.step(t + 49 * h, 100.0, 100.0, 100.0, 100.0, oi_usd=5e6, volume=2_000.0, interval_s=3600)
+        return (m.stats()["seeded"] - s0) / 200.0  # contracts opened by the last bar (flat OI)
+
+    assert run(True) == pytest.approx(0.1 * 2_000.0)  # the turnover of this bar's volume, as at a start
+    assert run(False) > 4 * 0.1 * 2_000.0  # without it: the rate of the old scale turns over 4-5x too much
+
+
+def test_turnover_rates_are_the_same_in_one_batch_or_in_pieces():
+    """The rate is one recursion in bar order: chunks that carry the sums give bit-identical rates (so a
+    backfill and live bar-by-bar steps give the same estimate)."""
+    bars = make_bars(400, seed=9, interval_s=900)
+    rng = np.random.default_rng(9)
+    bars["volume"] = rng.uniform(0.0, 50.0, len(bars))
+    prev = np.where(rng.random(len(bars)) < 0.1, 0.0, rng.uniform(1e3, 2e3, len(bars)))  # some OI unknown
+    whole, sums, ts = turnover_rates(bars, prev, 0.1, 168.0, (0.0, 0.0), 0)
+    parts, carried = [], ((0.0, 0.0), 0)
+    for a, b in ((0, 1), (1, 150), (150, 151), (151, 400)):
+        k, *rest = turnover_rates(bars[a:b], prev[a:b], 0.1, 168.0, *carried)
+        parts.append(k)
+        carried = (rest[0], rest[1])
+    assert np.array_equal(whole, np.concatenate(parts))
+    assert carried == (sums, ts)
+    # and it is the weighted ratio it claims to be
+    w = 0.5 ** ((bars["ts"][-1] - bars["ts"]) / 3.6e6 / 168.0)
+    known = prev > 0
+    want = (w * 0.1 * bars["volume"] * known).sum() / (w * prev * bars["interval_s"] / 3600.0).sum()
+    assert whole[-1] == pytest.approx(want, rel=1e-12)
+
+
+def test_lower_leverage_tiers_hold_bigger_positions():
+    """A tier's representative position is position_usd at 10x and scales as (10 / leverage)^position_exponent:
+    large positions use low leverage (Binance's brackets cap leverage as notional grows), so a 3x level is
+    priced with a bigger position's bracket than a 25x level; exponent 0 prices every tier alike."""
+    cfg = ModelConfig()  # swing: 3/5/10/25x
+    assert cfg.position_for(10.0) == cfg.position_usd
+    sizes = [cfg.position_for(lev) for lev in (3.0, 5.0, 10.0, 25.0)]
+    assert sizes == sorted(sizes, reverse=True)
+    assert cfg.position_for(5.0) == pytest.approx(2 * cfg.position_usd)
+    flat = ModelConfig(position_exponent=0.0)
+    assert {flat.position_for(lev) for lev in (3.0, 25.0)} == {flat.position_usd}
+    # the 3x level of a 3.3M USD position (MMR 2.5 %, cum 16,300) sits nearer the price than a 1M one's
+    m3, m1 = HeatModel(cfg, price=100.0), HeatModel(flat, price=100.0)
+    lp3 = m3.layout.lp("long", np.asarray([100.0]), 3.0)[0]
+    lp1 = m1.layout.lp("long", np.asarray([100.0]), 3.0)[0]
+    assert lp3 == pytest.approx(
+        liquidation_price("binance", "long", 100.0, 3.0, notional=cfg.position_usd * 10 / 3)
+    )
+    assert lp3 > lp1

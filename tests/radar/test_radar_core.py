@@ -17,7 +17,8 @@ BAR_MS = 900_000
 
 
 def _bars(price: float, oi_usd: float, n: int = 48, seed: int = 1, oi_growth: float = 0.01) -> np.ndarray:
-    """``n`` 15m bars drifting around ``price`` with open interest growing ``oi_growth`` per bar."""
+    """``n`` 15m bars drifting around ``price`` with open interest growing ``oi_growth`` per bar (volume in
+    proportion to the open interest: 10 x the OI is 10 x the market)."""
     rng = np.random.default_rng(seed)
     rel = np.exp(np.cumsum(rng.normal(0, 0.003, n)))
     c = price * rel / rel[-1]
@@ -25,7 +26,7 @@ def _bars(price: float, oi_usd: float, n: int = 48, seed: int = 1, oi_growth: fl
     h, lo = np.maximum(o, c) * 1.002, np.minimum(o, c) * 0.998
     oi = oi_usd * np.exp(oi_growth * (np.arange(n) - n + 1))
     ts = T0 - (n - np.arange(n)) * BAR_MS
-    return bars_from_arrays(ts, o, h, lo, c, volume=np.full(n, 1000.0), oi_usd=oi, interval_s=900)
+    return bars_from_arrays(ts, o, h, lo, c, volume=np.full(n, oi_usd / 1e4), oi_usd=oi, interval_s=900)
 
 
 def _scripted() -> Radar:

@@ -3,7 +3,9 @@
 Zones are the strongest standing levels; the forecast is information on each of them: its ``reach``,
 the probability that a driftless price with the recent volatility touches it within ``zone_horizon_h``
 (``erfc(|ln(level/price)| / (σ·√(2H)))``, :func:`liqtui.core.zones.finder.reach_of`). The volatility
-and the opening rate are exponentially weighted over ``activity_half_life_h`` (:class:`Activity`).
+and the opening rate are exponentially weighted over ``activity_half_life_h`` (:class:`Activity`), which also
+carries the open-interest turnover rate the seeding uses (``opening = "turnover"``, see
+:func:`liqtui.core.stepping.turnover_rates`).
 """
 
 from __future__ import annotations
@@ -28,6 +30,10 @@ class Activity(msgspec.Struct):
     hours: float = 0.0  # Σ w·bar duration (h)
     seeded: tuple[float, float] = (0.0, 0.0)  # Σ w·USD seeded (long, short)
     ts: int = 0  # the time the sums are weighted to (ms)
+    # the open-interest turnover behind ``opening = "turnover"`` (memory ``turnover_half_life_h``):
+    # Σ w·open_share·volume and Σ w·OI·hours (base units), weighted to ``turnover_ts``
+    turnover: tuple[float, float] = (0.0, 0.0)
+    turnover_ts: int = 0
 
     def track(self, b: np.ndarray, rows: np.ndarray, side_usd: np.ndarray, half_life_h: float) -> None:
         """Fold a chunk's bars ``b`` (and the USD per side its seeding ``rows`` opened) into the sums."""
