@@ -177,7 +177,13 @@ def naive_profile(model: HeatModel, price: float, usd: float) -> tuple[np.ndarra
             mx = max(cfg.hl_max_leverage, lev) if cfg.formula == "hyperliquid" else None
             lp = float(
                 liquidation_price(
-                    cfg.formula, side, price, lev, notional=cfg.position_usd, table=table, max_leverage=mx
+                    cfg.formula,
+                    side,
+                    price,
+                    lev,
+                    notional=cfg.position_for(lev),
+                    table=table,
+                    max_leverage=mx,
                 )
             )
             k = int(np.searchsorted(edges, lp, side="right")) - 1
