@@ -164,7 +164,8 @@ class Notifier:
             self._failed(what, f"cannot start: {exc}")
             return
         try:
-            _, err = await asyncio.wait_for(proc.communicate(stdin), timeout)
+            async with asyncio.timeout(timeout):  # not wait_for: it can lose a cancel on 3.11
+                _, err = await proc.communicate(stdin)
         except TimeoutError:
             self._failed(what, f"no exit within {timeout:g}s; killed")
             return

@@ -316,4 +316,5 @@ async def _main(collector: Collector, seconds: float | None) -> None:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, main.cancel)
     with contextlib.suppress(asyncio.CancelledError, TimeoutError):
-        await asyncio.wait_for(collector.run(), timeout=seconds)
+        async with asyncio.timeout(seconds):  # not wait_for: it can lose a cancel on Python 3.11
+            await collector.run()

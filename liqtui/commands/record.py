@@ -40,9 +40,13 @@ def run_record(ns: argparse.Namespace, cfg: Config) -> int:
         return 2
     src.on_raw = rec
 
+    async def feed_for(seconds: float | None) -> None:
+        async with asyncio.timeout(seconds):  # not wait_for: it can lose a cancel on Python 3.11
+            await src(src.engine.apply)
+
     async def go() -> None:
         flusher = asyncio.create_task(flush_every(rec, 0.5))
-        feed = asyncio.ensure_future(asyncio.wait_for(src(src.engine.apply), timeout=ns.duration))
+        feed = asyncio.create_task(feed_for(ns.duration))
         t0 = time.monotonic()
         outcomes: list[BaseException | None] = []
         try:

@@ -345,7 +345,8 @@ class DemoExchange:
         ahead = 0.0
         if self._listener is not None:  # the market stood still since the takeover; it goes on when followed
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._listener.wait(), _LISTENER_WAIT_S)
+                async with asyncio.timeout(_LISTENER_WAIT_S):  # not wait_for: it can lose a cancel on 3.11
+                    await self._listener.wait()
             ahead = 1.0 / self.speed  # the first second's frames are due at once: a price within a moment
         wall0, mkt0 = loop.time() - ahead, m.now_ms
         if self._catch_up:

@@ -465,7 +465,8 @@ class BookFeed:
             while True:
                 timeout = max(0.0, stale_s - (time.monotonic() - last_book))
                 try:
-                    frame = await asyncio.wait_for(ws.recv(decode=False), timeout)
+                    async with asyncio.timeout(timeout):  # not wait_for: it can lose a cancel on 3.11
+                        frame = await ws.recv(decode=False)
                 except TimeoutError:
                     frame = None
                 now = time.monotonic()

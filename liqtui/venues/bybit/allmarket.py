@@ -370,7 +370,10 @@ class BybitAllMarket:
         gap = 1.0 / self.send_rate
         while True:
             try:
-                msg = await asyncio.wait_for(c.outbox.get(), self.ping_interval_s)
+                async with asyncio.timeout(
+                    self.ping_interval_s
+                ):  # not wait_for: it can lose a cancel on 3.11
+                    msg = await c.outbox.get()
             except TimeoutError:
                 msg = PING
             await ws.send(msg)

@@ -453,7 +453,8 @@ class HyperliquidAllMarket:
         while True:
             if msg is None:
                 with contextlib.suppress(TimeoutError):
-                    msg = await asyncio.wait_for(c.outbox.get(), tick)
+                    async with asyncio.timeout(tick):  # not wait_for: it can lose a cancel on 3.11
+                        msg = await c.outbox.get()
             else:
                 await asyncio.sleep(min(tick, self.messages.wait_s()))
             if msg is not None and self.messages.take():
