@@ -29,19 +29,16 @@ open-interest-history``). Radar rows are named by ``instId`` (``BTC-USDT-SWAP``)
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import msgspec
 import numpy as np
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI, WebSocketException
 
 from liqtui.core.bars import bars_from_arrays
 from liqtui.core.events import Candle, Liquidation, PositionSide, Venue
@@ -49,6 +46,7 @@ from liqtui.core.radar import Radar
 from liqtui.venues.base import INF, MAX_FRAME_BYTES, Backoff, bad_bar
 from liqtui.venues.limits import SlidingWindow
 from liqtui.venues.okx.feed import PING, PONG, business_url
+from liqtui.venues.paced import PacedConn, run_paced
 
 __all__ = [
     "LIQUIDATION_ARG",
@@ -279,21 +277,12 @@ class OkxAllMarketDecoder:
 
 
 # -- the feed ----------------------------------------------------------------------------------------------------
-@dataclass(eq=False)
-class _Conn:
-    index: int
+@dataclass(eq=False, kw_only=True)
+class _Conn(PacedConn):
     kind: str  # "public" or "business"
     url: str
     args: list[dict[str, str]]
     window: SlidingWindow  # this connection's subscribe/unsubscribe requests
-    outbox: asyncio.Queue[str] = field(default_factory=asyncio.Queue)
-    ws: ClientConnection | None = None
-    task: asyncio.Task[None] | None = None
-    connects: int = 0
-    sent: int = 0
-    pings: int = 0
-    last_rx: float = 0.0
-    pinged_at: float = 0.0
 
 
 class OkxAllMarket:
@@ -477,71 +466,20 @@ class OkxAllMarket:
             c.outbox.put_nowait(msg)
 
     async def _conn_loop(self, c: _Conn) -> None:
-        attempt = 0
-        while True:
-            try:
-                await self.connects.acquire()  # OKX: at most 3 new connections a second per IP
-                async with connect(
-                    c.url, max_size=MAX_FRAME_BYTES, compression=None, open_timeout=self.timeout_s,
-                    ping_interval=None,
-                ) as ws:  # fmt: skip
-                    c.connects += 1
-                    attempt = 0
-                    c.outbox = asyncio.Queue()
-                    c.ws = ws
-                    c.last_rx = c.pinged_at = time.monotonic()
-                    self._request(c, "subscribe", list(c.args))
-                    sender = asyncio.create_task(self._send_loop(c, ws))
-                    try:
-                        dec = self.decoder.decode
-                        async for frame in ws:
-                            c.last_rx = time.monotonic()
-                            dec(frame, int(time.time() * 1000))
-                    finally:
-                        c.ws = None
-                        sender.cancel()
-                        with contextlib.suppress(asyncio.CancelledError, ConnectionClosed):
-                            await sender
-            except asyncio.CancelledError:
-                raise
-            except (
-                OSError,
-                TimeoutError,
-                ConnectionClosed,
-                InvalidStatus,
-                InvalidURI,
-                WebSocketException,
-            ) as exc:
-                log.info("okx all-market %s connection %d: %s", c.kind, c.index, exc)
-            attempt += 1
-            await asyncio.sleep(self.backoff.delay(attempt))
-
-    async def _send_loop(self, c: _Conn, ws: ClientConnection) -> None:
-        """Requests within the connection's hourly allowance; ``ping`` after ``ping_interval_s`` without a frame;
-        the connection closed (and redone) when even the ping got no answer."""
-        tick = min(1.0, self.ping_interval_s / 4)
-        msg: str | None = None  # waiting for the allowance (pings go on meanwhile)
-        while True:
-            if msg is None:
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(tick):  # not wait_for: it can lose a cancel on 3.11
-                        msg = await c.outbox.get()
-            else:
-                await asyncio.sleep(min(tick, c.window.wait_s()))
-            if msg is not None and c.window.take():
-                await ws.send(msg)
-                c.sent += 1
-                msg = None
-            now = time.monotonic()
-            quiet = now - c.last_rx
-            if quiet >= 2 * self.ping_interval_s and c.pinged_at > c.last_rx:
-                log.info("okx all-market %s connection %d: no pong, reconnecting", c.kind, c.index)
-                await ws.close()
-                return
-            if quiet >= self.ping_interval_s and c.pinged_at <= c.last_rx:
-                await ws.send(PING)
-                c.pings += 1
-                c.pinged_at = now
+        await run_paced(
+            c,
+            c.url,
+            label=f"okx all-market {c.kind}",
+            gate=self.connects,  # OKX: at most 3 new connections a second per IP
+            window=c.window,
+            backoff=self.backoff,
+            timeout_s=self.timeout_s,
+            ping=PING,
+            ping_interval_s=self.ping_interval_s,
+            ping_counts=False,
+            on_open=lambda _conn: self._request(c, "subscribe", list(c.args)),
+            decode=self.decoder.decode,
+        )
 
     # -- REST -----------------------------------------------------------------------------------------------
     async def _get(self, path: str, params: dict[str, Any]) -> Any:
