@@ -342,13 +342,13 @@ class DemoExchange:
         loop = asyncio.get_running_loop()
         m = self.market
         assert m is not None
-        ahead = 0.0
+        first = False
         if self._listener is not None:  # the market stood still since the takeover; it goes on when followed
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(_LISTENER_WAIT_S):  # not wait_for: it can lose a cancel on 3.11
                     await self._listener.wait()
-            ahead = 1.0 / self.speed  # the first second's frames are due at once: a price within a moment
-        wall0, mkt0 = loop.time() - ahead, m.now_ms
+            first = True  # the first second's frames go out at once (a price within a moment), the clock stays
+        wall0, mkt0 = loop.time(), m.now_ms
         if self._catch_up:
             # real-time mode: the history ends at the start minute; catch up to the wall clock silently so
             # exchange timestamps match local time (at most a minute of market, a few milliseconds of work)
@@ -358,8 +358,10 @@ class DemoExchange:
                 self.multi.advance(m.now_ms, frames=False)
             wall0 -= max(0, wall_ms - mkt0) / 1000.0 / self.speed
         pending: deque[Frame] = deque()
+        # released early, once: the first market second after a takeover (its frames a second "early")
+        early_until = m.now_ms + 1000 if first else 0
         while True:
-            now = mkt0 + int((loop.time() - wall0) * 1000.0 * self.speed)
+            now = max(mkt0 + int((loop.time() - wall0) * 1000.0 * self.speed), early_until)
             steps = 0
             while m.now_ms <= now and steps < _MAX_STEPS_PER_TURN:
                 pending.extend(self._second(m))
