@@ -347,7 +347,9 @@ class DemoExchange:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(_LISTENER_WAIT_S):  # not wait_for: it can lose a cancel on 3.11
                     await self._listener.wait()
-            first = True  # the first second's frames go out at once (a price within a moment), the clock stays
+            first = (
+                True  # the first second's frames go out at once (a price within a moment), the clock stays
+            )
         wall0, mkt0 = loop.time(), m.now_ms
         if self._catch_up:
             # real-time mode: the history ends at the start minute; catch up to the wall clock silently so
