@@ -19,23 +19,22 @@ Everything decoded goes into a :class:`~liqtui.core.radar.Radar` (pure); this mo
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from collections.abc import Coroutine
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import msgspec
 import numpy as np
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI, WebSocketException
 
 from liqtui.core.bars import bars_from_arrays
 from liqtui.core.events import Candle, Liquidation, PositionSide, Venue
 from liqtui.core.radar import Radar
+from liqtui.venues.allmarket_conn import AllMarketConn, AllMarketRun, gap_sender, run_connection
 from liqtui.venues.base import INF, MAX_FRAME_BYTES, Backoff, bad_bar
 
 __all__ = [
@@ -247,18 +246,12 @@ class WeightBudget:
 
 
 # -- the feed ----------------------------------------------------------------------------------------------------
-@dataclass(eq=False)
-class _Conn:
-    index: int
+@dataclass(eq=False, kw_only=True)
+class _Conn(AllMarketConn):
     streams: list[str]
-    outbox: asyncio.Queue[str] = field(default_factory=asyncio.Queue)
-    ws: ClientConnection | None = None
-    task: asyncio.Task[None] | None = None
-    connects: int = 0
-    sent: int = 0
 
 
-class BinanceAllMarket:
+class BinanceAllMarket(AllMarketRun):
     """Every USDT perpetual of Binance USDⓈ-M into ``radar``, until cancelled.
 
     ``weight_per_min``: the REST budget (None: unlimited, for the demo exchange on 127.0.0.1).
@@ -312,25 +305,8 @@ class BinanceAllMarket:
         self._warm_queue: list[str] = []
 
     # -- public ---------------------------------------------------------------------------------------
-    async def run(self) -> None:
-        async with httpx.AsyncClient(timeout=self.timeout_s) as client:
-            self._client = client
-            try:
-                attempt = 0
-                while not self.instruments:  # no list yet (exchange unreachable...): retry with backoff
-                    await self.refresh()
-                    if not self.instruments:
-                        attempt += 1
-                        await asyncio.sleep(self.backoff.delay(attempt))
-                async with asyncio.TaskGroup() as tg:
-                    tg.create_task(self._refresh_loop())
-                    tg.create_task(self._rest_loop())
-            finally:
-                for c in self.conns:
-                    if c.task is not None:
-                        c.task.cancel()
-                await asyncio.gather(*(c.task for c in self.conns if c.task), return_exceptions=True)
-                self._client = None
+    def _loops(self) -> list[Coroutine[Any, Any, None]]:
+        return [self._refresh_loop(), self._rest_loop()]
 
     def stats(self) -> dict[str, Any]:
         return {
@@ -411,52 +387,17 @@ class BinanceAllMarket:
                                                      "id": c.sent + i + 1}).decode())  # fmt: skip
 
     async def _conn_loop(self, c: _Conn) -> None:
-        attempt = 0
-        while True:
-            try:
-                async with connect(
-                    f"{self.ws_url}/stream",
-                    max_size=MAX_FRAME_BYTES,
-                    compression=None,
-                    open_timeout=self.timeout_s,
-                ) as ws:
-                    c.connects += 1
-                    attempt = 0
-                    c.outbox = asyncio.Queue()
-                    c.ws = ws
-                    self._request(c, "SUBSCRIBE", list(c.streams))
-                    sender = asyncio.create_task(self._send_loop(c, ws))
-                    try:
-                        dec = self.decoder.decode
-                        async for frame in ws:
-                            dec(frame, int(time.time() * 1000))
-                    finally:
-                        c.ws = None
-                        sender.cancel()
-                        with contextlib.suppress(asyncio.CancelledError, ConnectionClosed):
-                            await sender
-            except asyncio.CancelledError:
-                raise
-            except (
-                OSError,
-                TimeoutError,
-                ConnectionClosed,
-                InvalidStatus,
-                InvalidURI,
-                WebSocketException,
-            ) as exc:
-                log.info("binance all-market connection %d: %s", c.index, exc)
-            attempt += 1
-            await asyncio.sleep(self.backoff.delay(attempt))
-
-    async def _send_loop(self, c: _Conn, ws: ClientConnection) -> None:
-        """Requests leave at most ``send_rate`` a second (Binance disconnects above 10)."""
-        gap = 1.0 / self.send_rate
-        while True:
-            msg = await c.outbox.get()
-            await ws.send(msg)
-            c.sent += 1
-            await asyncio.sleep(gap)
+        await run_connection(
+            c,
+            f"{self.ws_url}/stream",
+            label="binance all-market",
+            backoff=self.backoff,
+            timeout_s=self.timeout_s,
+            on_open=lambda: self._request(c, "SUBSCRIBE", list(c.streams)),
+            decode=self.decoder.decode,
+            sender=gap_sender(1.0 / self.send_rate),  # Binance disconnects above 10 requests a second
+            ws_pings=True,
+        )
 
     # -- REST -----------------------------------------------------------------------------------------------
     async def _get(self, path: str, params: dict[str, Any], weight: float) -> Any:

@@ -17,23 +17,22 @@ per symbol are kept here. Everything goes into a :class:`~liqtui.core.radar.Rada
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from collections.abc import Coroutine
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import msgspec
 import numpy as np
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI, WebSocketException
 
 from liqtui.core.bars import bars_from_arrays
 from liqtui.core.events import Candle, Liquidation, PositionSide, Venue
 from liqtui.core.radar import Radar
+from liqtui.venues.allmarket_conn import AllMarketConn, AllMarketRun, gap_sender, run_connection
 from liqtui.venues.base import INF, MAX_FRAME_BYTES, Backoff, bad_bar
 from liqtui.venues.binance.allmarket import WeightBudget
 
@@ -186,18 +185,12 @@ class BybitAllMarketDecoder:
             log.warning("bybit all-market: %s frame: %s", kind, text)
 
 
-@dataclass(eq=False)
-class _Conn:
-    index: int
+@dataclass(eq=False, kw_only=True)
+class _Conn(AllMarketConn):
     topics: list[str]
-    outbox: asyncio.Queue[str] = field(default_factory=asyncio.Queue)
-    ws: ClientConnection | None = None
-    task: asyncio.Task[None] | None = None
-    connects: int = 0
-    sent: int = 0
 
 
-class BybitAllMarket:
+class BybitAllMarket(AllMarketRun):
     """Every USDT linear perpetual of Bybit into ``radar``, until cancelled (see the module docstring)."""
 
     def __init__(
@@ -239,25 +232,8 @@ class BybitAllMarket:
         self._client: httpx.AsyncClient | None = None
         self._warm_queue: list[str] = []
 
-    async def run(self) -> None:
-        async with httpx.AsyncClient(timeout=self.timeout_s) as client:
-            self._client = client
-            try:
-                attempt = 0
-                while not self.instruments:
-                    await self.refresh()
-                    if not self.instruments:
-                        attempt += 1
-                        await asyncio.sleep(self.backoff.delay(attempt))
-                async with asyncio.TaskGroup() as tg:
-                    tg.create_task(self._refresh_loop())
-                    tg.create_task(self._warm_loop())
-            finally:
-                for c in self.conns:
-                    if c.task is not None:
-                        c.task.cancel()
-                await asyncio.gather(*(c.task for c in self.conns if c.task), return_exceptions=True)
-                self._client = None
+    def _loops(self) -> list[Coroutine[Any, Any, None]]:
+        return [self._refresh_loop(), self._warm_loop()]
 
     def stats(self) -> dict[str, Any]:
         return {
@@ -329,56 +305,17 @@ class BybitAllMarket:
             )
 
     async def _conn_loop(self, c: _Conn) -> None:
-        attempt = 0
-        while True:
-            try:
-                async with connect(
-                    self.ws_url, max_size=MAX_FRAME_BYTES, compression=None, open_timeout=self.timeout_s,
-                    ping_interval=None,
-                ) as ws:  # fmt: skip
-                    c.connects += 1
-                    attempt = 0
-                    c.outbox = asyncio.Queue()
-                    c.ws = ws
-                    self._request(c, "subscribe", list(c.topics))
-                    sender = asyncio.create_task(self._send_loop(c, ws))
-                    try:
-                        dec = self.decoder.decode
-                        async for frame in ws:
-                            dec(frame, int(time.time() * 1000))
-                    finally:
-                        c.ws = None
-                        sender.cancel()
-                        with contextlib.suppress(asyncio.CancelledError, ConnectionClosed):
-                            await sender
-            except asyncio.CancelledError:
-                raise
-            except (
-                OSError,
-                TimeoutError,
-                ConnectionClosed,
-                InvalidStatus,
-                InvalidURI,
-                WebSocketException,
-            ) as exc:
-                log.info("bybit all-market connection %d: %s", c.index, exc)
-            attempt += 1
-            await asyncio.sleep(self.backoff.delay(attempt))
-
-    async def _send_loop(self, c: _Conn, ws: ClientConnection) -> None:
-        """Requests paced at ``send_rate`` a second; a ping when nothing was sent for ``ping_interval_s``."""
-        gap = 1.0 / self.send_rate
-        while True:
-            try:
-                async with asyncio.timeout(
-                    self.ping_interval_s
-                ):  # not wait_for: it can lose a cancel on 3.11
-                    msg = await c.outbox.get()
-            except TimeoutError:
-                msg = PING
-            await ws.send(msg)
-            c.sent += 1
-            await asyncio.sleep(gap)
+        await run_connection(
+            c,
+            self.ws_url,
+            label="bybit all-market",
+            backoff=self.backoff,
+            timeout_s=self.timeout_s,
+            on_open=lambda: self._request(c, "subscribe", list(c.topics)),
+            decode=self.decoder.decode,
+            # requests paced at send_rate a second; a ping when nothing was sent for ping_interval_s
+            sender=gap_sender(1.0 / self.send_rate, ping=PING, ping_interval_s=self.ping_interval_s),
+        )
 
     async def _get(self, path: str, params: dict[str, Any]) -> Any:
         assert self._client is not None

@@ -29,7 +29,7 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,10 +40,10 @@ import numpy as np
 from liqtui.core.bars import bars_from_arrays
 from liqtui.core.events import Candle, Venue
 from liqtui.core.radar import Radar
+from liqtui.venues.allmarket_conn import AllMarketConn, AllMarketRun, run_connection, window_sender
 from liqtui.venues.base import INF, MAX_FRAME_BYTES, Backoff, bad_bar
 from liqtui.venues.hyperliquid.feed import PING
 from liqtui.venues.limits import SlidingWindow
-from liqtui.venues.paced import PacedConn, run_paced
 
 __all__ = [
     "LIQUIDATIONS_UNAVAILABLE",
@@ -208,11 +208,11 @@ def _sub(coin: str | None) -> str:
 
 # -- the feed ----------------------------------------------------------------------------------------------------
 @dataclass(eq=False, kw_only=True)
-class _Conn(PacedConn):
+class _Conn(AllMarketConn):
     coins: list[str | None]  # None: allMids
 
 
-class HyperliquidAllMarket:
+class HyperliquidAllMarket(AllMarketRun):
     """Every listed Hyperliquid perpetual into ``radar``, until cancelled (see the module docstring).
 
     ``weight_per_min``: REST weight a minute (None: unlimited, for a local exchange); the windows of the limits
@@ -277,23 +277,8 @@ class HyperliquidAllMarket:
         self._warm_queue: list[str] = []
 
     # -- public ---------------------------------------------------------------------------------------
-    async def run(self) -> None:
-        async with httpx.AsyncClient(timeout=self.timeout_s) as client:
-            self._client = client
-            try:
-                attempt = 0
-                while not self.instruments:
-                    await self.refresh()
-                    if not self.instruments:
-                        attempt += 1
-                        await asyncio.sleep(self.backoff.delay(attempt))
-                await self._rest_loop()
-            finally:
-                for c in self.conns:
-                    if c.task is not None:
-                        c.task.cancel()
-                await asyncio.gather(*(c.task for c in self.conns if c.task), return_exceptions=True)
-                self._client = None
+    def _loops(self) -> list[Coroutine[Any, Any, None]]:
+        return [self._rest_loop()]
 
     def stats(self) -> dict[str, Any]:
         d = self.decoder
@@ -395,19 +380,19 @@ class HyperliquidAllMarket:
             c.outbox.put_nowait(f'{{"method":"{method}","subscription":{_sub(coin)}}}')
 
     async def _conn_loop(self, c: _Conn) -> None:
-        await run_paced(
+        label = "hyperliquid all-market"
+        await run_connection(
             c,
             self.ws_url,
-            label="hyperliquid all-market",
-            gate=self.connects,
-            window=self.messages,  # Hyperliquid counts every message of the IP, pings included
+            label=label,
             backoff=self.backoff,
             timeout_s=self.timeout_s,
-            ping=PING,
-            ping_interval_s=self.ping_interval_s,
-            ping_counts=True,
-            on_open=lambda _conn: self._request(c, "subscribe", list(c.coins)),
+            on_open=lambda: self._request(c, "subscribe", list(c.coins)),
             decode=self.decoder.decode,
+            sender=window_sender(
+                label, self.messages, ping=PING, ping_interval_s=self.ping_interval_s, ping_counts=True
+            ),  # Hyperliquid counts every message of the IP, pings included
+            gate=self.connects,
         )
 
     # -- REST -----------------------------------------------------------------------------------------------

@@ -33,6 +33,7 @@ import logging
 import math
 import time
 from collections import Counter
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,10 +44,10 @@ import numpy as np
 from liqtui.core.bars import bars_from_arrays
 from liqtui.core.events import Candle, Liquidation, PositionSide, Venue
 from liqtui.core.radar import Radar
+from liqtui.venues.allmarket_conn import AllMarketConn, AllMarketRun, run_connection, window_sender
 from liqtui.venues.base import INF, MAX_FRAME_BYTES, Backoff, bad_bar
 from liqtui.venues.limits import SlidingWindow
 from liqtui.venues.okx.feed import PING, PONG, business_url
-from liqtui.venues.paced import PacedConn, run_paced
 
 __all__ = [
     "LIQUIDATION_ARG",
@@ -278,14 +279,14 @@ class OkxAllMarketDecoder:
 
 # -- the feed ----------------------------------------------------------------------------------------------------
 @dataclass(eq=False, kw_only=True)
-class _Conn(PacedConn):
+class _Conn(AllMarketConn):
     kind: str  # "public" or "business"
     url: str
     args: list[dict[str, str]]
     window: SlidingWindow  # this connection's subscribe/unsubscribe requests
 
 
-class OkxAllMarket:
+class OkxAllMarket(AllMarketRun):
     """Every live USDT-margined OKX swap into ``radar``, until cancelled (see the module docstring).
 
     ``rest_per_2s``: REST requests per 2 s (None: unlimited, for a local exchange). ``symbols_limit``: follow at
@@ -354,25 +355,8 @@ class OkxAllMarket:
         self._next_oi = 0.0
 
     # -- public ---------------------------------------------------------------------------------------
-    async def run(self) -> None:
-        async with httpx.AsyncClient(timeout=self.timeout_s) as client:
-            self._client = client
-            try:
-                attempt = 0
-                while not self.instruments:
-                    await self.refresh()
-                    if not self.instruments:
-                        attempt += 1
-                        await asyncio.sleep(self.backoff.delay(attempt))
-                async with asyncio.TaskGroup() as tg:
-                    tg.create_task(self._refresh_loop())
-                    tg.create_task(self._rest_loop())
-            finally:
-                for c in self.conns:
-                    if c.task is not None:
-                        c.task.cancel()
-                await asyncio.gather(*(c.task for c in self.conns if c.task), return_exceptions=True)
-                self._client = None
+    def _loops(self) -> list[Coroutine[Any, Any, None]]:
+        return [self._refresh_loop(), self._rest_loop()]
 
     def stats(self) -> dict[str, Any]:
         d = self.decoder
@@ -466,19 +450,19 @@ class OkxAllMarket:
             c.outbox.put_nowait(msg)
 
     async def _conn_loop(self, c: _Conn) -> None:
-        await run_paced(
+        label = f"okx all-market {c.kind}"
+        await run_connection(
             c,
             c.url,
-            label=f"okx all-market {c.kind}",
-            gate=self.connects,  # OKX: at most 3 new connections a second per IP
-            window=c.window,
+            label=label,
             backoff=self.backoff,
             timeout_s=self.timeout_s,
-            ping=PING,
-            ping_interval_s=self.ping_interval_s,
-            ping_counts=False,
-            on_open=lambda _conn: self._request(c, "subscribe", list(c.args)),
+            on_open=lambda: self._request(c, "subscribe", list(c.args)),
             decode=self.decoder.decode,
+            sender=window_sender(
+                label, c.window, ping=PING, ping_interval_s=self.ping_interval_s, ping_counts=False
+            ),
+            gate=self.connects,  # OKX: at most 3 new connections a second per IP
         )
 
     # -- REST -----------------------------------------------------------------------------------------------
