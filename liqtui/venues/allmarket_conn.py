@@ -167,6 +167,7 @@ class AllMarketRun(ABC):
     :meth:`_loops`."""
 
     conns: list[Any]  # the venue's AllMarketConn kind
+    refresh_s: float  # how often the instrument list is fetched again (by _refresh_loop, if a loop)
     instruments: list[str]
     timeout_s: float
     backoff: Backoff
@@ -179,6 +180,12 @@ class AllMarketRun(ABC):
     @abstractmethod
     def _loops(self) -> list[Coroutine[Any, Any, None]]:
         """The feed's own loops (refresh, REST polls, warm-up), run until cancelled."""
+
+    async def _refresh_loop(self) -> None:
+        """Listings and delistings: the instrument list again every ``refresh_s``."""
+        while True:
+            await asyncio.sleep(self.refresh_s)
+            await self.refresh()
 
     async def run(self) -> None:
         """The instrument list (retried with backoff while the exchange does not give one), then the loops,

@@ -428,11 +428,6 @@ class BinanceAllMarket(AllMarketRun):
             self.rest_errors += 1
             return None
 
-    async def _refresh_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.refresh_s)
-            await self.refresh()
-
     async def _rest_loop(self) -> None:
         """Open-interest snapshots first, then warm-ups, then open interest round-robin."""
         turn = 0

@@ -335,11 +335,6 @@ class BybitAllMarket(AllMarketRun):
             return None
         return body
 
-    async def _refresh_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.refresh_s)
-            await self.refresh()
-
     async def _warm_loop(self) -> None:
         while True:
             if self._warm_queue:

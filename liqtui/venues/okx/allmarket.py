@@ -490,11 +490,6 @@ class OkxAllMarket(AllMarketRun):
             return None
         return body
 
-    async def _refresh_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.refresh_s)
-            await self.refresh()
-
     async def _rest_loop(self) -> None:
         """Open interest of every swap every ``oi_poll_s`` (one call), warm-ups in between."""
         while True:
