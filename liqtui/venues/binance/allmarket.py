@@ -36,6 +36,7 @@ from liqtui.core.events import Candle, Liquidation, PositionSide, Venue
 from liqtui.core.radar import Radar
 from liqtui.venues.allmarket_conn import AllMarketConn, AllMarketRun, gap_sender, run_connection
 from liqtui.venues.base import INF, MAX_FRAME_BYTES, Backoff, bad_bar
+from liqtui.venues.binance.feed import _FO, _K  # the venue's payload shapes, declared once
 
 __all__ = [
     "ALL_STREAMS",
@@ -86,31 +87,9 @@ class _MarkLite(msgspec.Struct, gc=False, array_like=False):
     p: float
 
 
-class _K(msgspec.Struct, gc=False):
-    t: int
-    o: float
-    h: float
-    l: float
-    c: float
-    v: float
-    x: bool
-    q: float | None = None
-    V: float | None = None
-
-
 class _KlineEv(msgspec.Struct, gc=False):
     s: str
     k: _K
-
-
-class _FO(msgspec.Struct, gc=False):
-    s: str
-    S: str
-    q: float
-    p: float
-    T: int
-    ap: float = 0.0
-    z: float = 0.0
 
 
 class _ForceEv(msgspec.Struct, gc=False):

@@ -42,7 +42,7 @@ from liqtui.core.events import Candle, Venue
 from liqtui.core.radar import Radar
 from liqtui.venues.allmarket_conn import AllMarketConn, AllMarketRun, run_connection, window_sender
 from liqtui.venues.base import INF, MAX_FRAME_BYTES, Backoff, bad_bar
-from liqtui.venues.hyperliquid.feed import PING
+from liqtui.venues.hyperliquid.feed import PING, _HCandle  # the candle shape, declared once
 from liqtui.venues.limits import SlidingWindow
 
 __all__ = [
@@ -108,17 +108,6 @@ class _Env(msgspec.Struct, gc=False):
 
 class _Mids(msgspec.Struct, gc=False):
     mids: dict[str, float]
-
-
-class _HCandle(msgspec.Struct, gc=False):
-    t: int
-    s: str
-    i: str
-    o: float
-    c: float
-    h: float
-    l: float
-    v: float
 
 
 _ENV = msgspec.json.Decoder(_Env)

@@ -47,7 +47,7 @@ from liqtui.core.radar import Radar
 from liqtui.venues.allmarket_conn import AllMarketConn, AllMarketRun, run_connection, window_sender
 from liqtui.venues.base import INF, MAX_FRAME_BYTES, Backoff, bad_bar
 from liqtui.venues.limits import SlidingWindow
-from liqtui.venues.okx.feed import PING, PONG, business_url
+from liqtui.venues.okx.feed import PING, PONG, _OLiq, _OMark, business_url  # payload shapes declared once
 
 __all__ = [
     "LIQUIDATION_ARG",
@@ -140,27 +140,9 @@ class _Env(msgspec.Struct, gc=False):
     msg: str = ""
 
 
-class _Mark(msgspec.Struct, gc=False):
-    instId: str
-    markPx: float
-    ts: int
-
-
-class _Detail(msgspec.Struct, gc=False):
-    side: str
-    bkPx: float
-    sz: float
-    ts: int
-
-
-class _Liq(msgspec.Struct, gc=False):
-    instId: str
-    details: list[_Detail]
-
-
 _ENV = msgspec.json.Decoder(_Env, strict=False)
-_MARKS = msgspec.json.Decoder(list[_Mark], strict=False)
-_LIQS = msgspec.json.Decoder(list[_Liq], strict=False)
+_MARKS = msgspec.json.Decoder(list[_OMark], strict=False)
+_LIQS = msgspec.json.Decoder(list[_OLiq], strict=False)
 _CANDLES = msgspec.json.Decoder(list[list[str]])
 _BAD = (msgspec.DecodeError, ValueError, TypeError, KeyError, IndexError)
 
@@ -251,7 +233,7 @@ class OkxAllMarketDecoder:
                 )
             )  # fmt: skip
 
-    def _liquidations(self, rows: list[_Liq], recv_ts: int) -> None:
+    def _liquidations(self, rows: list[_OLiq], recv_ts: int) -> None:
         for q in rows:
             ct = self.contracts.get(q.instId)
             if ct is None:
