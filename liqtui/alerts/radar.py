@@ -28,7 +28,7 @@ from typing import Any, Protocol
 
 import msgspec
 
-from liqtui.alerts.evaluator import zone_distance_pct
+from liqtui.alerts.evaluator import ZoneLike, zone_distance_pct
 from liqtui.alerts.rules import AlertRule
 
 __all__ = ["RADAR_KINDS", "SINGLE_HOLD_S", "RadarMarks", "mark_code"]
@@ -49,20 +49,11 @@ def mark_code(kinds: Iterable[str]) -> str:
     return "".join(dict.fromkeys(_CODES[k] for k in kinds if k in _CODES))
 
 
-class _Zone(Protocol):
-    @property
-    def low(self) -> float: ...
-    @property
-    def high(self) -> float: ...
-    @property
-    def usd(self) -> float: ...
-
-
 class _Report(Protocol):
     @property
-    def above(self) -> Sequence[_Zone]: ...
+    def above(self) -> Sequence[ZoneLike]: ...
     @property
-    def below(self) -> Sequence[_Zone]: ...
+    def below(self) -> Sequence[ZoneLike]: ...
 
 
 class RadarLike(Protocol):
