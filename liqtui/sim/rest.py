@@ -220,7 +220,7 @@ class RestServer:
     def _exchange_info(self, p: _Params) -> object:
         info = self._exchange_info_main()
         if self.multi is not None:
-            info["symbols"].extend(_symbol_info(s, t) for s, t in self.multi.instruments())  # type: ignore[attr-defined]
+            info["symbols"].extend(symbol_info(s, t) for s, t in self.multi.instruments())  # type: ignore[attr-defined]
         return info
 
     def _exchange_info_main(self) -> dict[str, object]:
@@ -368,7 +368,7 @@ class RestServer:
         ]
 
 
-def _symbol_info(symbol: str, onboard_ms: int) -> dict[str, object]:
+def symbol_info(symbol: str, onboard_ms: int) -> dict[str, object]:
     """An ``exchangeInfo`` entry of a many-symbol market perpetual."""
     return {
         "symbol": symbol,

@@ -62,7 +62,7 @@ from liqtui.sim.depth import DepthSim
 from liqtui.sim.market import DEFAULT_PRICES, MarketSim, SimConfig
 from liqtui.sim.multi import LIGHT_EXCLUDE, FullSim, MultiMarket, anchored_sim, light_names
 from liqtui.sim.payloads import Contract, Frame, combined, kline_row
-from liqtui.sim.rest import ApiError, RestServer
+from liqtui.sim.rest import ApiError, RestServer, symbol_info
 
 __all__ = ["DemoExchange"]
 
@@ -559,16 +559,9 @@ def _advanced(market: MarketSim, until_ms: int) -> MarketSim:
 def _light_info(symbol: str, onboard_ms: int, c: Contract) -> dict[str, object]:
     """An ``exchangeInfo`` entry with the instrument's precision and its tick / step filters."""
     return {
-        "symbol": symbol,
-        "pair": symbol,
-        "contractType": "PERPETUAL",
-        "status": "TRADING",
-        "baseAsset": symbol.removesuffix("USDT"),
-        "quoteAsset": "USDT",
-        "marginAsset": "USDT",
+        **symbol_info(symbol, onboard_ms),
         "pricePrecision": c.price_dp,
         "quantityPrecision": c.qty_dp,
-        "onboardDate": onboard_ms,
         "filters": c.filters(),
     }
 
